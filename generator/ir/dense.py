@@ -1,0 +1,183 @@
+"""Matrix-vector, threshold, reshape and label-select nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from qonnx.core.datatype import DataType
+
+from ..errors import FoldingError, ModelError
+from .core import Node, Shape3, Thresholds, register, smallest_dtype, values_fit
+
+
+def _check_fold(node: str, what: str, fold: int, size: int, size_name: str) -> None:
+    if not isinstance(fold, int) or fold < 1:
+        raise FoldingError(f"layer {node!r}: {what} must be a positive integer, not {fold!r}")
+    if size % fold:
+        raise FoldingError(f"layer {node!r}: {what}={fold} does not divide {size_name}={size}")
+
+
+def xnor_mode(weight_dtype: DataType, in_dtype: DataType) -> bool:
+    """Both operands BIPOLAR: the unit computes popcount(xnor(w, x))."""
+    return weight_dtype.name == "BIPOLAR" and in_dtype.name == "BIPOLAR"
+
+
+def accumulator_range(weights: np.ndarray, weight_dtype: DataType, in_dtype: DataType) -> tuple[int, int]:
+    """Exact [min, max] of the accumulator over all inputs of ``in_dtype``, per the actual weights.
+
+    XNOR mode counts matching bits, so the range is [0, MW] in the popcount domain.
+    Otherwise, per output row: sum of min/max of w*x over the input range.
+    """
+    mh, mw = weights.shape
+    if xnor_mode(weight_dtype, in_dtype):
+        return 0, mw
+    w = weights.astype(np.int64)
+    xlo, xhi = int(in_dtype.min()), int(in_dtype.max())
+    a, b = w * xlo, w * xhi
+    lo = np.minimum(a, b).sum(axis=1)
+    hi = np.maximum(a, b).sum(axis=1)
+    return int(lo.min()), int(hi.max())
+
+
+@register
+@dataclass(frozen=True, eq=False)
+class MatrixVector(Node):
+    """FINN's matrix-vector-threshold unit (MVAU), applied per pixel.
+
+    ``weights`` is ``(MH, MW)`` = (out_features, in_features) integers of
+    ``weight_dtype``; the input's channel count is MW. With ``thresholds`` the output
+    is the multi-threshold of the accumulator; without, the raw accumulator in
+    ``acc_dtype``. In XNOR mode (both BIPOLAR) the accumulator is the popcount of
+    matching bits and thresholds live in that domain (DESIGN.md §2).
+    """
+
+    weights: np.ndarray = None
+    weight_dtype: DataType = None
+    acc_dtype: DataType = None
+    thresholds: Thresholds | None = None
+    pe: int = 1
+    simd: int = 1
+
+    kind = "mvau"
+
+    @property
+    def in_features(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def out_features(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def xnor(self) -> bool:
+        return xnor_mode(self.weight_dtype, self.in_dtype)
+
+    @property
+    def out_shape(self) -> Shape3:
+        h, w, _ = self.in_shape
+        return (h, w, self.out_features)
+
+    @property
+    def out_dtype(self) -> DataType:
+        return self.thresholds.out_dtype if self.thresholds is not None else self.acc_dtype
+
+    @staticmethod
+    def minimal_acc_dtype(weights, weight_dtype, in_dtype) -> DataType:
+        lo, hi = accumulator_range(weights, weight_dtype, in_dtype)
+        return smallest_dtype(lo, hi)
+
+    def check(self) -> None:
+        super().check()
+        where = f"layer {self.name!r}"
+        w = self.weights
+        if w is None or w.ndim != 2:
+            raise ModelError(f"{where}: weights must be a 2-D (out_features, in_features) array")
+        if not np.issubdtype(w.dtype, np.integer):
+            raise ModelError(f"{where}: weights must be integers, not {w.dtype}")
+        if self.in_shape[2] != w.shape[1]:
+            raise ModelError(f"{where}: weights have {w.shape[1]} inputs but the layer receives "
+                             f"{self.in_shape[2]} channels")
+        if not values_fit(w, self.weight_dtype):
+            bad = w[~np.isin(w, [-1, 1])] if self.weight_dtype.name == "BIPOLAR" else \
+                w[(w < self.weight_dtype.min()) | (w > self.weight_dtype.max())]
+            raise ModelError(f"{where}: weight value {int(bad.flat[0])} is outside {self.weight_dtype.name}")
+        lo, hi = accumulator_range(w, self.weight_dtype, self.in_dtype)
+        if not values_fit(np.array([lo, hi]), self.acc_dtype):
+            raise ModelError(f"{where}: accumulator range {lo}..{hi} does not fit {self.acc_dtype.name}")
+        if self.thresholds is not None:
+            self.thresholds.check(where, self.out_features)
+        _check_fold(self.name, "SIMD", self.simd, self.in_features, "in_features")
+        _check_fold(self.name, "PE", self.pe, self.out_features, "out_features")
+
+    def cycles_per_vector(self) -> int:
+        return (self.out_features // self.pe) * (self.in_features // self.simd)
+
+
+@register
+@dataclass(frozen=True, eq=False)
+class MultiThreshold(Node):
+    """Stand-alone multi-threshold activation, PE channels per cycle."""
+
+    thresholds: Thresholds = None
+    pe: int = 1
+
+    kind = "thresholds"
+
+    @property
+    def out_dtype(self) -> DataType:
+        return self.thresholds.out_dtype
+
+    def check(self) -> None:
+        super().check()
+        self.thresholds.check(f"layer {self.name!r}", self.in_shape[2])
+        _check_fold(self.name, "PE", self.pe, self.in_shape[2], "channels")
+
+
+@register
+@dataclass(frozen=True, eq=False)
+class Reshape(Node):
+    """Relabel the NHWC stream as another shape (e.g. flatten); free in hardware."""
+
+    shape: Shape3 = None
+
+    kind = "reshape"
+
+    @property
+    def out_shape(self) -> Shape3:
+        return tuple(self.shape)
+
+    def check(self) -> None:
+        super().check()
+        if int(np.prod(self.shape)) != int(np.prod(self.in_shape)):
+            raise ModelError(f"layer {self.name!r}: cannot reshape {self.in_shape} to {self.shape}")
+
+
+@register
+@dataclass(frozen=True, eq=False)
+class LabelSelect(Node):
+    """Top-K (FINN's LabelSelect): the indices of the K largest of C values, largest first.
+
+    Ties go to the lower index. Output shape ``(1, 1, K)``, UINT indices.
+    """
+
+    k: int = 1
+    pe: int = 1
+
+    kind = "labelselect"
+
+    @property
+    def out_shape(self) -> Shape3:
+        return (1, 1, self.k)
+
+    @property
+    def out_dtype(self) -> DataType:
+        return smallest_dtype(0, max(1, self.in_shape[2] - 1))
+
+    def check(self) -> None:
+        super().check()
+        if self.in_shape[0] != 1 or self.in_shape[1] != 1:
+            raise ModelError(f"layer {self.name!r}: top-K needs a vector input, not {self.in_shape}")
+        if not isinstance(self.k, int) or not 1 <= self.k <= self.in_shape[2]:
+            raise ModelError(f"layer {self.name!r}: K must be 1..{self.in_shape[2]}, not {self.k!r}")
+        _check_fold(self.name, "PE", self.pe, self.in_shape[2], "channels")

@@ -1,0 +1,59 @@
+"""The numpy golden model: one function per IR node kind, vectorised over the batch.
+
+``run_graph(graph, x)`` runs the integer part of a network on ``x`` of shape
+``(N, H, W, C)`` (int64 values; BIPOLAR as ±1) and returns ``(N, H', W', C')``.
+Kinds register with :func:`golden`; every module in this package is imported on
+first use, so a new ``sim/golden/<kind>.py`` plugs in by itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Callable
+
+import numpy as np
+
+GOLDEN: dict[type, Callable] = {}
+_loaded = False
+
+
+def golden(node_cls):
+    """Decorator registering ``fn(node, x) -> y`` as the golden function of ``node_cls``."""
+    def wrap(fn):
+        GOLDEN[node_cls] = fn
+        return fn
+    return wrap
+
+
+def _load_all() -> None:
+    global _loaded
+    if not _loaded:
+        for mod in pkgutil.iter_modules(__path__):
+            importlib.import_module(f"{__name__}.{mod.name}")
+        _loaded = True
+
+
+def run_node(node, x: np.ndarray) -> np.ndarray:
+    _load_all()
+    try:
+        fn = GOLDEN[type(node)]
+    except KeyError:
+        raise NotImplementedError(f"no golden function for {type(node).__name__}") from None
+    return fn(node, x)
+
+
+def run_graph(graph, x: np.ndarray, *, upto: int | None = None) -> np.ndarray:
+    """Run ``graph.nodes[:upto]`` on integer input ``x`` (N, H, W, C)."""
+    x = np.asarray(x, dtype=np.int64)
+    if x.shape[1:] != tuple(graph.in_shape):
+        raise ValueError(f"input shape {x.shape[1:]} != graph input {tuple(graph.in_shape)}")
+    for node in graph.nodes[:upto]:
+        x = run_node(node, x)
+    return x
+
+
+def run_model(graph, x: np.ndarray) -> np.ndarray:
+    """Host-pre -> integer graph -> host-post, as the deployed system runs it."""
+    from generator.ir.host import run_stages
+    return run_stages(graph.host_post, run_graph(graph, run_stages(graph.host_pre, x)))
