@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 import yaml
 
-from ..errors import ModelError
+from ..errors import BitsmithError, ModelError
 from ..ir import Graph, LabelSelect, MatrixVector, MultiThreshold, Reshape, Thresholds, dtype
 from ..ir.core import values_fit
 
@@ -242,5 +242,5 @@ def check_folding_later(graph: Graph, path: Path) -> None:
         probe = graph.replace(nodes=tuple(
             n.replace(**{k: 1 for k in ("pe", "simd") if getattr(n, k, None) == AUTO}) for n in graph.nodes))
         probe.check()
-    except ModelError as exc:
-        raise ModelError(f"{path.name}: {exc}") from None
+    except BitsmithError as exc:
+        raise type(exc)(f"{path.name}: {exc}") from None

@@ -37,7 +37,7 @@ def dtype(name_or_dt) -> DataType:
     if isinstance(name_or_dt, str):
         try:
             return DataType[name_or_dt]
-        except KeyError:
+        except (KeyError, ValueError):
             raise ModelError(f"unknown datatype {name_or_dt!r} (use qonnx names: BIPOLAR, BINARY, "
                              f"TERNARY, INTn, UINTn)") from None
     return name_or_dt

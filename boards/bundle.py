@@ -1,0 +1,100 @@
+"""What a board flow needs from a build bundle: ``OUT/design.json["io"]`` and the Verilog.
+
+Boards never import the generator's internals; this is the whole interface
+(docs/ARCHITECTURE.md, "The build bundle").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from qonnx.core.datatype import DataType
+
+from generator.errors import ModelError, OptionError
+
+
+@dataclass(frozen=True)
+class StreamIO:
+    """One side of the core: element datatype, frame shape and word packing."""
+
+    dtype: DataType
+    shape: tuple[int, ...]
+    elems_per_word: int
+    tdata_bits: int
+    words_per_frame: int
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.words_per_frame * self.tdata_bits // 8
+
+    @property
+    def frame_elems(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+@dataclass(frozen=True)
+class CoreIO:
+    """The core's top module, its Verilog file and both stream sides."""
+
+    top: str
+    verilog: Path
+    inp: StreamIO
+    out: StreamIO
+
+    def verilog_text(self) -> str:
+        return self.verilog.read_text()
+
+
+def _stream(where: str, raw) -> StreamIO:
+    if not isinstance(raw, dict):
+        raise ModelError(f"{where} must be an object, not {raw!r}")
+    missing = [k for k in ("dtype", "shape", "elems_per_word", "tdata_bits", "words_per_frame")
+               if k not in raw]
+    if missing:
+        raise ModelError(f"{where} lacks {', '.join(missing)}")
+    try:
+        dtype = DataType[raw["dtype"]]
+    except KeyError:
+        raise ModelError(f"{where}.dtype {raw['dtype']!r} is not a qonnx datatype") from None
+    for key in ("elems_per_word", "tdata_bits", "words_per_frame"):
+        if not isinstance(raw[key], int) or raw[key] < 1:
+            raise ModelError(f"{where}.{key} must be a positive integer, not {raw[key]!r}")
+    if raw["tdata_bits"] % 8:
+        raise ModelError(f"{where}.tdata_bits must be a multiple of 8, not {raw['tdata_bits']!r}")
+    io = StreamIO(dtype, tuple(int(d) for d in raw["shape"]), raw["elems_per_word"],
+                  raw["tdata_bits"], raw["words_per_frame"])
+    if io.elems_per_word * dtype.bitwidth() > io.tdata_bits:
+        raise ModelError(f"{where}: {io.elems_per_word} x {dtype.name} do not fit "
+                         f"{io.tdata_bits} tdata bits")
+    if io.frame_elems != io.elems_per_word * io.words_per_frame:
+        raise ModelError(f"{where}: shape {list(io.shape)} is not {io.words_per_frame} words "
+                         f"of {io.elems_per_word} elements")
+    return io
+
+
+def read_core_io(out_dir: Path) -> CoreIO:
+    """Read and check ``out_dir/design.json["io"]``; the Verilog file must exist."""
+    out_dir = Path(out_dir)
+    path = out_dir / "design.json"
+    if not path.is_file():
+        raise OptionError(f"{out_dir}: not a build output (no design.json)")
+    try:
+        design = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path}: not JSON ({exc})") from None
+    io = design.get("io") if isinstance(design, dict) else None
+    if not isinstance(io, dict):
+        raise ModelError(f"{path}: no \"io\" section")
+    for key in ("top", "verilog", "in", "out"):
+        if key not in io:
+            raise ModelError(f"{path}: io lacks {key!r}")
+    verilog = out_dir / io["verilog"]
+    if not verilog.is_file():
+        raise ModelError(f"{path}: io.verilog {io['verilog']!r} does not exist")
+    return CoreIO(io["top"], verilog, _stream(f"{path}: io.in", io["in"]),
+                  _stream(f"{path}: io.out", io["out"]))

@@ -1,0 +1,84 @@
+"""The UART shell's datapath: serial line <-> framing protocol <-> core streams."""
+
+from __future__ import annotations
+
+from amaranth import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .input_frame import InputFrame, check_tdata_bits
+from .receiver import RequestReceiver
+from .sender import ResponseSender
+from .uart_rx import UARTReceiver, check_clocks_per_bit
+from .uart_tx import UARTTransmitter
+
+
+class Bridge(wiring.Component):
+    """UART + framing protocol (:mod:`boards.protocol`) around a core's AXI4-Stream ports.
+
+    Parameters
+    ----------
+    in_words, in_tdata_bits : int
+        Words per input frame and the core's ``s_axis_tdata`` width.
+    out_words, out_tdata_bits : int
+        Words per output frame and the core's ``m_axis_tdata`` width.
+    clocks_per_bit : int
+        UART bit period in clock cycles (>= 4).
+    timeout_cycles : int or None
+        A request that pauses this many cycles mid-frame is abandoned
+        (``Status.TIMEOUT``); also the quiet time that ends a rejected frame. ``None``
+        (default): 32 byte times. Boards use at least 50 ms, since USB-serial adapters
+        deliver bytes in bursts.
+
+    Members
+    -------
+    rx : In(1)
+        UART line from the host.
+    tx : Out(1)
+        UART line to the host.
+    s_axis : Out(stream.Signature(in_tdata_bits))
+        To the core's slave port.
+    m_axis : In(stream.Signature(out_tdata_bits))
+        From the core's master port.
+
+    Latency/throughput: bounded by the UART: a frame of ``B`` payload bytes takes
+    ``(B + 6) * 10`` bit times each way; the core starts once the whole request is in and
+    checked, and the response's header goes out while the core computes.
+    """
+
+    def __init__(self, *, in_words: int, in_tdata_bits: int, out_words: int,
+                 out_tdata_bits: int, clocks_per_bit: int, timeout_cycles: int | None = None):
+        check_tdata_bits("Input tdata bits", in_tdata_bits)
+        check_tdata_bits("Output tdata bits", out_tdata_bits)
+        self.clocks_per_bit = check_clocks_per_bit(clocks_per_bit)
+        if timeout_cycles is None:
+            timeout_cycles = 32 * 10 * clocks_per_bit
+        self.frame = InputFrame(words=in_words, tdata_bits=in_tdata_bits)
+        self.receiver = RequestReceiver(in_len=self.frame.length,
+                                        timeout_cycles=timeout_cycles)
+        self.sender = ResponseSender(in_len=self.frame.length, out_words=out_words,
+                                     out_tdata_bits=out_tdata_bits)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1),
+                          "s_axis": Out(stream.Signature(in_tdata_bits)),
+                          "m_axis": In(stream.Signature(out_tdata_bits))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.uart_rx = uart_rx = UARTReceiver(clocks_per_bit=self.clocks_per_bit)
+        m.submodules.uart_tx = uart_tx = UARTTransmitter(clocks_per_bit=self.clocks_per_bit)
+        m.submodules.receiver = receiver = self.receiver
+        m.submodules.frame = frame = self.frame
+        m.submodules.sender = sender = self.sender
+
+        m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx),
+                     receiver.framing_error.eq(uart_rx.framing_error),
+                     frame.wr_addr.eq(receiver.wr_addr), frame.wr_data.eq(receiver.wr_data),
+                     frame.wr_en.eq(receiver.wr_en),
+                     frame.start.eq(sender.feed_start), sender.feed_busy.eq(frame.busy),
+                     receiver.response_idle.eq(sender.idle & ~frame.busy)]
+        wiring.connect(m, uart_rx.bytes, receiver.bytes)
+        wiring.connect(m, receiver.request, sender.request)
+        wiring.connect(m, sender.tx, uart_tx.bytes)
+        wiring.connect(m, frame.s_axis, wiring.flipped(self.s_axis))
+        wiring.connect(m, wiring.flipped(self.m_axis), sender.m_axis)
+        return m

@@ -1,0 +1,144 @@
+"""Response-frame sender of the UART shell."""
+
+from __future__ import annotations
+
+from amaranth import Array, Const, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .. import protocol
+from ..protocol import Status
+from .crc import crc16_step
+from .input_frame import check_tdata_bits
+from .receiver import RequestLayout, check_length
+
+
+class ResponseSender(wiring.Component):
+    """Answers each verdict from :class:`RequestReceiver` with one response frame.
+
+    For an accepted ``CMD_INFER`` it strobes ``feed_start`` (the frame buffer streams the
+    input into the core) and sends the core's ``out_words`` output words as the payload,
+    each ``tdata`` little-endian, computing the CRC on the way: output words are taken
+    from ``m_axis`` only as fast as the UART sends them. ``CMD_INFO`` returns the two
+    frame lengths; any other verdict an empty payload with the error status.
+
+    Parameters
+    ----------
+    in_len : int
+        Input frame length in bytes (reported by ``CMD_INFO``).
+    out_words : int
+        Words per output frame.
+    out_tdata_bits : int
+        Width of the core's ``m_axis_tdata`` (a multiple of 8).
+
+    Members
+    -------
+    request : In(stream.Signature(RequestLayout))
+        Verdicts; taken only when the sender and the frame buffer are idle.
+    feed_busy : In(1)
+        The frame buffer is still streaming.
+    feed_start : Out(1)
+        Strobe to start streaming the buffered frame.
+    m_axis : In(stream.Signature(out_tdata_bits))
+        Output words of the core.
+    tx : Out(stream.Signature(8))
+        Bytes to the UART transmitter.
+    idle : Out(1)
+        No response in progress.
+    """
+
+    def __init__(self, *, in_len: int, out_words: int, out_tdata_bits: int):
+        self.in_len = check_length("Input length", in_len)
+        self.out_tdata_bits = check_tdata_bits("Output tdata bits", out_tdata_bits)
+        self.bytes_per_word = out_tdata_bits // 8
+        if not isinstance(out_words, int) or isinstance(out_words, bool):
+            raise TypeError(f"Output words must be an integer, not {out_words!r}")
+        self.out_words = out_words
+        self.out_len = check_length("Output length", out_words * self.bytes_per_word)
+        super().__init__({
+            "request": In(stream.Signature(RequestLayout)),
+            "feed_busy": In(1),
+            "feed_start": Out(1),
+            "m_axis": In(stream.Signature(out_tdata_bits)),
+            "tx": Out(stream.Signature(8)),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        command = Signal(8)
+        status = Signal(8)
+        length = Signal(16)
+        crc = Signal(16)
+        sent = Signal(range(max(self.out_len, 4) + 1))   # payload bytes sent
+        word = Signal(self.out_tdata_bits)
+        lanes_left = Signal(range(self.bytes_per_word + 1))
+        info = self.in_len | self.out_len << 16      # CMD_INFO payload, little-endian
+
+        m.d.sync += self.feed_start.eq(0)
+        sending = self.tx.valid & self.tx.ready
+
+        def emit(value, next_state, *, checked=True):
+            m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(value)]
+            with m.If(self.tx.ready):
+                if checked:
+                    m.d.sync += crc.eq(crc16_step(crc, value))
+                m.next = next_state
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += [self.idle.eq(~self.feed_busy),
+                             self.request.ready.eq(~self.feed_busy)]
+                with m.If(self.request.valid & ~self.feed_busy):
+                    verdict = self.request.payload
+                    ok = verdict.status == Status.OK
+                    infer = ok & (verdict.command == protocol.CMD_INFER)
+                    m.d.sync += [command.eq(verdict.command), status.eq(verdict.status),
+                                 crc.eq(protocol.CRC_INIT), sent.eq(0), lanes_left.eq(0)]
+                    with m.If(infer):
+                        m.d.sync += [self.feed_start.eq(1), length.eq(self.out_len)]
+                    with m.Elif(ok):
+                        m.d.sync += length.eq(4)
+                    with m.Else():
+                        m.d.sync += length.eq(0)
+                    m.next = "SYNC"
+            with m.State("SYNC"):
+                emit(protocol.RESPONSE_SYNC, "STATUS", checked=False)
+            with m.State("STATUS"):
+                emit(status, "LENGTH_LO")
+            with m.State("LENGTH_LO"):
+                emit(length[:8], "LENGTH_HI")
+            with m.State("LENGTH_HI"):
+                with m.If(length == 0):
+                    emit(length[8:], "CRC_HI")
+                with m.Elif(status != Status.OK):
+                    emit(length[8:], "CRC_HI")
+                with m.Elif(command == protocol.CMD_INFER):
+                    emit(length[8:], "OUTPUT")
+                with m.Else():
+                    emit(length[8:], "INFO")
+            with m.State("INFO"):
+                info_bytes = Array(Const((info >> (8 * i)) & 0xFF, 8) for i in range(4))
+                emit(info_bytes[sent[:2]], "INFO")
+                with m.If(sending):
+                    m.d.sync += sent.eq(sent + 1)
+                    with m.If(sent == 3):
+                        m.next = "CRC_HI"
+            with m.State("OUTPUT"):
+                with m.If(lanes_left == 0):
+                    m.d.comb += self.m_axis.ready.eq(1)
+                    with m.If(self.m_axis.valid):
+                        m.d.sync += [word.eq(self.m_axis.payload),
+                                     lanes_left.eq(self.bytes_per_word)]
+                with m.Else():
+                    emit(word[:8], "OUTPUT")
+                    with m.If(sending):
+                        m.d.sync += [word.eq(word >> 8), lanes_left.eq(lanes_left - 1),
+                                     sent.eq(sent + 1)]
+                        with m.If(sent == self.out_len - 1):
+                            m.next = "CRC_HI"
+            with m.State("CRC_HI"):
+                emit(crc[8:], "CRC_LO", checked=False)
+            with m.State("CRC_LO"):
+                emit(crc[:8], "IDLE", checked=False)
+        return m

@@ -1,0 +1,307 @@
+"""The build flow: model file -> folded integer graph -> hardware -> the OUT/ bundle.
+
+Steps (each a plain function, so tests and other commands can stop anywhere):
+
+1. :func:`load_model` — front end by file type (``.onnx`` or native ``.yaml/.yml/.json``);
+2. :func:`prepare` — host split defaults, ``--topk``, ``--sparse``, the folding pass, checks;
+3. :func:`elaborate` — lower every node onto ``hw`` stages and wrap them in the AXI4-Stream top;
+4. :func:`write_bundle` — Verilog, ``design.json``, ``sim/``, reports, written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError, OptionError
+from .estimate import Resources, graph_cycles, node_cycles, node_resources
+from .ir import Graph, LabelSelect, dtype
+from .ir.host import ToNHWC
+from .ir.serialize import FORMAT, dump_graph, load_graph
+from .lowering import lower_node
+from .passes import run_pipeline
+from .passes.fold import Fold
+
+log = logging.getLogger(__name__)
+
+NATIVE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Options shared by build, golden, verify (DESIGN.md §5)."""
+
+    fold: str = "auto"
+    target_cycles: int | None = None
+    target_fps: float | None = None
+    clock_mhz: float | None = None
+    input_dtype: str | None = None
+    input_scale: float | None = None
+    topk: int | None = None
+    board: str | None = None
+    sparse: str = "off"
+
+    def resolved_target_cycles(self) -> int | None:
+        if self.target_fps is not None or self.clock_mhz is not None:
+            if self.target_cycles is not None:
+                raise OptionError("give either --target-cycles or --target-fps with --clock-mhz, not both")
+            if self.target_fps is None or self.clock_mhz is None:
+                raise OptionError("--target-fps and --clock-mhz go together")
+            if self.target_fps <= 0 or self.clock_mhz <= 0:
+                raise OptionError("--target-fps and --clock-mhz must be positive")
+            return max(1, int(self.clock_mhz * 1e6 // self.target_fps))
+        return self.target_cycles
+
+
+def parse_scale(text: str) -> float:
+    """``"1/255"`` or ``"0.0039"`` -> float, for ``--input-scale``."""
+    try:
+        return float(Fraction(text)) if "/" in text else float(text)
+    except (ValueError, ZeroDivisionError):
+        raise OptionError(f"--input-scale must be a number or a fraction like 1/255, not {text!r}") from None
+
+
+def load_model(path: str | Path, opts: BuildOptions) -> Graph:
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"{path}: no such file")
+    if path.suffix == ".onnx":
+        from .frontend.qonnx import load_onnx
+        return load_onnx(path, input_dtype=dtype(opts.input_dtype) if opts.input_dtype else None,
+                         input_scale=opts.input_scale, topk=opts.topk, sparse=opts.sparse)
+    if path.suffix in NATIVE_SUFFIXES:
+        from .frontend.native import load_native
+        graph = load_native(path)
+        if opts.input_dtype is not None and dtype(opts.input_dtype) != graph.in_dtype:
+            raise OptionError(f"--input-dtype {opts.input_dtype} differs from {path.name}'s input "
+                              f"datatype {graph.in_dtype.name}")
+        if opts.input_scale is not None:
+            raise OptionError(f"--input-scale applies to ONNX models; {path.name} already takes integers")
+        if opts.topk is not None:
+            graph = append_topk(graph, opts.topk)
+        if opts.sparse == "auto":
+            graph = sparsify(graph)
+        return graph
+    raise ModelError(f"{path}: unknown model type {path.suffix!r} (expected .onnx, .yaml, .yml or .json)")
+
+
+def append_topk(graph: Graph, k: int) -> Graph:
+    if isinstance(graph.nodes[-1], LabelSelect):
+        raise OptionError("--topk given but the model already ends in a top-K layer")
+    channels = graph.out_shape[2]
+    if graph.out_shape[:2] != (1, 1):
+        raise OptionError(f"--topk needs a vector output, the model's is {graph.out_shape}")
+    if not 1 <= k <= channels:
+        raise OptionError(f"--topk must be in 1..{channels}, not {k}")
+    node = LabelSelect(name="topk", in_shape=graph.out_shape, in_dtype=graph.out_dtype, k=k, pe=0)
+    return graph.replace(nodes=graph.nodes + (node,))
+
+
+def sparsify(graph: Graph) -> Graph:
+    try:
+        from .sparse import sparsify_graph
+    except ImportError:
+        raise OptionError("--sparse auto: the sparse engine is not available in this build") from None
+    return sparsify_graph(graph)
+
+
+def prepare(graph: Graph, opts: BuildOptions) -> Graph:
+    """Default host-pre, folding, and a full consistency check."""
+    if not graph.host_pre:
+        graph = graph.replace(host_pre=(ToNHWC(shape=tuple(graph.in_shape)),))
+    fold_file = None if opts.fold in (None, "auto") else Path(opts.fold)
+    if fold_file is not None and not fold_file.exists():
+        raise OptionError(f"--fold {fold_file}: no such file (use 'auto' or a JSON file)")
+    graph = run_pipeline(graph, (Fold(target_cycles=opts.resolved_target_cycles(), fold_file=fold_file),))
+    return graph
+
+
+# --------------------------------------------------------------------------- hardware
+
+@dataclass
+class Elaborated:
+    top: object
+    io: dict
+    stages: list
+
+
+def stream_io(graph: Graph, stages) -> dict:
+    first, last = stages[0], stages[-1]
+    in_elems, out_elems = first.in_elems, last.out_elems
+    in_total = int(np.prod(graph.in_shape))
+    out_total = int(np.prod(graph.out_shape))
+    if in_total % in_elems or out_total % out_elems:
+        raise ModelError("internal: frame size is not a multiple of the stream word")
+    from sim.packing import tdata_bits
+    return {
+        "top": graph.name,
+        "verilog": f"rtl/{graph.name}.v",
+        "in": {"dtype": graph.in_dtype.name, "shape": list(graph.in_shape), "elems_per_word": in_elems,
+               "tdata_bits": tdata_bits(in_elems * graph.in_dtype.bitwidth()),
+               "words_per_frame": in_total // in_elems},
+        "out": {"dtype": graph.out_dtype.name, "shape": list(graph.out_shape), "elems_per_word": out_elems,
+                "tdata_bits": tdata_bits(out_elems * graph.out_dtype.bitwidth()),
+                "words_per_frame": out_total // out_elems},
+    }
+
+
+def elaborate(graph: Graph) -> Elaborated:
+    from hw.top import AxiStreamTop, Dataflow
+    stages = []
+    for node in graph.nodes:
+        stages.extend(lower_node(node))
+    if not stages:
+        raise ModelError(f"network {graph.name!r} has no hardware layers")
+    io = stream_io(graph, stages)
+    dataflow = Dataflow(stages)
+    top = AxiStreamTop(dataflow=dataflow, in_elem_bits=graph.in_dtype.bitwidth(),
+                       in_elems=io["in"]["elems_per_word"], out_elem_bits=graph.out_dtype.bitwidth(),
+                       out_elems=io["out"]["elems_per_word"], out_words_per_frame=io["out"]["words_per_frame"])
+    return Elaborated(top=top, io=io, stages=stages)
+
+
+def emit_verilog(top, name: str) -> str:
+    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
+    from amaranth.back import verilog
+    return verilog.convert(top, name=name, emit_src=False)
+
+
+# --------------------------------------------------------------------------- reports
+
+def layer_rows(graph: Graph) -> list[dict]:
+    rows = []
+    for node in graph.nodes:
+        res = node_resources(node)
+        row = {"name": node.name, "kind": type(node).__name__,
+               "in_shape": list(node.in_shape), "out_shape": list(node.out_shape),
+               "in_dtype": node.in_dtype.name, "out_dtype": node.out_dtype.name,
+               "cycles": node_cycles(node),
+               "luts": res.luts, "ffs": res.ffs, "brams": res.brams, "dsps": res.dsps}
+        for attr in ("pe", "simd", "n_pe", "queue_depth"):
+            if hasattr(node, attr):
+                row[attr] = getattr(node, attr)
+        for attr in ("weight_dtype", "acc_dtype"):
+            if getattr(node, attr, None) is not None:
+                row[attr] = getattr(node, attr).name
+        th = getattr(node, "thresholds", None)
+        if th is not None:
+            row["thresholds"] = th.steps
+        if hasattr(node, "in_features"):
+            row["mw"], row["mh"] = node.in_features, node.out_features
+        rows.append(row)
+    return rows
+
+
+def make_report(graph: Graph, io: dict, generation_s: float) -> dict:
+    rows = layer_rows(graph)
+    total = Resources()
+    for node in graph.nodes:
+        total = total + node_resources(node)
+    ideal = graph_cycles(graph)
+    bottleneck = max(rows, key=lambda r: r["cycles"])["name"] if rows else None
+    return {
+        "name": graph.name,
+        "ideal_cycles_per_frame": ideal,
+        "bottleneck": bottleneck,
+        "layers": rows,
+        "estimate": {"luts": total.luts, "ffs": total.ffs, "brams": total.brams, "dsps": total.dsps,
+                     "model": "bitsmith analytical estimate (generator/estimate); run `bitsmith synth` for real figures"},
+        "io": io,
+        "provenance": [list(r) for r in graph.provenance],
+        "host_pre": [type(s).__name__ for s in graph.host_pre],
+        "host_post": [type(s).__name__ for s in graph.host_post],
+        "generation_seconds": round(generation_s, 3),
+    }
+
+
+# --------------------------------------------------------------------------- bundle
+
+@dataclass
+class BuildResult:
+    out_dir: Path
+    graph: Graph
+    io: dict
+    report: dict
+
+
+def write_bundle(graph: Graph, out_dir: Path, *, progress=None) -> BuildResult:
+    """Elaborate ``graph`` and write the whole OUT/ bundle atomically."""
+    from .templating import render
+    start = time.perf_counter()
+    step = progress or (lambda msg: None)
+    step("lowering to hardware")
+    elab = elaborate(graph)
+    step("emitting Verilog")
+    verilog_text = emit_verilog(elab.top, graph.name)
+    report = make_report(graph, elab.io, time.perf_counter() - start)
+    design = {"format": FORMAT, "graph": dump_graph(graph), "io": elab.io,
+              "ideal_cycles_per_frame": report["ideal_cycles_per_frame"], "layers": report["layers"]}
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        (tmp / "rtl").mkdir()
+        (tmp / "rtl" / f"{graph.name}.v").write_text(verilog_text)
+        (tmp / "design.json").write_text(json.dumps(design))
+        (tmp / "report.json").write_text(json.dumps(report, indent=1))
+        (tmp / "report.md").write_text(render("report.md.j2", r=report))
+        step("writing the simulation bundle")
+        from sim.rtl import StreamIO, write_sim_bundle
+        write_sim_bundle(tmp / "sim", elab.io["verilog"], io_of(elab.io))
+        replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return BuildResult(out_dir=out_dir, graph=graph, io=elab.io, report=report)
+
+
+def io_of(io: dict):
+    from sim.rtl import StreamIO
+    return StreamIO(top=io["top"], in_bits=io["in"]["tdata_bits"], out_bits=io["out"]["tdata_bits"],
+                    in_words_per_frame=io["in"]["words_per_frame"],
+                    out_words_per_frame=io["out"]["words_per_frame"])
+
+
+def replace_dir(tmp: Path, out_dir: Path) -> None:
+    """Move the finished ``tmp`` into place; an existing OUT is replaced only now."""
+    if out_dir.exists():
+        if not (out_dir / "design.json").exists() and any(out_dir.iterdir()):
+            raise OptionError(f"{out_dir} exists and is not a bitsmith build; refusing to overwrite it")
+        old = out_dir.with_name(f".{out_dir.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        out_dir.rename(old)
+        tmp.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out_dir)
+
+
+def read_bundle(out_dir: str | Path) -> tuple[Graph, dict]:
+    out_dir = Path(out_dir)
+    path = out_dir / "design.json"
+    if not path.exists():
+        raise ModelError(f"{out_dir}: not a bitsmith build (no design.json)")
+    try:
+        design = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc})") from None
+    if design.get("format") != FORMAT:
+        raise ModelError(f"{path}: unknown format {design.get('format')!r} (expected {FORMAT})")
+    return load_graph(design["graph"]), design
+
+
+def build(model: str | Path, out_dir: str | Path, opts: BuildOptions, *, progress=None) -> BuildResult:
+    step = progress or (lambda msg: None)
+    step(f"reading {Path(model).name}")
+    graph = prepare(load_model(model, opts), opts)
+    return write_bundle(graph, Path(out_dir), progress=progress)

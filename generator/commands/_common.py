@@ -1,0 +1,71 @@
+"""Options and helpers shared by the sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+from ..build import BuildOptions, parse_scale
+from ..errors import OptionError
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+    return v
+
+
+def add_build_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("build options")
+    g.add_argument("--fold", default="auto", metavar="auto|FILE.json",
+                   help="folding: 'auto' keeps the description's PE/SIMD and chooses the 'auto' ones; "
+                        "a JSON file {layer: {pe: P, simd: S}} overrides layers (default: auto)")
+    g.add_argument("--target-cycles", type=positive_int, metavar="N",
+                   help="refold every layer for at most N cycles per frame")
+    g.add_argument("--target-fps", type=positive_float, metavar="F", help="frames per second to reach (with --clock-mhz)")
+    g.add_argument("--clock-mhz", type=positive_float, metavar="F", help="clock for --target-fps")
+    g.add_argument("--input-dtype", metavar="DT", help="X.npy holds integers of this qonnx datatype (e.g. UINT8)")
+    g.add_argument("--input-scale", metavar="S", help="the real input is X*S (e.g. 1/255)")
+    g.add_argument("--topk", type=positive_int, metavar="K", help="select the top-K classes in hardware")
+    g.add_argument("--board", metavar="NAME", help="board to build for (see `bitsmith boards`)")
+    g.add_argument("--sparse", choices=("off", "auto"), default="off",
+                   help="'auto' lowers layers with >= 50%% zero weights onto the sparse engine")
+
+
+def build_options(args) -> BuildOptions:
+    from ..ir import dtype
+    if args.input_dtype is not None:
+        dtype(args.input_dtype).name  # validates the name
+    scale = parse_scale(args.input_scale) if args.input_scale is not None else None
+    if (scale is None) != (args.input_dtype is None) and args.input_scale is not None:
+        raise OptionError("--input-scale needs --input-dtype")
+    return BuildOptions(fold=args.fold, target_cycles=args.target_cycles, target_fps=args.target_fps,
+                        clock_mhz=args.clock_mhz, input_dtype=args.input_dtype, input_scale=scale,
+                        topk=args.topk, board=args.board, sparse=args.sparse)
+
+
+@contextlib.contextmanager
+def progress(enabled: bool = True):
+    """A rich status line for long steps; yields ``step(message)``. Silent when not a TTY."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda msg: None
+        return
+    from rich.console import Console
+    console = Console(stderr=True)
+    with console.status("starting") as status:
+        yield lambda msg: status.update(f"[bold]{msg}…")

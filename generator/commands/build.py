@@ -1,0 +1,34 @@
+"""``bitsmith build MODEL -o OUT``: generate the hardware bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._common import add_build_options, build_options, progress
+
+
+def register(sub) -> None:
+    p = sub.add_parser("build", help="generate Verilog, design.json, testbenches and reports",
+                       description="Read MODEL (.onnx or native .yaml/.json), streamline and fold it, and "
+                                   "write OUT/ (design.json, rtl/, sim/, report.json, report.md) atomically.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder (replaced if it is a build)")
+    add_build_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..build import build
+    opts = build_options(args)
+    with progress() as step:
+        result = build(args.model, Path(args.out), opts, progress=step)
+    if opts.board:
+        from boards import synth
+        with progress() as step:
+            synth(result.out_dir, opts.board, clock_mhz=opts.clock_mhz, progress=step)
+    r = result.report
+    print(f"built {r['name']} in {args.out}: {len(r['layers'])} layers, "
+          f"{r['ideal_cycles_per_frame']} ideal cycles/frame (bottleneck {r['bottleneck']}), "
+          f"estimate {r['estimate']['luts']} LUT, {r['estimate']['ffs']} FF, "
+          f"{r['estimate']['brams']} BRAM18, {r['estimate']['dsps']} DSP")
+    return 0

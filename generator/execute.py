@@ -1,0 +1,119 @@
+"""Running a built design: golden model, Verilator, Amaranth simulator."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from qonnx.core.datatype import DataType
+
+from .errors import ToolError
+from .ir import Graph
+
+
+@dataclass
+class RTLRun:
+    outputs: np.ndarray              # (N, H, W, C) integers
+    cycles_per_frame: float | None   # steady state (None for a single frame)
+    total_cycles: int
+    protocol_errors: int
+
+
+def frames_to_words(x: np.ndarray, io: dict) -> list[list[int]]:
+    from sim.packing import pack
+    dt, n = DataType[io["in"]["dtype"]], io["in"]["elems_per_word"]
+    return [pack(frame.reshape(-1), dt, n) for frame in x]
+
+
+def words_to_frames(frames: list[list[int]], io: dict) -> np.ndarray:
+    from sim.packing import unpack
+    dt, n = DataType[io["out"]["dtype"]], io["out"]["elems_per_word"]
+    shape = tuple(io["out"]["shape"])
+    return np.stack([unpack(words, dt, n).reshape(shape) for words in frames]) if frames else \
+        np.zeros((0,) + shape, dtype=np.int64)
+
+
+def run_verilator(out_dir: Path, io: dict, x: np.ndarray, *, idle: str = "none",
+                  backpressure: str = "none", seed: int = 0, waves: Path | None = None) -> RTLRun:
+    """Build (cached) and run the bulk Verilator harness on integer frames ``x``."""
+    from sim import rtl
+    from .build import io_of
+    sio = io_of(io)
+    verilog = Path(out_dir) / io["verilog"]
+    try:
+        exe = rtl.build(verilog, sio, trace=waves is not None)
+        result = rtl.run(exe, sio, frames_to_words(x, io), idle=idle, backpressure=backpressure,
+                         seed=seed, trace_file=waves)
+    except rtl.SimulationError as exc:
+        raise ToolError(f"Verilator: {exc}") from None
+    if len(result.out_frames) != len(x):
+        raise ToolError(f"Verilator: {len(x)} frames in, {len(result.out_frames)} out")
+    cpf = rtl.steady_state_cycles_per_frame(result) if len(x) > 2 else None
+    return RTLRun(outputs=words_to_frames(result.out_frames, io), cycles_per_frame=cpf,
+                  total_cycles=result.total_cycles, protocol_errors=result.protocol_errors)
+
+
+def run_amaranth(graph: Graph, x: np.ndarray, *, waves: Path | None = None) -> RTLRun:
+    """Run the elaborated design in the Amaranth simulator (slow; for small batches)."""
+    from amaranth.sim import Simulator
+    from .build import elaborate
+    elab = elaborate(graph)
+    top, io = elab.top, elab.io
+    words = frames_to_words(x, io)
+    flat = [w for frame in words for w in frame]
+    n_out = len(x) * io["out"]["words_per_frame"]
+    received, done_at = [], []
+
+    async def source(ctx):
+        for w in flat:
+            ctx.set(top.s_axis_tdata, w)
+            ctx.set(top.s_axis_tvalid, 1)
+            await ctx.tick().until(top.s_axis_tready)
+        ctx.set(top.s_axis_tvalid, 0)
+
+    async def sink(ctx):
+        ctx.set(top.m_axis_tready, 1)
+        cycle = 0
+        while len(received) < n_out:
+            await ctx.tick()
+            cycle += 1
+            if ctx.get(top.m_axis_tvalid):
+                received.append(ctx.get(top.m_axis_tdata))
+                if ctx.get(top.m_axis_tlast):
+                    done_at.append(cycle)
+            if cycle > 1000 + 50 * (len(flat) + n_out) * max(1, graph_cycles_guess(graph)):
+                raise ToolError("Amaranth simulation: the design stopped producing output")
+
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    sim.add_testbench(source, background=True)
+    sim.add_testbench(sink)
+    if waves is not None:
+        with sim.write_vcd(str(waves)):
+            sim.run()
+    else:
+        sim.run()
+    per = io["out"]["words_per_frame"]
+    frames = [received[i * per:(i + 1) * per] for i in range(len(x))]
+    diffs = np.diff(done_at)
+    return RTLRun(outputs=words_to_frames(frames, io),
+                  cycles_per_frame=float(np.median(diffs[len(diffs) // 2:])) if len(diffs) > 1 else None,
+                  total_cycles=done_at[-1] if done_at else 0, protocol_errors=0)
+
+
+def graph_cycles_guess(graph: Graph) -> int:
+    from .estimate import graph_cycles
+    return max(1, graph_cycles(graph))
+
+
+def compare(expected: np.ndarray, actual: np.ndarray) -> list[str]:
+    """Every mismatching frame as 'frame i: index j expected e, got a' (first element shown)."""
+    out = []
+    exp = expected.reshape(len(expected), -1)
+    act = actual.reshape(len(actual), -1)
+    for i in np.nonzero(np.any(exp != act, axis=1))[0]:
+        j = int(np.nonzero(exp[i] != act[i])[0][0])
+        out.append(f"frame {i}: element {j} expected {int(exp[i, j])}, got {int(act[i, j])}")
+    return out

@@ -1,0 +1,19 @@
+"""Jinja2 environment for every non-HDL text bitsmith writes (templates/ package)."""
+
+from __future__ import annotations
+
+import functools
+
+import jinja2
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("templates", ""),
+                              undefined=jinja2.StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def render(name: str, **context) -> str:
+    """Render ``templates/<name>`` (e.g. ``"report.md.j2"``)."""
+    return environment().get_template(name).render(**context)

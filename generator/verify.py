@@ -1,0 +1,107 @@
+"""``verify``: build, then check RTL == golden (== qonnx for ONNX models) == expected labels."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .build import BuildOptions, load_model, prepare, write_bundle
+from .errors import InputDataError
+from .execute import compare, run_verilator
+from .ir import LabelSelect
+from .ir.host import run_stages
+
+
+@dataclass
+class VerifyResult:
+    frames: int
+    mismatches: int
+    cycles_per_frame: float | None
+    ideal_cycles_per_frame: int
+    passed: bool
+    labels: list | None = None
+    reference_mismatches: int | None = None
+    expected_mismatches: int | None = None
+    protocol_errors: int = 0
+    details: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    report: dict | None = None
+
+    def as_json(self) -> dict:
+        out = {"frames": self.frames, "mismatches": self.mismatches,
+               "cycles_per_frame": self.cycles_per_frame,
+               "ideal_cycles_per_frame": self.ideal_cycles_per_frame, "passed": self.passed,
+               "reference_mismatches": self.reference_mismatches,
+               "expected_mismatches": self.expected_mismatches,
+               "protocol_errors": self.protocol_errors, "details": self.details[:20],
+               "seconds": {k: round(v, 3) for k, v in self.timings.items()}}
+        if self.labels is not None:
+            out["labels"] = self.labels
+        return out
+
+
+def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: str = "input",
+           expected: np.ndarray | None = None, out_dir: Path | None = None,
+           idle: str = "none", backpressure: str = "none", progress=None) -> VerifyResult:
+    from sim.golden import run_graph
+    from .dataio import hardware_input
+    step = progress or (lambda msg: None)
+    t = {}
+    t0 = time.perf_counter()
+    graph = prepare(load_model(model, opts), opts)
+    xi = hardware_input(graph, x, x_source)
+    step(f"golden model on {len(xi)} frames")
+    t1 = time.perf_counter()
+    golden = run_graph(graph, xi)
+    t["golden"] = time.perf_counter() - t1
+    details: list[str] = []
+
+    reference_mismatches = None
+    if Path(model).suffix == ".onnx":
+        step("qonnx reference execution of the original model")
+        from .frontend.qonnx import compare_with_reference
+        ref_details = compare_with_reference(graph, Path(model), x, golden)
+        reference_mismatches = len(ref_details)
+        details += [f"golden != qonnx: {d}" for d in ref_details]
+
+    with tempfile.TemporaryDirectory(prefix="bitsmith-verify-") as tmp:
+        target = out_dir or Path(tmp) / graph.name
+        t1 = time.perf_counter()
+        built = write_bundle(graph, target, progress=step)
+        t["build"] = time.perf_counter() - t1
+        step(f"Verilator: building and running {len(xi)} frames")
+        t1 = time.perf_counter()
+        rtl = run_verilator(target, built.io, xi, idle=idle, backpressure=backpressure)
+        t["rtl"] = time.perf_counter() - t1
+    rtl_details = compare(golden, rtl.outputs)
+    details += [f"RTL != golden: {d}" for d in rtl_details]
+
+    final = run_stages(graph.host_post, golden)
+    labels = None
+    if isinstance(graph.nodes[-1], LabelSelect):
+        labels = golden.reshape(len(golden), -1)[:, 0].tolist() if graph.nodes[-1].k == 1 \
+            else golden.reshape(len(golden), -1).tolist()
+    expected_mismatches = None
+    if expected is not None:
+        exp = np.asarray(expected)
+        got = np.asarray(final)
+        if exp.size == len(got) and got.reshape(len(got), -1).shape[1] != 1:
+            got = got.reshape(len(got), -1).argmax(axis=1)   # expected labels, model gives scores
+        if exp.reshape(-1).size != got.reshape(-1).size:
+            raise InputDataError(f"--expected holds {exp.size} values for {len(got)} frames "
+                                 f"of {got.reshape(len(got), -1).shape[1]} outputs")
+        bad = np.nonzero(exp.reshape(len(got), -1) != got.reshape(len(got), -1))[0]
+        expected_mismatches = len(np.unique(bad))
+        details += [f"expected != model: frame {i}" for i in np.unique(bad)[:20]]
+    t["total"] = time.perf_counter() - t0
+    passed = (not rtl_details and not reference_mismatches and not expected_mismatches
+              and rtl.protocol_errors == 0)
+    return VerifyResult(frames=len(xi), mismatches=len(rtl_details), cycles_per_frame=rtl.cycles_per_frame,
+                        ideal_cycles_per_frame=built.report["ideal_cycles_per_frame"], passed=passed,
+                        labels=labels, reference_mismatches=reference_mismatches,
+                        expected_mismatches=expected_mismatches, protocol_errors=rtl.protocol_errors,
+                        details=details, timings=t, report=built.report)

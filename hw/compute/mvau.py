@@ -1,0 +1,253 @@
+"""Matrix-vector-activation unit (FINN's MVAU): folded dense layer, XNOR or integer MAC."""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from qonnx.core.datatype import BaseDataType
+
+from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
+                       dtype_shape, element_value, elements, encode_int, is_bipolar, pipelined_sum)
+from .threshold_unit import ThresholdTable
+
+__all__ = ["MVAU", "accumulator_range"]
+
+
+def accumulator_range(weights: np.ndarray, weight_dtype: BaseDataType,
+                      in_dtype: BaseDataType) -> tuple[int, int]:
+    """Exact ``(min, max)`` of the accumulator over every input of ``in_dtype``.
+
+    XNOR mode (both BIPOLAR) counts matching bits: ``(0, MW)``. Otherwise, per row, the
+    sum of the extreme products over the input range, then the extremes over rows.
+    """
+    if is_bipolar(weight_dtype) and is_bipolar(in_dtype):
+        return 0, int(weights.shape[1])
+    w = weights.astype(np.int64)
+    a, b = w * int(in_dtype.min()), w * int(in_dtype.max())
+    return int(np.minimum(a, b).sum(axis=1).min()), int(np.maximum(a, b).sum(axis=1).max())
+
+
+class MVAU(wiring.Component):
+    """Folded matrix-vector unit with optional multi-threshold activation.
+
+    Computes, for an endless sequence of input vectors ``x`` of MW elements, the MH
+    accumulators ``acc[r] = sum_c w[r, c] * x[c]`` (true values; BIPOLAR = -1/+1). When
+    weights and inputs are both BIPOLAR (XNOR mode) ``acc[r] = popcount(xnor(w[r], x))``
+    in ``[0, MW]`` instead, and thresholds live in that popcount domain. With thresholds the
+    output is ``out_scale * sum_i [acc >= T_i] + out_bias`` in ``out_dtype``; without, the
+    accumulator itself in ``acc_dtype``.
+
+    Folding: each input word carries SIMD elements (synapse fold ``sf``), each output word
+    PE channels (neuron fold ``nf``); output word ``nf`` holds channels ``nf*PE + p`` at
+    element ``p``. During ``nf == 0`` input words are consumed and stored in an input
+    buffer, later neuron folds re-read them, so one vector takes exactly
+    ``(MH/PE)*(MW/SIMD)`` cycles and the next vector follows without a bubble.
+
+    Parameters
+    ----------
+    weights : numpy.ndarray
+        ``(MH, MW)`` integer weight values of ``weight_dtype`` (BIPOLAR as -1/+1).
+    weight_dtype, in_dtype : DataType
+        Integer types of 1..8 bits (BIPOLAR, BINARY, TERNARY, INTn, UINTn).
+    acc_dtype : DataType
+        Accumulator type; must hold :func:`accumulator_range` (else ``ValueError``).
+    pe, simd : int
+        Output channels per output word (divides MH), input elements per word (divides MW).
+    thresholds : numpy.ndarray, optional
+        ``(MH, B)`` or ``(1, B)`` ascending integer thresholds in the accumulator domain.
+    out_dtype : DataType, optional
+        Output type with thresholds (required then); must be ``acc_dtype`` or omitted without.
+    out_scale, out_bias : int
+        Threshold output mapping.
+
+    Members
+    -------
+    i : In(stream.Signature(unsigned(simd * in_dtype.bitwidth())))
+        Input vectors, MW/SIMD words each, element ``s`` of word ``sf`` is ``x[sf*SIMD + s]``.
+    o : Out(stream.Signature(unsigned(pe * out_bits)))
+        MH/PE words per vector, ``out_bits`` = ``out_dtype`` (or ``acc_dtype``) bit width.
+
+    Latency and throughput
+    ----------------------
+    One fold step per cycle while the input is valid (during ``nf == 0``) and the output
+    has room: ``(MH/PE)*(MW/SIMD)`` cycles per vector in steady state. :attr:`latency` is
+    the number of cycles from the transfer of the last input word of a vector to the
+    cycle its first output word is valid on ``o`` (with no stall); later output words
+    follow every MW/SIMD cycles. The datapath never stalls: a credit counter only lets a
+    fold start when the output FIFO (:attr:`out_fifo_depth` words) will have room, so
+    ``o.ready`` feeds only that FIFO and ``i.ready`` depends only on registers.
+    """
+
+    def __init__(self, *, weights, weight_dtype, in_dtype, acc_dtype, pe, simd,
+                 thresholds=None, out_dtype=None, out_scale=1, out_bias=0):
+        w = check_int_array("weights", weights, 2)
+        self.weight_dtype = check_dtype("weight_dtype", weight_dtype, max_bits=8)
+        self.in_dtype = check_dtype("in_dtype", in_dtype, max_bits=8)
+        self.acc_dtype = check_dtype("acc_dtype", acc_dtype)
+        self.mh, self.mw = (int(d) for d in w.shape)
+        if self.mh < 1 or self.mw < 1:
+            raise ValueError(f"weights must not be empty, not shape {w.shape}")
+        self.pe = check_int("pe", pe)
+        self.simd = check_int("simd", simd)
+        if self.mh % self.pe:
+            raise ValueError(f"pe must divide MH={self.mh}, not {pe!r}")
+        if self.mw % self.simd:
+            raise ValueError(f"simd must divide MW={self.mw}, not {simd!r}")
+        if is_bipolar(self.weight_dtype):
+            bad = w[np.abs(w) != 1]
+        else:
+            bad = w[(w < self.weight_dtype.min()) | (w > self.weight_dtype.max())]
+        if bad.size:
+            raise ValueError(f"weights must be values of {self.weight_dtype.name}, not {int(bad.flat[0])}")
+        self.weights = w
+        self.xnor = is_bipolar(self.weight_dtype) and is_bipolar(self.in_dtype)
+        self.acc_range = accumulator_range(w, self.weight_dtype, self.in_dtype)
+        lo, hi = self.acc_range
+        if is_bipolar(self.acc_dtype) or lo < self.acc_dtype.min() or hi > self.acc_dtype.max():
+            raise ValueError(f"acc_dtype must hold the accumulator range {lo}..{hi}, "
+                             f"not {self.acc_dtype.name}")
+        self.nf, self.sf = self.mh // self.pe, self.mw // self.simd
+        if thresholds is None:
+            if out_dtype is not None and out_dtype != self.acc_dtype:
+                raise ValueError(f"out_dtype must be acc_dtype ({self.acc_dtype.name}) or None "
+                                 f"without thresholds, not {out_dtype!r}")
+            self.thresholds = None
+            self.out_dtype = self.acc_dtype
+        else:
+            if out_dtype is None:
+                raise TypeError("out_dtype must be a qonnx DataType when thresholds are given, not None")
+            self.thresholds = ThresholdTable(
+                thresholds, channels=self.mh, pe=self.pe,
+                in_lo=int(self.acc_dtype.min()), in_hi=int(self.acc_dtype.max()),
+                out_dtype=out_dtype, out_scale=out_scale, out_bias=out_bias)
+            self.out_dtype = self.thresholds.out_dtype
+
+        self.in_bits = self.in_dtype.bitwidth()
+        self.w_bits = self.weight_dtype.bitwidth()
+        self.acc_bits = self.acc_dtype.bitwidth()
+        self.out_bits = self.out_dtype.bitwidth()
+        self.tree_latency = -(-(self.simd - 1).bit_length() // 2)
+        # issue -> products (read + product registers) -> tree -> accumulator -> output stages
+        thr_latency = self.thresholds.latency if self.thresholds is not None else 0
+        self.write_latency = 2 + self.tree_latency + 1 + thr_latency
+        self.out_fifo_depth = self.write_latency + 3
+        self.latency = self.write_latency + 2
+        super().__init__({
+            "i": In(stream.Signature(self.simd * self.in_bits)),
+            "o": Out(stream.Signature(self.pe * self.out_bits)),
+        })
+
+    @property
+    def cycles_per_vector(self) -> int:
+        return self.nf * self.sf
+
+    def _weight_words(self) -> list[int]:
+        """ROM contents: address ``nf*SF + sf`` holds PE x SIMD weight codes, PE-major."""
+        words = []
+        mask = (1 << self.w_bits) - 1
+        for n in range(self.nf):
+            for s in range(self.sf):
+                block = self.weights[n * self.pe:(n + 1) * self.pe, s * self.simd:(s + 1) * self.simd]
+                word = 0
+                for k, v in enumerate(block.reshape(-1).tolist()):
+                    word |= (encode_int(v, self.weight_dtype) & mask) << (k * self.w_bits)
+                words.append(word)
+        return words
+
+    def _product(self, w_code, x_code):
+        if self.xnor:
+            return ~(w_code[0] ^ x_code[0])
+        if is_bipolar(self.weight_dtype):
+            x = element_value(x_code, self.in_dtype)
+            return Mux(w_code[0], x, -x)
+        if is_bipolar(self.in_dtype):
+            wv = element_value(w_code, self.weight_dtype)
+            return Mux(x_code[0], wv, -wv)
+        return element_value(w_code, self.weight_dtype) * element_value(x_code, self.in_dtype)
+
+    def elaborate(self, platform):
+        m = Module()
+        nf_n, sf_n = self.nf, self.sf
+
+        # --- issue stage: fold counters, input buffer, weight ROM address ---------------------
+        sf = Signal(range(sf_n), name="sf")
+        nf = Signal(range(nf_n), name="nf")
+        waddr = Signal(range(nf_n * sf_n), name="waddr")
+        credit_ok, take, w_en, w_data = add_output_queue(m, self.o, depth=self.out_fifo_depth)
+        emits = sf == sf_n - 1
+        can_go = ~emits | credit_ok
+        fire = Signal()
+        m.d.comb += [
+            self.i.ready.eq((nf == 0) & can_go),
+            fire.eq(can_go & ((nf != 0) | self.i.valid)),
+            take.eq(fire & emits),
+        ]
+        with m.If(fire):
+            m.d.sync += [sf.eq(Mux(sf == sf_n - 1, 0, sf + 1)),
+                         waddr.eq(Mux(waddr == nf_n * sf_n - 1, 0, waddr + 1))]
+            with m.If(sf == sf_n - 1):
+                m.d.sync += nf.eq(Mux(nf == nf_n - 1, 0, nf + 1))
+
+        x_reg = Signal(self.simd * self.in_bits, name="x_reg")
+        with m.If(fire & (nf == 0)):
+            m.d.sync += x_reg.eq(self.i.payload)
+        from_input = delay(m, nf == 0, 1, "from_input")
+        if nf_n > 1 and sf_n > 1:
+            m.submodules.in_buf = in_buf = Memory(shape=len(x_reg), depth=sf_n, init=[])
+            wr, rd = in_buf.write_port(), in_buf.read_port()
+            m.d.comb += [wr.addr.eq(sf), wr.data.eq(self.i.payload), wr.en.eq(fire & (nf == 0)),
+                         rd.addr.eq(sf)]
+            x_word = Mux(from_input, x_reg, rd.data)
+        else:
+            x_word = x_reg  # one word per vector (or one neuron fold): the register is the buffer
+
+        words = self._weight_words()
+        if len(words) == 1:
+            w_word = Const(words[0], self.pe * self.simd * self.w_bits)
+        else:
+            m.submodules.weights = rom = Memory(shape=self.pe * self.simd * self.w_bits,
+                                                depth=len(words), init=words)
+            rd_w = rom.read_port()
+            m.d.comb += rd_w.addr.eq(waddr)
+            w_word = rd_w.data
+
+        valid = delay(m, fire, 1, "valid")
+        first = delay(m, sf == 0, 1, "first")
+        last = delay(m, sf == sf_n - 1, 1, "last")
+        fold = delay(m, nf, 1, "fold")
+
+        # --- products (registered), adder tree, accumulator ----------------------------------
+        x_codes = elements(x_word, self.simd, self.in_bits)
+        w_codes = elements(w_word, self.pe * self.simd, self.w_bits)
+        sums = []
+        for p in range(self.pe):
+            prods = []
+            for s in range(self.simd):
+                prod = self._product(w_codes[p * self.simd + s], x_codes[s])
+                reg = Signal(prod.shape(), name=f"prod{p}_{s}")
+                m.d.sync += reg.eq(prod)
+                prods.append(reg)
+            total, lat = pipelined_sum(m, prods, name=f"tree{p}", width=self.acc_bits)
+            assert lat == self.tree_latency
+            sums.append(total)
+        stage = 1 + self.tree_latency  # cycles since the issue-stage registers
+        valid, first, last, fold = (delay(m, v, stage, n) for v, n in
+                                    ((valid, "valid"), (first, "first"), (last, "last"), (fold, "fold")))
+        accs = []
+        for p in range(self.pe):
+            acc = Signal(dtype_shape(self.acc_dtype), name=f"acc{p}")
+            with m.If(valid):
+                m.d.sync += acc.eq(Mux(first, 0, acc) + sums[p])
+            accs.append(acc)
+        done = delay(m, valid & last, 1, "done")
+
+        # --- output: raw accumulators or thresholds ----------------------------------------------
+        if self.thresholds is None:
+            codes, out_valid = [a.as_unsigned() for a in accs], done
+        else:
+            codes, out_valid = self.thresholds.build(m, fold_early=fold, values=accs, valid=done)
+        m.d.comb += [w_en.eq(out_valid), w_data.eq(Cat(c[:self.out_bits] for c in codes))]
+        return m

@@ -1,0 +1,114 @@
+"""The multi-threshold datapath shared by :class:`MVAU` and :class:`Thresholding`.
+
+Not a component: :class:`ThresholdTable` validates a qonnx MultiThreshold table and builds,
+inside its owner's module, the pipelined compare / count / encode stages (DESIGN.md §2):
+``y = sum_i [x >= T_i]`` (non-strict), output ``out_scale*y + out_bias`` coded in
+``out_dtype`` (BIPOLAR output: one threshold, scale 2, bias -1, so the code bit is ``y``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth.hdl import Cat, Const, Module, Signal, Value, signed
+from amaranth.lib.memory import Memory
+from qonnx.core.datatype import BaseDataType
+
+from ..streams import check_dtype, check_int, check_int_array, is_bipolar, pipelined_sum
+
+__all__ = ["ThresholdTable"]
+
+
+class ThresholdTable:
+    """A validated threshold table for ``channels`` channels processed ``pe`` at a time.
+
+    Parameters
+    ----------
+    thresholds : numpy.ndarray
+        Integer thresholds, shape ``(channels, B)`` or ``(1, B)`` (shared), ascending per row.
+    channels, pe : int
+        Channel count and channels per word; fold ``f`` holds channels ``f*pe .. f*pe+pe-1``.
+    in_lo, in_hi : int
+        Range of the compared values; thresholds are clipped to ``[in_lo, in_hi+1]``.
+    out_dtype : DataType
+    out_scale, out_bias : int
+
+    The table lives in constants when it is shared or has one fold, else in a ROM with one
+    row per fold (``pe*B`` thresholds of ``bits`` bits each).
+    """
+
+    def __init__(self, thresholds, *, channels: int, pe: int, in_lo: int, in_hi: int,
+                 out_dtype: BaseDataType, out_scale: int, out_bias: int):
+        t = check_int_array("thresholds", thresholds, 2)
+        if t.shape[0] not in (1, channels) or t.shape[1] < 1:
+            raise ValueError(f"thresholds must have shape ({channels}, B) or (1, B) with B >= 1, "
+                             f"not {t.shape}")
+        if np.any(np.diff(t, axis=1) < 0):
+            row = int(np.nonzero(np.any(np.diff(t, axis=1) < 0, axis=1))[0][0])
+            raise ValueError(f"thresholds must be ascending along each row, not row {row}: "
+                             f"{t[row].tolist()}")
+        self.out_dtype = check_dtype("out_dtype", out_dtype)
+        self.out_scale = check_int("out_scale", out_scale, minimum=-(1 << 62))
+        self.out_bias = check_int("out_bias", out_bias, minimum=-(1 << 62))
+        self.steps = int(t.shape[1])
+        if is_bipolar(out_dtype):
+            if (self.steps, self.out_scale, self.out_bias) != (1, 2, -1):
+                raise ValueError(f"a BIPOLAR out_dtype needs 1 threshold, out_scale=2 and out_bias=-1, "
+                                 f"not {self.steps}, {self.out_scale} and {self.out_bias}")
+        else:
+            lo, hi = sorted((self.out_bias, self.out_scale * self.steps + self.out_bias))
+            if lo < out_dtype.min() or hi > out_dtype.max():
+                raise ValueError(f"out_dtype must hold the outputs {lo}..{hi}, not {out_dtype.name}")
+        self.channels, self.pe = channels, pe
+        self.folds = channels // pe
+        t = np.clip(t, in_lo, in_hi + 1)
+        self.shared = bool(np.all(t == t[0]))
+        self.table = np.broadcast_to(t, (channels, self.steps)).reshape(self.folds, pe, self.steps)
+        self.bits = max(in_lo.bit_length(), (in_hi + 1).bit_length()) + 1  # signed, holds in_hi+1
+
+    @property
+    def latency(self) -> int:
+        """Cycles from values entering :meth:`build` to the output codes."""
+        levels = (self.steps - 1).bit_length()
+        return 1 + -(-levels // 2)
+
+    def build(self, m: Module, *, fold_early: Value, values: list[Value], valid: Value,
+              name: str = "thr") -> tuple[list[Value], Value]:
+        """Add the threshold stages to ``m``.
+
+        ``fold_early`` is the fold index one cycle before ``values``/``valid`` are presented
+        (the ROM is read synchronously). Returns ``(codes, valid_out)``, ``latency`` cycles
+        after ``values``.
+        """
+        if self.shared or self.folds == 1:
+            row = self.table[0]
+            thr = [[Const(int(v), signed(self.bits)) for v in row[p]] for p in range(self.pe)]
+        else:
+            width = self.pe * self.steps * self.bits
+            mask = (1 << self.bits) - 1
+            init = []
+            for f in range(self.folds):
+                word = 0
+                for k, v in enumerate(self.table[f].reshape(-1).tolist()):
+                    word |= (int(v) & mask) << (k * self.bits)
+                init.append(word)
+            m.submodules[f"{name}_rom"] = rom = Memory(shape=width, depth=self.folds, init=init)
+            rd = rom.read_port()
+            m.d.comb += rd.addr.eq(fold_early)
+            thr = [[rd.data[(p * self.steps + b) * self.bits:(p * self.steps + b + 1) * self.bits].as_signed()
+                    for b in range(self.steps)] for p in range(self.pe)]
+        out_bits = self.out_dtype.bitwidth()
+        codes = []
+        for p in range(self.pe):
+            ge = Signal(self.steps, name=f"{name}_ge{p}")
+            m.d.sync += ge.eq(Cat(values[p] >= thr[p][b] for b in range(self.steps)))
+            y, _ = pipelined_sum(m, [ge[b] for b in range(self.steps)], name=f"{name}_cnt{p}")
+            if is_bipolar(self.out_dtype):
+                codes.append(y[0])
+            else:
+                codes.append((y * self.out_scale + self.out_bias)[:out_bits])
+        valid_out = valid
+        for k in range(self.latency):
+            reg = Signal(name=f"{name}_valid_d{k + 1}")
+            m.d.sync += reg.eq(valid_out)
+            valid_out = reg
+        return codes, valid_out

@@ -1,0 +1,122 @@
+"""Top-K label selection (FINN's LabelSelect)."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+from qonnx.core.datatype import DataType
+
+from ..streams import check_dtype, check_int, element_value, elements
+
+__all__ = ["LabelSelect"]
+
+
+class LabelSelect(wiring.Component):
+    """The indices of the ``k`` largest of ``channels`` values, largest first.
+
+    Consumes one frame of C values (PE per word, channel order) and emits K words of one
+    index each. Ties go to the lower index. The running top-K list is kept sorted; each
+    input word is inserted into it element by element (a combinational chain of PE
+    insertions, so the critical path grows with PE).
+
+    Parameters
+    ----------
+    channels : int
+        C, the values per frame.
+    in_dtype : DataType
+        Integer type of the values (compared by true value; BIPOLAR -1 < +1).
+    k : int
+        1 <= K <= C.
+    pe : int
+        Values per input word; must divide C.
+
+    Members
+    -------
+    i : In(stream.Signature(unsigned(pe * in_dtype.bitwidth())))
+    o : Out(stream.Signature(unsigned(index_bits)))
+        ``index_bits = max(1, ceil(log2(C)))``, :attr:`out_dtype` = ``UINT{index_bits}``.
+
+    Latency and throughput
+    ----------------------
+    The first index is valid the cycle after the frame's last input transfer; the K
+    indices follow one per cycle. The next frame's words are accepted while a result is
+    being emitted, except its last word, which waits until the previous result has been
+    fully sent: in steady state a frame takes ``max(C/PE, K+1)`` cycles.
+    """
+
+    def __init__(self, *, channels, in_dtype, k, pe):
+        self.channels = check_int("channels", channels)
+        self.in_dtype = check_dtype("in_dtype", in_dtype)
+        self.k = check_int("k", k)
+        if self.k > self.channels:
+            raise ValueError(f"k must be at most channels={self.channels}, not {k!r}")
+        self.pe = check_int("pe", pe)
+        if self.channels % self.pe:
+            raise ValueError(f"pe must divide channels={self.channels}, not {pe!r}")
+        self.folds = self.channels // self.pe
+        self.index_bits = max(1, (self.channels - 1).bit_length())
+        self.out_dtype = DataType[f"UINT{self.index_bits}"]
+        self.latency = 1
+        self.cycles_per_frame = max(self.folds, self.k + 1)
+        super().__init__({
+            "i": In(stream.Signature(self.pe * self.in_dtype.bitwidth())),
+            "o": Out(stream.Signature(self.index_bits)),
+        })
+
+    def _insert_code(self, slots, code, index):
+        """``slots`` (sorted (code, index, occupied) triples) with ``code`` at ``index`` inserted.
+
+        The new value goes before the first slot that is empty or holds a strictly smaller
+        value: equal values already in the list have lower indices and stay ahead.
+        """
+        value = element_value(code, self.in_dtype)
+        before = [~occ | (value > element_value(c, self.in_dtype)) for c, _, occ in slots]
+        new = []
+        for j, (c, idx, occ) in enumerate(slots):
+            if j == 0:
+                new.append((Mux(before[0], code, c), Mux(before[0], index, idx), occ | before[0]))
+                continue
+            here = before[j] & ~before[j - 1]
+            pc, pidx, _ = slots[j - 1]
+            new.append((Mux(here, code, Mux(before[j], pc, c)),
+                        Mux(here, index, Mux(before[j], pidx, idx)),
+                        occ | before[j]))
+        return new
+
+    def elaborate(self, platform):
+        m = Module()
+        bits = self.in_dtype.bitwidth()
+        codes = [Signal(bits, name=f"val{j}") for j in range(self.k)]
+        idxs = [Signal(self.index_bits, name=f"idx{j}") for j in range(self.k)]
+        occs = [Signal(name=f"occ{j}") for j in range(self.k)]
+        fold = Signal(range(self.folds))
+        base = Signal(range(self.channels), name="base")
+        out = Array(Signal(self.index_bits, name=f"out{j}") for j in range(self.k))
+        busy = Signal()
+        sent = Signal(range(self.k))
+        last_fold = fold == self.folds - 1
+
+        m.d.comb += self.i.ready.eq(~(last_fold & busy))
+        in_fire = self.i.valid & self.i.ready
+
+        slots = list(zip(codes, idxs, occs))
+        for p, code in enumerate(elements(self.i.payload, self.pe, bits)):
+            slots = self._insert_code(slots, code, base + p)
+
+        with m.If(in_fire):
+            with m.If(last_fold):
+                m.d.sync += [fold.eq(0), base.eq(0), busy.eq(1), sent.eq(0)]
+                m.d.sync += [o.eq(s[1]) for o, s in zip(out, slots)]
+                m.d.sync += [occ.eq(0) for occ in occs]
+            with m.Else():
+                m.d.sync += [fold.eq(fold + 1), base.eq(base + self.pe)]
+                for (c, i, o), (nc, ni, no) in zip(zip(codes, idxs, occs), slots):
+                    m.d.sync += [c.eq(nc), i.eq(ni), o.eq(no)]
+
+        m.d.comb += [self.o.valid.eq(busy), self.o.payload.eq(out[sent])]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += sent.eq(Mux(sent == self.k - 1, 0, sent + 1))
+            with m.If(sent == self.k - 1):
+                m.d.sync += busy.eq(0)
+        return m

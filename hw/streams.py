@@ -1,0 +1,157 @@
+"""Shared helpers of the ``hw`` components: argument checks, element codes, pipelines.
+
+Stream convention (DESIGN.md §3): a word of ``n`` elements of ``w`` bits carries element
+``i`` at bits ``[i*w, (i+1)*w)``. Element codes: BIPOLAR one bit (1 <-> +1, 0 <-> -1),
+INTn/TERNARY two's complement, UINTn/BINARY the value itself.
+
+Nothing here is a component; these are the small building blocks the components in
+``hw/compute`` and ``hw/plumbing`` share.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib.fifo import SyncFIFOBuffered
+from qonnx.core.datatype import BaseDataType
+
+__all__ = [
+    "check_int", "check_dtype", "check_int_array", "is_bipolar", "elements", "element_value",
+    "encode_int", "dtype_shape", "delay", "pipelined_sum", "add_output_queue",
+]
+
+
+def check_int(name: str, value, *, minimum: int = 1) -> int:
+    """``value`` as an ``int`` >= ``minimum``; ``TypeError``/``ValueError`` naming ``name``."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {what}, not {value!r}")
+    return int(value)
+
+
+def check_dtype(name: str, value, *, max_bits: int = 32) -> BaseDataType:
+    """``value`` must be an integer qonnx DataType of at most ``max_bits`` bits."""
+    if not isinstance(value, BaseDataType):
+        raise TypeError(f"{name} must be a qonnx DataType, not {value!r}")
+    if not value.is_integer() or value.bitwidth() > max_bits:
+        raise ValueError(f"{name} must be an integer DataType of 1..{max_bits} bits, not {value.name}")
+    return value
+
+
+def check_int_array(name: str, value, ndim: int) -> np.ndarray:
+    """``value`` as an ``int64`` numpy array of ``ndim`` dimensions."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, not {type(value).__name__}")
+    if not np.issubdtype(value.dtype, np.integer):
+        raise TypeError(f"{name} must be an integer array, not {value.dtype}")
+    if value.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, not shape {value.shape}")
+    return value.astype(np.int64)
+
+
+def is_bipolar(dtype: BaseDataType) -> bool:
+    return dtype.name == "BIPOLAR"
+
+
+def dtype_shape(dtype: BaseDataType):
+    """The Amaranth shape of one element code (BIPOLAR is ``unsigned(1)``)."""
+    if is_bipolar(dtype) or not dtype.signed():
+        return unsigned(dtype.bitwidth())
+    return signed(dtype.bitwidth())
+
+
+def elements(word: Value, count: int, bits: int) -> list[Value]:
+    """The ``count`` element codes of a flat ``word`` (element ``i`` at ``[i*bits, (i+1)*bits)``)."""
+    return [word[i * bits:(i + 1) * bits] for i in range(count)]
+
+
+def element_value(code: Value, dtype: BaseDataType) -> Value:
+    """The true integer value of an element code (BIPOLAR -> -1/+1)."""
+    if is_bipolar(dtype):
+        return Mux(code[0], Const(1, signed(2)), Const(-1, signed(2)))
+    return code.as_signed() if dtype.signed() else code.as_unsigned()
+
+
+def encode_int(value: int, dtype: BaseDataType) -> int:
+    """Element code of the integer ``value`` of ``dtype`` (numpy-side, for constants)."""
+    value = int(value)
+    if is_bipolar(dtype):
+        return 1 if value > 0 else 0
+    return value & ((1 << dtype.bitwidth()) - 1)
+
+
+def delay(m: Module, value: Value, cycles: int, name: str) -> Value:
+    """``value`` delayed by ``cycles`` registers (no enable)."""
+    for k in range(cycles):
+        reg = Signal(value.shape(), name=f"{name}_d{k + 1}")
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value
+
+
+def pipelined_sum(m: Module, terms: list[Value], *, name: str, width: int | None = None,
+                  levels_per_stage: int = 2) -> tuple[Value, int]:
+    """Balanced adder tree over ``terms`` with a register every ``levels_per_stage`` levels.
+
+    The last level is always registered, so the latency is ``ceil(levels/levels_per_stage)``
+    cycles for ``levels = ceil(log2(len(terms)))``, and 0 for a single term (returned as is).
+    With ``width``, every node wider than ``width`` is cut to ``width`` bits: the sum is then
+    exact modulo ``2**width``, which is exact whenever the true total fits ``width`` bits
+    (two's complement wrap-around cancels), and it keeps the tree at the accumulator width.
+
+    Returns ``(sum, latency)``.
+    """
+    level, latency = 0, 0
+    terms = list(terms)
+    while len(terms) > 1:
+        level += 1
+        nxt = []
+        for j in range(0, len(terms) - 1, 2):
+            s = terms[j] + terms[j + 1]
+            if width is not None and len(s) > width:
+                s = s[:width].as_signed() if s.shape().signed else s[:width]
+            nxt.append(s)
+        if len(terms) % 2:
+            nxt.append(terms[-1])
+        if len(nxt) == 1 or level % levels_per_stage == 0:
+            regs = []
+            for j, s in enumerate(nxt):
+                reg = Signal(s.shape(), name=f"{name}_l{level}_{j}")
+                m.d.sync += reg.eq(s)
+                regs.append(reg)
+            nxt = regs
+            latency += 1
+        terms = nxt
+    return terms[0], latency
+
+
+def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue"):
+    """Credit-controlled output FIFO between a free-running pipeline and stream ``o``.
+
+    The pipeline never stalls: a producer may start work that will emit a word only while
+    it holds a credit. Credits start at ``depth`` (the FIFO depth), are taken when such work
+    starts and given back when ``o`` transfers a word, so the FIFO can never overflow and
+    ``o.ready`` drives nothing but the FIFO (no combinational path from ``o.ready`` into
+    the pipeline). ``o.valid`` is a register output.
+
+    Returns ``(credit_ok, take, w_en, w_data)``: drive ``take`` (comb) when starting work
+    that emits a word, and ``w_en``/``w_data`` (comb) when the word is ready.
+    """
+    fifo = SyncFIFOBuffered(width=len(o.payload), depth=depth)
+    m.submodules[name] = fifo
+    credits = Signal(range(depth + 1), init=depth, name=f"{name}_credits")
+    take = Signal(name=f"{name}_take")
+    w_en = Signal(name=f"{name}_w_en")
+    w_data = Signal(len(o.payload), name=f"{name}_w_data")
+    m.d.comb += [
+        fifo.w_en.eq(w_en),
+        fifo.w_data.eq(w_data),
+        o.valid.eq(fifo.r_rdy),
+        o.payload.eq(fifo.r_data),
+        fifo.r_en.eq(o.ready),
+    ]
+    give = o.valid & o.ready
+    m.d.sync += credits.eq(credits - take + give)
+    return credits != 0, take, w_en, w_data

@@ -1,0 +1,151 @@
+"""Run a bitsmith top under the generic cocotb testbench (:mod:`sim.cocotb_tb`) in Verilator.
+
+Slower than the bulk harness (Python runs every cycle) but independent of it: the same
+stimulus, patterns and cycle convention, driven from cocotb through VPI. The tests use it
+as the protocol tier; its cycle numbers match :func:`sim.rtl.run` for the ``none`` and
+``cycle`` patterns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from xml.etree import ElementTree
+
+from generator.errors import ToolError
+
+from .stream import RunResult, StreamIO, check_pattern, read_result, write_input
+from .toolchain import cache_key, cache_root, verilator_on_path, verilator_version
+
+log = logging.getLogger(__name__)
+
+TEST_MODULE = "sim.cocotb_tb"
+CONFIG_ENV = "BITSMITH_TB_CONFIG"
+STALL_CYCLES = 10_000
+BUILD_STAMP = "bitsmith-build.ok"
+
+
+def cocotb_build(verilog: Path, io: StreamIO, build_dir: Path | None = None) -> Path:
+    """Compile ``verilog`` for cocotb once; return the build directory.
+
+    The directory is ``build_dir/<key>`` (default root: :func:`cache_root` ``/cocotb``),
+    the key a hash of the Verilog text, the top name and the tool versions.
+    """
+    from cocotb_tools.runner import get_runner
+
+    text = Path(verilog).read_text()
+    key = cache_key("cocotb", text, io.top, verilator_version(), metadata.version("cocotb"))
+    root = Path(build_dir) if build_dir is not None else cache_root(None) / "cocotb"
+    directory = root / key
+    if (directory / BUILD_STAMP).is_file():
+        log.info("cocotb build cache hit for %s: %s", io.top, directory)
+        return directory
+    directory.mkdir(parents=True, exist_ok=True)
+    source = directory / "design.v"
+    source.write_text(text)
+    runner = get_runner("verilator")
+    log_path = directory / "build.log"
+    with verilator_on_path():
+        try:
+            runner.build(sources=[source], hdl_toplevel=io.top, build_args=["-Wno-fatal"],
+                         build_dir=directory, log_file=log_path)
+        except (RuntimeError, SystemExit) as error:
+            raise ToolError(f"cocotb/Verilator could not build {io.top!r} from {verilog} "
+                            f"({error}); log: {log_path}") from None
+    (directory / BUILD_STAMP).write_text(key)
+    return directory
+
+
+@contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    # cocotb's runner copies os.environ over extra_env, so the config must be set here.
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
+def results_passed(results_xml: Path) -> bool:
+    """True if the cocotb results XML exists and records no failure or error."""
+    if not results_xml.is_file():
+        return False
+    root = ElementTree.parse(results_xml).getroot()
+    cases = list(root.iter("testcase"))
+    return bool(cases) and not any(case.find("failure") is not None
+                                   or case.find("error") is not None for case in cases)
+
+
+def run_cocotb(verilog: Path, io: StreamIO, frames: Sequence[Sequence[int]],
+               idle: str = "none", backpressure: str = "none", seed: int = 0,
+               build_dir: Path | None = None, *, timeout_cycles: int | None = None,
+               stall_cycles: int = STALL_CYCLES, keep_dir: Path | None = None) -> RunResult:
+    """Run frames through the cocotb testbench; the arguments mean what they do in :func:`run`.
+
+    Parameters
+    ----------
+    build_dir : Path, optional
+        Root of the cached cocotb builds (see :func:`cocotb_build`).
+    stall_cycles : int
+        Give up after this many cycles without a handshake (cocotb is slow: keep small).
+    keep_dir : Path, optional
+        Run here and keep the config, word files, log and results XML (default: a
+        temporary directory that is removed).
+
+    Returns
+    -------
+    RunResult
+        As from :func:`run`. Timeouts and protocol errors are in it (and make the cocotb
+        test itself fail); :class:`ToolError` is raised only when the simulation produced
+        no results at all.
+    """
+    from cocotb_tools.runner import get_runner
+
+    if not isinstance(io, StreamIO):
+        raise TypeError(f"io must be a StreamIO, not {io!r}")
+    check_pattern("idle", idle)
+    check_pattern("backpressure", backpressure)
+    directory = cocotb_build(verilog, io, build_dir)
+    work = Path(tempfile.mkdtemp(prefix="bitsmith-cocotb-")) if keep_dir is None else Path(keep_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        write_input(work / "in.bin", io, frames)
+        for stale in ("out.bin", "stats.json"):
+            (work / stale).unlink(missing_ok=True)
+        config = {"io": io.to_json(), "input": "in.bin", "output": "out.bin",
+                  "stats": "stats.json", "idle": idle, "backpressure": backpressure,
+                  "seed": seed, "timeout_cycles": timeout_cycles, "stall_cycles": stall_cycles}
+        (work / "config.json").write_text(json.dumps(config, indent=1))
+        results_xml = work / "results.xml"
+        log_path = work / "sim.log"
+        runner = get_runner("verilator")
+        with verilator_on_path(), _environ(CONFIG_ENV, str(work / "config.json")):
+            try:
+                runner.test(test_module=TEST_MODULE, hdl_toplevel=io.top,
+                            hdl_toplevel_lang="verilog", build_dir=directory, test_dir=work,
+                            results_xml=str(results_xml), log_file=log_path)
+            except SystemExit:
+                pass  # raised on failure under pytest; the results decide below
+        passed = results_passed(results_xml)
+        if not (work / "stats.json").is_file():
+            raise ToolError(f"the cocotb run of {io.top!r} produced no results; "
+                            f"log: {log_path if keep_dir is not None else 'pass keep_dir'}")
+        result = read_result(work / "out.bin", work / "stats.json", io)
+        if passed != result.ok:
+            raise ToolError(f"cocotb reported {'pass' if passed else 'failure'} for {io.top!r} "
+                            f"but the stats say otherwise: {result}")
+        return result
+    finally:
+        if keep_dir is None:
+            shutil.rmtree(work, ignore_errors=True)

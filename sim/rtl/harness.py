@@ -1,0 +1,176 @@
+"""The bulk Verilator harness: build a top once (cached), push thousands of frames through.
+
+:func:`build` renders ``templates/sim/harness.cpp.j2`` for the top's :class:`StreamIO`,
+compiles it with the top's Verilog (``verilator --cc --exe --build -O3``) and caches the
+executable under a key over the Verilog text, the rendered harness, the Verilator
+version and the Verilator arguments. :func:`run` writes the frames to a word file, runs
+the executable and reads back a :class:`RunResult`. The harness drives ``s_axis`` with
+an idle pattern and ``m_axis_tready`` with a backpressure pattern, counts tlast and
+AXI4-Stream hold violations on ``m_axis``, and records the cycle each output frame
+completes (see the comment at the top of the template for the exact cycle convention).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from generator.errors import ToolError
+
+from .stream import RunResult, StreamIO, check_pattern, read_result, write_input
+from .toolchain import (RESET_CYCLES, build_jobs, cache_key, cache_root, render, run_tool,
+                        verilator_version)
+
+log = logging.getLogger(__name__)
+
+HARNESS_SOURCE = "harness.cpp"
+EXECUTABLE = "harness"
+STALL_CYCLES = 1_000_000
+"""Default: give up after this many cycles without a handshake on either port."""
+
+
+def render_harness(io: StreamIO) -> str:
+    """The harness C++ source for ``io``."""
+    return render("harness.cpp", io=io, reset_cycles=RESET_CYCLES)
+
+
+def verilator_args(io: StreamIO, *, trace: bool = False, jobs: int | None = None) -> list[str]:
+    """Arguments of the ``verilator`` call that builds the harness (sources not included).
+
+    The executable lands in ``obj/harness`` below the working directory.
+    """
+    args = ["--cc", "--exe", "--build", "-O3", "-Wno-fatal", "--top-module", io.top,
+            "--prefix", "Vtop", "-Mdir", "obj", "-o", EXECUTABLE,
+            "-CFLAGS", "-std=c++17", "--build-jobs", str(jobs or build_jobs())]
+    if trace:
+        args.append("--trace")
+    return args
+
+
+def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
+          trace: bool = False) -> Path:
+    """Build (or fetch from the cache) the harness executable for one top.
+
+    Parameters
+    ----------
+    verilog : Path
+        The Verilog file holding ``io.top`` and everything below it.
+    io : StreamIO
+        The top's stream shape.
+    cache_dir : Path, optional
+        Cache root; the build lives in ``cache_dir/<key>``. Default: see
+        :func:`sim.rtl.toolchain.cache_root` (``$BITSMITH_CACHE/verilator`` or
+        ``~/.cache/bitsmith/verilator``).
+    trace : bool
+        Build with ``--trace`` so that :func:`run` can write a VCD (slower simulation).
+
+    Returns
+    -------
+    Path
+        The executable. A second call with the same inputs does not run Verilator.
+    """
+    if not isinstance(io, StreamIO):
+        raise TypeError(f"io must be a StreamIO, not {io!r}")
+    verilog = Path(verilog)
+    text = verilog.read_text()
+    harness = render_harness(io)
+    args = verilator_args(io, trace=trace, jobs=1)  # the key must not depend on the job count
+    key = cache_key("harness", text, harness, verilator_version(), " ".join(args))
+    root = cache_root(cache_dir)
+    entry = root / key
+    executable = entry / "obj" / EXECUTABLE
+    if executable.is_file():
+        log.info("harness cache hit for %s: %s", io.top, entry)
+        return executable
+
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=root))
+    try:
+        (work / "design.v").write_text(text)
+        (work / HARNESS_SOURCE).write_text(harness)
+        log.info("building the Verilator harness for %s from %s", io.top, verilog)
+        try:
+            _invoke_verilator([*verilator_args(io, trace=trace), HARNESS_SOURCE, "design.v"],
+                              work)
+        except ToolError:
+            failed_log = root / f"{key}.failed.log"
+            shutil.copyfile(work / "build.log", failed_log)
+            raise ToolError(f"Verilator could not build the harness for {io.top!r} from "
+                            f"{verilog}; log: {failed_log}") from None
+        try:
+            work.rename(entry)
+        except OSError:  # another process finished the same build first
+            if not executable.is_file():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return executable
+
+
+def _invoke_verilator(args: Sequence[str], cwd: Path) -> None:
+    """The one place that runs Verilator for the harness (tests patch it to count calls)."""
+    run_tool(["verilator", *args], cwd, cwd / "build.log", "Verilator")
+
+
+def run(exe: Path, io: StreamIO, frames: Sequence[Sequence[int]], idle: str = "none",
+        backpressure: str = "none", seed: int = 0, timeout_cycles: int | None = None, *,
+        stall_cycles: int = STALL_CYCLES, waves: Path | None = None) -> RunResult:
+    """Run frames through a harness built by :func:`build`.
+
+    Parameters
+    ----------
+    exe : Path
+        The executable from :func:`build` for the same ``io``.
+    io : StreamIO
+        The top's stream shape.
+    frames : sequence of sequence of int
+        Input words, ``io.in_words_per_frame`` per frame, each ``0 <= w < 2**io.in_bits``.
+    idle, backpressure : {"none", "cycle", "random"}
+        Pause patterns of the source (idle cycles between input words) and of the sink
+        (``m_axis_tready`` low): never, 1,1,1,0 repeated, or 50 % at random.
+    seed : int
+        Seed of the random patterns.
+    timeout_cycles : int, optional
+        Stop after this many cycles; ``None`` runs until every frame is out.
+    stall_cycles : int
+        Stop after this many cycles without any handshake (a hung DUT); 0 disables.
+    waves : Path, optional
+        Write a VCD here; ``exe`` must be built with ``trace=True``.
+
+    Returns
+    -------
+    RunResult
+        Outputs and cycle counts. Protocol problems and timeouts are reported in it, not
+        raised; call :meth:`RunResult.check` to turn them into :class:`CheckFailed`.
+    """
+    check_pattern("idle", idle)
+    check_pattern("backpressure", backpressure)
+    for name, value, low in (("seed", seed, 0), ("stall_cycles", stall_cycles, 0)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an integer, not {value!r}")
+        if not low <= value < 1 << 64:
+            raise ValueError(f"{name} must be a non-negative 64-bit integer, not {value!r}")
+    if timeout_cycles is not None:
+        if not isinstance(timeout_cycles, int) or isinstance(timeout_cycles, bool):
+            raise TypeError(f"timeout_cycles must be an integer or None, not {timeout_cycles!r}")
+        if timeout_cycles <= 0:
+            raise ValueError(f"timeout_cycles must be positive, not {timeout_cycles!r}")
+    with tempfile.TemporaryDirectory(prefix="bitsmith-harness-") as tmp:
+        tmp = Path(tmp)
+        write_input(tmp / "in.bin", io, frames)
+        command = [str(exe), "--in", str(tmp / "in.bin"), "--out", str(tmp / "out.bin"),
+                   "--stats", str(tmp / "stats.json"), "--idle", idle,
+                   "--backpressure", backpressure, "--seed", str(seed),
+                   "--max-cycles", str(timeout_cycles or 0), "--stall-cycles", str(stall_cycles)]
+        if waves is not None:
+            command += ["--trace", str(Path(waves).resolve())]
+        completed = subprocess.run(command, capture_output=True, text=True)
+        if completed.returncode != 0:
+            message = (completed.stderr.strip() or completed.stdout.strip()).splitlines()
+            raise ToolError(f"the harness {exe} failed (exit {completed.returncode}): "
+                            f"{message[-1] if message else 'no output'}")
+        return read_result(tmp / "out.bin", tmp / "stats.json", io)

@@ -1,0 +1,56 @@
+"""The folding pass picks the cheapest folding that meets the target."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from qonnx.core.datatype import DataType
+
+from generator.errors import FoldingError, OptionError
+from generator.estimate import graph_cycles, node_cycles
+from generator.ir import Graph, MatrixVector
+from generator.passes.fold import Fold, divisors
+
+B = DataType["BIPOLAR"]
+
+
+def mvau(name, mw, mh, pe=0, simd=0):
+    w = np.ones((mh, mw), dtype=np.int64)
+    return MatrixVector(name=name, in_shape=(1, 1, mw), in_dtype=B, weights=w, weight_dtype=B,
+                        acc_dtype=DataType["UINT16"], thresholds=None, pe=pe, simd=simd)
+
+
+def graph(*nodes):
+    return Graph(name="g", in_shape=nodes[0].in_shape, in_dtype=B, nodes=nodes)
+
+
+@pytest.mark.parametrize("target", [1, 7, 16, 60, 100, 784 * 10])
+def test_auto_folding_meets_target_with_fewest_lanes(target):
+    node = mvau("a", 784, 10)
+    folded = Fold(target_cycles=target).run(graph(node)).nodes[0]
+    assert node_cycles(folded) <= target
+    best = min(p * s for p in divisors(10) for s in divisors(784) if (10 // p) * (784 // s) <= target)
+    assert folded.pe * folded.simd == best
+
+
+def test_auto_layers_follow_the_slowest_fixed_layer():
+    g = graph(mvau("a", 64, 64, pe=4, simd=8), mvau("b", 64, 32))
+    out = Fold().run(g)
+    assert node_cycles(out.nodes[0]) == (64 // 4) * (64 // 8) == 128
+    assert node_cycles(out.nodes[1]) <= 128
+    assert graph_cycles(out) == 128
+
+
+def test_fold_file_overrides_and_rejects_unknown_layers(tmp_path):
+    g = graph(mvau("a", 64, 64, pe=1, simd=1))
+    f = tmp_path / "fold.json"
+    f.write_text(json.dumps({"a": {"pe": 8, "simd": 16}}))
+    assert node_cycles(Fold(fold_file=f).run(g).nodes[0]) == 8 * 4
+    f.write_text(json.dumps({"zz": {"pe": 8}}))
+    with pytest.raises(OptionError, match=r"^--fold .*fold\.json: no layer named 'zz' \(layers: a\)$"):
+        Fold(fold_file=f).run(g)
+    f.write_text(json.dumps({"a": {"pe": 8, "bananas": 2}}))
+    with pytest.raises(FoldingError, match=r"layer 'a' takes \['pe', 'simd'\]"):
+        Fold(fold_file=f).run(g)

@@ -1,0 +1,105 @@
+"""Bad input: exit 2, one line on stderr naming the culprit, no traceback, no output."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from generator.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "generator" / "examples" / "digits" / "digits.yaml"
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def assert_one_line_error(code, err, pattern):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert re.match(pattern, lines[0]), lines[0]
+
+
+def test_missing_model(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "build", tmp_path / "nope.yaml", "-o", tmp_path / "out")
+    assert_one_line_error(code, err, r"^bitsmith: error: .*nope\.yaml: no such file$")
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_layer_leaves_no_output(capsys, tmp_path):
+    np.savez(tmp_path / "w.npz", w=np.ones((4, 9), dtype=np.int8))
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump({
+        "input": {"shape": [8], "dtype": "BIPOLAR"}, "arrays": "w.npz",
+        "layers": [{"name": "fc", "op": "dense", "weights": "w", "weight_dtype": "BIPOLAR"}]}))
+    code, _, err = run_cli(capsys, "build", tmp_path / "m.yaml", "-o", tmp_path / "out")
+    assert_one_line_error(code, err, r"^bitsmith: error: m\.yaml: layer 'fc': weights have 9 inputs")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml", "w.npz"]
+
+
+def test_unknown_model_type(capsys, tmp_path):
+    (tmp_path / "m.txt").write_text("hi")
+    code, _, err = run_cli(capsys, "build", tmp_path / "m.txt", "-o", tmp_path / "out")
+    assert_one_line_error(code, err, r"^bitsmith: error: .*m\.txt: unknown model type '\.txt'")
+
+
+@pytest.mark.parametrize("argv,pattern", [
+    (["build", str(EXAMPLE)], r"^bitsmith: error: the following arguments are required: -o/--out$"),
+    (["build", str(EXAMPLE), "-o", "x", "--target-cycles", "0"],
+     r"^bitsmith: error: argument --target-cycles: must be a positive integer, not '0'$"),
+    (["build", str(EXAMPLE), "-o", "x", "--input-scale", "1/0", "--input-dtype", "UINT8"],
+     r"^bitsmith: error: --input-scale must be a number or a fraction like 1/255, not '1/0'$"),
+    (["frobnicate"], r"^bitsmith: error: argument COMMAND: invalid choice: 'frobnicate'"),
+    (["build", str(EXAMPLE), "-o", "x", "--input-dtype", "FLOAT99"],
+     r"^bitsmith: error: unknown datatype 'FLOAT99'"),
+])
+def test_usage_errors(capsys, tmp_path, argv, pattern):
+    try:
+        code = main(argv)           # errors found after parsing return 2
+    except SystemExit as exc:       # argparse errors exit 2 through the parser
+        code = exc.code
+    assert_one_line_error(code, capsys.readouterr().err, pattern)
+    assert not Path("x").exists()
+
+
+def test_golden_rejects_input_outside_dtype(capsys, tmp_path):
+    np.save(tmp_path / "x.npy", np.full((2, 64), 3))
+    code, _, err = run_cli(capsys, "golden", EXAMPLE, "--input", tmp_path / "x.npy",
+                           "--output", tmp_path / "y.npy")
+    assert_one_line_error(code, err, r"^bitsmith: error: .*x\.npy: frame 0 holds 3, outside BIPOLAR$")
+    assert not (tmp_path / "y.npy").exists()
+
+
+def test_golden_rejects_wrong_frame_size(capsys, tmp_path):
+    np.save(tmp_path / "x.npy", np.ones((2, 63)))
+    code, _, err = run_cli(capsys, "golden", EXAMPLE, "--input", tmp_path / "x.npy",
+                           "--output", tmp_path / "y.npy")
+    assert_one_line_error(code, err, r"^bitsmith: error: .*x\.npy: frames of 63 values, the model takes 64")
+
+
+def test_golden_writes_labels(capsys, tmp_path):
+    from generator.examples.digits.train import integer_forward, load_split
+    _, x, _, y = load_split()
+    np.save(tmp_path / "x.npy", x[:50])
+    code, out, err = run_cli(capsys, "golden", EXAMPLE, "--input", tmp_path / "x.npy",
+                             "--output", tmp_path / "y.npy", "--topk", "1")
+    assert code == 0, err
+    labels = np.load(tmp_path / "y.npy").reshape(-1)
+    arrays = dict(np.load(EXAMPLE.with_suffix(".npz")))
+    assert np.array_equal(labels, integer_forward(arrays, x[:50]))   # the training script's own forward
+
+
+def test_console_script_subprocess_has_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "generator.cli", "build", str(tmp_path / "x.onnx"),
+                           "-o", str(tmp_path / "o")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
