@@ -155,11 +155,38 @@ def stream_io(graph: Graph, stages) -> dict:
     }
 
 
+def burst_elems(node) -> int:
+    """Elements a node takes in one burst before pausing (0: it consumes steadily).
+
+    An MVAU with more than one neuron fold reads its whole input vector during the first
+    fold and re-reads its buffer for the others, so the FIFO in front of it must hold a
+    vector's worth of what the producer emits meanwhile.
+    """
+    from .ir import MatrixVector
+    if isinstance(node, MatrixVector) and node.out_features // node.pe > 1:
+        return node.in_features
+    return int(getattr(node, "burst_elems", 0) or 0)
+
+
+def size_fifos(per_node: list[tuple[object, list]]) -> list:
+    """Flatten the stages, giving each FIFO room for its consumer's input burst."""
+    import dataclasses
+    flat = []
+    for k, (node, stages) in enumerate(per_node):
+        for j, stage in enumerate(stages):
+            depth = 3
+            if j == len(stages) - 1:
+                nxt = next((n for n, st in per_node[k + 1:] if st), None)
+                burst = burst_elems(nxt) if nxt is not None else 0
+                if burst:
+                    depth = max(3, -(-burst // stage.out_elems) + 2)
+            flat.append(dataclasses.replace(stage, fifo_depth=max(stage.fifo_depth, depth)))
+    return flat
+
+
 def elaborate(graph: Graph) -> Elaborated:
     from hw.top import AxiStreamTop, Dataflow
-    stages = []
-    for node in graph.nodes:
-        stages.extend(lower_node(node))
+    stages = size_fifos([(node, lower_node(node)) for node in graph.nodes])
     if not stages:
         raise ModelError(f"network {graph.name!r} has no hardware layers")
     io = stream_io(graph, stages)

@@ -42,12 +42,9 @@ def run_verilator(out_dir: Path, io: dict, x: np.ndarray, *, idle: str = "none",
     from .build import io_of
     sio = io_of(io)
     verilog = Path(out_dir) / io["verilog"]
-    try:
-        exe = rtl.build(verilog, sio, trace=waves is not None)
-        result = rtl.run(exe, sio, frames_to_words(x, io), idle=idle, backpressure=backpressure,
-                         seed=seed, trace_file=waves)
-    except rtl.SimulationError as exc:
-        raise ToolError(f"Verilator: {exc}") from None
+    exe = rtl.build(verilog, sio, trace=waves is not None)
+    result = rtl.run(exe, sio, frames_to_words(x, io), idle=idle, backpressure=backpressure,
+                     seed=seed, waves=waves)
     if len(result.out_frames) != len(x):
         raise ToolError(f"Verilator: {len(x)} frames in, {len(result.out_frames)} out")
     cpf = rtl.steady_state_cycles_per_frame(result) if len(x) > 2 else None

@@ -10,7 +10,8 @@ The design is described by a JSON file whose path is in ``$BITSMITH_TB_CONFIG``:
 
 Relative paths are relative to the JSON file. The word files are the bulk harness's
 (``bits // 8`` bytes per word, little endian, back to back) and the stats JSON has the
-same keys, so both runners produce the same artifacts and cycle numbers: cycle ``c`` is
+same keys (the stream shape, ``total_cycles``, ``frame_done_cycles``, ``protocol_errors``,
+``tlast_errors``, ``extra_words``, ``timed_out``), so both runners produce the same artifacts and cycle numbers: cycle ``c`` is
 the ``c``-th rising edge after reset is released, a transfer at that edge is recorded
 at cycle ``c``. Pause patterns: ``none`` never pauses, ``cycle`` pauses 1,1,1,0
 repeated, ``random`` pauses with probability 1/2 from ``random.Random``.
@@ -150,7 +151,11 @@ class StreamSink:
 
 
 class TB:
-    """Clock, reset, an idle-patterned source on ``s_axis`` and a backpressured sink on ``m_axis``."""
+    """Owns the clock, the reset, a source on ``s_axis`` and a sink on ``m_axis``.
+
+    The source pauses after the config's ``idle`` pattern, the sink lowers ``tready``
+    after its ``backpressure`` pattern (seeded with ``seed`` and ``seed ^ SINK_SEED_SALT``).
+    """
 
     def __init__(self, dut, config: dict):
         self.dut = dut
@@ -212,6 +217,10 @@ class TB:
                 break
             await FallingEdge(self.dut.clk)
         return {
+            "in_bits": self.in_bits,
+            "out_bits": self.out_bits,
+            "in_words_per_frame": self.in_words_per_frame,
+            "out_words_per_frame": self.out_words_per_frame,
             "frames": frames,
             "out_words": len(self.sink.words),
             "total_cycles": total_cycles,

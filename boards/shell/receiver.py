@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -30,7 +30,9 @@ class RequestReceiver(wiring.Component):
     does not match makes the receiver drain the rest of the frame (until the line has
     been quiet for ``timeout_cycles``) before it answers, so every request gets exactly
     one response. A frame that stops arriving mid-way (a lost byte) is answered with
-    ``Status.TIMEOUT`` after ``timeout_cycles`` of silence.
+    ``Status.TIMEOUT`` after ``timeout_cycles`` of silence (``Status.FRAMING`` if a UART
+    stop bit was missing in it, which is how a byte gets lost on a noisy line). One request
+    is in flight at a time: bytes that arrive before the answer is complete are ignored.
 
     Parameters
     ----------
@@ -109,7 +111,7 @@ class RequestReceiver(wiring.Component):
                 m.d.sync += crc.eq(crc16_step(crc, byte))
                 handle()
             with m.Elif(timed_out):
-                answer(Status.TIMEOUT)
+                answer(Mux(bad_bits, Status.FRAMING, Status.TIMEOUT))
 
         with m.FSM():
             with m.State("IDLE"):
@@ -158,16 +160,17 @@ class RequestReceiver(wiring.Component):
                     m.next = "CRC_LO"
                 in_frame(take_crc_hi)
             with m.State("CRC_LO"):
-                with m.If(got):
-                    residue = crc16_step(crc, byte)
-                    with m.If(bad_bits | self.framing_error):
-                        answer(Status.FRAMING)
-                    with m.Elif(residue != 0):
-                        answer(Status.CRC)
-                    with m.Else():
-                        answer(Status.OK)
-                with m.Elif(timed_out):
-                    answer(Status.TIMEOUT)
+                def take_crc_lo():
+                    m.next = "CHECK"
+                in_frame(take_crc_lo)
+            with m.State("CHECK"):
+                # The CRC register has taken both CRC bytes: a good frame leaves 0.
+                with m.If(bad_bits):
+                    answer(Status.FRAMING)
+                with m.Elif(crc != 0):
+                    answer(Status.CRC)
+                with m.Else():
+                    answer(Status.OK)
             with m.State("DRAIN"):
                 with m.If(timed_out):
                     answer(status)

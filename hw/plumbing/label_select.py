@@ -64,7 +64,7 @@ class LabelSelect(wiring.Component):
             "o": Out(stream.Signature(self.index_bits)),
         })
 
-    def _insert_code(self, slots, code, index):
+    def _insert_code(self, m, slots, code, index, step):
         """``slots`` (sorted (code, index, occupied) triples) with ``code`` at ``index`` inserted.
 
         The new value goes before the first slot that is empty or holds a strictly smaller
@@ -78,11 +78,19 @@ class LabelSelect(wiring.Component):
                 new.append((Mux(before[0], code, c), Mux(before[0], index, idx), occ | before[0]))
                 continue
             here = before[j] & ~before[j - 1]
-            pc, pidx, _ = slots[j - 1]
+            pc, pidx, pocc = slots[j - 1]
             new.append((Mux(here, code, Mux(before[j], pc, c)),
                         Mux(here, index, Mux(before[j], pidx, idx)),
-                        occ | before[j]))
-        return new
+                        here | Mux(before[j], pocc, occ)))
+        # name every intermediate list so the chain stays linear (no re-expanded expressions)
+        named = []
+        for j, (c, idx, occ) in enumerate(new):
+            sigs = (Signal(len(code), name=f"ins{step}_val{j}"),
+                    Signal(self.index_bits, name=f"ins{step}_idx{j}"),
+                    Signal(name=f"ins{step}_occ{j}"))
+            m.d.comb += [sigs[0].eq(c), sigs[1].eq(idx), sigs[2].eq(occ)]
+            named.append(sigs)
+        return named
 
     def elaborate(self, platform):
         m = Module()
@@ -102,7 +110,7 @@ class LabelSelect(wiring.Component):
 
         slots = list(zip(codes, idxs, occs))
         for p, code in enumerate(elements(self.i.payload, self.pe, bits)):
-            slots = self._insert_code(slots, code, base + p)
+            slots = self._insert_code(m, slots, code, base + p, p)
 
         with m.If(in_fire):
             with m.If(last_fold):

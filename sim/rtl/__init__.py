@@ -8,7 +8,7 @@ Every top has the ports of DESIGN.md §3 and is described by a :class:`StreamIO`
 * :func:`write_sim_bundle`: stand-alone copies of both for ``OUT/sim/``.
 """
 
-#from .bundle import write_sim_bundle
+from .bundle import write_sim_bundle
 from .cocotb_run import run_cocotb
 from .harness import build, run
 from .stream import PATTERNS, RunResult, StreamIO, steady_state_cycles_per_frame

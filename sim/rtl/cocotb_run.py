@@ -21,13 +21,14 @@ from xml.etree import ElementTree
 
 from generator.errors import ToolError
 
-from .stream import RunResult, StreamIO, check_pattern, read_result, write_input
+from .stream import RunResult, StreamIO, check_run_args, read_result, write_input
 from .toolchain import cache_key, cache_root, verilator_on_path, verilator_version
 
 log = logging.getLogger(__name__)
 
 TEST_MODULE = "sim.cocotb_tb"
 CONFIG_ENV = "BITSMITH_TB_CONFIG"
+"""Equals ``sim.cocotb_tb.CONFIG_ENV``, not imported: that module must load only under cocotb."""
 STALL_CYCLES = 10_000
 BUILD_STAMP = "bitsmith-build.ok"
 
@@ -47,19 +48,30 @@ def cocotb_build(verilog: Path, io: StreamIO, build_dir: Path | None = None) -> 
     if (directory / BUILD_STAMP).is_file():
         log.info("cocotb build cache hit for %s: %s", io.top, directory)
         return directory
-    directory.mkdir(parents=True, exist_ok=True)
-    source = directory / "design.v"
-    source.write_text(text)
-    runner = get_runner("verilator")
-    log_path = directory / "build.log"
-    with verilator_on_path():
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=root))
+    try:
+        source = work / "design.v"
+        source.write_text(text)
+        runner = get_runner("verilator")
+        log.info("building %s for cocotb from %s", io.top, verilog)
+        with verilator_on_path():
+            try:
+                runner.build(sources=[source], hdl_toplevel=io.top, build_args=["-Wno-fatal"],
+                             build_dir=work, log_file=work / "build.log")
+            except (RuntimeError, SystemExit) as error:
+                failed_log = root / f"{key}.failed.log"
+                shutil.copyfile(work / "build.log", failed_log)
+                raise ToolError(f"cocotb/Verilator could not build {io.top!r} from {verilog} "
+                                f"({error}); log: {failed_log}") from None
+        (work / BUILD_STAMP).write_text(key)
         try:
-            runner.build(sources=[source], hdl_toplevel=io.top, build_args=["-Wno-fatal"],
-                         build_dir=directory, log_file=log_path)
-        except (RuntimeError, SystemExit) as error:
-            raise ToolError(f"cocotb/Verilator could not build {io.top!r} from {verilog} "
-                            f"({error}); log: {log_path}") from None
-    (directory / BUILD_STAMP).write_text(key)
+            work.rename(directory)
+        except OSError:  # another process finished the same build first
+            if not (directory / BUILD_STAMP).is_file():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return directory
 
 
@@ -100,8 +112,9 @@ def run_cocotb(verilog: Path, io: StreamIO, frames: Sequence[Sequence[int]],
     stall_cycles : int
         Give up after this many cycles without a handshake (cocotb is slow: keep small).
     keep_dir : Path, optional
-        Run here and keep the config, word files, log and results XML (default: a
-        temporary directory that is removed).
+        Run here and keep the config, word files, log and results XML. Default: a
+        temporary directory, removed after a run that produced results and kept (its
+        path is in the error) otherwise.
 
     Returns
     -------
@@ -114,38 +127,35 @@ def run_cocotb(verilog: Path, io: StreamIO, frames: Sequence[Sequence[int]],
 
     if not isinstance(io, StreamIO):
         raise TypeError(f"io must be a StreamIO, not {io!r}")
-    check_pattern("idle", idle)
-    check_pattern("backpressure", backpressure)
+    check_run_args(idle=idle, backpressure=backpressure, seed=seed,
+                   timeout_cycles=timeout_cycles, stall_cycles=stall_cycles)
     directory = cocotb_build(verilog, io, build_dir)
     work = Path(tempfile.mkdtemp(prefix="bitsmith-cocotb-")) if keep_dir is None else Path(keep_dir)
     work.mkdir(parents=True, exist_ok=True)
-    try:
-        write_input(work / "in.bin", io, frames)
-        for stale in ("out.bin", "stats.json"):
-            (work / stale).unlink(missing_ok=True)
-        config = {"io": io.to_json(), "input": "in.bin", "output": "out.bin",
-                  "stats": "stats.json", "idle": idle, "backpressure": backpressure,
-                  "seed": seed, "timeout_cycles": timeout_cycles, "stall_cycles": stall_cycles}
-        (work / "config.json").write_text(json.dumps(config, indent=1))
-        results_xml = work / "results.xml"
-        log_path = work / "sim.log"
-        runner = get_runner("verilator")
-        with verilator_on_path(), _environ(CONFIG_ENV, str(work / "config.json")):
-            try:
-                runner.test(test_module=TEST_MODULE, hdl_toplevel=io.top,
-                            hdl_toplevel_lang="verilog", build_dir=directory, test_dir=work,
-                            results_xml=str(results_xml), log_file=log_path)
-            except SystemExit:
-                pass  # raised on failure under pytest; the results decide below
-        passed = results_passed(results_xml)
-        if not (work / "stats.json").is_file():
-            raise ToolError(f"the cocotb run of {io.top!r} produced no results; "
-                            f"log: {log_path if keep_dir is not None else 'pass keep_dir'}")
-        result = read_result(work / "out.bin", work / "stats.json", io)
-        if passed != result.ok:
-            raise ToolError(f"cocotb reported {'pass' if passed else 'failure'} for {io.top!r} "
-                            f"but the stats say otherwise: {result}")
-        return result
-    finally:
-        if keep_dir is None:
-            shutil.rmtree(work, ignore_errors=True)
+    write_input(work / "in.bin", io, frames)
+    for stale in ("out.bin", "stats.json"):
+        (work / stale).unlink(missing_ok=True)
+    config = {"io": io.to_json(), "input": "in.bin", "output": "out.bin",
+              "stats": "stats.json", "idle": idle, "backpressure": backpressure,
+              "seed": seed, "timeout_cycles": timeout_cycles, "stall_cycles": stall_cycles}
+    (work / "config.json").write_text(json.dumps(config, indent=1))
+    results_xml = work / "results.xml"
+    log_path = work / "sim.log"
+    runner = get_runner("verilator")
+    with verilator_on_path(), _environ(CONFIG_ENV, str(work / "config.json")):
+        try:
+            runner.test(test_module=TEST_MODULE, hdl_toplevel=io.top,
+                        hdl_toplevel_lang="verilog", build_dir=directory, test_dir=work,
+                        results_xml=str(results_xml), log_file=log_path)
+        except SystemExit:
+            pass  # raised on failure under pytest; the files decide below
+    passed = results_passed(results_xml)
+    if not (work / "stats.json").is_file():
+        raise ToolError(f"the cocotb run of {io.top!r} produced no results; log: {log_path}")
+    result = read_result(work / "out.bin", work / "stats.json", io)
+    if passed != result.ok:
+        raise ToolError(f"cocotb reported {'a pass' if passed else 'a failure'} for {io.top!r} "
+                        f"but its stats disagree; log: {log_path}")
+    if keep_dir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return result

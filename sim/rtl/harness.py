@@ -21,7 +21,7 @@ from pathlib import Path
 
 from generator.errors import ToolError
 
-from .stream import RunResult, StreamIO, check_pattern, read_result, write_input
+from .stream import RunResult, StreamIO, check_run_args, read_result, write_input
 from .toolchain import (RESET_CYCLES, build_jobs, cache_key, cache_root, render, run_tool,
                         verilator_version)
 
@@ -45,7 +45,11 @@ def verilator_args(io: StreamIO, *, trace: bool = False, jobs: int | None = None
     """
     args = ["--cc", "--exe", "--build", "-O3", "-Wno-fatal", "--top-module", io.top,
             "--prefix", "Vtop", "-Mdir", "obj", "-o", EXECUTABLE,
-            "-CFLAGS", "-std=c++17", "--build-jobs", str(jobs or build_jobs())]
+            "-CFLAGS", "-std=c++17", "--build-jobs", str(jobs or build_jobs()),
+            # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs big enough
+            # to be split into several .cpp files fail to compile ("Vtop__pch.h.fast: linker
+            # input file not found"); give make the flag that includes the precompiled header.
+            "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"]
     if trace:
         args.append("--trace")
     return args
@@ -127,8 +131,9 @@ def run(exe: Path, io: StreamIO, frames: Sequence[Sequence[int]], idle: str = "n
         The executable from :func:`build` for the same ``io``.
     io : StreamIO
         The top's stream shape.
-    frames : sequence of sequence of int
-        Input words, ``io.in_words_per_frame`` per frame, each ``0 <= w < 2**io.in_bits``.
+    frames : sequence of sequence of int, or numpy.ndarray
+        Input words, ``io.in_words_per_frame`` per frame, each ``0 <= w < 2**io.in_bits``;
+        a 2-D integer array ``(frames, in_words_per_frame)`` is packed fastest.
     idle, backpressure : {"none", "cycle", "random"}
         Pause patterns of the source (idle cycles between input words) and of the sink
         (``m_axis_tready`` low): never, 1,1,1,0 repeated, or 50 % at random.
@@ -147,18 +152,8 @@ def run(exe: Path, io: StreamIO, frames: Sequence[Sequence[int]], idle: str = "n
         Outputs and cycle counts. Protocol problems and timeouts are reported in it, not
         raised; call :meth:`RunResult.check` to turn them into :class:`CheckFailed`.
     """
-    check_pattern("idle", idle)
-    check_pattern("backpressure", backpressure)
-    for name, value, low in (("seed", seed, 0), ("stall_cycles", stall_cycles, 0)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an integer, not {value!r}")
-        if not low <= value < 1 << 64:
-            raise ValueError(f"{name} must be a non-negative 64-bit integer, not {value!r}")
-    if timeout_cycles is not None:
-        if not isinstance(timeout_cycles, int) or isinstance(timeout_cycles, bool):
-            raise TypeError(f"timeout_cycles must be an integer or None, not {timeout_cycles!r}")
-        if timeout_cycles <= 0:
-            raise ValueError(f"timeout_cycles must be positive, not {timeout_cycles!r}")
+    check_run_args(idle=idle, backpressure=backpressure, seed=seed,
+                   timeout_cycles=timeout_cycles, stall_cycles=stall_cycles)
     with tempfile.TemporaryDirectory(prefix="bitsmith-harness-") as tmp:
         tmp = Path(tmp)
         write_input(tmp / "in.bin", io, frames)

@@ -2,8 +2,10 @@
 
 Word files (the bulk harness's input and output, and the cocotb testbench's) hold the
 words back to back, ``bits // 8`` bytes each, little endian, no header. The stats file
-written next to an output word file is JSON with ``total_cycles``, ``protocol_errors``,
-``tlast_errors``, ``extra_words``, ``timed_out`` and ``frame_done_cycles``.
+written next to an output word file is JSON with the stream shape the simulation was
+built for (``in_bits``, ``out_bits``, ``in_words_per_frame``, ``out_words_per_frame``),
+``total_cycles``, ``protocol_errors``, ``tlast_errors``, ``extra_words``, ``timed_out`` and
+``frame_done_cycles``.
 """
 
 from __future__ import annotations
@@ -154,6 +156,23 @@ def check_pattern(name: str, value: object) -> str:
     return value
 
 
+def check_run_args(*, idle: str, backpressure: str, seed: int, timeout_cycles: int | None,
+                   stall_cycles: int) -> None:
+    """Validate the arguments shared by :func:`sim.rtl.run` and :func:`sim.rtl.run_cocotb`."""
+    check_pattern("idle", idle)
+    check_pattern("backpressure", backpressure)
+    for name, value in (("seed", seed), ("stall_cycles", stall_cycles)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an integer, not {value!r}")
+        if not 0 <= value < 1 << 64:
+            raise ValueError(f"{name} must be a non-negative 64-bit integer, not {value!r}")
+    if timeout_cycles is not None:
+        if not isinstance(timeout_cycles, int) or isinstance(timeout_cycles, bool):
+            raise TypeError(f"timeout_cycles must be an integer or None, not {timeout_cycles!r}")
+        if timeout_cycles <= 0:
+            raise ValueError(f"timeout_cycles must be positive, not {timeout_cycles!r}")
+
+
 def check_frames(io: StreamIO, frames: Sequence[Sequence[int]]) -> None:
     """Every frame must hold ``io.in_words_per_frame`` words."""
     for index, frame in enumerate(frames):
@@ -194,17 +213,31 @@ def decode_words(data: bytes, bits: int) -> list[int]:
     return [int.from_bytes(data[i:i + nbytes], "little") for i in range(0, len(data), nbytes)]
 
 
-def write_input(path: Path, io: StreamIO, frames: Sequence[Sequence[int]]) -> None:
-    """Write the frames' words as an input word file."""
-    check_frames(io, frames)
-    words = [word for frame in frames for word in frame]
+def write_input(path: Path, io: StreamIO, frames: Sequence[Sequence[int]] | np.ndarray) -> None:
+    """Write the frames' words as an input word file.
+
+    ``frames`` is a sequence of frames, or a 2-D integer array of shape
+    ``(frames, in_words_per_frame)`` (the fast path for large runs).
+    """
+    if isinstance(frames, np.ndarray) and frames.ndim == 2:
+        if frames.shape[1] != io.in_words_per_frame:
+            raise ValueError(f"frames must have {io.in_words_per_frame} words per row, "
+                             f"not {frames.shape[1]}")
+        words = frames.reshape(-1)
+    else:
+        check_frames(io, frames)
+        words = [word for frame in frames for word in frame]
     path.write_bytes(encode_words(words, io.in_bits))
 
 
 def read_result(out_path: Path, stats_path: Path, io: StreamIO) -> RunResult:
     """Read the output word file and its stats JSON into a :class:`RunResult`."""
-    words = decode_words(out_path.read_bytes(), io.out_bits)
     stats = json.loads(stats_path.read_text())
+    shape = {name: stats[name] for name in ("in_bits", "out_bits", "in_words_per_frame",
+                                            "out_words_per_frame")}
+    if shape != {name: getattr(io, name) for name in shape}:
+        raise ValueError(f"the simulation was built for {shape}, not for {io}")
+    words = decode_words(out_path.read_bytes(), io.out_bits)
     per = io.out_words_per_frame
     return RunResult(
         out_frames=[words[i:i + per] for i in range(0, len(words), per)],

@@ -14,13 +14,17 @@ numbers of transfers on different ports are comparable.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import random
+import re
+import warnings
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Iterator, Sequence
 
-from amaranth.hdl import Module, Signal
+import pytest
+from amaranth.hdl import Module, Signal, UnusedElaboratable
 from amaranth.sim import Simulator
 
 PATTERNS = ("none", "cycle", "random")
@@ -137,3 +141,16 @@ def assert_words_equal(actual: Sequence[int], expected: Sequence[int], what: str
     assert len(actual) == len(expected), f"got {len(actual)} {what}s, expected {len(expected)}"
     for k, (a, e) in enumerate(zip(actual, expected)):
         assert a == e, f"{what} {k}: expected {e:#x}, got {a:#x}"
+
+
+def assert_rejects(factory, error: type[Exception], message: str) -> None:
+    """``factory()`` raises ``error`` with exactly ``message`` (anchored match).
+
+    The half-built component would warn "created but never used" when collected; that
+    warning is expected here and silenced.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        with pytest.raises(error, match=f"^{re.escape(message)}$"):
+            factory()
+        gc.collect()

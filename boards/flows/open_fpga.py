@@ -1,0 +1,165 @@
+"""iCE40 and ECP5: Yosys + nextpnr + icepack/ecppack, all from YoWASP.
+
+Two syntheses per run:
+
+* **core only** (out of context): the core's Verilog alone through ``synth_ice40`` /
+  ``synth_ecp5``; its cell counts are the design's LUT/FF/BRAM/DSP figures and the
+  first fit check (a core that alone exceeds the device stops here);
+* **board**: :class:`~boards.shell.board_top.BoardShell` (PLL, reset, UART shell) around
+  the core, prepared by the amaranth-boards platform (pin constraints), synthesised,
+  placed and routed by nextpnr (``--report`` gives Fmax and utilisation) and packed into
+  a bitstream.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from generator.errors import CheckFailed
+
+from ..bundle import CoreIO
+from ..registry import Board
+from ..shell.board_top import BoardShell
+from ..tools import Steps, tail, yosys_stat
+from .counts import over_capacity, resources, synth_command, utilisation_table
+
+FOLD_HINT = ("hint: fold more (smaller PE/SIMD, e.g. `bitsmith build --target-cycles` with a "
+             "larger target) or pick a bigger board")
+
+_NO_FIT = re.compile(r"than available|no BELs remaining|Unable to place cell|"
+                     r"failed to place|exceeds the number of")
+#: nextpnr utilisation names -> synth.json keys
+_BEL_KEYS = {"ice40": {"ICESTORM_LC": "luts", "ICESTORM_RAM": "brams", "ICESTORM_DSP": "dsps"},
+             "ecp5": {"TRELLIS_COMB": "luts", "TRELLIS_FF": "ffs", "DP16KD": "brams",
+                      "MULT18X18D": "dsps"}}
+
+
+class DoesNotFit(CheckFailed):
+    """The design needs more of a resource than the device has (exit 1)."""
+
+
+def core_only(board: Board, core: CoreIO, steps: Steps) -> dict:
+    """Out-of-context synthesis of the core; returns its LUT/FF/BRAM/DSP."""
+    workdir = steps.workdir
+    (workdir / "core.ys").write_text(
+        f"read_verilog {core.verilog.name}\n{synth_command(board.family, core.top)}\n"
+        f"tee -q -o core_stat.json stat -json\n")
+    steps.run("core_synth", "yosys", ["core.ys"], log_name="core_synth.log",
+              description=f"Yosys: core alone ({synth_command(board.family, core.top).split()[0]})")
+    return resources(board.family, yosys_stat(workdir / "core_stat.json"))
+
+
+def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int) -> dict:
+    """Run the whole flow in ``steps.workdir``; returns the ``synth.json`` figures."""
+    workdir = steps.workdir
+    family = board.family
+    (workdir / core.verilog.name).write_text(core.verilog_text())
+    available = board.resources.as_dict()
+
+    core_figures = core_only(board, core, steps)
+    if over_capacity(core_figures, available):
+        raise DoesNotFit(f"the core does not fit {board.title} ({board.device}):\n"
+                         + utilisation_table(core_figures, available, "core alone (Yosys):")
+                         + f"\n{FOLD_HINT}")
+
+    shell = BoardShell(board, core, clock_mhz=clock_mhz, baud=baud)
+    platform = board.platform_class()()
+    plan = platform.prepare(shell, name="top")
+    for name, content in plan.files.items():
+        if name.endswith((".il", ".ys", ".pcf", ".lpf")):
+            (workdir / name).write_text(content)
+    with open(workdir / "top.ys", "a") as script:
+        script.write("\ntee -q -o top_stat.json stat -json\n")
+    steps.run("synth", "yosys", ["top.ys"], log_name="synth.log",
+              description="Yosys: board design (shell + core)")
+
+    pnr_args = ["--json", "top.json", "--report", "report.json", "--freq",
+                f"{shell.clock_mhz_actual:g}", "--timing-allow-fail", "--seed", "1"]
+    if family == "ice40":
+        tool, pack_tool = "nextpnr-ice40", "icepack"
+        pnr_args += [platform._nextpnr_device_options[platform.device], "--package",
+                     platform.package.lower(), "--pcf", "top.pcf", "--asc", "top.asc"]
+        pack_args, bitstream = ["top.asc", "top.bin"], "top.bin"
+    else:
+        tool, pack_tool = "nextpnr-ecp5", "ecppack"
+        pnr_args += [platform._nextpnr_device_options[platform.device], "--package",
+                     platform._nextpnr_package_options[platform.package].upper(),
+                     "--speed", platform.speed, "--lpf", "top.lpf", "--textcfg", "top.config"]
+        pack_args, bitstream = ["--input", "top.config", "--bit", "top.bit"], "top.bit"
+
+    done = steps.run("pnr", tool, pnr_args, log_name="pnr.log", ok_codes=(0, 1),
+                     description=f"nextpnr: place and route on {board.device} "
+                                 f"at {shell.clock_mhz_actual:g} MHz")
+    pnr_log = (workdir / "pnr.log").read_text(errors="replace")
+    if done.returncode != 0:
+        if _NO_FIT.search(pnr_log):
+            used = _utilisation_from_log(family, pnr_log) or core_figures
+            raise DoesNotFit(f"the design does not fit {board.title} ({board.device}):\n"
+                             + utilisation_table(used, available, "board design (nextpnr):")
+                             + f"\n{FOLD_HINT}\nlog: {workdir / 'pnr.log'}")
+        raise CheckFailed(f"{tool} failed; see {workdir / 'pnr.log'}:\n{tail(workdir / 'pnr.log')}")
+
+    report = json.loads((workdir / "report.json").read_text())
+    steps.run("bitstream", pack_tool, pack_args, log_name="pack.log",
+              description=f"{pack_tool}: bitstream")
+    fmax = _fmax(report)
+    return {
+        **core_figures,
+        "fmax_mhz": fmax,
+        "fits": True,
+        "clock_mhz": shell.clock_mhz_actual,
+        "timing_met": fmax is not None and fmax >= shell.clock_mhz_actual,
+        "pll": None if shell.pll is None else {"primitive": "SB_PLL40_PAD" if family == "ice40"
+                                               else "EHXPLLL", **shell.pll.params,
+                                               "vco_mhz": round(shell.pll.f_vco_mhz, 3)},
+        "uart": {"baud": baud, "clocks_per_bit": shell.clocks_per_bit,
+                 "timeout_cycles": shell.timeout_cycles},
+        "system": _system(family, report, available,
+                          resources(family, yosys_stat(workdir / "top_stat.json"))),
+        "critical_path": _critical_path(report),
+        "bitstream": bitstream,
+    }
+
+
+def _fmax(report: dict) -> float | None:
+    achieved = [v["achieved"] for v in report.get("fmax", {}).values() if "achieved" in v]
+    return round(min(achieved), 2) if achieved else None
+
+
+def _system(family: str, report: dict, available: dict, synthesised: dict) -> dict:
+    """Whole board design (shell + core) as placed: used/available per resource (nextpnr;
+    iCE40 flip-flops, which nextpnr counts inside logic cells, from Yosys)."""
+    out = {key: {"used": synthesised[key], "available": available[key]}
+           for key in ("luts", "ffs", "brams", "dsps")}
+    for bel, value in report.get("utilization", {}).items():
+        key = _BEL_KEYS[family].get(bel)
+        if key is not None:
+            out[key] = {"used": value["used"], "available": value["available"]}
+    return out
+
+
+def _critical_path(report: dict) -> dict | None:
+    paths = report.get("critical_paths") or []
+    if not paths:
+        return None
+    path = paths[0]
+    steps = path.get("path", [])
+    if not steps:
+        return None
+    total = sum(s.get("delay", 0.0) for s in steps)
+    return {"from": steps[0].get("from", {}).get("cell"), "to": steps[-1].get("to", {}).get("cell"),
+            "delay_ns": round(total, 3), "logic_levels": sum(s.get("type") == "logic" for s in steps)}
+
+
+def _utilisation_from_log(family: str, text: str) -> dict | None:
+    """``Info:  ICESTORM_LC:  6000/  5280   113%`` lines -> used counts, if present."""
+    used = {}
+    for bel, key in _BEL_KEYS[family].items():
+        match = re.search(rf"{bel}:\s+(\d+)/\s*(\d+)", text)
+        if match:
+            used[key] = int(match.group(1))
+    if "luts" not in used:
+        return None
+    return {k: used.get(k, 0) for k in ("luts", "ffs", "brams", "dsps")}

@@ -1,0 +1,105 @@
+"""``synth(out_dir, board)``: real synthesis (and place-and-route where the flow is open).
+
+Writes ``OUT/board/<NAME>/`` with the tool logs, the bitstream (iCE40/ECP5) or the
+project scripts (Xilinx) and ``synth.json`` (DESIGN.md §5: ``luts``, ``ffs``, ``brams``,
+``dsps``, ``fmax_mhz``, ``device``, ``fits``, plus flow details). ``luts``..``dsps`` are
+the core's own figures (out-of-context synthesis); ``system`` has the whole board design
+as placed (shell + core) where there is one, and ``fmax_mhz`` comes from that build.
+
+The work happens in ``OUT/board/<NAME>.partial/``; on success it replaces
+``OUT/board/<NAME>/``, on failure it is kept as ``OUT/board/<NAME>.failed/`` for its logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from generator.errors import BitsmithError, OptionError
+
+from .bundle import read_core_io
+from .flows import asic, open_fpga, vivado
+from .registry import get_board
+from .shell.board_top import BoardShell
+from .tools import Progress, Steps
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BAUD = 115200
+
+
+def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
+          progress: Progress | None = None, baud: int = DEFAULT_BAUD) -> dict:
+    """Synthesise the build in ``out_dir`` for ``board``; returns the ``synth.json`` dict.
+
+    Parameters
+    ----------
+    out_dir : Path
+        A ``bitsmith build`` output (``design.json`` io section + ``rtl/<top>.v``).
+    board : str
+        A name from :data:`boards.registry.BOARDS`.
+    clock_mhz : float or None
+        Core clock; default the board's oscillator. Open boards and the Arty make it
+        with a PLL/MMCM; PYNQ-Z2 sets FCLK0.
+    progress : callable or None
+        Called with a description before each tool step.
+    baud : int
+        UART rate of the shell (open boards and Arty).
+
+    Raises
+    ------
+    OptionError
+        Unknown board, unreachable clock or baud (before anything is written).
+    DoesNotFit (CheckFailed, exit 1)
+        The design needs more than the device has; the message has the utilisation table.
+    ToolError
+        A tool failed; the message names its log.
+    """
+    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
+    target = get_board(board)
+    core = read_core_io(Path(out_dir))
+    clock = target.clock_mhz if clock_mhz is None else clock_mhz
+    if clock is not None and (not isinstance(clock, (int, float)) or clock <= 0):
+        raise OptionError(f"--clock-mhz must be a positive number, not {clock_mhz!r}")
+    if target.flow == "open" or target.family == "xc7":
+        BoardShell(target, core, clock_mhz=clock, baud=baud)     # check clock and baud now
+
+    root = Path(out_dir) / "board"
+    final, partial, failed = root / target.name, root / f"{target.name}.partial", \
+        root / f"{target.name}.failed"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    steps = Steps(partial, progress)
+    start = time.monotonic()
+    try:
+        if target.flow == "open":
+            figures = open_fpga.run(target, core, steps, clock_mhz=clock, baud=baud)
+        elif target.flow == "vivado":
+            figures = vivado.run(target, core, steps, clock_mhz=clock, baud=baud)
+        else:
+            figures = _asic(core, steps)
+    except BitsmithError:
+        shutil.rmtree(failed, ignore_errors=True)
+        partial.rename(failed)
+        raise
+    result = {"board": target.name, "device": target.device, "part": target.part,
+              "flow": target.flow, "core": core.top, **figures,
+              "tool_seconds": {**steps.seconds, "total": round(time.monotonic() - start, 2)},
+              "logs": sorted(p.name for p in partial.glob("*.log"))}
+    (partial / "synth.json").write_text(json.dumps(result, indent=1) + "\n")
+    shutil.rmtree(final, ignore_errors=True)
+    partial.rename(final)
+    log.info("synth %s: %s", target.name, final / "synth.json")
+    return result
+
+
+def _asic(core, steps: Steps) -> dict:
+    counts = asic.run(core, steps)
+    return {"luts": None, "ffs": counts["flops"], "brams": None, "dsps": None,
+            "fmax_mhz": None, "fits": True, **counts,
+            "note": "generic Yosys gates; nand2_equivalent uses the weights in "
+                    "boards/flows/asic.py (Nangate 45 nm X1 cell areas / NAND2_X1)"}

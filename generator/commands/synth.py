@@ -1,0 +1,48 @@
+"""``bitsmith synth OUT --board NAME``: real synthesis / place-and-route for a board."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from boards import synth
+
+    console = Console(stderr=True)
+    with console.status(f"synth {args.board}") as status:
+        def progress(step: str) -> None:
+            status.update(f"[bold]{args.board}[/]: {step}")
+            console.log(step)
+        result = synth(Path(args.out), args.board, clock_mhz=args.clock_mhz,
+                       progress=progress, baud=args.baud)
+
+    table = Table(title=f"{result['board']} ({result['part']})")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    keys = ("luts", "ffs", "brams", "dsps", "fmax_mhz", "clock_mhz", "fits", "timing_met",
+            "cells", "flops", "nand2_equivalent", "bitstream", "project")
+    for key in keys:
+        if key in result and result[key] is not None:
+            table.add_row(key, str(result[key]))
+    for key, value in (result.get("system") or {}).items():
+        table.add_row(f"board design {key}", f"{value['used']} / {value['available']}")
+    table.add_row("tool time s", str(result["tool_seconds"]["total"]))
+    Console().print(table)
+    if result.get("note"):
+        console.print(result["note"])
+    console.print(f"wrote {Path(args.out) / 'board' / result['board'] / 'synth.json'}")
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("synth", help="synthesise (and place and route) for a board")
+    parser.add_argument("out", metavar="OUT", help="a bitsmith build output directory")
+    parser.add_argument("--board", required=True, metavar="NAME", help="see `bitsmith boards`")
+    parser.add_argument("--clock-mhz", type=float, default=None,
+                        help="core clock (default: the board's oscillator; a PLL makes others)")
+    parser.add_argument("--baud", type=int, default=115200, help="UART shell baud rate")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,79 @@
+"""The ``sparse_dense`` op of the native description (EIE engine, DESIGN.md §6).
+
+```yaml
+- {name: fc1, op: sparse_dense, weights: fc1_w,      # (out_features, in_features) integers
+   sparsity: 0.9,          # optional: magnitude-prune to this fraction of zeros first
+   codebook_bits: 4,       # 2..8: 2**b shared values, index 0 = zero (k-means, linear init)
+   thresholds: fc1_t, out_dtype: UINT2,               # optional, as for 'dense'
+   n_pe: 16, queue_depth: 8, simd: 64}               # optional hardware parameters
+```
+
+Without ``sparsity`` the matrix is taken as already pruned. If it has at most
+``2**b - 1`` distinct non-zero values the codebook holds them exactly; otherwise they are
+shared by k-means and the layer computes with the shared values.
+"""
+
+from __future__ import annotations
+
+from ..errors import ModelError
+from ..ir import Node, dtype
+from ..ir.sparse import MAX_PE, MAX_QUEUE_DEPTH
+from ..sparse import compress
+from ..sparse.node import DEFAULT_PE, DEFAULT_QUEUE_DEPTH, largest_divisor, lossless_layer, sparse_node
+from ..sparse.node import sparsify_graph
+from ..sparse.share import MAX_BITS, MIN_BITS
+from .native import integer_array, parse_thresholds
+
+__all__ = ["parse_sparse", "sparsify_graph", "NATIVE_OPS"]
+
+KEYS = {"name", "op", "weights", "sparsity", "codebook_bits", "thresholds", "out_dtype", "out_scale",
+        "out_bias", "n_pe", "queue_depth", "simd"}
+
+
+def _int_option(spec: dict, key: str, lo: int, hi: int, default, where: str) -> int:
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ModelError(f"{where}: {key} must be an integer in {lo}..{hi}, not {value!r}")
+    return value
+
+
+def parse_sparse(spec: dict, in_shape, in_dtype, arrays, where: str) -> Node:
+    """Build a :class:`~generator.ir.sparse.SparseMatrixVector` from a native layer spec."""
+    unknown = sorted(set(spec) - KEYS)
+    if unknown:
+        raise ModelError(f"{where}: unknown key {unknown[0]!r} for sparse_dense "
+                         f"(expected {', '.join(sorted(KEYS - {'name', 'op'}))})")
+    in_dtype = dtype(in_dtype)
+    if in_dtype.name == "BIPOLAR":
+        raise ModelError(f"{where}: sparse_dense needs activations with a zero (INTn, UINTn, BINARY, "
+                         f"TERNARY), not BIPOLAR")
+    w = integer_array(arrays.get(spec.get("weights"), where), "weights", where)
+    if w.ndim != 2:
+        raise ModelError(f"{where}: weights must be 2-D (out_features, in_features), not shape {w.shape}")
+    if w.shape[1] != in_shape[2]:
+        raise ModelError(f"{where}: weights have {w.shape[1]} inputs but the layer receives "
+                         f"{in_shape[2]} (input shape {tuple(in_shape)})")
+    sparsity = spec.get("sparsity")
+    if sparsity is not None and (isinstance(sparsity, bool) or not isinstance(sparsity, (int, float))
+                                 or not 0 <= sparsity < 1):
+        raise ModelError(f"{where}: sparsity must be a number in [0, 1), not {sparsity!r}")
+    bits = _int_option(spec, "codebook_bits", MIN_BITS, MAX_BITS, 4, where)
+    out_features = w.shape[0]
+    n_pe = _int_option(spec, "n_pe", 1, MAX_PE, largest_divisor(out_features, DEFAULT_PE), where)
+    if out_features % n_pe:
+        raise ModelError(f"{where}: n_pe={n_pe} does not divide out_features={out_features}")
+    depth = _int_option(spec, "queue_depth", 1, MAX_QUEUE_DEPTH, DEFAULT_QUEUE_DEPTH, where)
+    simd = spec.get("simd")
+    if simd is not None and (isinstance(simd, bool) or not isinstance(simd, int) or simd < 1
+                             or in_shape[2] % simd):
+        raise ModelError(f"{where}: simd must be a positive divisor of in_features={in_shape[2]}, "
+                         f"not {simd!r}")
+    th = parse_thresholds(spec, arrays, out_features, where)
+    layer = lossless_layer(w, n_pe, bits) if sparsity is None else None
+    if layer is None:
+        layer = compress(w, n_pe=n_pe, sparsity=sparsity, bits=bits)
+    return sparse_node(spec["name"], in_shape, in_dtype, layer, thresholds=th, queue_depth=depth,
+                       simd=simd)
+
+
+NATIVE_OPS = {"sparse_dense": parse_sparse}

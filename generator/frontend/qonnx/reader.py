@@ -1,0 +1,80 @@
+"""Read a QONNX / FINN-ONNX file and clean it up with qonnx's own transformations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.fold_constants import FoldConstants
+from qonnx.transformation.general import GiveUniqueNodeNames, SortGraph
+from qonnx.transformation.infer_datatypes import InferDataTypes
+from qonnx.transformation.infer_shapes import InferShapes
+from qonnx.util.cleanup import cleanup_model
+
+from ...errors import ModelError
+
+#: ONNX op types the front end lowers (the report and the errors list them).
+SUPPORTED_OPS = ("Quant", "BipolarQuant", "Trunc", "MultiThreshold", "MatMul", "Gemm", "Conv", "Add",
+                 "Sub", "Mul", "Div", "BatchNormalization", "Relu", "Sign", "Reshape", "Flatten",
+                 "Transpose", "Squeeze", "Unsqueeze", "Identity", "Dropout", "MaxPool", "AveragePool",
+                 "GlobalAveragePool", "Pad", "Softmax", "ArgMax", "TopK")
+
+#: Default-domain opsets read: 9..18 as promised, plus 19 and 20 (what torch's dynamo
+#: exporter writes), whose changes to the ops above (Pad 'wrap' mode, AveragePool
+#: dilations, Reshape/Identity types) are all checked by the handlers.
+OPSETS = range(9, 21)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def load_wrapper(path: Path) -> ModelWrapper:
+    """The raw model (external ``.onnx.data`` files are read from next to ``path``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such file")
+    try:
+        proto = onnx.load(str(path), load_external_data=True)
+    except Exception as exc:  # onnx raises DecodeError, OSError, ...: all mean "not readable"
+        raise ModelError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
+    return ModelWrapper(proto)
+
+
+def default_opset(model: ModelWrapper) -> int | None:
+    for imp in model.model.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return int(imp.version)
+    return None
+
+
+def read_model(path: Path) -> ModelWrapper:
+    """Load, check the opset, and clean up: shapes, constants, datatypes, unique names."""
+    model = load_wrapper(path)
+    version = default_opset(model)
+    if version is not None and version not in OPSETS:
+        raise ModelError(f"{path}: ONNX opset {version} is not supported "
+                         f"(opsets {OPSETS.start}..{OPSETS.stop - 1} are)")
+    graph = model.graph
+    inits = {t.name for t in graph.initializer}
+    if not [i for i in graph.input if i.name not in inits] or len(graph.output) != 1:
+        raise ModelError(f"{path}: the model must have one input and one output")
+    try:
+        model = cleanup_model(model)
+        for step in (FoldConstants(exclude_op_types=["Quant", "BipolarQuant"]), InferShapes(), SortGraph(),
+                     GiveUniqueNodeNames(), InferDataTypes()):
+            model = model.transform(step)
+    except ModelError:
+        raise
+    except Exception as exc:  # qonnx/onnx shape inference failing means a malformed graph
+        raise ModelError(f"{path}: qonnx could not clean up the graph ({_first_line(exc)})") from None
+    inputs = [i for i in model.graph.input if model.get_initializer(i.name) is None]
+    if len(inputs) != 1:
+        raise ModelError(f"{path}: the model must have exactly one input, not {len(inputs)}")
+    for node in model.graph.node:
+        if node.op_type not in SUPPORTED_OPS:
+            raise ModelError(f"{path}: node {node.name!r} ({node.op_type}) is not supported; supported "
+                             f"ops: {', '.join(SUPPORTED_OPS)}")
+    return model

@@ -1,0 +1,139 @@
+"""The reference: qonnx's own execution of the original model, and the golden-vs-qonnx check."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+from qonnx.core.onnx_exec import execute_onnx
+from qonnx.transformation.change_batchsize import ChangeBatchSize
+from qonnx.transformation.infer_shapes import InferShapes
+from qonnx.util.cleanup import cleanup_model
+
+from ...errors import InputDataError
+from ...ir import Graph, LabelSelect, host
+from .reader import load_wrapper
+
+log = logging.getLogger(__name__)
+
+BATCH = 512
+RTOL = 1e-5
+
+
+def _run(model, x: np.ndarray) -> np.ndarray:
+    name = [i.name for i in model.graph.input if model.get_initializer(i.name) is None][0]
+    with warnings.catch_warnings():   # qonnx warns about stale shape annotations of the original
+        warnings.simplefilter("ignore")
+        out = execute_onnx(model, {name: x})
+    return np.asarray(out[model.graph.output[0].name])
+
+
+def reference_outputs(path: Path, x: np.ndarray) -> np.ndarray:
+    """qonnx ``execute_onnx`` of the original model on ``x`` (batch first), outputs stacked.
+
+    Frames run in batches when the model allows it (qonnx's ``ChangeBatchSize`` after its
+    cleanup); the batched result is checked against a single-frame run of the untouched
+    model, and on any doubt every frame runs on its own.
+    """
+    single = load_wrapper(path).transform(InferShapes())
+    in_name = [i.name for i in single.graph.input if single.get_initializer(i.name) is None][0]
+    frame_shape = tuple(single.get_tensor_shape(in_name))
+    x = np.asarray(x, dtype=np.float32)
+    if x.shape[1:] != frame_shape[1:]:
+        if int(np.prod(x.shape[1:])) != int(np.prod(frame_shape[1:])):
+            raise InputDataError(f"{path}: frames of shape {x.shape[1:]} for a model input of "
+                                 f"{frame_shape[1:]}")
+        x = x.reshape((len(x),) + frame_shape[1:])
+    first = _run(single, x[:1])
+    outs = _batched(path, x, first)
+    if outs is None:
+        outs = np.concatenate([first] + [_run(single, x[i:i + 1]) for i in range(1, len(x))])
+    return outs
+
+
+def _batched(path: Path, x: np.ndarray, first: np.ndarray) -> np.ndarray | None:
+    if len(x) == 1:
+        return first
+    outs = []
+    models: dict[int, object] = {}
+    try:
+        for start in range(0, len(x), BATCH):
+            chunk = x[start:start + BATCH]
+            n = len(chunk)
+            if n not in models:
+                models[n] = cleanup_model(load_wrapper(path)).transform(ChangeBatchSize(n)).transform(InferShapes())
+            y = _run(models[n], chunk)
+            if y.shape[0] != n:
+                return None
+            outs.append(y)
+    except Exception as exc:  # any qonnx/onnxruntime failure: fall back to frame by frame
+        log.info("batched reference execution failed (%s); running frame by frame", exc)
+        return None
+    y = np.concatenate(outs)
+    if y[:1].shape != first.shape or not _same(y[:1], first):
+        log.info("batched reference differs from a single-frame run; running frame by frame")
+        return None
+    return y
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal, up to float32 summation order (onnxruntime picks kernels by batch size)."""
+    if np.issubdtype(b.dtype, np.integer):
+        return np.array_equal(a, b)
+    return bool(np.all(np.abs(a.astype(np.float64) - b) <= 1e-6 * max(1.0, float(np.abs(b).max()))))
+
+
+def model_input(graph: Graph, x: np.ndarray) -> np.ndarray:
+    """The original model's input for ``x``: ``x * scale`` when the graph takes scaled integers."""
+    for stage in graph.host_pre:
+        if isinstance(stage, host.IntegerInput):
+            return (np.asarray(x, dtype=np.float64) * stage.scale).astype(np.float32)
+    return np.asarray(x, dtype=np.float32)
+
+
+def compare_with_reference(graph: Graph, path: Path, x: np.ndarray, golden: np.ndarray,
+                           *, limit: int = 20) -> list[str]:
+    """Mismatches between the golden outputs and qonnx on the original model, one line each.
+
+    Labels (a graph ending in top-K) and integer outputs must be equal (labels whose
+    integer scores tie may come in either order: qonnx's float32 arithmetic breaks such
+    ties arbitrarily); float outputs (after host-post) within ``RTOL`` of the frame's
+    largest magnitude. ``x`` is the model input as given to ``verify`` (scaled integers
+    when the graph takes them).
+    """
+    ref = reference_outputs(Path(path), model_input(graph, x))
+    n = len(golden)
+    problems: list[str] = []
+    if isinstance(graph.nodes[-1], LabelSelect):
+        k = graph.nodes[-1].k
+        got = np.asarray(golden).reshape(n, -1)
+        flat = ref.reshape(n, -1)
+        want = flat if np.issubdtype(ref.dtype, np.integer) else np.argsort(-flat, axis=1, kind="stable")[:, :k]
+        bad = np.nonzero(np.any(got != want, axis=1))[0]
+        if len(bad) and not np.issubdtype(ref.dtype, np.integer):
+            # Equal integer scores are a tie; float32 rounding in qonnx may order them either
+            # way. Only a label whose integer score differs from the reference's is a mismatch.
+            from sim.golden import run_graph
+            scores = run_graph(graph, host.run_stages(graph.host_pre, x), upto=len(graph.nodes) - 1)
+            scores = scores.reshape(n, -1)
+            ties = [i for i in bad if np.array_equal(scores[i, got[i]], scores[i, want[i]])]
+            if ties:
+                log.info("%d frames have tied integer scores ordered differently by qonnx", len(ties))
+            bad = [i for i in bad if i not in set(ties)]
+        problems = [f"frame {i}: labels {got[i].tolist()} != qonnx {want[i].tolist()}" for i in bad]
+    else:
+        final = host.run_stages(graph.host_post, golden)
+        final = np.asarray(final).reshape(ref.shape)
+        if np.issubdtype(ref.dtype, np.integer):
+            bad_mask = final != ref
+        else:
+            err = np.abs(final.astype(np.float64) - ref.astype(np.float64)).reshape(n, -1)
+            scale = np.abs(ref.astype(np.float64)).reshape(n, -1).max(axis=1, keepdims=True)
+            bad_mask = (err > RTOL * np.maximum(scale, np.finfo(np.float32).tiny)).reshape(ref.shape)
+        for i in np.nonzero(bad_mask.reshape(n, -1).any(axis=1))[0]:
+            j = int(np.nonzero(bad_mask.reshape(n, -1)[i])[0][0])
+            problems.append(f"frame {i} output {j}: golden {final.reshape(n, -1)[i, j]!r} != qonnx "
+                            f"{ref.reshape(n, -1)[i, j]!r}")
+    return problems[:limit] if limit else problems

@@ -1,0 +1,88 @@
+"""Walk the cleaned ONNX chain, one handler per op, into a :class:`~generator.ir.Graph`."""
+
+from __future__ import annotations
+
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+
+from ...errors import ModelError
+from ...ir import Graph, host
+from . import chain as ch
+from .ops import HANDLERS, where
+from .ops.tail import select_labels
+from .reader import SUPPORTED_OPS
+from .state import Lowering
+
+
+def _parameter_nodes(model: ModelWrapper) -> set[str]:
+    """Weight quantizers: Quant/BipolarQuant nodes whose inputs are all initializers."""
+    return {n.name for n in model.graph.node if n.op_type in ("Quant", "BipolarQuant")
+            and all(model.get_initializer(i) is not None for i in n.input if i)}
+
+
+def streamline(model: ModelWrapper, name: str, *, input_dtype: DataType | None,
+               input_scale: float | None, topk: int | None) -> Graph:
+    graph_in = [i for i in model.graph.input if model.get_initializer(i.name) is None][0].name
+    shape = tuple(model.get_tensor_shape(graph_in) or ())
+    if len(shape) < 2 or shape[0] != 1 or any(int(d) <= 0 for d in shape):
+        raise ModelError(f"model input {graph_in!r}: shape {shape} must be fixed with batch size 1 first")
+    st = Lowering(model=model, name=name, phase="float", shape=shape, dtype=DataType["FLOAT32"])
+    if input_dtype is not None:
+        scale = 1.0 if input_scale is None else float(input_scale)
+        st.phase, st.dtype = "int", input_dtype
+        st.chain = [ch.affine(scale, 0.0)]
+        st.integer_input = host.IntegerInput(dtype=input_dtype, scale=scale)
+    params = _parameter_nodes(model)
+    current = graph_in
+    for node in model.graph.node:
+        if node.name in params:
+            continue
+        dynamic = [i for i in node.input if i and model.get_initializer(i) is None
+                   and (model.find_producer(i) is None or model.find_producer(i).name not in params)]
+        if dynamic != [current]:
+            raise ModelError(f"{where(node)}: takes {dynamic} but the network is at {current!r}; only "
+                             f"single-path networks are supported (no branches or residual adds)")
+        consumers = model.find_consumers(current) or []
+        if len(consumers) != 1:
+            raise ModelError(f"{where(node)}: its input {current!r} feeds {len(consumers)} nodes; only "
+                             f"single-path networks are supported")
+        if st.phase == "labels":
+            raise ModelError(f"{where(node)}: nothing may follow the ArgMax/TopK")
+        handler = HANDLERS.get(node.op_type)
+        if handler is None:
+            raise ModelError(f"{where(node)}: not supported; supported ops: {', '.join(SUPPORTED_OPS)}")
+        handler(st, node)
+        current = node.output[1] if node.op_type == "TopK" else node.output[0]
+    out = model.graph.output[0].name
+    if current != out:
+        raise ModelError(f"the walk ended at {current!r}, not at the model output {out!r}")
+    _finish(st, topk)
+    graph = Graph(name=name, in_shape=st.in_shape, in_dtype=st.in_dtype, nodes=tuple(st.nodes),
+                  host_pre=tuple(st.host_pre), host_post=tuple(st.host_post), provenance=tuple(st.provenance))
+    graph.check()
+    return graph
+
+
+class _TopK:
+    """Stand-in ONNX node for ``--topk`` in provenance rows."""
+
+    name = "--topk"
+    op_type = "TopK"
+
+
+def _finish(st: Lowering, topk: int | None) -> None:
+    if st.phase in ("float", "int"):
+        raise ModelError("the model has no layer that runs in integer hardware (no MatMul/Gemm or "
+                         "quantizer after the input)")
+    if st.phase == "labels":
+        k = st.nodes[-1].k
+        if topk is not None and topk != k:
+            raise ModelError(f"--topk {topk} differs from the model's own top-K ({k})")
+        return
+    if topk is not None:
+        if not isinstance(topk, int) or isinstance(topk, bool):
+            raise ModelError(f"topk must be an integer, not {topk!r}")
+        select_labels(st, _TopK(), topk, "--topk")
+        return
+    st.enter_tail("the model output")
+    st.host_post.append(host.Cast(dtype="float32"))

@@ -1,0 +1,233 @@
+"""Sliding-window unit (FINN's ConvolutionInputGenerator): image stream -> window stream."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..streams import check_int
+
+__all__ = ["SlidingWindow", "buffer_rows", "window_cycles"]
+
+
+def _pair(name: str, value, minimum: int) -> tuple[int, int]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair of integers, not {value!r}")
+    return tuple(check_int(f"{name}[{k}]", v, minimum=minimum) for k, v in enumerate(value))
+
+
+def _out_size(size: int, kernel: int, stride: int, lo: int, hi: int) -> int:
+    return (size + lo + hi - kernel) // stride + 1
+
+
+def buffer_rows(height: int, kernel_h: int, stride_h: int, pad_top: int = 0, pad_bottom: int = 0) -> int:
+    """Image rows the line buffer holds.
+
+    ``max(KH + SH, H - (OH-1)*SH + KH) + 1``: the KH rows of the current window plus the
+    SH rows of the next one (so writing overlaps reading inside a frame), or, at the end of
+    a frame, the rows still held for the last output row plus the first KH rows of the next
+    frame (so frames overlap); the extra row lets the writer run one row ahead when writer
+    and reader are equally fast, so neither ever waits on the other in steady state.
+    """
+    out_h = _out_size(height, kernel_h, stride_h, pad_top, pad_bottom)
+    return max(kernel_h + stride_h, height - (out_h - 1) * stride_h + kernel_h) + 1
+
+
+def window_cycles(in_shape, kernel, stride, pad, simd) -> int:
+    """Steady-state cycles per frame with an always-valid source and always-ready sink.
+
+    ``max(H*W*C/SIMD, OH*OW*KH*KW*C/SIMD)``: the unit writes one input word and reads one
+    window word per cycle, concurrently, and the larger of the two counts wins.
+    """
+    h, w, c = in_shape
+    kh, kw = kernel
+    sh, sw = stride
+    pt, pl, pb, pr = pad
+    oh, ow = _out_size(h, kh, sh, pt, pb), _out_size(w, kw, sw, pl, pr)
+    return max(h * w, oh * ow * kh * kw) * (c // simd)
+
+
+class SlidingWindow(wiring.Component):
+    """Turns an NHWC image stream into the stream of its KHxKW windows, one per output pixel.
+
+    For output pixel ``(oh, ow)`` (row-major), the unit emits the window's words in the
+    order ``(kh, kw, cg)`` -- kernel row, kernel column, then channel group of SIMD
+    channels, the MVAU column order of :mod:`generator.ir.conv`. With ``depthwise`` the
+    order is ``(cg, kh, kw)``: all kernel positions of one channel group together, as the
+    VVAU and the pooling units consume them. The window element at ``(kh, kw, c)`` is input
+    pixel ``(oh*SH - pad_top + kh, ow*SW - pad_left + kw)``, channel ``c``, or 0 when that
+    lies in the padding (zero padding).
+
+    Input rows are written, one word per cycle, into a circular line buffer of
+    :func:`buffer_rows` rows (one :class:`~amaranth.lib.memory.Memory` of
+    ``rows*W*C/SIMD`` words); a reader walks the windows concurrently. The writer only
+    starts a row when a row slot is free; the reader only starts an output row when all
+    image rows it covers are complete, and, at the last word of an output row, waits for
+    the rows it then releases.
+
+    Parameters
+    ----------
+    in_shape : tuple of int
+        ``(H, W, C)`` of the input image.
+    kernel, stride : tuple of int
+        ``(KH, KW)`` and ``(SH, SW)``, each >= 1.
+    pad : tuple of int
+        ``(top, left, bottom, right)`` zero padding, each side smaller than the kernel.
+    simd : int
+        Channels per word (divides C).
+    elem_bits : int
+        Bits per element.
+    depthwise : bool
+        Emit windows in ``(cg, kh, kw)`` order.
+
+    Members
+    -------
+    i : In(stream.Signature(unsigned(simd * elem_bits)))
+        ``H*W*C/SIMD`` words per frame, NHWC.
+    o : Out(stream.Signature(unsigned(simd * elem_bits)))
+        ``OH*OW*KH*KW*C/SIMD`` words per frame; ``OH = (H + top + bottom - KH)//SH + 1``,
+        likewise ``OW``.
+
+    Latency and throughput
+    ----------------------
+    One input and one output word per cycle, concurrently: :func:`window_cycles` =
+    ``max(H*W, OH*OW*KH*KW) * C/SIMD`` cycles per frame in steady state. The first window
+    word is valid 1 cycle after the reader may start (the line buffer read is
+    synchronous), i.e. 2 cycles after the last word of image row ``KH - 1 - pad_top``
+    is written. ``o.valid`` and ``i.ready`` are register functions only.
+    """
+
+    def __init__(self, *, in_shape, kernel, stride=(1, 1), pad=(0, 0, 0, 0), simd, elem_bits,
+                 depthwise=False):
+        if not isinstance(in_shape, (tuple, list)) or len(in_shape) != 3:
+            raise TypeError(f"in_shape must be (H, W, C), not {in_shape!r}")
+        self.h, self.w, self.c = (check_int(f"in_shape[{k}]", v) for k, v in enumerate(in_shape))
+        self.kh, self.kw = _pair("kernel", kernel, 1)
+        self.sh, self.sw = _pair("stride", stride, 1)
+        if not isinstance(pad, (tuple, list)) or len(pad) != 4:
+            raise TypeError(f"pad must be (top, left, bottom, right), not {pad!r}")
+        self.pt, self.pl, self.pb, self.pr = (check_int(f"pad[{k}]", v, minimum=0)
+                                              for k, v in enumerate(pad))
+        if max(self.pt, self.pb) >= self.kh or max(self.pl, self.pr) >= self.kw:
+            raise ValueError(f"pad must be smaller than the kernel {(self.kh, self.kw)} on each side, "
+                             f"not {tuple(pad)!r}")
+        if self.kh > self.h + self.pt + self.pb or self.kw > self.w + self.pl + self.pr:
+            raise ValueError(f"kernel must fit the padded image "
+                             f"{(self.h + self.pt + self.pb, self.w + self.pl + self.pr)}, "
+                             f"not {(self.kh, self.kw)}")
+        self.simd = check_int("simd", simd)
+        if self.c % self.simd:
+            raise ValueError(f"simd must divide C={self.c}, not {simd!r}")
+        self.elem_bits = check_int("elem_bits", elem_bits)
+        if not isinstance(depthwise, bool):
+            raise TypeError(f"depthwise must be a bool, not {depthwise!r}")
+        self.depthwise = depthwise
+        self.cg = self.c // self.simd
+        self.oh = _out_size(self.h, self.kh, self.sh, self.pt, self.pb)
+        self.ow = _out_size(self.w, self.kw, self.sw, self.pl, self.pr)
+        self.rows = buffer_rows(self.h, self.kh, self.sh, self.pt, self.pb)
+        self.row_words = self.w * self.cg
+        self.in_words = self.h * self.w * self.cg
+        self.out_words = self.oh * self.ow * self.kh * self.kw * self.cg
+        self.cycles = window_cycles((self.h, self.w, self.c), (self.kh, self.kw),
+                                    (self.sh, self.sw), (self.pt, self.pl, self.pb, self.pr), self.simd)
+        width = self.simd * self.elem_bits
+        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        rows, row_words = self.rows, self.row_words
+        m.submodules.lines = lines = Memory(shape=len(self.i.payload), depth=rows * row_words, init=[])
+        wr, rd = lines.write_port(), lines.read_port()
+
+        # Row bookkeeping shared by writer and reader.
+        held = Signal(range(rows + 1))       # row slots in use (incl. the one being written)
+        complete = Signal(range(rows + 1))   # fully written rows not yet released
+        start_row = Signal()
+        end_row = Signal()
+        release = Signal(range(rows + 1))    # rows the reader frees this cycle
+        m.d.sync += [held.eq(held + start_row - release), complete.eq(complete + end_row - release)]
+
+        # --- writer: input words into the circular line buffer ------------------------------
+        w_ptr = Signal(range(rows * row_words))
+        w_col = Signal(range(row_words))
+        m.d.comb += self.i.ready.eq((w_col != 0) | (held < rows))
+        write = self.i.valid & self.i.ready
+        m.d.comb += [wr.addr.eq(w_ptr), wr.data.eq(self.i.payload), wr.en.eq(write),
+                     start_row.eq(write & (w_col == 0)), end_row.eq(write & (w_col == row_words - 1))]
+        with m.If(write):
+            m.d.sync += [w_ptr.eq(Mux(w_ptr == rows * row_words - 1, 0, w_ptr + 1)),
+                         w_col.eq(Mux(w_col == row_words - 1, 0, w_col + 1))]
+
+        # --- reader: window words out of the line buffer ------------------------------------
+        span = max(self.h, self.w) + max(self.kh, self.kw) + max(self.sh * self.oh, self.sw * self.ow)
+        coord = signed(span.bit_length() + 1)
+        top = Signal(coord, init=-self.pt)    # oh*SH - pad_top
+        left = Signal(coord, init=-self.pl)   # ow*SW - pad_left
+        oy = Signal(range(self.oh))
+        ox = Signal(range(self.ow))
+        ky = Signal(range(self.kh))
+        kx = Signal(range(self.kw))
+        cg = Signal(range(self.cg))
+        lo_row = Signal(range(self.h))        # oldest image row held (of the reader's frame)
+        lo_slot = Signal(range(rows))
+
+        loops = [(cg, self.cg), (ky, self.kh), (kx, self.kw)] if self.depthwise else \
+            [(ky, self.kh), (kx, self.kw), (cg, self.cg)]
+        pixel_done = Signal()
+        m.d.comb += pixel_done.eq(1)
+        for sig, n in loops:
+            pixel_done_next = pixel_done & (sig == n - 1)
+            pixel_done = pixel_done_next
+        row_done = pixel_done & (ox == self.ow - 1)
+        frame_done = row_done & (oy == self.oh - 1)
+
+        # Rows this output row needs, and the rows released after it.
+        last_needed = Mux(top + self.kh > self.h, self.h, top + self.kh)        # exclusive
+        next_top = top + self.sh
+        next_lo = Mux(next_top < 0, 0, next_top)
+        release_to = Mux(frame_done, self.h, next_lo)                          # new lo_row
+        need_end = Mux(release_to > last_needed, release_to, last_needed)
+        need = Mux(row_done, need_end, last_needed) - lo_row
+        rows_ok = complete >= need
+
+        out_valid = Signal()
+        pad_zero = Signal()
+        advance = ~out_valid | self.o.ready
+        fire = advance & rows_ok
+        m.d.comb += [self.o.valid.eq(out_valid),
+                     self.o.payload.eq(Mux(pad_zero, 0, rd.data))]
+        with m.If(fire):
+            m.d.sync += out_valid.eq(1)
+        with m.Elif(self.o.ready):
+            m.d.sync += out_valid.eq(0)
+
+        iy = top + ky
+        ix = left + kx
+        inside = (iy >= 0) & (iy < self.h) & (ix >= 0) & (ix < self.w)
+        slot = lo_slot + (iy - lo_row)[:len(lo_slot) + 1]
+        slot = Mux(slot >= rows, slot - rows, slot)[:len(lo_slot)]
+        addr = slot * row_words + ix[:max(1, (self.w - 1).bit_length())] * self.cg + cg
+        m.d.comb += [rd.en.eq(fire), rd.addr.eq(addr)]
+        with m.If(fire):
+            m.d.sync += pad_zero.eq(~inside)
+            carry = 1
+            for sig, n in reversed(loops):
+                with m.If(carry):
+                    m.d.sync += sig.eq(Mux(sig == n - 1, 0, sig + 1))
+                carry = carry & (sig == n - 1)
+            with m.If(pixel_done):
+                m.d.sync += [ox.eq(Mux(ox == self.ow - 1, 0, ox + 1)),
+                             left.eq(Mux(ox == self.ow - 1, -self.pl, left + self.sw))]
+            with m.If(row_done):
+                gone = release_to - lo_row
+                m.d.comb += release.eq(gone)
+                slot_next = lo_slot + gone
+                m.d.sync += lo_slot.eq(Mux(slot_next >= rows, slot_next - rows, slot_next))
+                with m.If(frame_done):
+                    m.d.sync += [oy.eq(0), top.eq(-self.pt), lo_row.eq(0)]
+                with m.Else():
+                    m.d.sync += [oy.eq(oy + 1), top.eq(next_top), lo_row.eq(next_lo)]
+        return m

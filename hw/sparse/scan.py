@@ -1,0 +1,121 @@
+"""Leading-non-zero detection: turn input words into a stream of non-zero activations."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from qonnx.core.datatype import BaseDataType
+
+from ..streams import check_dtype, check_int, dtype_shape, elements, is_bipolar
+
+__all__ = ["NonZeroScan", "token_layout"]
+
+
+def token_layout(in_dtype: BaseDataType, in_features: int) -> data.StructLayout:
+    """One broadcast activation: ``value`` (its integer code), ``col`` (its input index),
+    ``last`` (last token of the vector) and ``flush`` (no activation: the vector ended with
+    zeros; only ``last`` matters)."""
+    return data.StructLayout({
+        "value": dtype_shape(in_dtype),
+        "col": unsigned(max(1, (in_features - 1).bit_length())),
+        "last": 1,
+        "flush": 1,
+    })
+
+
+class NonZeroScan(wiring.Component):
+    """Emit the non-zero elements of each input vector, one per cycle, with their index.
+
+    Input vectors of ``in_features`` elements arrive as words of ``simd`` elements (element
+    ``i`` at bits ``[i*w, (i+1)*w)``). A word is held in a register; a priority encoder
+    (the leading-non-zero detector) picks its lowest remaining non-zero element each
+    cycle, so zero elements cost nothing. The last token of a vector carries ``last``; if
+    the last word has no non-zero element, one ``flush`` token carries it instead.
+
+    Parameters
+    ----------
+    in_dtype : DataType
+        Integer activation type with a zero (not BIPOLAR).
+    in_features : int
+        Elements per vector.
+    simd : int
+        Elements per input word; divides ``in_features``.
+
+    Members
+    -------
+    i : In(stream.Signature(unsigned(simd * w)))
+    o : Out(stream.Signature(token_layout(in_dtype, in_features)))
+
+    Latency and throughput
+    ----------------------
+    A word is taken the cycle after the previous word's last token leaves (or at once when
+    the register is empty); the first token is offered the cycle after the word is taken.
+    With ``o`` always ready a word occupies ``max(1, nonzeros(word))`` cycles.
+    ``o.valid`` is a register function; ``i.ready`` depends combinationally on ``o.ready``.
+    """
+
+    def __init__(self, *, in_dtype: BaseDataType, in_features: int, simd: int):
+        self.in_dtype = check_dtype("in_dtype", in_dtype)
+        if is_bipolar(in_dtype):
+            raise ValueError(f"in_dtype must have a zero value, not {in_dtype.name}")
+        self.in_features = check_int("in_features", in_features)
+        self.simd = check_int("simd", simd)
+        if in_features % simd:
+            raise ValueError(f"simd must divide in_features={in_features}, not {simd!r}")
+        self.words = in_features // simd
+        bits = in_dtype.bitwidth()
+        super().__init__({
+            "i": In(stream.Signature(unsigned(simd * bits))),
+            "o": Out(stream.Signature(token_layout(in_dtype, in_features))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        simd, bits = self.simd, self.in_dtype.bitwidth()
+        held = Signal()
+        word = Signal(simd * bits)
+        mask = Signal(simd)
+        word_index = Signal(range(self.words))
+        base = Signal(range(self.in_features))
+        last_word = Signal()
+
+        lowbit = mask & (~mask + 1)[:simd]                  # one-hot lowest remaining non-zero
+        index = Signal(range(simd))
+        for i in range(1, simd):
+            with m.If(lowbit[i]):
+                m.d.comb += index.eq(i)
+        single = (mask & (mask - 1)[:simd]) == 0             # at most one non-zero left
+        any_left = mask.any()
+
+        o = self.o
+        m.d.comb += [
+            o.valid.eq(held & (any_left | last_word)),
+            o.p.value.eq(Array(elements(word, simd, bits))[index]),
+            o.p.col.eq(base + index),
+            o.p.last.eq(last_word & single),
+            o.p.flush.eq(~any_left),
+        ]
+        sent = o.valid & o.ready
+        finishing = held & ((any_left & single & sent) | (~any_left & last_word & sent)
+                            | (~any_left & ~last_word))
+        m.d.comb += self.i.ready.eq(~held | finishing)
+
+        with m.If(self.i.valid & self.i.ready):
+            nonzero = [e.any() for e in elements(self.i.payload, simd, bits)]
+            m.d.sync += [
+                held.eq(1),
+                word.eq(self.i.payload),
+                mask.eq(Cat(*nonzero)),
+                base.eq(word_index * simd),
+                last_word.eq(word_index == self.words - 1),
+                word_index.eq(word_index + 1 if self.words > 1 else 0),
+            ]
+            if self.words > 1:
+                with m.If(word_index == self.words - 1):
+                    m.d.sync += word_index.eq(0)
+        with m.Elif(finishing):
+            m.d.sync += held.eq(0)
+        with m.Elif(sent):
+            m.d.sync += mask.eq(mask & ~lowbit)
+        return m

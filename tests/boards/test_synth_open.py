@@ -1,0 +1,102 @@
+"""Real place-and-route on iCE40 UP5K and ECP5-85F (YoWASP), the fit check, and asic."""
+
+import json
+import re
+
+import pytest
+
+from boards import synth
+from boards.flows.asic import GATE_WEIGHTS, flop_weight
+from boards.flows.open_fpga import DoesNotFit
+from fixture_core import RomCore, SumMaxCore, write_bundle
+from generator.cli import main
+
+SYNTH_KEYS = {"luts", "ffs", "brams", "dsps", "fmax_mhz", "device", "fits"}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return write_bundle(SumMaxCore(bits=4, elems=4, words=3), tmp_path_factory.mktemp("open"))
+
+
+def check_open_result(out, board, result, *, clock, bitstream, pll):
+    folder = out / "board" / board
+    assert json.loads((folder / "synth.json").read_text()) == result
+    assert SYNTH_KEYS <= result.keys()
+    assert result["fits"] is True
+    assert result["ffs"] == 30          # 1+16 (stage 1) + 1+6+4 (stage 2) + 2 (word count)
+    assert result["brams"] == 0 and result["dsps"] == 0
+    assert result["clock_mhz"] == clock
+    assert result["fmax_mhz"] > 0
+    assert result["timing_met"] == (result["fmax_mhz"] >= clock)
+    assert result["pll"] == pll
+    system = result["system"]
+    assert system["luts"]["used"] > result["luts"]          # shell + core > core
+    assert system["ffs"]["used"] > result["ffs"]
+    assert (folder / bitstream).stat().st_size > 100_000
+    for log in ("core_synth.log", "synth.log", "pnr.log", "pack.log"):
+        assert (folder / log).is_file()
+    assert set(result["tool_seconds"]) == {"core_synth", "synth", "pnr", "bitstream", "total"}
+
+
+@pytest.mark.board
+def test_icebreaker_place_and_route_with_pll(bundle):
+    result = synth(bundle, "icebreaker", clock_mhz=30.0)
+    check_open_result(bundle, "icebreaker", result, clock=30.0, bitstream="top.bin",
+                      pll={"primitive": "SB_PLL40_PAD", "DIVR": 0, "DIVF": 79, "DIVQ": 5,
+                           "FILTER_RANGE": 1, "vco_mhz": 960.0})
+    assert (bundle / "board" / "icebreaker" / "top.bin").stat().st_size == 104090  # UP5K image
+    assert result["uart"] == {"baud": 115200, "clocks_per_bit": 260, "timeout_cycles": 1_500_000}
+
+
+@pytest.mark.board
+def test_ulx3s_place_and_route_with_pll(bundle):
+    result = synth(bundle, "ulx3s", clock_mhz=50.0)
+    check_open_result(bundle, "ulx3s", result, clock=50.0, bitstream="top.bit",
+                      pll={"primitive": "EHXPLLL", "CLKI_DIV": 1, "CLKFB_DIV": 2, "CLKOP_DIV": 12,
+                           "CLKOP_CPHASE": 11, "vco_mhz": 600.0})
+    assert result["system"]["luts"]["available"] == 83640
+
+
+@pytest.mark.board
+def test_design_that_does_not_fit_exits_1_with_the_table(tmp_path, capsys):
+    out = write_bundle(RomCore(addr_bits=14, data_bits=16), tmp_path)   # 256 kbit of ROM
+    assert main(["synth", str(out), "--board", "icebreaker"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "bitsmith: the core does not fit 1BitSquared iCEBreaker (iCE40UP5K):"
+    brams = next(line for line in err if line.strip().startswith("brams"))
+    assert re.fullmatch(r"\s+brams\s+(\d+)\s+30\s+[\d.]+%  <-- over", brams)
+    assert int(brams.split()[1]) >= 64          # 2^14 x 16 bits / 4 kbit
+    assert err[-1].startswith("hint: fold more")
+    assert not (out / "board" / "icebreaker").exists()
+    assert (out / "board" / "icebreaker.failed" / "core_synth.log").is_file()
+
+
+def test_bad_options_exit_2_before_writing(bundle, capsys):
+    assert main(["synth", str(bundle), "--board", "icebreaker", "--clock-mhz", "500"]) == 2
+    assert capsys.readouterr().err == ("bitsmith: error: --clock-mhz must be between 16 and 275 "
+                                       "for the iCE40 PLL, not 500\n")
+    assert main(["synth", str(bundle), "--board", "nope"]) == 2
+    assert not (bundle / "board" / "nope.partial").exists()
+
+
+def test_asic_counts(bundle):
+    result = synth(bundle, "asic")
+    assert result["flops"] == result["ffs"] == 30
+    cells = result["cells_by_type"]
+    assert result["cells"] == sum(cells.values())
+    assert result["unweighted_cells"] == {}
+    expected = sum(n * (flop_weight(c) or GATE_WEIGHTS.get(c, 0)) for c, n in cells.items())
+    assert result["nand2_equivalent"] == round(expected)
+    # 30 flops of at least 5.67 NAND2 each, plus the adders and comparators
+    assert result["nand2_equivalent"] > 30 * 5.67 + result["gates"]
+    assert result["luts"] is None and result["fmax_mhz"] is None
+
+
+@pytest.mark.parametrize("cell, weight", [
+    ("$_DFF_P_", 5.67), ("$_DFF_PP0_", 6.67), ("$_DFFE_PP_", 8.0), ("$_DFFE_PN0P_", 9.0),
+    ("$_SDFF_PP0_", 7.0), ("$_SDFFE_PP0P_", 9.33), ("$_SDFFCE_PP0P_", 9.33),
+    ("$_DFFSR_PPP_", 6.67), ("$_AND_", None), ("$_XOR_", None),
+])
+def test_flop_weights(cell, weight):
+    assert flop_weight(cell) == (None if weight is None else pytest.approx(weight))

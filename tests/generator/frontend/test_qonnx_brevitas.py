@@ -1,0 +1,93 @@
+"""Brevitas round trip (needs the ``[train]`` extra): train tiny networks a few steps,
+export them with both exporters (TorchScript -> MatMul/Gemm, dynamo -> Gemm with an
+external ``.onnx.data``) and check golden == qonnx on the exported files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+qnn = pytest.importorskip("brevitas.nn")
+
+from brevitas.export import export_qonnx  # noqa: E402
+
+from generator.errors import ModelError  # noqa: E402
+from generator.frontend.qonnx import compare_with_reference, load_onnx  # noqa: E402
+from generator.ir.host import run_stages  # noqa: E402
+from sim.golden import run_graph  # noqa: E402
+
+pytestmark = pytest.mark.train
+
+
+class Mlp(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp = qnn.QuantIdentity(bit_width=8, return_quant_tensor=True)
+        self.fc1 = qnn.QuantLinear(24, 16, bias=True, weight_bit_width=4, weight_scaling_per_output_channel=True)
+        self.bn = torch.nn.BatchNorm1d(16)
+        self.act = qnn.QuantReLU(bit_width=3, return_quant_tensor=True)
+        self.fc2 = qnn.QuantLinear(16, 16, bias=False, weight_bit_width=2)
+        self.act2 = qnn.QuantIdentity(bit_width=2, return_quant_tensor=True)
+        self.fc3 = qnn.QuantLinear(16, 5, bias=True, weight_bit_width=8)
+
+    def forward(self, x):
+        return self.fc3(self.act2(self.fc2(self.act(self.bn(self.fc1(self.inp(x)))))))
+
+
+class Cnn(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp = qnn.QuantIdentity(bit_width=8, return_quant_tensor=True)
+        self.c1 = qnn.QuantConv2d(2, 6, 3, padding=1, bias=False, weight_bit_width=4,
+                                  weight_scaling_per_output_channel=True)
+        self.bn1 = torch.nn.BatchNorm2d(6)
+        self.a1 = qnn.QuantReLU(bit_width=2, return_quant_tensor=True)
+        self.pool = torch.nn.MaxPool2d(2)
+        self.c2 = qnn.QuantConv2d(6, 8, 3, bias=True, weight_bit_width=3)
+        self.a2 = qnn.QuantReLU(bit_width=4, return_quant_tensor=True)
+        self.fc = qnn.QuantLinear(8 * 2 * 2, 4, bias=False, weight_bit_width=4)   # top-K can run in hardware
+
+    def forward(self, x):
+        x = self.pool(self.a1(self.bn1(self.c1(self.inp(x)))))
+        x = self.a2(self.c2(x))
+        return self.fc(torch.flatten(x, 1))
+
+
+def trained(net, shape, steps=20):
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(net.parameters(), lr=0.02)
+    for _ in range(steps):
+        x = torch.randn((32,) + shape)
+        loss = ((net(x) - 1.0) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return net.eval()
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+@pytest.mark.parametrize("arch, shape", [(Mlp, (24,)), (Cnn, (2, 8, 8))], ids=["mlp", "cnn"])
+def test_brevitas_export_matches_qonnx(tmp_path, arch, shape, dynamo):
+    net = trained(arch(), shape)
+    path = tmp_path / f"{arch.__name__.lower()}.onnx"
+    with torch.no_grad():
+        export_qonnx(net, torch.randn((1,) + shape), export_path=str(path), dynamo=dynamo)
+    if dynamo:
+        assert path.with_name(path.name + ".data").exists()
+    x = np.random.default_rng(1).normal(size=(200,) + shape).astype(np.float32) * 1.5
+    graph = load_onnx(path)
+    check(graph, path, x)
+    kinds = {type(n).__name__ for n in graph.nodes}
+    assert ("Conv" in kinds) == (arch is Cnn) and "MatrixVector" in kinds
+    if arch is Cnn:
+        check(load_onnx(path, topk=2), path, x)
+    else:   # the last layer's per-class bias reorders classes: no hardware top-K
+        with pytest.raises(ModelError, match=r"^--topk: the scale/bias before the top-K differs between classes"):
+            load_onnx(path, topk=1)
+
+
+def check(graph, path, x):
+    golden = run_graph(graph, run_stages(graph.host_pre, x))
+    problems = compare_with_reference(graph, path, x, golden)
+    assert problems == [], "\n".join(problems)

@@ -1,0 +1,221 @@
+"""MVAU against an independent numpy reference, under idle/backpressure, and its cycle counts."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from qonnx.core.datatype import DataType
+
+from hw.compute.mvau import MVAU
+from sim.packing import pack, unpack
+from tests.hw.util import PATTERNS, assert_rejects, run_stream
+
+DT = DataType
+
+
+def random_values(rng, dtype, shape):
+    if dtype.name == "BIPOLAR":
+        return rng.choice([-1, 1], size=shape)
+    return rng.integers(int(dtype.min()), int(dtype.max()) + 1, size=shape)
+
+
+def smallest_dtype(lo: int, hi: int):
+    """FINN's accumulator rule, restated here so the test does not trust the DUT."""
+    if lo >= 0:
+        return DT[f"UINT{max(1, hi.bit_length())}"]
+    return DT[f"INT{max(2, (max(-lo, hi + 1) - 1).bit_length() + 1)}"]
+
+
+def reference(w, x, wdt, xdt, thresholds=None, scale=1, bias=0):
+    """Accumulators (XNOR: matching signs) or their multi-threshold, rows = vectors."""
+    if wdt.name == "BIPOLAR" and xdt.name == "BIPOLAR":
+        acc = (w[None, :, :] == x[:, None, :]).sum(axis=2)
+    else:
+        acc = x @ w.T
+    if thresholds is None:
+        return acc
+    t = np.broadcast_to(thresholds, (w.shape[0], thresholds.shape[1]))
+    return scale * (acc[:, :, None] >= t[None, :, :]).sum(axis=2) + bias
+
+
+@dataclass(frozen=True)
+class Case:
+    wdt: str
+    xdt: str
+    mh: int
+    mw: int
+    pe: int
+    simd: int
+    thr: str = "none"  # none | channel | shared | bipolar | biased
+    vectors: int = 4
+
+    def __str__(self):
+        return f"{self.wdt}x{self.xdt}-{self.mh}x{self.mw}-pe{self.pe}-simd{self.simd}-{self.thr}"
+
+
+def build(case: Case, seed: int = 0):
+    """A random MVAU for ``case`` and its inputs and expected outputs (values)."""
+    rng = np.random.default_rng(seed)
+    wdt, xdt = DT[case.wdt], DT[case.xdt]
+    w = random_values(rng, wdt, (case.mh, case.mw))
+    x = random_values(rng, xdt, (case.vectors, case.mw))
+    acc = reference(w, x, wdt, xdt)
+    if wdt.name == "BIPOLAR" and xdt.name == "BIPOLAR":
+        lo, hi = 0, case.mw
+    else:
+        a, b = w * int(xdt.min()), w * int(xdt.max())
+        lo, hi = int(np.minimum(a, b).sum(1).min()), int(np.maximum(a, b).sum(1).max())
+    acc_dt = smallest_dtype(lo, hi)
+    kw, scale, bias, thr = {}, 1, 0, None
+    if case.thr != "none":
+        steps, out_dt = {"channel": (3, "UINT2"), "shared": (7, "UINT3"), "bipolar": (1, "BIPOLAR"),
+                         "biased": (3, "INT2")}[case.thr]
+        rows = 1 if case.thr == "shared" else case.mh
+        # thresholds around the observed accumulators, some outside the range
+        pool = np.concatenate([acc.reshape(-1), [lo - 1, hi + 1, lo, hi]])
+        thr = np.sort(rng.choice(pool, size=(rows, steps)), axis=1).astype(np.int64)
+        if case.thr == "bipolar":
+            scale, bias = 2, -1
+        elif case.thr == "biased":
+            bias = -2
+        kw = dict(thresholds=thr, out_dtype=DT[out_dt], out_scale=scale, out_bias=bias)
+    dut = MVAU(weights=w, weight_dtype=wdt, in_dtype=xdt, acc_dtype=acc_dt, pe=case.pe,
+               simd=case.simd, **kw)
+    expected = reference(w, x, wdt, xdt, thr, scale, bias)
+    return dut, x, expected
+
+
+def check_mvau(case: Case, idle: str = "none", backpressure: str = "none", seed: int = 0):
+    dut, x, expected = build(case, seed)
+    n_out = case.vectors * case.mh // case.pe
+    _, cap = run_stream(dut, pack(x, dut.in_dtype, case.simd), n_out, idle=idle,
+                        backpressure=backpressure, seed=seed)
+    got = unpack(cap.words, dut.out_dtype, case.pe).reshape(case.vectors, case.mh)
+    for v, c in zip(*np.nonzero(got != expected)):
+        pytest.fail(f"vector {v} channel {c}: expected {expected[v, c]}, got {got[v, c]}")
+    return dut, cap
+
+
+DTYPE_CASES = [
+    Case("BIPOLAR", "BIPOLAR", 4, 8, 2, 4, "channel"),
+    Case("BIPOLAR", "BIPOLAR", 6, 12, 3, 6, "bipolar"),
+    Case("BIPOLAR", "BIPOLAR", 4, 9, 2, 3, "none"),
+    Case("BIPOLAR", "INT4", 4, 6, 2, 3, "none"),
+    Case("BIPOLAR", "INT4", 4, 6, 4, 2, "biased"),
+    Case("INT2", "UINT2", 6, 8, 3, 4, "biased"),
+    Case("INT2", "UINT2", 4, 8, 2, 2, "none"),
+    Case("TERNARY", "INT8", 4, 6, 2, 3, "none"),
+    Case("TERNARY", "INT8", 4, 6, 1, 6, "channel"),
+    Case("INT8", "INT8", 4, 4, 2, 2, "none"),
+    Case("INT8", "INT8", 4, 6, 2, 3, "shared"),
+    Case("INT4", "BINARY", 4, 8, 2, 8, "none"),
+    Case("UINT3", "BINARY", 4, 8, 4, 4, "shared"),
+    Case("INT3", "BIPOLAR", 4, 6, 2, 2, "channel"),
+    Case("BINARY", "UINT4", 2, 4, 1, 2, "bipolar"),
+]
+
+FOLD_CASES = [
+    Case("INT2", "UINT2", 4, 6, 1, 1, "none", vectors=3),   # fully folded
+    Case("INT2", "UINT2", 4, 6, 4, 6, "none", vectors=6),   # fully unrolled
+    Case("INT2", "UINT2", 6, 15, 3, 5, "channel"),          # non-power-of-two
+    Case("INT2", "UINT2", 6, 15, 6, 1, "none"),
+    Case("INT2", "UINT2", 6, 15, 1, 15, "biased"),
+    Case("BIPOLAR", "BIPOLAR", 6, 15, 2, 5, "channel"),
+    Case("BIPOLAR", "BIPOLAR", 3, 5, 1, 1, "bipolar", vectors=3),
+]
+
+MATRIX = [(i, b) for i in PATTERNS for b in PATTERNS]
+
+
+@pytest.mark.parametrize("idle,backpressure", MATRIX, ids=[f"{i}-{b}" for i, b in MATRIX])
+@pytest.mark.parametrize("case", DTYPE_CASES + FOLD_CASES, ids=str)
+def test_mvau_matches_reference(case, idle, backpressure):
+    check_mvau(case, idle, backpressure, seed=zlib.crc32(f"{case}{idle}{backpressure}".encode()) % 1000)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mvau_random_weights(seed):
+    rng = np.random.default_rng(100 + seed)
+    wdt, xdt = rng.choice(["INT3", "UINT2", "TERNARY", "BIPOLAR"]), rng.choice(["INT4", "UINT3", "BIPOLAR"])
+    check_mvau(Case(str(wdt), str(xdt), 6, 6, int(rng.choice([1, 2, 3, 6])),
+                    int(rng.choice([1, 2, 3, 6])), "none", vectors=6), "random", "random", seed)
+
+
+CYCLE_CASES = [
+    Case("INT2", "UINT2", 4, 6, 1, 1, "none", vectors=3),
+    Case("INT2", "UINT2", 4, 6, 4, 6, "none", vectors=24),
+    Case("INT2", "UINT2", 4, 6, 4, 6, "shared", vectors=24),
+    Case("INT2", "UINT2", 6, 15, 3, 5, "channel", vectors=8),
+    Case("INT2", "UINT2", 6, 15, 6, 1, "none", vectors=3),
+    Case("INT8", "INT8", 2, 16, 1, 16, "channel", vectors=16),
+    Case("BIPOLAR", "BIPOLAR", 4, 32, 2, 32, "bipolar", vectors=16),
+]
+
+
+@pytest.mark.parametrize("case", CYCLE_CASES, ids=str)
+def test_mvau_cycles(case):
+    """Source always valid, sink always ready: (MH/PE)*(MW/SIMD) cycles per vector, no bubble."""
+    dut, x, _ = build(case)
+    nf, sf = case.mh // case.pe, case.mw // case.simd
+    src, cap = run_stream(dut, pack(x, dut.in_dtype, case.simd), case.vectors * nf)
+    assert dut.cycles_per_vector == nf * sf
+    assert src == [v * nf * sf + s for v in range(case.vectors) for s in range(sf)]
+    assert cap.cycles == [v * nf * sf + n * sf + sf - 1 + dut.latency
+                          for v in range(case.vectors) for n in range(nf)]
+
+
+def test_mvau_latency_value():
+    dut, _, _ = build(Case("INT2", "UINT2", 6, 15, 3, 5, "none"))
+    # read + product registers, a 5-input tree (2 register levels), accumulator, FIFO (2)
+    assert dut.latency == 2 + 2 + 1 + 2
+
+
+W = np.array([[1, -1], [-1, 1]])
+
+
+def make(**changes):
+    kw = dict(weights=W, weight_dtype=DT["INT2"], in_dtype=DT["INT4"], acc_dtype=DT["INT5"],
+              pe=1, simd=1)
+    kw.update(changes)
+    return MVAU(**kw)
+
+
+@pytest.mark.parametrize("changes,error,message", [
+    (dict(weights=[[1]]), TypeError, "weights must be a numpy array, not list"),
+    (dict(weights=np.zeros((2, 2))), TypeError, "weights must be an integer array, not float64"),
+    (dict(weights=np.zeros(4, int)), ValueError, "weights must have 2 dimensions, not shape (4,)"),
+    (dict(weights=np.array([[2, 0]])), ValueError, "weights must be values of INT2, not 2"),
+    (dict(weight_dtype=DT["BIPOLAR"], weights=np.array([[1, 0]])), ValueError,
+     "weights must be values of BIPOLAR, not 0"),
+    (dict(weight_dtype="INT2"), TypeError, "weight_dtype must be a qonnx DataType, not 'INT2'"),
+    (dict(in_dtype=DT["INT9"]), ValueError, "in_dtype must be an integer DataType of 1..8 bits, not INT9"),
+    (dict(in_dtype=DT["FLOAT32"]), ValueError,
+     "in_dtype must be an integer DataType of 1..8 bits, not FLOAT32"),
+    (dict(pe=0), ValueError, "pe must be a positive integer, not 0"),
+    (dict(pe=1.0), TypeError, "pe must be an integer, not 1.0"),
+    (dict(simd=True), TypeError, "simd must be an integer, not True"),
+    (dict(weights=np.ones((3, 4), int), pe=2), ValueError, "pe must divide MH=3, not 2"),
+    (dict(weights=np.ones((3, 4), int), simd=3), ValueError, "simd must divide MW=4, not 3"),
+    (dict(acc_dtype=DT["INT4"]), ValueError, "acc_dtype must hold the accumulator range -15..15, not INT4"),
+    (dict(weight_dtype=DT["BIPOLAR"], in_dtype=DT["BIPOLAR"], acc_dtype=DT["UINT1"]), ValueError,
+     "acc_dtype must hold the accumulator range 0..2, not BINARY"),
+    (dict(out_dtype=DT["INT8"]), ValueError,
+     "out_dtype must be acc_dtype (INT5) or None without thresholds, not INT8"),
+    (dict(thresholds=np.array([[0]])), TypeError,
+     "out_dtype must be a qonnx DataType when thresholds are given, not None"),
+    (dict(thresholds=np.array([[0], [1], [2]]), out_dtype=DT["UINT1"]), ValueError,
+     "thresholds must have shape (2, B) or (1, B) with B >= 1, not (3, 1)"),
+    (dict(thresholds=np.array([[2, 1]]), out_dtype=DT["UINT2"]), ValueError,
+     "thresholds must be ascending along each row, not row 0: [2, 1]"),
+    (dict(thresholds=np.array([[0, 1, 2]]), out_dtype=DT["UINT1"]), ValueError,
+     "out_dtype must hold the outputs 0..3, not BINARY"),
+    (dict(thresholds=np.array([[0, 1]]), out_dtype=DT["BIPOLAR"], out_scale=2, out_bias=-1), ValueError,
+     "a BIPOLAR out_dtype needs 1 threshold, out_scale=2 and out_bias=-1, not 2, 2 and -1"),
+    (dict(thresholds=np.array([[0]]), out_dtype=DT["UINT1"], out_scale=0.5), TypeError,
+     "out_scale must be an integer, not 0.5"),
+])
+def test_mvau_rejects(changes, error, message):
+    assert_rejects(lambda: make(**changes), error, message)

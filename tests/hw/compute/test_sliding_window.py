@@ -1,0 +1,99 @@
+"""SlidingWindow vs the numpy im2col of the golden model, under idle/backpressure."""
+
+import re
+
+import numpy as np
+import pytest
+from qonnx.core.datatype import DataType
+
+from hw.compute.sliding_window import SlidingWindow, buffer_rows, window_cycles
+from sim.golden.conv import windows
+from sim.packing import pack, unpack
+from tests.hw.util import PATTERNS, assert_words_equal, run_stream
+
+INT4 = DataType["INT4"]
+
+
+def expected_words(x, kernel, stride, pad, simd, depthwise):
+    """Window words of frames ``x`` (N, H, W, C) in the unit's output order."""
+    win = windows(x, kernel, stride, pad)                       # N, OH, OW, KH, KW, C
+    n, oh, ow, kh, kw, c = win.shape
+    if depthwise:                                               # (cg, kh, kw, simd)
+        win = win.reshape(n, oh, ow, kh, kw, c // simd, simd).transpose(0, 1, 2, 5, 3, 4, 6)
+    return pack(win.reshape(-1), INT4, simd)
+
+
+def check_window(in_shape, kernel, stride=(1, 1), pad=(0, 0, 0, 0), simd=1, depthwise=False,
+                 frames=2, idle="none", backpressure="none", seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-8, 8, size=(frames,) + tuple(in_shape))
+    dut = SlidingWindow(in_shape=in_shape, kernel=kernel, stride=stride, pad=pad, simd=simd,
+                        elem_bits=4, depthwise=depthwise)
+    want = expected_words(x, kernel, stride, pad, simd, depthwise)
+    _, cap = run_stream(dut, pack(x.reshape(-1), INT4, simd), len(want),
+                        idle=idle, backpressure=backpressure, seed=seed)
+    assert_words_equal(cap.words, want)
+    return dut, cap
+
+
+@pytest.mark.parametrize("idle", PATTERNS)
+@pytest.mark.parametrize("backpressure", PATTERNS)
+def test_padded_3x3_under_idle_and_backpressure(idle, backpressure):
+    check_window((4, 5, 2), (3, 3), pad=(1, 1, 1, 1), simd=1, idle=idle, backpressure=backpressure,
+                 seed=3)
+
+
+@pytest.mark.parametrize("cfg", [
+    dict(in_shape=(5, 6, 4), kernel=(3, 2), stride=(2, 1), pad=(2, 0, 1, 1), simd=2),
+    dict(in_shape=(3, 7, 2), kernel=(1, 3), stride=(1, 2), simd=2),
+    dict(in_shape=(6, 6, 3), kernel=(2, 2), stride=(3, 3), simd=3),          # stride > kernel
+    dict(in_shape=(5, 5, 4), kernel=(3, 3), stride=(2, 2), simd=1, depthwise=True),
+    dict(in_shape=(4, 4, 4), kernel=(2, 2), stride=(2, 2), pad=(1, 1, 1, 1), simd=2, depthwise=True),
+    dict(in_shape=(3, 3, 2), kernel=(3, 3), simd=2),                         # one output pixel
+], ids=["3x2_s21_pad", "1x3_s12", "2x2_s33", "dw_3x3_s2", "dw_pad", "whole_image"])
+def test_configurations(cfg):
+    check_window(**cfg, idle="random", backpressure="random", seed=5)
+
+
+@pytest.mark.parametrize("cfg", [
+    dict(in_shape=(4, 4, 2), kernel=(3, 3), pad=(1, 1, 1, 1), simd=1),      # reader bound
+    dict(in_shape=(4, 4, 2), kernel=(3, 3), simd=2),                          # reader bound, no pad
+    dict(in_shape=(4, 6, 2), kernel=(2, 2), stride=(2, 2), simd=2),           # balanced
+    dict(in_shape=(5, 5, 2), kernel=(1, 1), stride=(2, 2), simd=1),           # writer bound
+    dict(in_shape=(4, 5, 4), kernel=(1, 3), stride=(1, 1), pad=(0, 1, 0, 1), simd=2, depthwise=True),
+], ids=["3x3_pad", "3x3", "2x2_s2", "1x1_s2", "dw_1x3"])
+def test_cycles_equal_formula(cfg):
+    """Steady state: the spacing of frames on the output equals window_cycles exactly."""
+    frames = 4
+    dut, cap = check_window(**cfg, frames=frames)
+    per = dut.oh * dut.ow * dut.kh * dut.kw * dut.cg
+    starts = cap.cycles[::per]
+    periods = np.diff(starts).tolist()
+    assert periods[-1] == periods[-2] == window_cycles(cfg["in_shape"], cfg["kernel"],
+                                                       cfg.get("stride", (1, 1)),
+                                                       cfg.get("pad", (0, 0, 0, 0)), cfg["simd"])
+
+
+def test_buffer_rows():
+    assert buffer_rows(32, 3, 1) == 7          # 3 window + 3 next frame rows + 1
+    assert buffer_rows(32, 3, 1, 1, 1) == 5    # KH + SH + 1
+    assert buffer_rows(32, 2, 2) == 5
+
+
+@pytest.mark.parametrize("kwargs, exc, msg", [
+    (dict(in_shape=(4, 4)), TypeError, r"in_shape must be \(H, W, C\), not \(4, 4\)"),
+    (dict(kernel=(0, 3)), ValueError, r"kernel\[0\] must be a positive integer, not 0"),
+    (dict(kernel=3), TypeError, r"kernel must be a pair of integers, not 3"),
+    (dict(stride=(1, 1.5)), TypeError, r"stride\[1\] must be an integer, not 1\.5"),
+    (dict(pad=(3, 0, 0, 0)), ValueError,
+     r"pad must be smaller than the kernel \(3, 3\) on each side, not \(3, 0, 0, 0\)"),
+    (dict(pad=(1, 1)), TypeError, r"pad must be \(top, left, bottom, right\), not \(1, 1\)"),
+    (dict(kernel=(5, 3)), ValueError, r"kernel must fit the padded image \(4, 4\), not \(5, 3\)"),
+    (dict(simd=3), ValueError, r"simd must divide C=4, not 3"),
+    (dict(elem_bits=0), ValueError, r"elem_bits must be a positive integer, not 0"),
+    (dict(depthwise=1), TypeError, r"depthwise must be a bool, not 1"),
+])
+def test_constructor_validation(kwargs, exc, msg):
+    args = dict(in_shape=(4, 4, 4), kernel=(3, 3), simd=1, elem_bits=4) | kwargs
+    with pytest.raises(exc, match=f"^{msg}$"):
+        SlidingWindow(**args)

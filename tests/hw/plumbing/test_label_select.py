@@ -1,0 +1,96 @@
+"""LabelSelect: top-K indices, largest first, ties to the lower index, and its frame rate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qonnx.core.datatype import DataType
+
+from hw.plumbing.label_select import LabelSelect
+from sim.packing import pack
+from tests.hw.util import PATTERNS, assert_rejects, run_stream
+
+DT = DataType
+MATRIX = [(i, b) for i in PATTERNS for b in PATTERNS]
+CASES = {
+    # name: (channels, in_dtype, k, pe)
+    "c10-int4-k3-pe2": (10, "INT4", 3, 2),
+    "c10-uint8-k1-pe1": (10, "UINT8", 1, 1),
+    "c12-int2-k4-pe4": (12, "INT2", 4, 4),     # few values: many ties
+    "c6-bipolar-k6-pe3": (6, "BIPOLAR", 6, 3),
+    "c5-int8-k2-pe5": (5, "INT8", 2, 5),
+    "c1-uint1-k1-pe1": (1, "UINT1", 1, 1),
+}
+
+
+def reference(x, k):
+    """Indices of the k largest per row; a stable sort of -x keeps lower indices first on ties."""
+    return np.argsort(-x, axis=1, kind="stable")[:, :k]
+
+
+def frames_for(name, frames, seed):
+    c, dt, k, pe = CASES[name]
+    dt = DT[dt]
+    rng = np.random.default_rng(seed)
+    if dt.name == "BIPOLAR":
+        x = rng.choice([-1, 1], size=(frames, c))
+    else:
+        x = rng.integers(int(dt.min()), int(dt.max()) + 1, size=(frames, c))
+    if c > 3:
+        x[0, 1] = x[0, 3] = x[0].max()  # a tie at the top
+    return LabelSelect(channels=c, in_dtype=dt, k=k, pe=pe), x
+
+
+@pytest.mark.parametrize("idle,backpressure", MATRIX, ids=[f"{i}-{b}" for i, b in MATRIX])
+@pytest.mark.parametrize("name", CASES)
+def test_label_select_matches_reference(name, idle, backpressure):
+    dut, x = frames_for(name, 5, seed=len(name) + len(idle) + 3 * len(backpressure))
+    _, cap = run_stream(dut, pack(x, dut.in_dtype, dut.pe), x.shape[0] * dut.k, idle=idle,
+                        backpressure=backpressure, seed=len(idle + backpressure))
+    got = np.array(cap.words).reshape(x.shape[0], dut.k)
+    expected = reference(x, dut.k)
+    for f in range(x.shape[0]):
+        assert got[f].tolist() == expected[f].tolist(), f"frame {f}: values {x[f].tolist()}"
+
+
+def test_label_select_ties_go_to_lower_index():
+    dut = LabelSelect(channels=8, in_dtype=DT["INT4"], k=4, pe=2)
+    x = np.array([[3, 7, 7, -1, 7, 3, 0, 3]])
+    _, cap = run_stream(dut, pack(x, dut.in_dtype, 2), 4)
+    assert cap.words == [1, 2, 4, 0]
+
+
+@pytest.mark.parametrize("name", ["c10-int4-k3-pe2", "c12-int2-k4-pe4", "c10-uint8-k1-pe1"])
+def test_label_select_frame_rate(name):
+    """Steady state max(C/PE, K+1) cycles per frame; first index one cycle after the frame."""
+    dut, x = frames_for(name, 8, seed=1)
+    src, cap = run_stream(dut, pack(x, dut.in_dtype, dut.pe), x.shape[0] * dut.k)
+    per = dut.cycles_per_frame
+    assert per == max(dut.channels // dut.pe, dut.k + 1)
+    lasts = src[dut.folds - 1::dut.folds]
+    assert np.diff(lasts).tolist() == [per] * (len(lasts) - 1)
+    firsts = cap.cycles[::dut.k]
+    assert [f - l for f, l in zip(firsts, lasts)] == [dut.latency] * len(lasts)
+    assert np.diff(cap.cycles).tolist().count(1) == (dut.k - 1) * len(lasts)
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_label_select_index_width():
+    assert len(LabelSelect(channels=10, in_dtype=DT["INT4"], k=1, pe=1).o.payload) == 4
+    assert len(LabelSelect(channels=16, in_dtype=DT["INT4"], k=1, pe=1).o.payload) == 4
+    assert len(LabelSelect(channels=17, in_dtype=DT["INT4"], k=1, pe=1).o.payload) == 5
+    sel = LabelSelect(channels=1, in_dtype=DT["INT4"], k=1, pe=1)
+    assert len(sel.o.payload) == 1 and sel.out_dtype == DT["UINT1"]
+
+
+@pytest.mark.parametrize("kw,error,message", [
+    (dict(channels=0), ValueError, "channels must be a positive integer, not 0"),
+    (dict(k=0), ValueError, "k must be a positive integer, not 0"),
+    (dict(k=11), ValueError, "k must be at most channels=10, not 11"),
+    (dict(pe=3), ValueError, "pe must divide channels=10, not 3"),
+    (dict(in_dtype="INT4"), TypeError, "in_dtype must be a qonnx DataType, not 'INT4'"),
+])
+def test_label_select_rejects(kw, error, message):
+    args = dict(channels=10, in_dtype=DT["INT4"], k=2, pe=1)
+    args.update(kw)
+    assert_rejects(lambda: LabelSelect(**args), error, message)
