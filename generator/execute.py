@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from qonnx.core.datatype import DataType
 
-from .errors import ToolError
+from .errors import CheckFailed, ToolError
 from .ir import Graph
 
 
@@ -45,11 +45,13 @@ def run_verilator(out_dir: Path, io: dict, x: np.ndarray, *, idle: str = "none",
     exe = rtl.build(verilog, sio, trace=waves is not None)
     result = rtl.run(exe, sio, frames_to_words(x, io), idle=idle, backpressure=backpressure,
                      seed=seed, waves=waves)
-    if len(result.out_frames) != len(x):
-        raise ToolError(f"Verilator: {len(x)} frames in, {len(result.out_frames)} out")
+    if result.timed_out or len(result.out_frames) != len(x):
+        result.check()      # raises CheckFailed (exit 1) naming what went wrong
+        raise CheckFailed(f"RTL run failed: {len(x)} frames in, {len(result.out_frames)} out")
     cpf = rtl.steady_state_cycles_per_frame(result) if len(x) > 2 else None
     return RTLRun(outputs=words_to_frames(result.out_frames, io), cycles_per_frame=cpf,
-                  total_cycles=result.total_cycles, protocol_errors=result.protocol_errors)
+                  total_cycles=result.total_cycles,
+                  protocol_errors=result.protocol_errors + result.tlast_errors + result.extra_words)
 
 
 def run_amaranth(graph: Graph, x: np.ndarray, *, waves: Path | None = None) -> RTLRun:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from amaranth.hdl import Module, Signal
@@ -90,7 +91,7 @@ class Dataflow(wiring.Component):
     o : Out(stream.Signature(unsigned(stages[-1].out_elems * stages[-1].out_elem_bits)))
     """
 
-    def __init__(self, stages):
+    def __init__(self, stages: Sequence[Stage]):
         stages = tuple(stages)
         if not stages:
             raise ValueError("stages must not be empty")
@@ -170,8 +171,8 @@ class AxiStreamTop(wiring.Component):
     Those of ``dataflow``; the wrapper adds no register on the data path.
     """
 
-    def __init__(self, *, dataflow, in_elem_bits, in_elems, out_elem_bits, out_elems,
-                 out_words_per_frame):
+    def __init__(self, *, dataflow: wiring.Component, in_elem_bits: int, in_elems: int,
+                 out_elem_bits: int, out_elems: int, out_words_per_frame: int):
         if not isinstance(dataflow, wiring.Component):
             raise TypeError(f"dataflow must be a wiring.Component, not {dataflow!r}")
         self.in_payload_bits = check_int("in_elem_bits", in_elem_bits) * check_int("in_elems", in_elems)

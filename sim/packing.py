@@ -52,33 +52,32 @@ def decode(codes: np.ndarray, dtype: DataType) -> np.ndarray:
 def pack(values: np.ndarray, dtype: DataType, elems_per_word: int) -> list[int]:
     """Flat sequence of values -> list of words (element 0 in the LSBs).
 
-    ``len(values)`` must be a multiple of ``elems_per_word``.
+    ``len(values)`` must be a multiple of ``elems_per_word``. Vectorised through a bit
+    matrix, so it costs one ``int.from_bytes`` per word.
     """
     codes = encode(np.asarray(values).reshape(-1), dtype)
     if codes.size % elems_per_word:
         raise ValueError(f"{codes.size} elements do not fill words of {elems_per_word}")
     bits = element_bits(dtype)
-    words = []
-    for group in codes.reshape(-1, elems_per_word):
-        word = 0
-        for i, code in enumerate(group.tolist()):
-            word |= int(code) << (i * bits)
-        words.append(word)
-    return words
+    words = codes.reshape(-1, elems_per_word)
+    # bit j of element i of a word -> bit i*bits + j of the word
+    bitmat = ((words[:, :, None] >> np.arange(bits, dtype=np.uint64)) & 1).astype(np.uint8)
+    bitmat = bitmat.reshape(len(words), elems_per_word * bits)
+    packed = np.packbits(bitmat, axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
 
 
 def unpack(words, dtype: DataType, elems_per_word: int) -> np.ndarray:
     """List of words -> flat ``int64`` array of values."""
     bits = element_bits(dtype)
-    mask = (1 << bits) - 1
-    codes = np.empty(len(words) * elems_per_word, dtype=np.int64)
-    k = 0
-    for word in words:
-        word = int(word)
-        for i in range(elems_per_word):
-            codes[k] = (word >> (i * bits)) & mask
-            k += 1
-    return decode(codes, dtype)
+    total = elems_per_word * bits
+    nbytes = max(1, -(-total // 8))
+    raw = np.frombuffer(b"".join(int(w).to_bytes(nbytes + 8, "little")[:nbytes] for w in words),
+                        dtype=np.uint8).reshape(len(words), nbytes)
+    bitmat = np.unpackbits(raw, axis=1, bitorder="little")[:, :total]
+    bitmat = bitmat.reshape(len(words), elems_per_word, bits).astype(np.int64)
+    codes = (bitmat << np.arange(bits, dtype=np.int64)).sum(axis=2)
+    return decode(codes.reshape(-1), dtype)
 
 
 def tdata_bits(payload_bits: int) -> int:

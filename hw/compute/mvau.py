@@ -81,8 +81,9 @@ class MVAU(wiring.Component):
     ``o.ready`` feeds only that FIFO and ``i.ready`` depends only on registers.
     """
 
-    def __init__(self, *, weights, weight_dtype, in_dtype, acc_dtype, pe, simd,
-                 thresholds=None, out_dtype=None, out_scale=1, out_bias=0):
+    def __init__(self, *, weights: np.ndarray, weight_dtype: BaseDataType, in_dtype: BaseDataType,
+                 acc_dtype: BaseDataType, pe: int, simd: int, thresholds: np.ndarray | None = None,
+                 out_dtype: BaseDataType | None = None, out_scale: int = 1, out_bias: int = 0):
         w = check_int_array("weights", weights, 2)
         self.weight_dtype = check_dtype("weight_dtype", weight_dtype, max_bits=8)
         self.in_dtype = check_dtype("in_dtype", in_dtype, max_bits=8)

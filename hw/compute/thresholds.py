@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
+from qonnx.core.datatype import BaseDataType
 
 from ..streams import (add_output_queue, check_dtype, check_int, delay, element_value, elements)
 from .threshold_unit import ThresholdTable
@@ -43,7 +45,8 @@ class Thresholding(wiring.Component):
     behind a credit-controlled output FIFO; ``i.ready`` depends on registers only.
     """
 
-    def __init__(self, *, thresholds, in_dtype, out_dtype, out_scale=1, out_bias=0, channels, pe):
+    def __init__(self, *, thresholds: np.ndarray, in_dtype: BaseDataType, out_dtype: BaseDataType,
+                 out_scale: int = 1, out_bias: int = 0, channels: int, pe: int):
         self.in_dtype = check_dtype("in_dtype", in_dtype)
         self.channels = check_int("channels", channels)
         self.pe = check_int("pe", pe)

@@ -34,7 +34,7 @@ class StreamFifo(wiring.Component):
     so the FIFO also cuts every combinational ready/valid path between its neighbours.
     """
 
-    def __init__(self, *, width, depth):
+    def __init__(self, *, width: int, depth: int):
         self.width = check_int("width", width)
         self.depth = check_int("depth", depth, minimum=2)
         self.latency = 2

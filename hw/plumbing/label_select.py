@@ -5,7 +5,7 @@ from __future__ import annotations
 from amaranth.hdl import Array, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
-from qonnx.core.datatype import DataType
+from qonnx.core.datatype import BaseDataType, DataType
 
 from ..streams import check_dtype, check_int, element_value, elements
 
@@ -45,7 +45,7 @@ class LabelSelect(wiring.Component):
     fully sent: in steady state a frame takes ``max(C/PE, K+1)`` cycles.
     """
 
-    def __init__(self, *, channels, in_dtype, k, pe):
+    def __init__(self, *, channels: int, in_dtype: BaseDataType, k: int, pe: int):
         self.channels = check_int("channels", channels)
         self.in_dtype = check_dtype("in_dtype", in_dtype)
         self.k = check_int("k", k)
@@ -115,12 +115,12 @@ class LabelSelect(wiring.Component):
         with m.If(in_fire):
             with m.If(last_fold):
                 m.d.sync += [fold.eq(0), base.eq(0), busy.eq(1), sent.eq(0)]
-                m.d.sync += [o.eq(s[1]) for o, s in zip(out, slots)]
+                m.d.sync += [o.eq(idx) for o, (_, idx, _) in zip(out, slots)]
                 m.d.sync += [occ.eq(0) for occ in occs]
             with m.Else():
                 m.d.sync += [fold.eq(fold + 1), base.eq(base + self.pe)]
-                for (c, i, o), (nc, ni, no) in zip(zip(codes, idxs, occs), slots):
-                    m.d.sync += [c.eq(nc), i.eq(ni), o.eq(no)]
+                for (code, idx, occ), (new_code, new_idx, new_occ) in zip(zip(codes, idxs, occs), slots):
+                    m.d.sync += [code.eq(new_code), idx.eq(new_idx), occ.eq(new_occ)]
 
         m.d.comb += [self.o.valid.eq(busy), self.o.payload.eq(out[sent])]
         with m.If(self.o.valid & self.o.ready):

@@ -42,7 +42,7 @@ class WidthConverter(wiring.Component):
     depend on the element count register only.
     """
 
-    def __init__(self, *, elem_bits, in_elems, out_elems):
+    def __init__(self, *, elem_bits: int, in_elems: int, out_elems: int):
         self.elem_bits = check_int("elem_bits", elem_bits)
         self.in_elems = check_int("in_elems", in_elems)
         self.out_elems = check_int("out_elems", out_elems)

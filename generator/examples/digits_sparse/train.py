@@ -167,7 +167,7 @@ def main() -> None:
     np.savez_compressed(HERE / "digits_sparse.npz", **arrays)
     for variant, fc in (("dense", "dense"), ("sparse", "sparse_dense")):
         hw0 = "n_pe: 16, queue_depth: 8" if fc == "sparse_dense" else "weight_dtype: INT8, pe: 16, simd: 16"
-        hw1 = "n_pe: 10, queue_depth: 8" if fc == "sparse_dense" else "weight_dtype: INT8, pe: 10, simd: 16"
+        hw1 = "n_pe: 5, queue_depth: 8" if fc == "sparse_dense" else "weight_dtype: INT8, pe: 10, simd: 16"
         text = (f"# Integer digits MLP ({variant}), written by train.py in this folder.\n"
                 f"name: digits_{variant}\ninput: {{shape: [64], dtype: UINT5}}\narrays: digits_sparse.npz\nlayers:\n"
                 + layer_yaml("fc0", fc, f"weights: {variant}_fc0_w, thresholds: {variant}_fc0_t, "

@@ -115,6 +115,8 @@ DTYPE_CASES = [
     Case("UINT3", "BINARY", 4, 8, 4, 4, "shared"),
     Case("INT3", "BIPOLAR", 4, 6, 2, 2, "channel"),
     Case("BINARY", "UINT4", 2, 4, 1, 2, "bipolar"),
+    Case("BIPOLAR", "BINARY", 4, 6, 2, 3, "channel"),
+    Case("TERNARY", "BIPOLAR", 4, 6, 2, 6, "none"),
 ]
 
 FOLD_CASES = [
@@ -165,6 +167,27 @@ def test_mvau_cycles(case):
     assert src == [v * nf * sf + s for v in range(case.vectors) for s in range(sf)]
     assert cap.cycles == [v * nf * sf + n * sf + sf - 1 + dut.latency
                           for v in range(case.vectors) for n in range(nf)]
+
+
+@pytest.mark.parametrize("wdt,xdt,values", [
+    ("INT8", "INT8", (-1, 1)),    # 16-bit products, INT11 accumulator: the tree wraps
+    ("INT8", "UINT4", (0, 3)),    # signed products into an unsigned accumulator
+    ("UINT8", "INT8", (0, 2)),
+])
+def test_mvau_narrow_accumulator(wdt, xdt, values):
+    """acc_dtype from the actual weights, much narrower than the products."""
+    rng = np.random.default_rng(7)
+    wdt, xdt = DT[wdt], DT[xdt]
+    w = rng.integers(values[0], values[1] + 1, (4, 8))
+    w[0] = values[1]  # one row at the extreme
+    x = random_values(rng, xdt, (6, 8))
+    x[0] = xdt.max()
+    a, b = w * int(xdt.min()), w * int(xdt.max())
+    acc_dt = smallest_dtype(int(np.minimum(a, b).sum(1).min()), int(np.maximum(a, b).sum(1).max()))
+    assert acc_dt.bitwidth() < wdt.bitwidth() + xdt.bitwidth()
+    dut = MVAU(weights=w, weight_dtype=wdt, in_dtype=xdt, acc_dtype=acc_dt, pe=2, simd=4)
+    _, cap = run_stream(dut, pack(x, xdt, 4), 12, backpressure="random")
+    assert unpack(cap.words, acc_dt, 2).reshape(6, 4).tolist() == (x @ w.T).tolist()
 
 
 def test_mvau_latency_value():
