@@ -169,19 +169,25 @@ def burst_elems(node) -> int:
 
 
 def size_fifos(per_node: list[tuple[object, list]]) -> list:
-    """Flatten the stages, giving each FIFO room for its consumer's input burst."""
+    """Flatten the stages, giving each FIFO room for its consumer's input burst.
+
+    The FIFO after a stage holds words of the next stage's input width (the width
+    converter sits in front of it), so a consumer that reads ``burst`` elements in one go
+    needs ``ceil(burst / in_elems)`` words buffered, plus two of slack.
+    """
     import dataclasses
-    flat = []
-    for k, (node, stages) in enumerate(per_node):
-        for j, stage in enumerate(stages):
-            depth = 3
-            if j == len(stages) - 1:
-                nxt = next((n for n, st in per_node[k + 1:] if st), None)
-                burst = burst_elems(nxt) if nxt is not None else 0
-                if burst:
-                    depth = max(3, -(-burst // stage.out_elems) + 2)
-            flat.append(dataclasses.replace(stage, fifo_depth=max(stage.fifo_depth, depth)))
-    return flat
+    flat = [(node, stage) for node, stages in per_node for stage in stages]
+    out = []
+    for k, (node, stage) in enumerate(flat):
+        depth = 3
+        if k + 1 < len(flat):
+            next_node, next_stage = flat[k + 1]
+            first_of_node = next((st for n, st in flat if n is next_node), None) is next_stage
+            burst = burst_elems(next_node) if first_of_node else 0
+            if burst:
+                depth = max(3, -(-burst // next_stage.in_elems) + 2)
+        out.append(dataclasses.replace(stage, fifo_depth=max(stage.fifo_depth, depth)))
+    return out
 
 
 def elaborate(graph: Graph) -> Elaborated:

@@ -44,7 +44,8 @@ class Stage:
     in_elem_bits, in_elems, out_elem_bits, out_elems : int
         Element width and elements per word of each port.
     fifo_depth : int
-        Depth of the FIFO after the stage, at least 3: :class:`StreamFifo` sustains one
+        Depth, in words of the next stage's input width, of the FIFO after the stage (and
+        after the width converter, if any), at least 3: :class:`StreamFifo` sustains one
         word per cycle only from depth 3 on.
     """
 
@@ -78,7 +79,8 @@ class Dataflow(wiring.Component):
     """A chain of stages, each followed by a FIFO, with width converters where needed.
 
     Between consecutive stages, a :class:`WidthConverter` re-packs the words when the
-    element counts differ (element widths must match). Submodules are named after the
+    element counts differ (element widths must match); it sits before the FIFO, so the
+    FIFO holds words of the consumer's width. Submodules are named after the
     stages: ``<name>``, ``<name>_fifo`` and ``<name>_to_<next>`` for a converter.
 
     Parameters
@@ -121,17 +123,22 @@ class Dataflow(wiring.Component):
         for k, stage in enumerate(self.stages):
             m.submodules[stage.name] = stage.component
             _connect(m, upstream, stage.component.i)
-            fifo = StreamFifo(width=stage.out_elems * stage.out_elem_bits, depth=stage.fifo_depth)
-            m.submodules[f"{stage.name}_fifo"] = fifo
-            _connect(m, stage.component.o, fifo.i)
-            upstream = fifo.o
+            upstream = stage.component.o
+            elems = stage.out_elems
             if k + 1 < len(self.stages) and stage.out_elems != self.stages[k + 1].in_elems:
+                # Convert before buffering: the FIFO then holds words of the consumer's
+                # width and can refill a bursty consumer (an MVAU reading its whole
+                # vector in its first neuron fold) at one word per cycle.
                 nxt = self.stages[k + 1]
                 conv = WidthConverter(elem_bits=stage.out_elem_bits, in_elems=stage.out_elems,
                                       out_elems=nxt.in_elems)
                 m.submodules[f"{stage.name}_to_{nxt.name}"] = conv
                 _connect(m, upstream, conv.i)
-                upstream = conv.o
+                upstream, elems = conv.o, nxt.in_elems
+            fifo = StreamFifo(width=elems * stage.out_elem_bits, depth=stage.fifo_depth)
+            m.submodules[f"{stage.name}_fifo"] = fifo
+            _connect(m, upstream, fifo.i)
+            upstream = fifo.o
         _connect(m, upstream, wiring.flipped(self.o))
         return m
 

@@ -16,7 +16,7 @@ def _run(args: argparse.Namespace) -> int:
     with console.status(f"synth {args.board}") as status:
         def progress(step: str) -> None:
             status.update(f"[bold]{args.board}[/]: {step}")
-            console.log(step)
+            console.print(f"  {step}")
         result = synth(Path(args.out), args.board, clock_mhz=args.clock_mhz,
                        progress=progress, baud=args.baud)
 

@@ -65,12 +65,17 @@ class SparseEngine(wiring.Component):
 
     Latency and throughput
     ----------------------
-    Data dependent; ``generator.sparse.cycles`` is the exact cycle model. A token reaches
-    the queues 2 cycles after it is offered; each PE spends one cycle per stored entry of
-    its non-empty columns (plus one cycle if the vector's last column is empty for it);
-    the output word of row ``l`` leaves ``3 + l`` cycles (+ threshold stages) after the
-    slowest PE's last entry, and ``MH/N`` words per vector at one per cycle.
-    The broadcast bound is one non-zero activation per cycle.
+    Data dependent; ``generator.sparse.cycles.simulate`` is the exact cycle model (the
+    tests assert every transfer cycle against it). With empty queues, a PE issues the
+    first entry of a word's first non-zero column 4 cycles after the word is taken; it
+    then spends one cycle per stored entry of its non-empty columns (empty columns cost
+    it nothing; a vector whose last column is empty for it costs one marker cycle). Output
+    word ``l`` of a vector transfers ``5 + latency + l`` cycles after the slowest PE
+    issued its last entry (``latency`` = 1, plus the threshold stages), ``MH/N`` words at
+    one per cycle while the PEs already work on the next vector. The scanner takes
+    ``max(1, nonzeros)`` cycles per input word and the broadcast moves one activation per
+    cycle, and only when every PE's queue has room (with depth 1, a PE whose columns are
+    non-empty lets a token through every other cycle at most).
     """
 
     def __init__(self, *, entries, col_ptr: np.ndarray, codebook: np.ndarray, out_features: int,

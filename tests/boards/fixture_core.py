@@ -4,6 +4,7 @@
 holding two UINT elements, the sum and the maximum of the word (a 2-stage pipeline with
 back-pressure, ``tlast`` on the last word of a frame). ``RomCore``: each input word (an
 address) gives ``rom[address]``, ``rom`` a fixed hash table, for memory-heavy designs.
+``DelayCore``: a deep register pipeline, for designs too big for a small FPGA.
 """
 
 from __future__ import annotations
@@ -100,6 +101,36 @@ class RomCore(wiring.Component):
                        "tdata_bits": len(self.s_axis_tdata), "words_per_frame": 1},
                 "out": {"dtype": f"UINT{self.data_bits}", "shape": [1, 1, 1], "elems_per_word": 1,
                         "tdata_bits": len(self.m_axis_tdata), "words_per_frame": 1}}
+
+
+class DelayCore(wiring.Component):
+    """``depth`` register stages of ``bits``-bit words (identity, for flip-flop-heavy tests).
+
+    All stages advance together when the last one is empty or taken.
+    """
+
+    def __init__(self, *, bits: int, depth: int):
+        self.bits, self.depth = bits, depth
+        super().__init__(_ports(bits, bits))
+
+    def elaborate(self, platform):
+        m = Module()
+        data = [Signal(self.bits, name=f"d{i}") for i in range(self.depth)]
+        valid = [Signal(name=f"v{i}") for i in range(self.depth)]
+        advance = ~valid[-1] | self.m_axis_tready
+        m.d.comb += self.s_axis_tready.eq(advance)
+        with m.If(advance):
+            m.d.sync += [data[0].eq(self.s_axis_tdata), valid[0].eq(self.s_axis_tvalid)]
+            for i in range(1, self.depth):
+                m.d.sync += [data[i].eq(data[i - 1]), valid[i].eq(valid[i - 1])]
+        m.d.comb += [self.m_axis_tvalid.eq(valid[-1]), self.m_axis_tdata.eq(data[-1]),
+                     self.m_axis_tlast.eq(1)]
+        return m
+
+    def io(self) -> dict:
+        side = {"dtype": f"UINT{self.bits}", "shape": [1, 1, 1], "elems_per_word": 1,
+                "tdata_bits": self.bits, "words_per_frame": 1}
+        return {"in": dict(side), "out": dict(side)}
 
 
 def write_bundle(core, out_dir: Path, name: str = "fixture_top") -> Path:

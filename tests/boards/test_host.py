@@ -99,3 +99,18 @@ def test_bad_input_shape_and_values(setup):
     bad[1, 0, 0, 5] = 16
     with pytest.raises(InputDataError, match=r"^x\.npy: frame 1: value 16 is outside UINT4$"):
         run_frames(io, Link(ModelPort(core), timeout_s=0.05), bad, where="x.npy")
+
+
+def test_run_command_rejects_board_without_uart_shell(setup, tmp_path, capsys):
+    from generator.cli import main
+    core, io, x = setup
+    np.save(tmp_path / "x.npy", x)
+    args = ["run", str(tmp_path), "--input", str(tmp_path / "x.npy"),
+            "--output", str(tmp_path / "y.npy")]
+    assert main([*args, "--board", "pynq_z2", "--port", "/dev/null"]) == 2
+    assert capsys.readouterr().err == ("bitsmith: error: --board pynq_z2: no UART shell on this "
+                                       "board (use the generated PYNQ driver on the board "
+                                       "itself)\n")
+    assert main([*args, "--board", "icebreaker", "--port", str(tmp_path / "ttyNONE")]) == 2
+    assert capsys.readouterr().err.startswith(f"bitsmith: error: --port {tmp_path}/ttyNONE: ")
+    assert not (tmp_path / "y.npy").exists()

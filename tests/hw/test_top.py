@@ -108,7 +108,7 @@ def test_dataflow_inserts_converters_and_fifos():
     from amaranth.hdl import Fragment
     frag = Fragment.get(df, None)
     names = [name for _, name, _ in frag.subfragments]
-    assert names == ["fc0", "fc0_fifo", "fc0_to_fc1", "fc1", "fc1_fifo"]
+    assert names == ["fc0", "fc0_to_fc1", "fc0_fifo", "fc1", "fc1_fifo"]
 
 
 def fifo_stage(name="a", bits=4, elems=2, depth=3, **kw):

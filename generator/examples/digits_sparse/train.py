@@ -6,16 +6,16 @@ descriptions next to this file: ``digits_dense.yaml`` (the dense integer network
 sharing ``digits_sparse.npz``. Pure numpy + scikit-learn, deterministic (seed 0).
 
 Network: input the 8x8 image as integers 0..16 (UINT5); ``fc0`` 64 -> 256 with a
-quantized ReLU to UINT3 (7 thresholds per neuron, the bias folded in); ``fc1`` 128 -> 10,
+quantized ReLU to UINT3 (7 thresholds per neuron, the bias folded in); ``fc1`` 256 -> 10,
 raw accumulator, the label is its argmax (no bias, so the argmax is exact in integers).
 
-Deep Compression, as in the paper: train dense; prune by magnitude in steps to 93 % (fc0) and 70 % (fc1), 89.9 %
-overall, retraining with the mask after each step; share each layer's non-zero weights by k-means (15
-centroids, linear initialisation, index 0 = zero) and fine-tune the centroids (the
-gradient of a centroid is the sum over its weights); quantize weights to INT8
-(per-layer scale) and the activation to UINT3. The dense network is quantized the same
-way, so the two differ only by pruning and sharing. The split is scikit-learn's
-``train_test_split(test_size=0.2, random_state=0, stratify=y)``.
+Deep Compression, as in the paper: train dense; prune by magnitude in steps to 93 %
+(fc0) and 70 % (fc1), 89.9 % overall, retraining with the mask after each step; share
+each layer's non-zero weights by k-means (15 centroids, linear initialisation, index
+0 = zero) and fine-tune the centroids (the gradient of a centroid is the sum over its
+weights); quantize weights to INT8 (per-layer scale) and the activation to UINT3. The
+dense network is quantized the same way, so the two differ only by pruning and sharing.
+The split is scikit-learn's ``train_test_split(test_size=0.2, random_state=0, stratify=y)``.
 """
 
 from __future__ import annotations

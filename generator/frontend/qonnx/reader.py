@@ -43,6 +43,22 @@ def load_wrapper(path: Path) -> ModelWrapper:
     return ModelWrapper(proto)
 
 
+def single_frame(model: ModelWrapper) -> ModelWrapper:
+    """The model with batch size 1: a symbolic batch axis of the input and output is fixed
+    to 1 and the stale intermediate shapes are dropped (shape inference restores them)."""
+    inits = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    dims = inputs[0].type.tensor_type.shape.dim if inputs else []
+    if len(dims) and dims[0].HasField("dim_param"):
+        dims[0].dim_value = 1
+        for out in model.graph.output:
+            odims = out.type.tensor_type.shape.dim
+            if len(odims) and odims[0].HasField("dim_param"):
+                odims[0].dim_value = 1
+        del model.graph.value_info[:]
+    return model
+
+
 def default_opset(model: ModelWrapper) -> int | None:
     for imp in model.model.opset_import:
         if imp.domain in ("", "ai.onnx"):
@@ -62,7 +78,7 @@ def read_model(path: Path) -> ModelWrapper:
     if not [i for i in graph.input if i.name not in inits] or len(graph.output) != 1:
         raise ModelError(f"{path}: the model must have one input and one output")
     try:
-        model = cleanup_model(model)
+        model = cleanup_model(single_frame(model))
         for step in (FoldConstants(exclude_op_types=["Quant", "BipolarQuant"]), InferShapes(), SortGraph(),
                      GiveUniqueNodeNames(), InferDataTypes()):
             model = model.transform(step)

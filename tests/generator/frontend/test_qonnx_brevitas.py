@@ -35,6 +35,24 @@ class Mlp(torch.nn.Module):
         return self.fc3(self.act2(self.fc2(self.act(self.bn(self.fc1(self.inp(x)))))))
 
 
+class Bnn(torch.nn.Module):
+    """1-bit weights and activations (BipolarQuant in QONNX): XNOR-popcount layers."""
+
+    def __init__(self):
+        super().__init__()
+        from brevitas.quant import SignedBinaryActPerTensorConst as BinAct
+        from brevitas.quant import SignedBinaryWeightPerTensorConst as BinWeight
+        self.inp = qnn.QuantIdentity(act_quant=BinAct, return_quant_tensor=True)
+        # weight scale 1.0: with 0.1, float32 rounding gives exact zeros random signs in qonnx
+        self.fc1 = qnn.QuantLinear(32, 16, bias=False, weight_quant=BinWeight, weight_scaling_const=1.0)
+        self.bn = torch.nn.BatchNorm1d(16)
+        self.act = qnn.QuantIdentity(act_quant=BinAct, return_quant_tensor=True)
+        self.fc2 = qnn.QuantLinear(16, 6, bias=False, weight_quant=BinWeight, weight_scaling_const=1.0)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.bn(self.fc1(self.inp(x)))))
+
+
 class Cnn(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -67,7 +85,7 @@ def trained(net, shape, steps=20):
 
 
 @pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
-@pytest.mark.parametrize("arch, shape", [(Mlp, (24,)), (Cnn, (2, 8, 8))], ids=["mlp", "cnn"])
+@pytest.mark.parametrize("arch, shape", [(Mlp, (24,)), (Bnn, (32,)), (Cnn, (2, 8, 8))], ids=["mlp", "bnn", "cnn"])
 def test_brevitas_export_matches_qonnx(tmp_path, arch, shape, dynamo):
     net = trained(arch(), shape)
     path = tmp_path / f"{arch.__name__.lower()}.onnx"
@@ -80,7 +98,9 @@ def test_brevitas_export_matches_qonnx(tmp_path, arch, shape, dynamo):
     check(graph, path, x)
     kinds = {type(n).__name__ for n in graph.nodes}
     assert ("Conv" in kinds) == (arch is Cnn) and "MatrixVector" in kinds
-    if arch is Cnn:
+    if arch is Bnn:
+        assert all(n.xnor for n in graph.nodes)
+    if arch in (Cnn, Bnn):
         check(load_onnx(path, topk=2), path, x)
     else:   # the last layer's per-class bias reorders classes: no hardware top-K
         with pytest.raises(ModelError, match=r"^--topk: the scale/bias before the top-K differs between classes"):

@@ -69,10 +69,11 @@ class Net:
                                                domain=QONNX, signed=1, narrow=narrow, rounding_mode="ROUND"))
         return name
 
-    def save(self, path, opset=13):
+    def save(self, path, opset=13, batch=None):
         self.nodes[-1].output[0] = "y"
+        in_shape = self.in_shape if batch is None else (batch,) + self.in_shape[1:]
         graph = helper.make_graph(self.nodes, "net",
-                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, self.in_shape)],
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
                                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=self.inits)
         model = qonnx_make_model(graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(QONNX, 1)])
         onnx.save(model, str(path))
@@ -192,6 +193,15 @@ def test_qkeras_matmul_add_relu_quant(tmp_path):
     graph, _ = check_model(path, x)
     assert [n.thresholds.out_dtype.name for n in graph.nodes[:2]] == ["UINT4", "UINT4"]
     assert [n.thresholds.steps for n in graph.nodes[:2]] == [15, 15]
+
+
+def test_symbolic_batch_axis(tmp_path):
+    rng = np.random.default_rng(14)
+    net = Net((1, 6)).quant(0.5, 3, signed=1)
+    net.op("MatMul", net.weight(rand_weights(rng, (6, 4)), 1.0, bits=3)).op("Reshape", np.array([-1, 2, 2]))
+    path = net.save(tmp_path / "dyn.onnx", batch="batch")
+    graph, _ = check_model(path, rng.normal(size=(64, 6)).astype(np.float32))
+    assert graph.in_shape == (1, 1, 6)
 
 
 def test_model_argmax_tail(tmp_path):

@@ -1,6 +1,5 @@
 """SlidingWindow vs the numpy im2col of the golden model, under idle/backpressure."""
 
-import re
 
 import numpy as np
 import pytest
@@ -8,7 +7,7 @@ from qonnx.core.datatype import DataType
 
 from hw.compute.sliding_window import SlidingWindow, buffer_rows, window_cycles
 from sim.golden.conv import windows
-from sim.packing import pack, unpack
+from sim.packing import pack
 from tests.hw.util import PATTERNS, assert_words_equal, run_stream
 
 INT4 = DataType["INT4"]
@@ -66,7 +65,7 @@ def test_cycles_equal_formula(cfg):
     """Steady state: the spacing of frames on the output equals window_cycles exactly."""
     frames = 4
     dut, cap = check_window(**cfg, frames=frames)
-    per = dut.oh * dut.ow * dut.kh * dut.kw * dut.cg
+    per = dut.out_words
     starts = cap.cycles[::per]
     periods = np.diff(starts).tolist()
     assert periods[-1] == periods[-2] == window_cycles(cfg["in_shape"], cfg["kernel"],
@@ -97,3 +96,30 @@ def test_constructor_validation(kwargs, exc, msg):
     args = dict(in_shape=(4, 4, 4), kernel=(3, 3), simd=1, elem_bits=4) | kwargs
     with pytest.raises(exc, match=f"^{msg}$"):
         SlidingWindow(**args)
+
+
+def random_configs(count, seed=1):
+    """Random small geometries: every kernel/stride/pad/simd/order combination is fair game."""
+    import random
+    rnd = random.Random(seed)
+    while count:
+        h, w, c = rnd.randint(1, 6), rnd.randint(1, 6), rnd.choice([1, 2, 4])
+        kh, kw = rnd.randint(1, 3), rnd.randint(1, 3)
+        pad = (rnd.randint(0, kh - 1), rnd.randint(0, kw - 1), rnd.randint(0, kh - 1), rnd.randint(0, kw - 1))
+        if kh > h + pad[0] + pad[2] or kw > w + pad[1] + pad[3]:
+            continue
+        count -= 1
+        yield dict(in_shape=(h, w, c), kernel=(kh, kw), stride=(rnd.randint(1, 3), rnd.randint(1, 3)),
+                   pad=pad, simd=rnd.choice([d for d in (1, 2, 4) if c % d == 0]),
+                   depthwise=rnd.random() < 0.3)
+
+
+@pytest.mark.parametrize("cfg", list(random_configs(24)), ids=lambda cfg: "-".join(
+    f"{v}" for v in (cfg["in_shape"], cfg["kernel"], cfg["stride"], cfg["pad"], cfg["simd"])).replace(" ", ""))
+def test_random_geometries_outputs_and_cycles(cfg):
+    check_window(**cfg, idle="random", backpressure="cycle", seed=7)
+    frames = 5
+    dut, cap = check_window(**cfg, frames=frames)
+    starts = cap.cycles[::dut.out_words]
+    formula = window_cycles(cfg["in_shape"], cfg["kernel"], cfg["stride"], cfg["pad"], cfg["simd"])
+    assert np.diff(starts)[-2:].tolist() == [formula, formula]

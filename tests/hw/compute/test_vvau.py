@@ -5,7 +5,7 @@ import pytest
 from qonnx.core.datatype import DataType
 
 from hw.compute.vvau import VVAU
-from sim.packing import pack, unpack
+from sim.packing import pack
 from tests.hw.util import PATTERNS, assert_rejects, assert_words_equal, run_stream
 
 DT = DataType

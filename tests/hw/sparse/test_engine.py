@@ -104,6 +104,23 @@ def test_busy_counter_counts_work():
     assert (run.in_cycles, run.out_cycles, run.busy) == (trace.in_cycles, trace.out_cycles, trace.busy)
 
 
+@pytest.mark.parametrize("steps", [0, 3])
+def test_latency(steps):
+    # one PE, one column of 2 entries (rows 0 and 2), one non-zero activation: the word is
+    # taken at 0, entries issue at 4 and 5, row l leaves at 5 + 5 + latency + l
+    entries = (np.array([[1, 0], [2, 1]]),)
+    thresholds = np.array([[-1, 0, 1]] * 3) if steps else None
+    dut = SparseEngine(entries=entries, col_ptr=np.array([[0, 2]]), codebook=np.array([0, 1, 2, 3]),
+                       out_features=3, weight_dtype=DT["UINT2"], in_dtype=DT["INT4"], acc_dtype=DT["INT6"],
+                       queue_depth=1, simd=1, thresholds=thresholds,
+                       out_dtype=DT["UINT2"] if steps else None)
+    src, cap = run_stream(dut, [3], 3)
+    assert src == [0]
+    assert cap.cycles == [10 + dut.latency + l for l in range(3)]
+    y = [3, 0, 6] if not steps else [3, 2, 3]
+    assert unpack(cap.words, DT["UINT2"] if steps else DT["INT6"], 1).tolist() == y
+
+
 def test_pointer_banks_are_both_used():
     # a column with entries in every PE and odd/even columns alternating empty/full
     node, _ = build(8, 6, 2, 2, 2, 0.5)
