@@ -82,9 +82,11 @@ def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
             figures = vivado.run(target, core, steps, clock_mhz=clock, baud=baud)
         else:
             figures = _asic(core, steps)
-    except BitsmithError:
+    except BitsmithError as exc:
         shutil.rmtree(failed, ignore_errors=True)
         partial.rename(failed)
+        # the message names logs in the work folder: point it at where they now are
+        exc.args = tuple(str(a).replace(str(partial), str(failed)) for a in exc.args)
         raise
     result = {"board": target.name, "device": target.device, "part": target.part,
               "flow": target.flow, "core": core.top, **figures,

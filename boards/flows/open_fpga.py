@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from generator.errors import CheckFailed
 
@@ -89,7 +88,7 @@ def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int
                      "--speed", platform.speed, "--lpf", "top.lpf", "--textcfg", "top.config"]
         pack_args, bitstream = ["--input", "top.config", "--bit", "top.bit"], "top.bit"
 
-    done = steps.run("pnr", tool, pnr_args, log_name="pnr.log", ok_codes=(0, 1),
+    done = steps.run("pnr", tool, pnr_args, log_name="pnr.log", check=False,
                      description=f"nextpnr: place and route on {board.device} "
                                  f"at {shell.clock_mhz_actual:g} MHz")
     pnr_log = (workdir / "pnr.log").read_text(errors="replace")

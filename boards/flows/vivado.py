@@ -7,7 +7,6 @@ own synthesis will differ (different LUT packing, carry and BRAM inference, reti
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 

@@ -1,13 +1,11 @@
 """Real place-and-route on iCE40 UP5K and ECP5-85F (YoWASP), the fit check, and asic."""
 
 import json
-import re
 
 import pytest
 
 from boards import synth
 from boards.flows.asic import GATE_WEIGHTS, flop_weight
-from boards.flows.open_fpga import DoesNotFit
 from fixture_core import DelayCore, SumMaxCore, write_bundle
 from generator.cli import main
 
