@@ -24,7 +24,7 @@ from generator.errors import BitsmithError, OptionError
 from .bundle import read_core_io
 from .flows import asic, open_fpga, vivado
 from .registry import get_board
-from .shell.board_top import BoardShell
+from .shell.board_top import clock_plan
 from .tools import Progress, Steps
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
     if clock is not None and (not isinstance(clock, (int, float)) or clock <= 0):
         raise OptionError(f"--clock-mhz must be a positive number, not {clock_mhz!r}")
     if target.flow == "open" or target.family == "xc7":
-        BoardShell(target, core, clock_mhz=clock, baud=baud)     # check clock and baud now
+        clock_plan(target, clock, baud)          # unreachable clock or baud: fail before writing
 
     root = Path(out_dir) / "board"
     final, partial, failed = root / target.name, root / f"{target.name}.partial", \

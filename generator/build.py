@@ -77,8 +77,11 @@ def load_model(path: str | Path, opts: BuildOptions) -> Graph:
         raise ModelError(f"{path}: no such file")
     if path.suffix == ".onnx":
         from .frontend.qonnx import load_onnx
-        return load_onnx(path, input_dtype=dtype(opts.input_dtype) if opts.input_dtype else None,
-                         input_scale=opts.input_scale, topk=opts.topk, sparse=opts.sparse)
+        graph = load_onnx(path, input_dtype=dtype(opts.input_dtype) if opts.input_dtype else None,
+                          input_scale=opts.input_scale, topk=opts.topk, sparse=opts.sparse)
+        # An ONNX graph carries no folding: every layer is left to the folding pass.
+        return graph.replace(nodes=tuple(
+            n.replace(**{k: 0 for k in ("pe", "simd") if hasattr(n, k)}) for n in graph.nodes))
     if path.suffix in NATIVE_SUFFIXES:
         from .frontend.native import load_native
         graph = load_native(path)

@@ -94,7 +94,10 @@ def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int
     pnr_log = (workdir / "pnr.log").read_text(errors="replace")
     if done.returncode != 0:
         if _NO_FIT.search(pnr_log):
-            used = _utilisation_from_log(family, pnr_log) or core_figures
+            synthesised = resources(family, yosys_stat(workdir / "top_stat.json"))
+            used = _utilisation_from_log(family, pnr_log) or synthesised
+            if family == "ice40":             # nextpnr counts iCE40 FFs inside logic cells
+                used["ffs"] = synthesised["ffs"]
             raise DoesNotFit(f"the design does not fit {board.title} ({board.device}):\n"
                              + utilisation_table(used, available, "board design (nextpnr):")
                              + f"\n{FOLD_HINT}\nlog: {workdir / 'pnr.log'}")

@@ -3,13 +3,15 @@ and :class:`ShellWithCore`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, ResetSignal, Signal
 from amaranth.lib import io
 
 from generator.errors import OptionError
 
 from ..bundle import CoreIO
-from ..pll import ecp5_pll, ice40_pll, mmcm
+from ..pll import PLLSetting, ecp5_pll, ice40_pll, mmcm
 from ..registry import Board
 from .sim_top import ShellWithCore
 
@@ -26,6 +28,28 @@ def uart_divisor(clock_mhz: float, baud: int) -> int:
         raise OptionError(f"--baud {baud} cannot be made from a {clock_mhz:g} MHz clock "
                           f"within 2 %")
     return divisor
+
+
+@dataclass(frozen=True)
+class ClockPlan:
+    """How a board makes the core clock and times its UART."""
+
+    pll: PLLSetting | None
+    clock_mhz: float
+    clocks_per_bit: int
+    timeout_cycles: int
+
+
+def clock_plan(board: Board, clock_mhz: float, baud: int) -> ClockPlan:
+    """PLL (``None`` when the oscillator is the requested clock), UART divisor and the
+    receive timeout (32 byte times, at least 50 ms); raises :class:`OptionError`."""
+    osc = board.clock_mhz
+    solver = {"ice40": ice40_pll, "ecp5": ecp5_pll, "xc7": mmcm}[board.family]
+    pll = None if abs(clock_mhz - osc) < 1e-9 else solver(osc, clock_mhz)
+    actual = osc if pll is None else pll.f_out_mhz
+    clocks_per_bit = uart_divisor(actual, baud)
+    return ClockPlan(pll, actual, clocks_per_bit,
+                     max(32 * 10 * clocks_per_bit, int(0.05 * actual * 1e6)))
 
 
 class BoardShell(Elaboratable):
@@ -50,13 +74,11 @@ class BoardShell(Elaboratable):
 
     def __init__(self, board: Board, core: CoreIO, *, clock_mhz: float, baud: int):
         self.board, self.core, self.baud = board, core, baud
-        osc = board.clock_mhz
-        solver = {"ice40": ice40_pll, "ecp5": ecp5_pll, "xc7": mmcm}[board.family]
-        self.pll = None if abs(clock_mhz - osc) < 1e-9 else solver(osc, clock_mhz)
-        self.clock_mhz_actual = osc if self.pll is None else self.pll.f_out_mhz
-        self.clocks_per_bit = uart_divisor(self.clock_mhz_actual, baud)
-        self.timeout_cycles = max(32 * 10 * self.clocks_per_bit,
-                                  int(0.05 * self.clock_mhz_actual * 1e6))
+        plan = clock_plan(board, clock_mhz, baud)
+        self.pll = plan.pll
+        self.clock_mhz_actual = plan.clock_mhz
+        self.clocks_per_bit = plan.clocks_per_bit
+        self.timeout_cycles = plan.timeout_cycles
 
     def _clock(self, m: Module, platform) -> tuple[Signal, Signal]:
         """(clock, locked) from the oscillator, through the PLL if there is one."""

@@ -99,3 +99,18 @@ def test_asic_counts(bundle):
 ])
 def test_flop_weights(cell, weight):
     assert flop_weight(cell) == (None if weight is None else pytest.approx(weight))
+
+
+@pytest.mark.board
+def test_core_that_fits_alone_but_not_with_the_shell(tmp_path, capsys):
+    out = write_bundle(DelayCore(bits=48, depth=105), tmp_path)     # 5145 flip-flops alone
+    assert main(["synth", str(out), "--board", "icebreaker"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    start = next(i for i, line in enumerate(err) if line.startswith("bitsmith: "))
+    assert err[start:start + 2] == [
+        "bitsmith: the design does not fit 1BitSquared iCEBreaker (iCE40UP5K):",
+        "board design (nextpnr):"]
+    table = {line.split()[0]: line.split()[1:] for line in err[start + 3:start + 7]}
+    assert int(table["luts"][0]) > 5280 and table["luts"][-2:] == ["<--", "over"]
+    assert int(table["ffs"][0]) > 5145                      # core + shell
+    assert err[-1] == f"log: {out}/board/icebreaker.failed/pnr.log"

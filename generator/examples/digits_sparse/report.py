@@ -7,7 +7,6 @@ accuracy of both networks on the test split, and per-layer storage of the sparse
 
 from __future__ import annotations
 
-
 from generator.frontend.native import load_native
 from generator.sparse import ColumnEncoding, storage_report
 from sim.golden import run_graph
