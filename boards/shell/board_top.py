@@ -83,7 +83,7 @@ class BoardShell(Elaboratable):
     def _clock(self, m: Module, platform) -> tuple[Signal, Signal]:
         """(clock, locked) from the oscillator, through the PLL if there is one."""
         family = self.board.family
-        clk, locked = Signal(), Signal(init=1)
+        clk, locked = Signal(name="core_clk"), Signal(name="pll_locked", init=1)
         pin = platform.request(platform.default_clk, dir="-")
         if self.pll is None:
             m.submodules.clk_buf = buf = io.Buffer("i", pin)
@@ -113,7 +113,7 @@ class BoardShell(Elaboratable):
                 i_PHASESTEP=0, i_PHASELOADREG=0, i_PLLWAKESYNC=0, i_ENCLKOP=0)
             return clk, locked
         # xc7: MMCME2_BASE with its feedback through the fabric-free CLKFBOUT path.
-        feedback, raw = Signal(), Signal()
+        feedback, raw = Signal(name="mmcm_feedback"), Signal(name="mmcm_clkout0")
         m.submodules.mmcm = Instance(
             "MMCME2_BASE", p_CLKIN1_PERIOD=1000 / self.board.clock_mhz,
             p_DIVCLK_DIVIDE=p["DIVCLK_DIVIDE"], p_CLKFBOUT_MULT_F=float(p["CLKFBOUT_MULT_F"]),
@@ -144,8 +144,11 @@ class BoardShell(Elaboratable):
             m.d.por += timer.eq(timer + 1)
         m.d.comb += ResetSignal("sync").eq(~ready)
 
-        uart = platform.request("uart", 0)
+        subsignals = platform.lookup("uart", 0).ios          # rx, tx (+ rts, dtr on ULX3S)
+        uart = platform.request("uart", 0, dir={sub.name: "-" for sub in subsignals})
+        m.submodules.uart_rx_buf = rx_buf = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx_buf = tx_buf = io.Buffer("o", uart.tx)
         m.submodules.shell = shell = ShellWithCore(self.core, clocks_per_bit=self.clocks_per_bit,
                                                    timeout_cycles=self.timeout_cycles)
-        m.d.comb += [shell.rx.eq(uart.rx.i), uart.tx.o.eq(shell.tx)]
+        m.d.comb += [shell.rx.eq(rx_buf.i), tx_buf.o.eq(shell.tx)]
         return m

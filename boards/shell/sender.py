@@ -109,9 +109,7 @@ class ResponseSender(wiring.Component):
             with m.State("LENGTH_LO"):
                 emit(length[:8], "LENGTH_HI")
             with m.State("LENGTH_HI"):
-                with m.If(length == 0):
-                    emit(length[8:], "CRC_HI")
-                with m.Elif(status != Status.OK):
+                with m.If(length == 0):               # every error answer is empty
                     emit(length[8:], "CRC_HI")
                 with m.Elif(command == protocol.CMD_INFER):
                     emit(length[8:], "OUTPUT")

@@ -68,10 +68,15 @@ class SumMaxCore(wiring.Component):
                         "words_per_frame": self.words}}
 
     def reference(self, x: np.ndarray) -> np.ndarray:
-        """(N, 1, 1, elems*words) -> (N, 1, 1, 2*words): per word [sum, max]."""
-        words = x.reshape(x.shape[0], self.words, self.elems).astype(np.int64)
-        y = np.stack([words.sum(axis=2), words.max(axis=2)], axis=2)
-        return y.reshape(x.shape[0], 1, 1, 2 * self.words)
+        return sum_max_reference(x, elems=self.elems, words=self.words)
+
+
+def sum_max_reference(x: np.ndarray, *, elems: int, words: int) -> np.ndarray:
+    """numpy model of SumMaxCore: (N, 1, 1, elems*words) -> (N, 1, 1, 2*words),
+    per input word [sum, max]."""
+    grouped = x.reshape(x.shape[0], words, elems).astype(np.int64)
+    y = np.stack([grouped.sum(axis=2), grouped.max(axis=2)], axis=2)
+    return y.reshape(x.shape[0], 1, 1, 2 * words)
 
 
 class RomCore(wiring.Component):
