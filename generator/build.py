@@ -79,9 +79,10 @@ def load_model(path: str | Path, opts: BuildOptions) -> Graph:
         from .frontend.qonnx import load_onnx
         graph = load_onnx(path, input_dtype=dtype(opts.input_dtype) if opts.input_dtype else None,
                           input_scale=opts.input_scale, topk=opts.topk, sparse=opts.sparse)
-        # An ONNX graph carries no folding: every layer is left to the folding pass.
+        # An ONNX graph carries no folding: every foldable layer is left to the folding pass.
+        from .passes.fold import AUTO, fold_parameters
         return graph.replace(nodes=tuple(
-            n.replace(**{k: 0 for k in ("pe", "simd") if hasattr(n, k)}) for n in graph.nodes))
+            n.replace(**{k: AUTO for k in fold_parameters(n)}) for n in graph.nodes))
     if path.suffix in NATIVE_SUFFIXES:
         from .frontend.native import load_native
         graph = load_native(path)
@@ -273,6 +274,7 @@ class BuildResult:
 def write_bundle(graph: Graph, out_dir: Path, *, progress=None) -> BuildResult:
     """Elaborate ``graph`` and write the whole OUT/ bundle atomically."""
     from .templating import render
+    check_out_dir(Path(out_dir))
     start = time.perf_counter()
     step = progress or (lambda msg: None)
     step("lowering to hardware")
@@ -308,11 +310,17 @@ def io_of(io: dict):
                     out_words_per_frame=io["out"]["words_per_frame"])
 
 
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse, before any work, to replace a folder that is not an earlier build."""
+    if out_dir.exists() and (not out_dir.is_dir() or (not (out_dir / "design.json").exists()
+                                                      and any(out_dir.iterdir()))):
+        raise OptionError(f"{out_dir} exists and is not a bitsmith build; refusing to overwrite it")
+
+
 def replace_dir(tmp: Path, out_dir: Path) -> None:
     """Move the finished ``tmp`` into place; an existing OUT is replaced only now."""
     if out_dir.exists():
-        if not (out_dir / "design.json").exists() and any(out_dir.iterdir()):
-            raise OptionError(f"{out_dir} exists and is not a bitsmith build; refusing to overwrite it")
+        check_out_dir(out_dir)
         old = out_dir.with_name(f".{out_dir.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         out_dir.rename(old)
@@ -338,6 +346,7 @@ def read_bundle(out_dir: str | Path) -> tuple[Graph, dict]:
 
 def build(model: str | Path, out_dir: str | Path, opts: BuildOptions, *, progress=None) -> BuildResult:
     step = progress or (lambda msg: None)
+    check_out_dir(Path(out_dir))
     step(f"reading {Path(model).name}")
     graph = prepare(load_model(model, opts), opts)
     return write_bundle(graph, Path(out_dir), progress=progress)

@@ -60,6 +60,11 @@ def _dims(node) -> dict[str, int]:
     return fn(node) if fn else {}
 
 
+def fold_parameters(node) -> list[str]:
+    """Names of the folding parameters of ``node`` (``[]`` when it has none)."""
+    return list(_dims(node))
+
+
 def best_folding(node, target: int) -> dict[str, int]:
     dims = _dims(node)
     if not dims:
