@@ -10,14 +10,15 @@ package is imported on first use.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
-CYCLES: dict[type, Callable] = {}
-RESOURCES: dict[type, Callable] = {}
-_loaded = False
+from ..registry import Registry
+
+CYCLES = Registry(__name__, "cycle estimate")
+RESOURCES = Registry(__name__, "resource estimate")
+ideal_cycles: Callable = CYCLES.register
+resources: Callable = RESOURCES.register
 
 
 @dataclass(frozen=True)
@@ -32,37 +33,13 @@ class Resources:
                          self.brams + other.brams, self.dsps + other.dsps)
 
 
-def ideal_cycles(node_cls):
-    def wrap(fn):
-        CYCLES[node_cls] = fn
-        return fn
-    return wrap
-
-
-def resources(node_cls):
-    def wrap(fn):
-        RESOURCES[node_cls] = fn
-        return fn
-    return wrap
-
-
-def _load_all() -> None:
-    global _loaded
-    if not _loaded:
-        for mod in pkgutil.iter_modules(__path__):
-            importlib.import_module(f"{__name__}.{mod.name}")
-        _loaded = True
-
-
 def node_cycles(node) -> int:
-    _load_all()
-    fn = CYCLES.get(type(node))
+    fn = CYCLES.lookup(node)
     return int(fn(node)) if fn else 0
 
 
 def node_resources(node) -> Resources:
-    _load_all()
-    fn = RESOURCES.get(type(node))
+    fn = RESOURCES.lookup(node)
     return fn(node) if fn else Resources()
 
 

@@ -53,9 +53,10 @@ def divisors(n: int) -> list[int]:
 
 
 def _dims(node) -> dict[str, int]:
-    import generator.lowering  # noqa: F401  (modules that register fold dims)
-    from .. import estimate
-    estimate._load_all()
+    from ..estimate import CYCLES
+    from ..lowering import LOWERINGS
+    CYCLES.load()      # node kinds declare their fold dims next to their estimates
+    LOWERINGS.load()   # ... or their lowering
     fn = FOLD_DIMS.get(type(node))
     return fn(node) if fn else {}
 

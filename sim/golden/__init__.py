@@ -8,38 +8,22 @@ first use, so a new ``sim/golden/<kind>.py`` plugs in by itself.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Callable
 
 import numpy as np
 
-GOLDEN: dict[type, Callable] = {}
-_loaded = False
+from generator.registry import Registry
 
-
-def golden(node_cls):
-    """Decorator registering ``fn(node, x) -> y`` as the golden function of ``node_cls``."""
-    def wrap(fn):
-        GOLDEN[node_cls] = fn
-        return fn
-    return wrap
-
-
-def _load_all() -> None:
-    global _loaded
-    if not _loaded:
-        for mod in pkgutil.iter_modules(__path__):
-            importlib.import_module(f"{__name__}.{mod.name}")
-        _loaded = True
+GOLDEN = Registry(__name__, "golden function")
+golden: Callable = GOLDEN.register
+"""Decorator registering ``fn(node, x) -> y`` as the golden function of a node class."""
 
 
 def run_node(node, x: np.ndarray) -> np.ndarray:
-    _load_all()
-    try:
-        fn = GOLDEN[type(node)]
-    except KeyError:
-        raise NotImplementedError(f"no golden function for {type(node).__name__}") from None
+    fn = GOLDEN.lookup(node)
+    if fn is None:
+        raise NotImplementedError(f"no golden function for {type(node).__name__} "
+                                  f"(have: {GOLDEN.supported()})")
     return fn(node, x)
 
 
