@@ -32,7 +32,8 @@ def thresholds_cycles(node: MultiThreshold) -> int:
 
 @ideal_cycles(LabelSelect)
 def label_select_cycles(node: LabelSelect) -> int:
-    return node.in_shape[2] // node.pe
+    # the unit accepts the next frame while it sends K indices: max(C/PE, K+1)
+    return max(node.in_shape[2] // node.pe, node.k + 1)
 
 
 @ideal_cycles(Reshape)

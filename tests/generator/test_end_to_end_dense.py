@@ -45,6 +45,63 @@ def random_bnn(rng, sizes, folds, *, topk=None, name="net"):
     return g
 
 
+def random_values(rng, dt, shape):
+    if dt.name == "BIPOLAR":
+        return rng.choice([-1, 1], shape)
+    return rng.integers(dt.min(), dt.max() + 1, shape)
+
+
+def random_thresholds(rng, acc_lo, acc_hi, channels, out_dtype, bias):
+    """Sorted random thresholds inside the accumulator range, one output level per step."""
+    steps = 1 if out_dtype.name == "BIPOLAR" else int(out_dtype.max() - out_dtype.min())
+    t = np.sort(rng.integers(acc_lo, acc_hi + 1, (channels, steps)), axis=1)
+    if out_dtype.name == "BIPOLAR":
+        return Thresholds(values=t, out_dtype=out_dtype, out_scale=2, out_bias=-1)
+    return Thresholds(values=t, out_dtype=out_dtype, out_scale=1, out_bias=bias)
+
+
+def random_int_net(rng, in_dtype, layers, *, name):
+    """layers: (kind, features, weight dtype or None, out dtype or None, out bias, pe, simd)."""
+    from generator.ir import MultiThreshold, accumulator_range
+    nodes, shape, dt = [], (1, 1, layers[0][1] if layers[0][0] == "thr" else None), in_dtype
+    channels = None
+    for k, (kind, features, wdt, odt, bias, pe, simd) in enumerate(layers):
+        if kind == "thr":
+            channels = features
+            th = random_thresholds(rng, dt.min(), dt.max(), 1 if k % 2 else channels, odt, bias)
+            nodes.append(MultiThreshold(name=f"thr{k}", in_shape=(1, 1, channels), in_dtype=dt,
+                                        thresholds=th, pe=pe))
+        else:
+            mw = channels
+            w = random_values(rng, wdt, (features, mw))
+            lo, hi = accumulator_range(w, wdt, dt)
+            th = None if odt is None else random_thresholds(rng, lo, hi, features, odt, bias)
+            nodes.append(MatrixVector(name=f"fc{k}", in_shape=(1, 1, mw), in_dtype=dt, weights=w,
+                                      weight_dtype=wdt, acc_dtype=MatrixVector.minimal_acc_dtype(w, wdt, dt),
+                                      thresholds=th, pe=pe, simd=simd))
+            channels = features
+        dt = nodes[-1].out_dtype
+    first = layers[0][1]
+    g = Graph(name=name, in_shape=(1, 1, first), in_dtype=in_dtype, nodes=tuple(nodes),
+              host_pre=(ToNHWC(shape=(1, 1, first)),))
+    g.check()
+    return g
+
+
+D = DataType
+INT_CONFIGS = {
+    # standalone thresholds INT8 -> UINT3, INT4 x UINT3 MACs, TERNARY x UINT3 -> INT2 (bias -2),
+    # BIPOLAR weights x INT2 inputs -> raw accumulator
+    "int_mixed": (D["INT8"], [("thr", 12, None, D["UINT3"], 0, 4, None),
+                              ("fc", 9, D["INT4"], D["UINT3"], 0, 3, 4),
+                              ("fc", 6, D["TERNARY"], D["INT2"], -2, 2, 3),
+                              ("fc", 5, D["BIPOLAR"], None, 0, 5, 2)]),
+    # 8-bit x 8-bit MACs, fully folded, BIPOLAR output thresholds, then BINARY-input layer
+    "int8_folded": (D["INT8"], [("thr", 4, None, D["INT8"], -128, 1, None),
+                                ("fc", 3, D["INT8"], D["BIPOLAR"], 0, 1, 1),
+                                ("fc", 4, D["UINT2"], None, 0, 1, 3)]),
+}
+
 CONFIGS = {
     # name: (sizes, folds)
     "fully_folded": ((15, 6, 4), ((1, 1), (1, 1))),
@@ -62,15 +119,21 @@ def builds(tmp_path_factory):
         g = random_bnn(rng, sizes, folds, topk=2 if name == "mixed" else None, name=name)
         d = tmp_path_factory.mktemp(name)
         out[name] = (g, write_bundle(g, d / "out"))
+    for i, (name, (in_dtype, layers)) in enumerate(INT_CONFIGS.items()):
+        g = random_int_net(np.random.default_rng(200 + i), in_dtype, layers, name=name)
+        out[name] = (g, write_bundle(g, tmp_path_factory.mktemp(name) / "out"))
     return out
 
 
 def random_frames(g, n, seed):
-    return np.random.default_rng(seed).choice([-1, 1], (n,) + tuple(g.in_shape))
+    return random_values(np.random.default_rng(seed), g.in_dtype, (n,) + tuple(g.in_shape))
+
+
+ALL = list(CONFIGS) + list(INT_CONFIGS)
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("config", ALL)
 def test_verilator_matches_golden_under_all_idle_and_backpressure(builds, config):
     g, built = builds[config]
     x = random_frames(g, 1000, seed=7)
@@ -83,16 +146,17 @@ def test_verilator_matches_golden_under_all_idle_and_backpressure(builds, config
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("config", ALL)
 def test_steady_state_cycles_equal_the_folding_bound(builds, config):
     g, built = builds[config]
     run = run_verilator(built.out_dir, built.io, random_frames(g, 300, seed=1))
-    bound = max(n.cycles_per_vector() for n in g.nodes if isinstance(n, MatrixVector))
-    assert graph_cycles(g) >= bound
-    assert run.cycles_per_frame == graph_cycles(g)
+    bound = max((n.out_features // n.pe) * (n.in_features // n.simd)
+                if isinstance(n, MatrixVector) else n.in_shape[2] // n.pe for n in g.nodes)
+    assert graph_cycles(g) == bound
+    assert run.cycles_per_frame == bound
 
 
-@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("config", ALL)
 def test_amaranth_simulation_matches_golden(builds, config):
     g, _ = builds[config]
     x = random_frames(g, 1000, seed=11)
