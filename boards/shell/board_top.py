@@ -129,20 +129,21 @@ class BoardShell(Elaboratable):
         if self.pll is not None:
             platform.add_clock_constraint(clk, self.clock_mhz_actual * 1e6)
 
-        # Power-on reset: count in a reset-less domain once the clock is locked.
+        # Power-on reset: count in a reset-less domain once the clock is locked. The reset
+        # is a flip-flop output with no logic after it (it fans out to the whole design).
         delay = int(POWER_ON_RESET_US * self.clock_mhz_actual)
         m.domains.por = ClockDomain("por", reset_less=True, local=True)
         m.domains.sync = ClockDomain("sync")
         timer = Signal(range(delay + 1))
-        ready = Signal()
-        m.d.comb += [ClockSignal("por").eq(clk), ClockSignal("sync").eq(clk)]
+        reset = Signal(init=1)
+        m.d.comb += [ClockSignal("por").eq(clk), ClockSignal("sync").eq(clk),
+                     ResetSignal("sync").eq(reset)]
         with m.If(~locked):
-            m.d.por += [timer.eq(0), ready.eq(0)]
+            m.d.por += [timer.eq(0), reset.eq(1)]
         with m.Elif(timer == delay):
-            m.d.por += ready.eq(1)
+            m.d.por += reset.eq(0)
         with m.Else():
             m.d.por += timer.eq(timer + 1)
-        m.d.comb += ResetSignal("sync").eq(~ready)
 
         subsignals = platform.lookup("uart", 0).ios          # rx, tx (+ rts, dtr on ULX3S)
         uart = platform.request("uart", 0, dir={sub.name: "-" for sub in subsignals})

@@ -74,11 +74,17 @@ class Bridge(wiring.Component):
                      receiver.framing_error.eq(uart_rx.framing_error),
                      frame.wr_addr.eq(receiver.wr_addr), frame.wr_data.eq(receiver.wr_data),
                      frame.wr_en.eq(receiver.wr_en),
-                     frame.start.eq(sender.feed_start), sender.feed_busy.eq(frame.busy),
-                     receiver.response_idle.eq(sender.idle & ~frame.busy)]
+                     frame.start.eq(sender.feed_start),
+                     receiver.response_done.eq(sender.done)]
         wiring.connect(m, uart_rx.bytes, receiver.bytes)
         wiring.connect(m, receiver.request, sender.request)
-        wiring.connect(m, sender.tx, uart_tx.bytes)
+        # A register between the sender's state-dependent byte mux and the transmitter's
+        # shift register (half throughput, far above the UART's).
+        with m.If(uart_tx.bytes.ready):
+            m.d.sync += uart_tx.bytes.valid.eq(0)
+        m.d.comb += sender.tx.ready.eq(~uart_tx.bytes.valid)
+        with m.If(sender.tx.valid & ~uart_tx.bytes.valid):
+            m.d.sync += [uart_tx.bytes.payload.eq(sender.tx.payload), uart_tx.bytes.valid.eq(1)]
         wiring.connect(m, frame.s_axis, wiring.flipped(self.s_axis))
         wiring.connect(m, wiring.flipped(self.m_axis), sender.m_axis)
         return m

@@ -44,16 +44,17 @@ class RequestReceiver(wiring.Component):
     Members
     -------
     bytes : In(stream.Signature(8))
-        Received bytes (always taken).
+        Received bytes; ``ready`` is low for the two decision cycles after a header and
+        after the CRC (the UART holds a byte meanwhile).
     framing_error : In(1)
         UART stop-bit error strobe; marks the frame being received as bad.
     wr_addr, wr_data, wr_en : Out
         Write port into the frame buffer.
     request : Out(stream.Signature(RequestLayout))
         One verdict per frame, held until taken.
-    response_idle : In(1)
-        The sender and the frame buffer are idle (the previous answer is complete); the
-        receiver ignores the line from the end of a frame until then.
+    response_done : In(1)
+        Strobe from the sender: the answer is complete. The receiver ignores the line
+        from the end of a frame until then.
     """
 
     def __init__(self, *, in_len: int, timeout_cycles: int):
@@ -70,29 +71,33 @@ class RequestReceiver(wiring.Component):
             "wr_data": Out(8),
             "wr_en": Out(1),
             "request": Out(stream.Signature(RequestLayout)),
-            "response_idle": In(1),
+            "response_done": In(1),
         })
 
     def elaborate(self, platform):
+        # Timing: every decision is taken from flags registered one state earlier (the
+        # byte compares, the timeout, the CRC residue), so no state transition sits
+        # behind more than a few LUTs; the UART holds a byte while ``ready`` is low in
+        # the two decision states.
         m = Module()
         byte = self.bytes.payload
-        got = self.bytes.valid          # ready is always 1
-        m.d.comb += self.bytes.ready.eq(1)
+        got = self.bytes.valid & self.bytes.ready
 
         crc = Signal(16)
         command = Signal(8)
-        length = Signal(16)
+        is_infer, is_info = Signal(), Signal()
+        lo_is_in_len, lo_is_zero, hi_is_in_len, hi_is_zero = Signal(), Signal(), Signal(), Signal()
+        crc_ok = Signal()
         status = Signal(8)
         bad_bits = Signal()             # a framing error inside this frame
         count = Signal(range(self.in_len + 1))
         quiet = Signal(range(self.timeout_cycles + 1))
         timed_out = Signal()
 
-        m.d.comb += timed_out.eq(quiet == self.timeout_cycles)
         with m.If(got):
-            m.d.sync += quiet.eq(0)
+            m.d.sync += [quiet.eq(0), timed_out.eq(0)]
         with m.Elif(~timed_out):
-            m.d.sync += quiet.eq(quiet + 1)
+            m.d.sync += [quiet.eq(quiet + 1), timed_out.eq(quiet == self.timeout_cycles - 1)]
         with m.If(self.framing_error):
             m.d.sync += bad_bits.eq(1)
 
@@ -106,7 +111,8 @@ class RequestReceiver(wiring.Component):
             m.next = "ANSWER"
 
         def in_frame(handle):
-            """Run ``handle`` on a byte; abandon the frame on silence."""
+            """Take a byte (into the CRC) and run ``handle``; abandon the frame on silence."""
+            m.d.comb += self.bytes.ready.eq(1)
             with m.If(got):
                 m.d.sync += crc.eq(crc16_step(crc, byte))
                 handle()
@@ -115,39 +121,39 @@ class RequestReceiver(wiring.Component):
 
         with m.FSM():
             with m.State("IDLE"):
+                m.d.comb += self.bytes.ready.eq(1)
                 with m.If(got & (byte == protocol.REQUEST_SYNC)):
                     m.d.sync += [crc.eq(protocol.CRC_INIT), bad_bits.eq(0), count.eq(0)]
                     m.next = "COMMAND"
             with m.State("COMMAND"):
                 def take_command():
-                    m.d.sync += command.eq(byte)
+                    m.d.sync += [command.eq(byte), is_infer.eq(byte == protocol.CMD_INFER),
+                                 is_info.eq(byte == protocol.CMD_INFO)]
                     m.next = "LENGTH_LO"
                 in_frame(take_command)
             with m.State("LENGTH_LO"):
                 def take_length_lo():
-                    m.d.sync += length[:8].eq(byte)
+                    m.d.sync += [lo_is_in_len.eq(byte == (self.in_len & 0xFF)),
+                                 lo_is_zero.eq(byte == 0)]
                     m.next = "LENGTH_HI"
                 in_frame(take_length_lo)
             with m.State("LENGTH_HI"):
                 def take_length_hi():
-                    full = byte.as_unsigned() << 8 | length[:8]
-                    m.d.sync += length[8:].eq(byte)
-                    with m.If(command == protocol.CMD_INFER):
-                        with m.If(full == self.in_len):
-                            m.next = "PAYLOAD"
-                        with m.Else():
-                            m.d.sync += status.eq(Status.LENGTH)
-                            m.next = "DRAIN"
-                    with m.Elif(command == protocol.CMD_INFO):
-                        with m.If(full == 0):
-                            m.next = "CRC_HI"
-                        with m.Else():
-                            m.d.sync += status.eq(Status.LENGTH)
-                            m.next = "DRAIN"
-                    with m.Else():
-                        m.d.sync += status.eq(Status.COMMAND)
-                        m.next = "DRAIN"
+                    m.d.sync += [hi_is_in_len.eq(byte == (self.in_len >> 8)),
+                                 hi_is_zero.eq(byte == 0)]
+                    m.next = "HEADER"
                 in_frame(take_length_hi)
+            with m.State("HEADER"):
+                with m.If(is_infer & lo_is_in_len & hi_is_in_len):
+                    m.next = "PAYLOAD"
+                with m.Elif(is_info & lo_is_zero & hi_is_zero):
+                    m.next = "CRC_HI"
+                with m.Elif(is_infer | is_info):
+                    m.d.sync += status.eq(Status.LENGTH)
+                    m.next = "DRAIN"
+                with m.Else():
+                    m.d.sync += status.eq(Status.COMMAND)
+                    m.next = "DRAIN"
             with m.State("PAYLOAD"):
                 m.d.comb += [self.wr_addr.eq(count), self.wr_data.eq(byte), self.wr_en.eq(got)]
                 def take_payload():
@@ -165,17 +171,24 @@ class RequestReceiver(wiring.Component):
                 in_frame(take_crc_lo)
             with m.State("CHECK"):
                 # The CRC register has taken both CRC bytes: a good frame leaves 0.
+                m.d.sync += crc_ok.eq(crc == 0)
+                m.next = "VERDICT"
+            with m.State("VERDICT"):
                 with m.If(bad_bits):
                     answer(Status.FRAMING)
-                with m.Elif(crc != 0):
+                with m.Elif(~crc_ok):
                     answer(Status.CRC)
                 with m.Else():
                     answer(Status.OK)
             with m.State("DRAIN"):
+                m.d.comb += self.bytes.ready.eq(1)
                 with m.If(timed_out):
                     answer(status)
             with m.State("ANSWER"):
-                # Wait until the sender has taken the verdict and finished answering.
-                with m.If(~self.request.valid & self.response_idle):
+                with m.If(self.request.ready):     # the sender takes the verdict
+                    m.next = "WAIT"
+            with m.State("WAIT"):
+                m.d.comb += self.bytes.ready.eq(1)  # bytes before the answer is out are dropped
+                with m.If(self.response_done):
                     m.next = "IDLE"
         return m

@@ -34,17 +34,18 @@ class ResponseSender(wiring.Component):
     Members
     -------
     request : In(stream.Signature(RequestLayout))
-        Verdicts; taken only when the sender and the frame buffer are idle.
-    feed_busy : In(1)
-        The frame buffer is still streaming.
+        Verdicts; ``ready`` is the decoded idle state, so that nothing combinational
+        from the sender reaches the receiver's state.
     feed_start : Out(1)
         Strobe to start streaming the buffered frame.
     m_axis : In(stream.Signature(out_tdata_bits))
         Output words of the core.
     tx : Out(stream.Signature(8))
         Bytes to the UART transmitter.
-    idle : Out(1)
-        No response in progress.
+    done : Out(1)
+        Registered strobe: the last byte of a response has been handed to the UART.
+        By then the core has consumed the whole input frame (its last output depends on
+        its last input), so the frame buffer may be refilled.
     """
 
     def __init__(self, *, in_len: int, out_words: int, out_tdata_bits: int):
@@ -57,11 +58,10 @@ class ResponseSender(wiring.Component):
         self.out_len = check_length("Output length", out_words * self.bytes_per_word)
         super().__init__({
             "request": In(stream.Signature(RequestLayout)),
-            "feed_busy": In(1),
             "feed_start": Out(1),
             "m_axis": In(stream.Signature(out_tdata_bits)),
             "tx": Out(stream.Signature(8)),
-            "idle": Out(1),
+            "done": Out(1),
         })
 
     def elaborate(self, platform):
@@ -72,29 +72,40 @@ class ResponseSender(wiring.Component):
         crc = Signal(16)
         sent = Signal(range(max(self.out_len, 4) + 1))   # payload bytes sent
         word = Signal(self.out_tdata_bits)
-        lanes_left = Signal(range(self.bytes_per_word + 1))
+        have_word = Signal()
+        lane = Signal(range(self.bytes_per_word + 1))
+        last_lane = Signal()
+        last_byte = Signal()
         info = self.in_len | self.out_len << 16      # CMD_INFO payload, little-endian
 
-        m.d.sync += self.feed_start.eq(0)
+        m.d.sync += [self.feed_start.eq(0), self.done.eq(0)]
         sending = self.tx.valid & self.tx.ready
+
+        # The CRC takes each sent byte one cycle later from a register (off the state
+        # mux path); the UART needs 10 bit times per byte, so it is always up to date
+        # before the next byte, and the CRC bytes wait for it explicitly.
+        crc_byte = Signal(8)
+        crc_pending = Signal()
+        with m.If(crc_pending):
+            m.d.sync += [crc.eq(crc16_step(crc, crc_byte)), crc_pending.eq(0)]
 
         def emit(value, next_state, *, checked=True):
             m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(value)]
             with m.If(self.tx.ready):
                 if checked:
-                    m.d.sync += crc.eq(crc16_step(crc, value))
+                    m.d.sync += [crc_byte.eq(value), crc_pending.eq(1)]
                 m.next = next_state
 
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += [self.idle.eq(~self.feed_busy),
-                             self.request.ready.eq(~self.feed_busy)]
-                with m.If(self.request.valid & ~self.feed_busy):
+                m.d.comb += self.request.ready.eq(1)
+                with m.If(self.request.valid):
                     verdict = self.request.payload
                     ok = verdict.status == Status.OK
                     infer = ok & (verdict.command == protocol.CMD_INFER)
                     m.d.sync += [command.eq(verdict.command), status.eq(verdict.status),
-                                 crc.eq(protocol.CRC_INIT), sent.eq(0), lanes_left.eq(0)]
+                                 crc.eq(protocol.CRC_INIT), sent.eq(0), have_word.eq(0),
+                                 last_byte.eq(self.out_len == 1)]
                     with m.If(infer):
                         m.d.sync += [self.feed_start.eq(1), length.eq(self.out_len)]
                     with m.Elif(ok):
@@ -123,20 +134,28 @@ class ResponseSender(wiring.Component):
                     with m.If(sent == 3):
                         m.next = "CRC_HI"
             with m.State("OUTPUT"):
-                with m.If(lanes_left == 0):
+                # Flags registered a byte ahead (last lane, last byte) keep the compares
+                # off the handshake path.
+                with m.If(~have_word):
                     m.d.comb += self.m_axis.ready.eq(1)
                     with m.If(self.m_axis.valid):
-                        m.d.sync += [word.eq(self.m_axis.payload),
-                                     lanes_left.eq(self.bytes_per_word)]
+                        m.d.sync += [word.eq(self.m_axis.payload), have_word.eq(1),
+                                     lane.eq(0), last_lane.eq(self.bytes_per_word == 1)]
                 with m.Else():
                     emit(word[:8], "OUTPUT")
                     with m.If(sending):
-                        m.d.sync += [word.eq(word >> 8), lanes_left.eq(lanes_left - 1),
-                                     sent.eq(sent + 1)]
-                        with m.If(sent == self.out_len - 1):
+                        m.d.sync += [word.eq(word >> 8), lane.eq(lane + 1),
+                                     last_lane.eq(lane == self.bytes_per_word - 2),
+                                     sent.eq(sent + 1), last_byte.eq(sent == self.out_len - 2)]
+                        with m.If(last_lane):
+                            m.d.sync += have_word.eq(0)
+                        with m.If(last_byte):
                             m.next = "CRC_HI"
             with m.State("CRC_HI"):
-                emit(crc[8:], "CRC_LO", checked=False)
+                with m.If(~crc_pending):
+                    emit(crc[8:], "CRC_LO", checked=False)
             with m.State("CRC_LO"):
                 emit(crc[:8], "IDLE", checked=False)
+                with m.If(self.tx.ready):
+                    m.d.sync += self.done.eq(1)
         return m

@@ -39,15 +39,16 @@ class UARTTransmitter(wiring.Component):
         frame = Signal(10, init=0x3FF)     # stop . data[7:0] . start, shifted out LSB first
         bits_left = Signal(range(11))
         timer = Signal(range(self.clocks_per_bit))
+        busy = Signal()
 
-        m.d.comb += [self.bytes.ready.eq(bits_left == 0), self.tx.eq(frame[0])]
-        with m.If(bits_left == 0):
+        m.d.comb += [self.bytes.ready.eq(~busy), self.tx.eq(frame[0])]
+        with m.If(~busy):
             with m.If(self.bytes.valid):
                 m.d.sync += [frame.eq(Cat(Const(0, 1), self.bytes.payload, Const(1, 1))),
-                             bits_left.eq(10), timer.eq(self.clocks_per_bit - 1)]
+                             bits_left.eq(10), timer.eq(self.clocks_per_bit - 1), busy.eq(1)]
         with m.Elif(timer != 0):
             m.d.sync += timer.eq(timer - 1)
         with m.Else():
             m.d.sync += [frame.eq(Cat(frame[1:], Const(1, 1))), bits_left.eq(bits_left - 1),
-                         timer.eq(self.clocks_per_bit - 1)]
+                         timer.eq(self.clocks_per_bit - 1), busy.eq(bits_left != 1)]
         return m

@@ -1,24 +1,75 @@
-"""``bitsmith demo``: the bundled binarized digits MLP, end to end."""
+"""``bitsmith demo``: a bundled example network, end to end.
+
+An example is a module ``generator.examples.<name>.train`` that exposes
+
+* ``MODEL``: the path of its native description (``.yaml`` next to its ``.npz``);
+* ``load_split()``: ``(x_train, x_test, y_train, y_test)``, the inputs already integers of
+  the network's input datatype, each frame reshapeable to the model's input shape.
+
+The demo builds ``MODEL`` with a hardware argmax (``--topk 1``), runs the test split
+through the golden model and through Verilator, and prints both accuracies, measured and
+ideal cycles per frame and the resource estimate.
+"""
 
 from __future__ import annotations
 
+import importlib
 import time
 from pathlib import Path
+from types import ModuleType
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# The menu: example name -> what it is (for --help). The first is the default.
+EXAMPLES = {
+    "digits": "a binarized MLP, 64 -> 128 -> 128 -> 10, XNOR-popcount everywhere",
+    "digits_cnn": "a conv net, 8x8x1 UINT2 -> conv3x3 16 -> maxpool -> conv3x3 32 -> maxpool "
+                  "-> dense 10, TERNARY weights, UINT2 activations",
+}
+DEFAULT_EXAMPLE = "digits"
+DEFAULT_OUT = "bitsmith-demo"
+
+
+def example_module(name: str) -> ModuleType:
+    """The ``train`` module of bundled example ``name`` (one of :data:`EXAMPLES`)."""
+    if name not in EXAMPLES:
+        raise ValueError(f"example must be one of {', '.join(EXAMPLES)}, not {name!r}")
+    return importlib.import_module(f"{__package__.rpartition('.')[0]}.examples.{name}.train")
+
+
+def default_out(example: str) -> str:
+    """Where the demo of ``example`` keeps its build unless ``-o`` says otherwise."""
+    return DEFAULT_OUT if example == DEFAULT_EXAMPLE else f"{DEFAULT_OUT}-{example}"
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="build the bundled digits network and run its test split in Verilator",
-                       description="Builds the binarized MLP trained on scikit-learn's digits "
-                                   "(generator/examples/digits), runs every test image through the "
+    menu = "; ".join(f"{name}: {summary}" for name, summary in EXAMPLES.items())
+    p = sub.add_parser("demo", help="build a bundled digits network and run its test split in Verilator",
+                       description="Builds a network trained on scikit-learn's digits "
+                                   "(generator/examples/<example>), runs every test image through the "
                                    "golden model and through Verilator, and prints both accuracies, "
-                                   "measured vs ideal cycles per frame and the resource estimate.")
-    p.add_argument("-o", "--out", default="bitsmith-demo", metavar="OUT",
-                   help="where to keep the build (default: ./bitsmith-demo)")
+                                   f"measured vs ideal cycles per frame and the resource estimate. {menu}.")
+    p.add_argument("--example", choices=tuple(EXAMPLES), default=DEFAULT_EXAMPLE,
+                   help=f"which bundled network (default: {DEFAULT_EXAMPLE})")
+    p.add_argument("-o", "--out", metavar="OUT",
+                   help=f"where to keep the build (default: ./{DEFAULT_OUT} for {DEFAULT_EXAMPLE}, "
+                        f"./{DEFAULT_OUT}-<example> for the others)")
     p.add_argument("--target-cycles", type=int, metavar="N",
                    help="refold for at most N cycles per frame (default: the example's folding)")
     p.set_defaults(func=run)
+
+
+def _shape_text(shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def layer_line(row: dict) -> str:
+    """One report row: features (dense) or tensor shapes (spatial layers), folding, cycles."""
+    if "mw" in row:
+        dims = f"{row['mw']}->{row['mh']}"
+    elif list(row["in_shape"][:2]) != [1, 1]:
+        dims = f"{_shape_text(row['in_shape'])}->{_shape_text(row['out_shape'])}"
+    else:
+        dims = "->"
+    return f"  {row['name']}: {dims} PE={row['pe']} SIMD={row.get('simd', '-')} cycles={row['cycles']}"
 
 
 def run(args) -> int:
@@ -29,27 +80,28 @@ def run(args) -> int:
 
     from sim.golden import run_graph
     from ..build import BuildOptions, load_model, prepare, write_bundle
-    from ..examples.digits.train import load_split
     from ..execute import run_verilator
 
     console = Console()
-    model = EXAMPLES / "digits" / "digits.yaml"
+    example = example_module(args.example)
+    model = Path(example.MODEL)
+    out_text = args.out if args.out is not None else default_out(args.example)
+    out = Path(out_text)
     opts = BuildOptions(topk=1, target_cycles=args.target_cycles)
     start = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True) as prog:
         task = prog.add_task("loading the digits test split")
-        _, x_test, _, y_test = load_split()
+        _, x_test, _, y_test = example.load_split()
         prog.update(task, description=f"building {model.name}")
         graph = prepare(load_model(model, opts), opts)
-        built = write_bundle(graph, Path(args.out),
-                             progress=lambda m: prog.update(task, description=m))
+        built = write_bundle(graph, out, progress=lambda m: prog.update(task, description=m))
         prog.update(task, description=f"golden model on {len(x_test)} test images")
-        xi = x_test.reshape(len(x_test), 1, 1, -1)
+        xi = np.asarray(x_test).reshape((len(x_test),) + tuple(graph.in_shape))
         golden = run_graph(graph, xi)[:, 0, 0, 0]
         prog.update(task, description=f"Verilator: compiling and running {len(x_test)} test images "
                                       f"(first run compiles, ~1 min)")
-        rtl = run_verilator(Path(args.out), built.io, xi)
+        rtl = run_verilator(out, built.io, xi)
         labels = rtl.outputs[:, 0, 0, 0]
     elapsed = time.perf_counter() - start
     sw_acc = float(np.mean(golden == y_test))
@@ -64,11 +116,10 @@ def run(args) -> int:
     table.add_row("cycles/frame ideal (folding bound)", str(built.report["ideal_cycles_per_frame"]))
     table.add_row("estimated resources", f"{est['luts']} LUT, {est['ffs']} FF, {est['brams']} BRAM18, "
                                          f"{est['dsps']} DSP")
-    table.add_row("build folder", f"{args.out} (report.md has the per-layer table)")
+    table.add_row("build folder", f"{out_text} (report.md has the per-layer table)")
     table.add_row("wall time", f"{elapsed:.1f} s")
     console.print(table)
     for row in built.report["layers"]:
         if "pe" in row:
-            console.print(f"  {row['name']}: {row.get('mw', '')}->{row.get('mh', '')} "
-                          f"PE={row['pe']} SIMD={row.get('simd', '-')} cycles={row['cycles']}")
+            console.print(layer_line(row))
     return 0 if identical and rtl.protocol_errors == 0 else 1

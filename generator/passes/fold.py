@@ -11,6 +11,7 @@ Node kinds declare what their folding parameters divide through :func:`fold_dims
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,6 +19,8 @@ from typing import Callable
 from ..errors import FoldingError, OptionError
 from ..estimate import node_cycles
 from ..ir import LabelSelect, MatrixVector, MultiThreshold
+
+log = logging.getLogger(__name__)
 
 AUTO = 0
 DEFAULT_TARGET = 1024
@@ -116,6 +119,9 @@ class Fold:
         for n in nodes:
             if self.target_cycles is not None and _dims(n) or is_auto(n):
                 n = n.replace(**best_folding(n, target))
+                if node_cycles(n) > target:
+                    log.warning("layer %r cannot reach %d cycles per frame; its fastest folding "
+                                "takes %d", n.name, target, node_cycles(n))
             out.append(n)
         return graph.replace(nodes=tuple(out))
 

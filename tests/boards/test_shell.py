@@ -167,14 +167,21 @@ def core():
     return SumMaxCore(bits=4, elems=4, words=3)
 
 
-def test_two_frames_bit_exact(core):
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 16, size=(2, 1, 1, 12))
+@pytest.mark.parametrize("bits, elems, words", [
+    (4, 4, 3),      # 16-bit words in and out
+    (2, 2, 5),      # 8-bit words: one byte per word each way
+    (8, 3, 2),      # 24-bit words: three bytes per word each way
+])
+def test_two_frames_bit_exact(bits, elems, words):
+    core = SumMaxCore(bits=bits, elems=elems, words=words)
+    rng = np.random.default_rng(bits)
+    x = rng.integers(0, 1 << bits, size=(2, 1, 1, elems * words))
     got = run_link(core, [(infer_request(core, x[0]), 0, set()),
                           (infer_request(core, x[1]), 0, set())], 2)
     expected = core.reference(x).reshape(2, -1)
     for frame, (status, payload) in enumerate(got):
         assert status == Status.OK
+        assert len(payload) == words * len(core.m_axis_tdata) // 8
         np.testing.assert_array_equal(decode_output(core, payload), expected[frame])
 
 

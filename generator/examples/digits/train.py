@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).parent
+MODEL = HERE / "digits.yaml"
 HIDDEN = (128, 128)
 SEED = 0
 
@@ -140,7 +141,7 @@ def main() -> None:
     ws, bs, (x_tr, x_te, y_tr, y_te) = train()
     arrays = export(ws, bs)
     np.savez_compressed(HERE / "digits.npz", **arrays)
-    (HERE / "digits.yaml").write_text(YAML)
+    MODEL.write_text(YAML)
     acc_tr = (integer_forward(arrays, x_tr) == y_tr).mean()
     acc_te = (integer_forward(arrays, x_te) == y_te).mean()
     print(f"integer model: train accuracy {acc_tr:.4f}, test accuracy {acc_te:.4f} ({len(y_te)} test images)")

@@ -54,3 +54,11 @@ def test_fold_file_overrides_and_rejects_unknown_layers(tmp_path):
     f.write_text(json.dumps({"a": {"pe": 8, "bananas": 2}}))
     with pytest.raises(FoldingError, match=r"layer 'a' takes \['pe', 'simd'\]"):
         Fold(fold_file=f).run(g)
+
+
+def test_unreachable_target_is_reported(caplog):
+    node = mvau("a", 8, 4)
+    with caplog.at_level("WARNING"):
+        folded = Fold(target_cycles=1).run(graph(node)).nodes[0]
+    assert (folded.pe, folded.simd) == (4, 8)      # fully unrolled: 1 cycle, target met, no warning
+    assert caplog.records == []

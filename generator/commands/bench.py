@@ -1,0 +1,112 @@
+"""``bitsmith bench``: the benchmark suite of DESIGN.md §7, measured on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ._common import positive_int
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="the benchmark suite: cycles, frames/s, generation time, resources",
+                       description="For each network of the suite: generation time (model -> Verilog), "
+                                   "measured vs ideal cycles per frame in Verilator, simulated and "
+                                   "golden-model frames/s, and with --synth LUT/FF/BRAM from Yosys and "
+                                   "Fmax from nextpnr. Exit 1 if RTL differs from golden anywhere or a "
+                                   "network fails to build or simulate.")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quick", action="store_true", help="leave out the CNV network")
+    p.add_argument("--synth", action=argparse.BooleanOptionalAction, default=True,
+                   help="synthesise for Artix-7 35T (Yosys), iCE40 UP5K and ECP5-85F (Yosys + "
+                        "nextpnr); slow (default: --synth)")
+    p.add_argument("--networks", metavar="NAME,...",
+                   help="run only these (digits, tfc-w1a1, tfc-w2a2, digits-sparse, cnv-w1a1)")
+    p.add_argument("--frames", type=positive_int, metavar="N",
+                   help="frames per network (default: 1000; CNV 12)")
+    p.add_argument("-o", "--out", metavar="DIR", help="keep the builds in DIR/<network>/")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from ..bench import bench, parse_networks, select_networks
+    names = parse_networks(args.networks) if args.networks is not None else None
+    networks = select_networks(names, quick=args.quick)
+    console = Console(stderr=True)
+    show = not args.json and sys.stderr.isatty()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} networks"), TimeElapsedColumn(),
+                  console=console, transient=True, disable=not show) as prog:
+        task = prog.add_task("starting", total=len(networks))
+        res = bench(networks, synth=args.synth, frames=args.frames, quick=args.quick,
+                    out_dir=Path(args.out) if args.out else None,
+                    progress=lambda msg: prog.update(task, description=msg),
+                    finished=lambda result: prog.advance(task))
+    if args.json:
+        print(json.dumps(res.as_json()))
+    else:
+        print_tables(res)
+    return 0 if res.passed else 1
+
+
+def print_tables(res) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    console = Console(width=None if sys.stdout.isatty() else 132)
+    table = Table(title="bitsmith bench: measured on this machine (wall times vary, cycle counts do not)",
+                  caption="gen. s: model -> Verilog bundle; c/f: cycles per frame, ideal = folding bound, "
+                          "measured = Verilator steady state")
+    for col in ("network", "gen. s", "ideal c/f", "measured c/f", "ratio", "RTL == golden",
+                "frames", "sim frames/s", "golden frames/s", "est. LUT", "est. BRAM18"):
+        table.add_column(col, justify="left" if col == "network" else "right")
+    for n in res.networks:
+        if n.status.startswith("skipped") or n.status == "error":
+            table.add_row(n.name, f"[yellow]{n.status}" if n.status != "error" else "[red]error (below)")
+            continue
+        est = n.estimate or {}
+        table.add_row(n.name, _num(n.generation_s, ".2f"), str(n.ideal_cycles_per_frame),
+                      _num(n.cycles_per_frame, "g"), _num(n.cycle_ratio, ".3f"),
+                      "[green]yes" if n.status == "ok" else f"[red]NO ({n.mismatches})",
+                      str(n.frames), _num(n.sim_fps, ",.0f"), _num(n.golden_fps, ",.0f"),
+                      str(est.get("luts")), f"{est.get('brams', 0):g}")
+    console.print(table)
+    if res.synth_boards:
+        console.print(synth_table(res))
+    for n in res.networks:
+        if n.note:
+            console.print(f"{n.name}: {n.note}")
+        for d in n.details[:5]:
+            console.print(f"{n.name}: {d}")
+
+
+def synth_table(res):
+    from rich.table import Table
+    from boards.registry import get_board
+    table = Table(title="synthesis (core alone: Yosys; Fmax: nextpnr, board design)")
+    table.add_column("network")
+    for board in res.synth_boards:
+        table.add_column(f"{get_board(board).device}\nLUT / FF / BRAM, Fmax", justify="right")
+    for n in res.networks:
+        if n.synth:
+            table.add_row(n.name, *[_synth_cell(n.synth.get(board)) for board in res.synth_boards])
+    return table
+
+
+def _synth_cell(fig: dict | None) -> str:
+    if fig is None:
+        return ""
+    if fig.get("error"):
+        return f"[red]failed: {fig['error']}"
+    if fig.get("fits") is False:
+        return "[yellow]does not fit"
+    text = f"{fig['luts']} / {fig['ffs']} / {fig['brams']:g}"
+    return text + (f", {fig['fmax_mhz']:g} MHz" if fig.get("fmax_mhz") is not None else "")
+
+
+def _num(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)

@@ -1,0 +1,75 @@
+"""``bitsmith sweep MODEL``: fold for a list of cycle targets and show the Pareto front."""
+
+from __future__ import annotations
+
+import json
+
+from ._common import add_build_options, build_options, positive_int, progress
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sweep", help="design-space exploration: cycles vs LUTs over cycle targets",
+                       description="Folds MODEL for every cycle target (as `build --target-cycles T` "
+                                   "would), estimates cycles and resources, and reports the Pareto "
+                                   "front of cycles per frame against LUTs. Points run in a local "
+                                   "process pool, or on a Dask cluster with --scheduler.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--targets", metavar="N,N,...",
+                   help="cycle targets (default: powers of two from the fully unrolled to the fully "
+                        "folded bound, at most 8)")
+    p.add_argument("--jobs", type=positive_int, default=2, metavar="J",
+                   help="local worker processes (default: 2; 1 runs in this process)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the points on this Dask scheduler (needs `pip install dask distributed`)")
+    p.add_argument("--verify", type=positive_int, metavar="N",
+                   help="also run N random frames through Verilator for each Pareto design")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_build_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..sweep import parse_targets, sweep
+    opts = build_options(args)
+    targets = parse_targets(args.targets) if args.targets is not None else None
+    with progress(not args.json) as step:
+        res = sweep(args.model, opts, targets=targets, jobs=args.jobs, scheduler=args.scheduler,
+                    verify_frames=args.verify or 0, progress=step)
+    if args.json:
+        print(json.dumps(res.as_json()))
+    else:
+        print_summary(res)
+    return 0 if res.passed else 1
+
+
+def print_summary(res) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    verified = any(p.verify is not None for p in res.points)
+    table = Table(title=f"bitsmith sweep: {res.name} (bounds {res.unrolled_cycles}..{res.folded_cycles} "
+                        f"cycles/frame; {res.executor})")
+    for col in ("target", "cycles/frame", "LUT", "FF", "BRAM18", "DSP"):
+        table.add_column(col, justify="right")
+    table.add_column("Pareto", justify="center")
+    if verified:
+        table.add_column("RTL (measured cycles)", justify="right")
+    for p in res.points:
+        r = p.resources
+        cycles = str(p.cycles) if p.meets_target else f"[red]{p.cycles}"
+        row = [str(p.target), cycles, str(r.luts), str(r.ffs), f"{r.brams:g}", str(r.dsps),
+               "[green]*" if p.pareto else ""]
+        if verified:
+            v = p.verify
+            row.append("" if v is None else
+                       f"[green]ok[/] ({_cycles(v['cycles_per_frame'])})" if v["passed"] else
+                       f"[red]{v['mismatches']} mismatches")
+        table.add_row(*row)
+    console = Console()
+    console.print(table)
+    b = res.baseline
+    console.print(f"the model's own folding: {b.cycles} cycles/frame, {b.resources.luts} LUT "
+                  f"(rebuild a point with `bitsmith build {res.model} --target-cycles T`)")
+
+
+def _cycles(value) -> str:
+    return "n/a, < 3 frames" if value is None else f"{value:g}"

@@ -1,0 +1,138 @@
+"""``bitsmith bench``: the suite, its JSON, cycle counts, and how it reports devices."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+import boards
+from boards.flows.open_fpga import DoesNotFit
+from generator.bench import NETWORKS, SYNTH_BOARDS, bench, parse_networks, select_networks, synth_figures
+from generator.cli import main
+from generator.errors import OptionError, ToolError
+
+
+def one_error_line(capsys, argv, pattern):
+    try:
+        code = main(argv)
+    except SystemExit as exc:           # argparse's own errors
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert re.match(pattern, err), err
+
+
+def test_the_suite_and_quick_selection():
+    assert list(NETWORKS) == ["digits", "tfc-w1a1", "tfc-w2a2", "digits-sparse", "cnv-w1a1"]
+    assert [n.name for n in select_networks(quick=True)] == ["digits", "tfc-w1a1", "tfc-w2a2", "digits-sparse"]
+    assert [n.name for n in select_networks()] == list(NETWORKS)
+    # --networks keeps the suite's order and overrides --quick
+    assert [n.name for n in select_networks(["cnv-w1a1", "digits"], quick=True)] == ["digits", "cnv-w1a1"]
+    assert parse_networks(" digits , tfc-w2a2") == ["digits", "tfc-w2a2"]
+    assert SYNTH_BOARDS == ("arty_a7_35", "icebreaker", "ulx3s")
+
+
+def test_unknown_network_is_rejected():
+    with pytest.raises(OptionError, match=r"^--networks: unknown network 'mnist' \(known: digits, tfc-w1a1, "
+                                          r"tfc-w2a2, digits-sparse, cnv-w1a1\)$"):
+        parse_networks("digits,mnist")
+    with pytest.raises(OptionError, match=r"^--networks: unknown network ''"):
+        parse_networks(",")
+
+
+@pytest.mark.parametrize("argv, pattern", [
+    (["--networks", "lenet"], r"^bitsmith: error: --networks: unknown network 'lenet' \(known: "),
+    (["--frames", "0"], r"^bitsmith: error: argument --frames: must be a positive integer, not '0'\n$"),
+    (["--frames", "2", "--networks", "digits"],
+     r"^bitsmith: error: --frames must be an integer >= 3 \(steady state needs 3\), not 2\n$"),
+])
+def test_bad_options_are_one_line(capsys, argv, pattern):
+    one_error_line(capsys, ["bench", "--no-synth", *argv], pattern)
+
+
+def test_a_design_too_big_for_a_device_is_a_result_not_a_crash(monkeypatch, tmp_path):
+    def too_big(out_dir, board, progress=None):
+        raise DoesNotFit("the core does not fit 1BitSquared iCEBreaker (iCE40UP5K):\n  luts 9000 / 5280")
+    monkeypatch.setattr(boards, "synth", too_big)
+    fig = synth_figures(tmp_path, "icebreaker", lambda msg: None)
+    assert fig["fits"] is False and fig["device"] == "iCE40UP5K"
+    assert fig["reason"] == "the core does not fit 1BitSquared iCEBreaker (iCE40UP5K):"
+
+    def broken(out_dir, board, progress=None):
+        raise ToolError("yosys failed; log: x/synth.log")
+    monkeypatch.setattr(boards, "synth", broken)
+    assert synth_figures(tmp_path, "ulx3s", lambda msg: None) == \
+        {"device": "LFE5U-85F", "fits": None, "error": "yosys failed; log: x/synth.log"}
+
+    def fits(out_dir, board, progress=None):
+        return {"luts": 10, "ffs": 20, "brams": 1.5, "dsps": 0, "fmax_mhz": 123.4, "fits": True, "x": 1}
+    monkeypatch.setattr(boards, "synth", fits)
+    fig = synth_figures(tmp_path, "ulx3s", lambda msg: None)
+    assert {k: fig[k] for k in ("device", "fits", "luts", "ffs", "brams", "dsps", "fmax_mhz")} == \
+        {"device": "LFE5U-85F", "fits": True, "luts": 10, "ffs": 20, "brams": 1.5, "dsps": 0, "fmax_mhz": 123.4}
+
+
+def test_a_failing_network_is_reported_and_fails_the_run():
+    import dataclasses
+
+    def broken(model):
+        raise ToolError("Verilator could not build the harness; log: x.log")
+    net = dataclasses.replace(NETWORKS["digits"], generate=broken)
+    res = bench([net], synth=False)
+    (result,) = res.networks
+    assert (result.status, result.details, res.passed) == \
+        ("error", ["Verilator could not build the harness; log: x.log"], False)
+    assert res.as_json()["networks"][0]["status"] == "error"
+
+
+def test_out_dir_that_is_not_a_build_is_refused_before_any_work(tmp_path, capsys):
+    (tmp_path / "digits").mkdir()
+    (tmp_path / "digits" / "notes.txt").write_text("mine")
+    one_error_line(capsys, ["bench", "--no-synth", "--networks", "digits", "-o", str(tmp_path)],
+                   rf"^bitsmith: error: {re.escape(str(tmp_path / 'digits'))} exists and is not a bitsmith "
+                   rf"build; refusing to overwrite it\n$")
+
+
+@pytest.mark.verilator
+def test_quick_digits_json_measures_the_folding_bound(capsys):
+    assert main(["bench", "--quick", "--no-synth", "--networks", "digits", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["format"] == "bitsmith-bench/1" and out["passed"] is True
+    assert out["quick"] is True and out["synth_boards"] == []
+    assert {"platform", "python", "cpus", "verilator"} <= set(out["machine"])
+    (net,) = out["networks"]
+    assert net["name"] == "digits" and net["status"] == "ok" and net["mismatches"] == 0
+    # digits.yaml's folding: fc1 128x128 at PE 16, SIMD 64 -> (128/16)(128/64) = 16
+    assert net["ideal_cycles_per_frame"] == 16
+    assert net["cycles_per_frame"] == net["ideal_cycles_per_frame"]
+    assert net["cycle_ratio"] == 1.0
+    assert net["frames"] == 1000
+    for key in ("generation_s", "golden_s", "golden_fps", "sim_s", "sim_fps"):
+        assert net[key] > 0
+    # frames/s are frames over seconds (rounded), never compared with absolute times
+    assert net["sim_fps"] == pytest.approx(net["frames"] / net["sim_s"], rel=0.01)
+    assert set(net["estimate"]) == {"luts", "ffs", "brams", "dsps"} and net["synth"] == {}
+
+
+def test_skipped_network_when_its_model_is_missing(tmp_path):
+    import dataclasses
+    net = dataclasses.replace(NETWORKS["tfc-w1a1"], source=tmp_path / "TFC_1W1A.onnx")
+    (res,) = bench([net], synth=False).networks
+    assert res.status == f"skipped: {tmp_path / 'TFC_1W1A.onnx'} not found (a source checkout has it)"
+
+
+@pytest.mark.board
+def test_digits_does_not_fit_the_up5k_and_bench_says_so(monkeypatch, tmp_path):
+    # digits.yaml at 16 cycles/frame needs ~8k LUT6 on the Artix-7 by Yosys: far over the
+    # UP5K's 5280 LUT4, which the core-only synthesis finds before place and route
+    monkeypatch.setattr("generator.bench.SYNTH_BOARDS", ("icebreaker",))
+    res = bench(select_networks(["digits"]), frames=20, out_dir=tmp_path)
+    (net,) = res.networks
+    assert net.status == "ok" and res.synth_boards == ("icebreaker",)
+    fig = net.synth["icebreaker"]
+    assert (fig["device"], fig["fits"]) == ("iCE40UP5K", False)
+    assert fig["reason"] == "the core does not fit 1BitSquared iCEBreaker (iCE40UP5K):"
+    assert (tmp_path / "digits" / "board" / "icebreaker.failed" / "core_synth.log").exists()
