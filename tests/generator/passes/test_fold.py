@@ -57,8 +57,13 @@ def test_fold_file_overrides_and_rejects_unknown_layers(tmp_path):
 
 
 def test_unreachable_target_is_reported(caplog):
-    node = mvau("a", 8, 4)
+    from generator.ir import LabelSelect
+    fc = mvau("a", 8, 4)
+    top = LabelSelect(name="top", in_shape=(1, 1, 4), in_dtype=DataType["UINT16"], k=3, pe=0)
+    g = Graph(name="g", in_shape=(1, 1, 8), in_dtype=B, nodes=(fc, top))
     with caplog.at_level("WARNING"):
-        folded = Fold(target_cycles=1).run(graph(node)).nodes[0]
-    assert (folded.pe, folded.simd) == (4, 8)      # fully unrolled: 1 cycle, target met, no warning
-    assert caplog.records == []
+        out = Fold(target_cycles=1).run(g)
+    assert (out.nodes[0].pe, out.nodes[0].simd) == (4, 8)      # the MVAU meets 1 cycle
+    # top-K sends K=3 indices per frame: max(C/PE, K+1) = 4 cycles at best
+    assert [r.getMessage() for r in caplog.records] == [
+        "layer 'top' cannot reach 1 cycles per frame; its fastest folding takes 4"]
