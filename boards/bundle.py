@@ -59,7 +59,7 @@ def _stream(where: str, raw) -> StreamIO:
         raise ModelError(f"{where} lacks {', '.join(missing)}")
     try:
         dtype = DataType[raw["dtype"]]
-    except KeyError:
+    except (KeyError, ValueError, TypeError):
         raise ModelError(f"{where}.dtype {raw['dtype']!r} is not a qonnx datatype") from None
     for key in ("elems_per_word", "tdata_bits", "words_per_frame"):
         if not isinstance(raw[key], int) or raw[key] < 1:

@@ -3,8 +3,10 @@
 Writes ``OUT/board/<NAME>/`` with the tool logs, the bitstream (iCE40/ECP5) or the
 project scripts (Xilinx) and ``synth.json`` (DESIGN.md §5: ``luts``, ``ffs``, ``brams``,
 ``dsps``, ``fmax_mhz``, ``device``, ``fits``, plus flow details). ``luts``..``dsps`` are
-the core's own figures (out-of-context synthesis); ``system`` has the whole board design
-as placed (shell + core) where there is one, and ``fmax_mhz`` comes from that build.
+the core's own figures (no optimisation across its ports: kept as a separate module in
+the board synthesis of the open flows, synthesised alone for Xilinx); ``system`` has the
+whole board design as placed (shell + core) where there is one, and ``fmax_mhz`` comes
+from that build.
 
 The work happens in ``OUT/board/<NAME>.partial/``; on success it replaces
 ``OUT/board/<NAME>/``, on failure it is kept as ``OUT/board/<NAME>.failed/`` for its logs.

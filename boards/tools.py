@@ -80,8 +80,12 @@ def tail(path: Path, lines: int = 12) -> str:
     return "\n".join(text[-lines:])
 
 
-def yosys_stat(path: Path) -> dict[str, int]:
-    """Cell counts by type from ``tee -o FILE stat -json`` (the whole design)."""
+def yosys_stat(path: Path, module: str | None = None) -> dict[str, int]:
+    """Cell counts by type from ``tee -o FILE stat -json``: the whole design, or one
+    ``module`` (its own cells, submodule instances excluded)."""
     data = json.loads(Path(path).read_text())
-    design = data.get("design") or next(iter(data["modules"].values()))
+    if module is None:
+        design = data.get("design") or next(iter(data["modules"].values()))
+    else:
+        design = data["modules"].get(f"\\{module}") or data["modules"][module]
     return {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()}

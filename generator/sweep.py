@@ -19,7 +19,7 @@ import logging
 import math
 import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -27,9 +27,9 @@ import numpy as np
 
 from .build import BuildOptions, load_model, prepare
 from .errors import OptionError
-from .estimate import Resources, graph_cycles, node_resources
+from .estimate import Resources, graph_cycles, node_cycles, node_resources
 from .ir import Graph
-from .passes.fold import Fold, fold_parameters
+from .passes.fold import Fold, best_folding, fold_parameters
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,11 @@ DASK_HINT = "pip install dask distributed"
 def cycle_bounds(graph: Graph) -> tuple[int, int]:
     """``(unrolled, folded)``: ideal cycles per frame with every foldable layer at its
     fastest folding, and with every folding parameter at 1."""
-    unrolled = graph_cycles(Fold(target_cycles=1).run(graph))
-    folded = graph_cycles(graph.replace(nodes=tuple(
-        n.replace(**{k: 1 for k in fold_parameters(n)}) for n in graph.nodes)))
-    return unrolled, max(unrolled, folded)
+    fastest = [n.replace(**best_folding(n, 1)) if fold_parameters(n) else n for n in graph.nodes]
+    slowest = [n.replace(**{k: 1 for k in fold_parameters(n)}) for n in graph.nodes]
+    unrolled = max((node_cycles(n) for n in fastest), default=1)
+    folded = max((node_cycles(n) for n in slowest), default=1)
+    return max(1, unrolled), max(1, unrolled, folded)
 
 
 def default_targets(unrolled: int, folded: int, max_points: int = MAX_DEFAULT_POINTS) -> list[int]:
@@ -236,7 +237,6 @@ class SweepResult:
     baseline: SweepPoint
     points: list[SweepPoint]
     executor: str
-    details: list[str] = field(default_factory=list)
 
     @property
     def pareto(self) -> list[SweepPoint]:
@@ -263,7 +263,7 @@ def sweep(model: str | Path, opts: BuildOptions, *, targets: Sequence[int] | Non
     ----------
     model : str or Path
         A ``.onnx`` or native description, read with ``opts`` as ``build`` reads it
-        (``opts.target_cycles``/``target_fps`` are ignored: the targets replace them).
+        (without ``target_cycles``/``target_fps``/``clock_mhz``: the targets replace them).
     targets : sequence of int or None
         Cycle targets; default :func:`default_targets` between the network's bounds.
     jobs : int
@@ -278,14 +278,15 @@ def sweep(model: str | Path, opts: BuildOptions, *, targets: Sequence[int] | Non
         raise OptionError(f"--jobs must be a positive integer, not {jobs!r}")
     if not isinstance(verify_frames, int) or verify_frames < 0:
         raise OptionError(f"--verify must be a non-negative integer, not {verify_frames!r}")
+    if opts.target_cycles is not None or opts.target_fps is not None or opts.clock_mhz is not None:
+        raise OptionError("--target-cycles/--target-fps/--clock-mhz do not apply to sweep: give the "
+                          "cycle targets with --targets")
     if targets is not None:
         if not targets or not all(isinstance(t, int) and t >= 1 for t in targets):
             raise OptionError(f"--targets must be positive integers, not {list(targets)!r}")
         targets = sorted(set(targets))
     step(f"reading {Path(model).name}")
-    base_opts = BuildOptions(fold=opts.fold, input_dtype=opts.input_dtype, input_scale=opts.input_scale,
-                             topk=opts.topk, board=opts.board, sparse=opts.sparse)
-    graph = prepare(load_model(model, base_opts), base_opts)
+    graph = prepare(load_model(model, opts), opts)
     unrolled, folded = cycle_bounds(graph)
     if targets is None:
         targets = default_targets(unrolled, folded)

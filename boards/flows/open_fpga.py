@@ -1,14 +1,12 @@
 """iCE40 and ECP5: Yosys + nextpnr + icepack/ecppack, all from YoWASP.
 
-Two syntheses per run:
-
-* **core only** (out of context): the core's Verilog alone through ``synth_ice40`` /
-  ``synth_ecp5``; its cell counts are the design's LUT/FF/BRAM/DSP figures and the
-  first fit check (a core that alone exceeds the device stops here);
-* **board**: :class:`~boards.shell.board_top.BoardShell` (PLL, reset, UART shell) around
-  the core, prepared by the amaranth-boards platform (pin constraints), synthesised,
-  placed and routed by nextpnr (``--report`` gives Fmax and utilisation) and packed into
-  a bitstream.
+:class:`~boards.shell.board_top.BoardShell` (PLL, reset, UART shell) around the core is
+prepared by the amaranth-boards platform (pin constraints) and synthesised once with the
+core kept as a separate module (``keep_hierarchy``): the core's own cell counts are the
+design's LUT/FF/BRAM/DSP figures (as out of context: nothing is optimised across its
+ports) and the first fit check (a core that alone exceeds the device stops here). The
+flattened netlist is placed and routed by nextpnr (``--report`` gives Fmax and
+utilisation) and packed into a bitstream.
 """
 
 from __future__ import annotations
@@ -57,22 +55,25 @@ def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int
     (workdir / core.verilog.name).write_text(core.verilog_text())
     available = board.resources.as_dict()
 
-    core_figures = core_only(board, core, steps)
+    # One synthesis gives both figures: the core is kept as its own module (so nothing
+    # is optimised across its ports, as out of context), counted, then flattened.
+    shell = BoardShell(board, core, clock_mhz=clock_mhz, baud=baud)
+    platform = board.platform_class()()
+    plan = platform.prepare(
+        shell, name="top",
+        script_after_read=f"setattr -mod -set keep_hierarchy 1 {core.top}",
+        script_after_synth="tee -q -o hier_stat.json stat -json\nflatten\n"
+                           "tee -q -o top_stat.json stat -json")
+    for name, content in plan.files.items():
+        if name.endswith((".il", ".ys", ".pcf", ".lpf")):
+            (workdir / name).write_text(content)
+    steps.run("synth", "yosys", ["top.ys"], log_name="synth.log",
+              description=f"Yosys: {synth_command(family, 'top').split()[0]} (shell + core)")
+    core_figures = resources(family, yosys_stat(workdir / "hier_stat.json", module=core.top))
     if over_capacity(core_figures, available):
         raise DoesNotFit(f"the core does not fit {board.title} ({board.device}):\n"
                          + utilisation_table(core_figures, available, "core alone (Yosys):")
                          + f"\n{FOLD_HINT}")
-
-    shell = BoardShell(board, core, clock_mhz=clock_mhz, baud=baud)
-    platform = board.platform_class()()
-    plan = platform.prepare(shell, name="top")
-    for name, content in plan.files.items():
-        if name.endswith((".il", ".ys", ".pcf", ".lpf")):
-            (workdir / name).write_text(content)
-    with open(workdir / "top.ys", "a") as script:
-        script.write("\ntee -q -o top_stat.json stat -json\n")
-    steps.run("synth", "yosys", ["top.ys"], log_name="synth.log",
-              description="Yosys: board design (shell + core)")
 
     pnr_args = ["--json", "top.json", "--report", "report.json", "--freq",
                 f"{shell.clock_mhz_actual:g}", "--timing-allow-fail", "--seed", "1"]

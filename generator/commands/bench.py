@@ -63,7 +63,7 @@ def print_tables(res) -> None:
                           "measured = Verilator steady state")
     for col in ("network", "gen. s", "ideal c/f", "measured c/f", "ratio", "RTL == golden",
                 "frames", "sim frames/s", "golden frames/s", "est. LUT", "est. BRAM18"):
-        table.add_column(col, justify="left" if col == "network" else "right")
+        table.add_column(col, justify="left" if col == "network" else "right", no_wrap=col == "network")
     for n in res.networks:
         if n.status.startswith("skipped") or n.status == "error":
             table.add_row(n.name, f"[yellow]{n.status}" if n.status != "error" else "[red]error (below)")
@@ -77,6 +77,10 @@ def print_tables(res) -> None:
     console.print(table)
     if res.synth_boards:
         console.print(synth_table(res))
+        for n in res.networks:
+            for board, fig in n.synth.items():
+                if fig.get("error"):
+                    console.print(f"{n.name} on {fig['device']}: {fig['error']}", soft_wrap=True)
     for n in res.networks:
         if n.note:
             console.print(f"{n.name}: {n.note}")
@@ -88,7 +92,7 @@ def synth_table(res):
     from rich.table import Table
     from boards.registry import get_board
     table = Table(title="synthesis (core alone: Yosys; Fmax: nextpnr, board design)")
-    table.add_column("network")
+    table.add_column("network", no_wrap=True)
     for board in res.synth_boards:
         table.add_column(f"{get_board(board).device}\nLUT / FF / BRAM, Fmax", justify="right")
     for n in res.networks:
@@ -101,7 +105,7 @@ def _synth_cell(fig: dict | None) -> str:
     if fig is None:
         return ""
     if fig.get("error"):
-        return f"[red]failed: {fig['error']}"
+        return "[red]tool failed (below)"
     if fig.get("fits") is False:
         return "[yellow]does not fit"
     text = f"{fig['luts']} / {fig['ffs']} / {fig['brams']:g}"

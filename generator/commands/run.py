@@ -1,18 +1,18 @@
 """``bitsmith run [OUT] --board NAME --port DEV --input X.npy --output Y.npy``.
 
-Streams the frames of ``X.npy`` through the UART shell of a programmed board and writes
-the core's outputs. ``OUT`` (default: the current directory) is the build whose
-``design.json`` says how to pack the frames; the board must hold its bitstream.
+Runs the frames of ``X.npy`` on a programmed board through its UART shell, exactly as
+``bitsmith sim`` runs them in Verilator: ``X`` is the model's own input; host-pre turns
+it into the core's integer frames, the board computes, host-post finishes (DESIGN.md §4).
+``OUT`` (default: the current directory) is the build the board was programmed from; its
+``design.json`` says how frames are packed. A bundle without a ``graph`` (a bare core)
+takes and returns the core's integer frames as they are.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
-
-import numpy as np
-
-from generator.errors import InputDataError, OptionError
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -21,21 +21,31 @@ def _run(args: argparse.Namespace) -> int:
     from boards.host import Link, board_baud, default_timeout, open_port, run_frames
     from boards.synth import DEFAULT_BAUD
 
+    from ..dataio import load_npy, save_npy
+    from ..errors import OptionError
+
     board = get_board(args.board)
     if board.flow != "open" and board.family != "xc7":
         raise OptionError(f"--board {board.name}: no UART shell on this board "
                           f"(use the generated PYNQ driver on the board itself)")
-    core = read_core_io(Path(args.out))
-    try:
-        x = np.load(args.input, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputDataError(f"{args.input}: {exc}") from None
-    baud = args.baud or board_baud(Path(args.out), board.name, DEFAULT_BAUD)
+    out = Path(args.out)
+    core = read_core_io(out)
+    x = load_npy(args.input)
+    host_post = None
+    if "graph" in json.loads((out / "design.json").read_text()):
+        from ..build import read_bundle
+        from ..dataio import hardware_input
+        from ..ir.host import run_stages
+        graph, _ = read_bundle(out)
+        x = hardware_input(graph, x, args.input)
+        host_post = lambda y: run_stages(graph.host_post, y)   # noqa: E731
+
+    baud = args.baud or board_baud(out, board.name, DEFAULT_BAUD)
     timeout = args.timeout or default_timeout(core, baud)
     with open_port(args.port, baud) as port:
         link = Link(port, timeout_s=timeout, retries=args.retries)
         y = run_frames(core, link, x, where=args.input)
-    np.save(args.output, y)
+    save_npy(args.output, y if host_post is None else host_post(y))
     return 0
 
 
@@ -45,7 +55,8 @@ def register(subparsers) -> None:
                         help="the build output (default: current directory)")
     parser.add_argument("--board", required=True, metavar="NAME")
     parser.add_argument("--port", required=True, metavar="DEV", help="serial device")
-    parser.add_argument("--input", required=True, metavar="X.npy")
+    parser.add_argument("--input", required=True, metavar="X.npy",
+                        help="the model's own input, batch first")
     parser.add_argument("--output", required=True, metavar="Y.npy")
     parser.add_argument("--baud", type=int, default=None,
                         help="default: the rate synth built the shell with, else 115200")

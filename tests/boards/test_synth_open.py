@@ -32,9 +32,9 @@ def check_open_result(out, board, result, *, clock, bitstream, pll):
     assert system["luts"]["used"] > result["luts"]          # shell + core > core
     assert system["ffs"]["used"] > result["ffs"]
     assert (folder / bitstream).stat().st_size > 100_000
-    for log in ("core_synth.log", "synth.log", "pnr.log", "pack.log"):
+    for log in ("synth.log", "pnr.log", "pack.log"):
         assert (folder / log).is_file()
-    assert set(result["tool_seconds"]) == {"core_synth", "synth", "pnr", "bitstream", "total"}
+    assert set(result["tool_seconds"]) == {"synth", "pnr", "bitstream", "total"}
 
 
 @pytest.mark.board
@@ -68,7 +68,7 @@ def test_design_that_does_not_fit_exits_1_with_the_table(tmp_path, capsys):
     assert table["brams"][:2] == ["0", "30"]
     assert err[start + 7].startswith("hint: fold more")
     assert not (out / "board" / "icebreaker").exists()
-    assert (out / "board" / "icebreaker.failed" / "core_synth.log").is_file()
+    assert (out / "board" / "icebreaker.failed" / "synth.log").is_file()
 
 
 def test_bad_options_exit_2_before_writing(bundle, capsys):

@@ -135,4 +135,29 @@ def test_digits_does_not_fit_the_up5k_and_bench_says_so(monkeypatch, tmp_path):
     fig = net.synth["icebreaker"]
     assert (fig["device"], fig["fits"]) == ("iCE40UP5K", False)
     assert fig["reason"] == "the core does not fit 1BitSquared iCEBreaker (iCE40UP5K):"
-    assert (tmp_path / "digits" / "board" / "icebreaker.failed" / "core_synth.log").exists()
+    assert (tmp_path / "digits" / "board" / "icebreaker.failed").is_dir()      # its logs stay
+
+
+def test_tables_show_cycles_devices_and_notes(capsys):
+    from generator.bench import BenchResult, NetworkResult
+    from generator.commands.bench import print_tables
+    ok = NetworkResult("digits", "t", "ok", frames=100, generation_s=2.0, ideal_cycles_per_frame=16,
+                       cycles_per_frame=16.0, mismatches=0, golden_s=0.01, sim_s=0.1,
+                       estimate={"luts": 8557, "ffs": 1316, "brams": 0.0, "dsps": 0},
+                       synth={"arty_a7_35": {"device": "xc7a35t", "fits": True, "luts": 8241, "ffs": 7001,
+                                             "brams": 0, "dsps": 0, "fmax_mhz": None},
+                              "icebreaker": {"device": "iCE40UP5K", "fits": False, "reason": "r"},
+                              "ulx3s": {"device": "LFE5U-85F", "fits": True, "luts": 9981, "ffs": 7001,
+                                        "brams": 0, "dsps": 0, "fmax_mhz": 141.56}})
+    sparse = NetworkResult("digits-sparse", "t", "ok", note="cycles depend on the data", frames=100,
+                           generation_s=1.0, ideal_cycles_per_frame=256, cycles_per_frame=105.0,
+                           mismatches=0, golden_s=0.01, sim_s=0.1, estimate={"luts": 1, "ffs": 1, "brams": 2.0})
+    sparse.synth = {"arty_a7_35": {"device": "xc7a35t", "fits": None, "error": "yosys failed; see a/b.log"}}
+    print_tables(BenchResult([ok, sparse], SYNTH_BOARDS, quick=True))
+    out = capsys.readouterr().out
+    assert re.search(r"digits\s.*\b16\b.*\b16\b.*1\.000.*yes.*1,000.*10,000.*8557", out)
+    assert re.search(r"digits-sparse\s.*\b256\b.*\b105\b.*0\.410", out)
+    assert re.search(r"digits\s.*8241 / 7001 / 0\s.*does not fit.*9981 / 7001 / 0, 141\.56 MHz", out)
+    assert re.search(r"digits-sparse\s.*tool failed \(below\)", out)
+    assert "digits-sparse on xc7a35t: yosys failed; see a/b.log" in out
+    assert "digits-sparse: cycles depend on the data" in out

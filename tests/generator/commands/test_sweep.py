@@ -229,6 +229,8 @@ def test_unreachable_scheduler_is_one_line(monkeypatch, capsys):
                               r"commas, not '64,abc'\n$"),
     (["--targets", "0"], r"^bitsmith: error: --targets must be positive integers separated by "
                          r"commas, not '0'\n$"),
+    (["--target-cycles", "64"], r"^bitsmith: error: --target-cycles/--target-fps/--clock-mhz do not apply "
+                                r"to sweep: give the cycle targets with --targets\n$"),
     (["--jobs", "0"], r"^bitsmith: error: argument --jobs: must be a positive integer, not '0'\n$"),
 ])
 def test_bad_options_are_one_line(capsys, argv, pattern):
