@@ -82,10 +82,11 @@ def encode_int(value: int, dtype: BaseDataType) -> int:
     return value & ((1 << dtype.bitwidth()) - 1)
 
 
-def delay(m: Module, value: Value, cycles: int, name: str) -> Value:
-    """``value`` delayed by ``cycles`` registers (no enable)."""
+def delay(m: Module, value: Value, cycles: int, name: str, *, reset_less: bool = False) -> Value:
+    """``value`` delayed by ``cycles`` registers (no enable; ``reset_less`` for pure data,
+    which needs no reset and packs more freely)."""
     for k in range(cycles):
-        reg = Signal(value.shape(), name=f"{name}_d{k + 1}")
+        reg = Signal(value.shape(), name=f"{name}_d{k + 1}", reset_less=reset_less)
         m.d.sync += reg.eq(value)
         value = reg
     return value
@@ -127,7 +128,8 @@ def pipelined_sum(m: Module, terms: list[Value], *, name: str, width: int | None
     return terms[0], latency
 
 
-def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue"):
+def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
+                     registered_return: bool = False):
     """Credit-controlled output FIFO between a free-running pipeline and stream ``o``.
 
     The pipeline never stalls: a producer may start work that will emit a word only while
@@ -135,6 +137,12 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue"):
     starts and given back when ``o`` transfers a word, so the FIFO can never overflow and
     ``o.ready`` drives nothing but the FIFO (no combinational path from ``o.ready`` into
     the pipeline). ``o.valid`` is a register output.
+
+    With ``registered_return`` a credit comes back one cycle after its transfer (a
+    register between ``o.valid & o.ready`` and the credit counter, which cuts the timing
+    path from the consumer's FIFO into the producer's issue logic) and ``credit_ok`` is a
+    register output; a producer that emits every cycle then needs one more word of
+    ``depth`` to keep its throughput.
 
     Returns ``(credit_ok, take, w_en, w_data)``: drive ``take`` (comb) when starting work
     that emits a word, and ``w_en``/``w_data`` (comb) when the word is ready.
@@ -153,5 +161,12 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue"):
         fifo.r_en.eq(o.ready),
     ]
     give = o.valid & o.ready
-    m.d.sync += credits.eq(credits - take + give)
-    return credits != 0, take, w_en, w_data
+    if not registered_return:
+        m.d.sync += credits.eq(credits - take + give)
+        return credits != 0, take, w_en, w_data
+    give = delay(m, give, 1, f"{name}_give")
+    credit_ok = Signal(init=1, name=f"{name}_credit_ok")   # registered ``credits != 0``
+    nxt = Signal.like(credits, name=f"{name}_credits_next")
+    m.d.comb += nxt.eq(credits - take + give)
+    m.d.sync += [credits.eq(nxt), credit_ok.eq(nxt != 0)]
+    return credit_ok, take, w_en, w_data

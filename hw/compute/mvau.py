@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -13,7 +13,10 @@ from ..streams import (add_output_queue, check_dtype, check_int, check_int_array
                        dtype_shape, element_value, elements, encode_int, is_bipolar, pipelined_sum)
 from .threshold_unit import ThresholdTable
 
-__all__ = ["MVAU", "accumulator_range"]
+__all__ = ["MVAU", "accumulator_range", "BANK_BITS"]
+
+#: Bits per weight-ROM bank: one ECP5 DP16KD (iCE40: four SB_RAM40_4K).
+BANK_BITS = 16384
 
 
 def accumulator_range(weights: np.ndarray, weight_dtype: BaseDataType,
@@ -79,6 +82,11 @@ class MVAU(wiring.Component):
     follow every MW/SIMD cycles. The datapath never stalls: a credit counter only lets a
     fold start when the output FIFO (:attr:`out_fifo_depth` words) will have room, so
     ``o.ready`` feeds only that FIFO and ``i.ready`` depends only on registers.
+
+    Timing: ``i.ready`` is one gate of registers (registered ``sf == SF-1``, ``nf == 0``
+    flags and the credit count), credits come back through a register, every memory read
+    (weight ROM banks of :data:`BANK_BITS` bits, input buffer, threshold ROM) ends in a
+    register before any logic, and the adder tree has a register every two levels.
     """
 
     def __init__(self, *, weights: np.ndarray, weight_dtype: BaseDataType, in_dtype: BaseDataType,
@@ -123,7 +131,7 @@ class MVAU(wiring.Component):
             self.thresholds = ThresholdTable(
                 thresholds, channels=self.mh, pe=self.pe,
                 in_lo=int(self.acc_dtype.min()), in_hi=int(self.acc_dtype.max()),
-                out_dtype=out_dtype, out_scale=out_scale, out_bias=out_bias)
+                out_dtype=out_dtype, out_scale=out_scale, out_bias=out_bias, registered_rom=True)
             self.out_dtype = self.thresholds.out_dtype
 
         self.in_bits = self.in_dtype.bitwidth()
@@ -131,10 +139,13 @@ class MVAU(wiring.Component):
         self.acc_bits = self.acc_dtype.bitwidth()
         self.out_bits = self.out_dtype.bitwidth()
         self.tree_latency = -(-(self.simd - 1).bit_length() // 2)
-        # issue -> products (read + product registers) -> tree -> accumulator -> output stages
+        # issue -> products (read, read-data and product registers) -> tree
+        # -> accumulator -> output stages
         thr_latency = self.thresholds.latency if self.thresholds is not None else 0
-        self.write_latency = 2 + self.tree_latency + 1 + thr_latency
-        self.out_fifo_depth = self.write_latency + 3
+        self.write_latency = 3 + self.tree_latency + 1 + thr_latency
+        # + 1 over the write latency and the FIFO's 2 cycles: credits return one cycle
+        # after the output transfer (registered, see add_output_queue)
+        self.out_fifo_depth = self.write_latency + 4
         self.latency = self.write_latency + 2
         super().__init__({
             "i": In(stream.Signature(self.simd * self.in_bits)),
@@ -158,6 +169,33 @@ class MVAU(wiring.Component):
                 words.append(word)
         return words
 
+    def _weight_read(self, m: Module, waddr: Signal):
+        """Weight word of address ``waddr`` (issue cycle ``t``) at ``t + 2``, from registers.
+
+        The ROM is split into banks of at most :data:`BANK_BITS` bits (``2**k`` words, at
+        least 512), one FPGA block RAM's worth, so a deep ROM becomes several memories
+        whose outputs are each registered before the bank multiplexer (which the product
+        logic absorbs): a block RAM's slow clock-to-output never shares a path with logic.
+        """
+        words = self._weight_words()
+        width = self.pe * self.simd * self.w_bits
+        if len(words) == 1:
+            return Const(words[0], width)
+        bank_depth = max(512, 1 << ((BANK_BITS // width).bit_length() - 1)) if width <= BANK_BITS else 512
+        abits = (bank_depth - 1).bit_length()
+        banks = []
+        for b in range(0, len(words), bank_depth):
+            name = "weights" if len(words) <= bank_depth else f"weights{b // bank_depth}"
+            rom = Memory(shape=width, depth=len(words[b:b + bank_depth]), init=words[b:b + bank_depth])
+            m.submodules[name] = rom
+            rd = rom.read_port()
+            m.d.comb += rd.addr.eq(waddr[:abits])
+            banks.append(delay(m, rd.data, 1, f"{name}_data", reset_less=True))
+        if len(banks) == 1:
+            return banks[0]
+        bank = delay(m, waddr[abits:], 2, "w_bank")
+        return Array(banks)[bank]
+
     def _product(self, w_code, x_code):
         if self.xnor:
             return ~(w_code[0] ^ x_code[0])
@@ -174,51 +212,63 @@ class MVAU(wiring.Component):
         nf_n, sf_n = self.nf, self.sf
 
         # --- issue stage: fold counters, input buffer, weight ROM address ---------------------
+        # ``sf_last`` and ``nf_zero`` are registered copies of ``sf == SF-1`` and ``nf == 0``,
+        # so ``i.ready`` and ``fire`` are one LUT of register outputs (no compare in the
+        # ready chain that reaches the upstream FIFO).
         sf = Signal(range(sf_n), name="sf")
         nf = Signal(range(nf_n), name="nf")
+        sf_last = Signal(init=int(sf_n == 1), name="sf_last")
+        nf_zero = Signal(init=1, name="nf_zero")
         waddr = Signal(range(nf_n * sf_n), name="waddr")
-        credit_ok, take, w_en, w_data = add_output_queue(m, self.o, depth=self.out_fifo_depth)
-        emits = sf == sf_n - 1
-        can_go = ~emits | credit_ok
+        credit_ok, take, w_en, w_data = add_output_queue(m, self.o, depth=self.out_fifo_depth,
+                                                            registered_return=True)
+        can_go = ~sf_last | credit_ok
         fire = Signal()
         m.d.comb += [
-            self.i.ready.eq((nf == 0) & can_go),
-            fire.eq(can_go & ((nf != 0) | self.i.valid)),
-            take.eq(fire & emits),
+            self.i.ready.eq(nf_zero & can_go),
+            fire.eq(can_go & (~nf_zero | self.i.valid)),
+            take.eq(fire & sf_last),
         ]
         with m.If(fire):
-            m.d.sync += [sf.eq(Mux(sf == sf_n - 1, 0, sf + 1)),
+            m.d.sync += [sf.eq(Mux(sf_last, 0, sf + 1)),
+                         sf_last.eq(1 if sf_n == 1 else sf == sf_n - 2),
                          waddr.eq(Mux(waddr == nf_n * sf_n - 1, 0, waddr + 1))]
-            with m.If(sf == sf_n - 1):
-                m.d.sync += nf.eq(Mux(nf == nf_n - 1, 0, nf + 1))
+            with m.If(sf_last):
+                m.d.sync += [nf.eq(Mux(nf == nf_n - 1, 0, nf + 1)),
+                             nf_zero.eq(nf == nf_n - 1)]
 
-        x_reg = Signal(self.simd * self.in_bits, name="x_reg")
-        with m.If(fire & (nf == 0)):
+        # x_reg is read only the cycle after the transfer, except when it is the whole
+        # buffer (one synapse fold, several neuron folds): only then does it need an
+        # enable (a large fan-out of the issue logic)
+        x_reg = Signal(self.simd * self.in_bits, name="x_reg", reset_less=True)
+        if sf_n == 1 and nf_n > 1:
+            with m.If(fire & nf_zero):
+                m.d.sync += x_reg.eq(self.i.payload)
+        else:
             m.d.sync += x_reg.eq(self.i.payload)
-        from_input = delay(m, nf == 0, 1, "from_input")
         if nf_n > 1 and sf_n > 1:
             m.submodules.in_buf = in_buf = Memory(shape=len(x_reg), depth=sf_n, init=[])
             wr, rd = in_buf.write_port(), in_buf.read_port()
-            m.d.comb += [wr.addr.eq(sf), wr.data.eq(self.i.payload), wr.en.eq(fire & (nf == 0)),
-                         rd.addr.eq(sf)]
-            x_word = Mux(from_input, x_reg, rd.data)
+            # the write comes from x_reg one cycle late (the stream payload may itself come
+            # from a block RAM); address ``a`` is re-read no earlier than SF >= 2 cycles
+            # after its transfer, so the read still sees it
+            m.d.sync += [wr.addr.eq(sf), wr.en.eq(fire & nf_zero)]
+            m.d.comb += [wr.data.eq(x_reg), rd.addr.eq(sf)]
+            # the buffer's read data goes into a register before the input/buffer choice,
+            # which the product logic absorbs
+            x_buf = delay(m, rd.data, 1, "x_buf", reset_less=True)
+            x_word = Mux(delay(m, nf_zero, 2, "from_input"),
+                         delay(m, x_reg, 1, "x_in", reset_less=True), x_buf)
         else:
-            x_word = x_reg  # one word per vector (or one neuron fold): the register is the buffer
+            x_word = delay(m, x_reg, 1, "x_in", reset_less=True)  # the register is the buffer
 
-        words = self._weight_words()
-        if len(words) == 1:
-            w_word = Const(words[0], self.pe * self.simd * self.w_bits)
-        else:
-            m.submodules.weights = rom = Memory(shape=self.pe * self.simd * self.w_bits,
-                                                depth=len(words), init=words)
-            rd_w = rom.read_port()
-            m.d.comb += rd_w.addr.eq(waddr)
-            w_word = rd_w.data
+        # memory read data reaches the products through a register, never directly
+        w_word = self._weight_read(m, waddr)
 
-        valid = delay(m, fire, 1, "valid")
-        first = delay(m, sf == 0, 1, "first")
-        last = delay(m, sf == sf_n - 1, 1, "last")
-        fold = delay(m, nf, 1, "fold")
+        valid = delay(m, fire, 2, "valid")
+        first = delay(m, sf == 0, 2, "first")
+        last = delay(m, sf_last, 2, "last")
+        fold = delay(m, nf, 2, "fold")
 
         # --- products (registered), adder tree, accumulator ----------------------------------
         x_codes = elements(x_word, self.simd, self.in_bits)
@@ -228,13 +278,13 @@ class MVAU(wiring.Component):
             prods = []
             for s in range(self.simd):
                 prod = self._product(w_codes[p * self.simd + s], x_codes[s])
-                reg = Signal(prod.shape(), name=f"prod{p}_{s}")
+                reg = Signal(prod.shape(), name=f"prod{p}_{s}", reset_less=True)
                 m.d.sync += reg.eq(prod)
                 prods.append(reg)
             total, lat = pipelined_sum(m, prods, name=f"tree{p}", width=self.acc_bits)
             assert lat == self.tree_latency
             sums.append(total)
-        stage = 1 + self.tree_latency  # cycles since the issue-stage registers
+        stage = 1 + self.tree_latency  # cycles since the read-data registers
         valid, first, last, fold = (delay(m, v, stage, n) for v, n in
                                     ((valid, "valid"), (first, "first"), (last, "last"), (fold, "fold")))
         accs = []

@@ -31,13 +31,18 @@ class ThresholdTable:
         Range of the compared values; thresholds are clipped to ``[in_lo, in_hi+1]``.
     out_dtype : DataType
     out_scale, out_bias : int
+    registered_rom : bool
+        Register the ROM read data (and delay the values to match) before the compare, so
+        no memory output feeds the comparators directly: one more cycle of :attr:`latency`
+        when the table is in a ROM, nothing otherwise.
 
     The table lives in constants when it is shared or has one fold, else in a ROM with one
     row per fold (``pe*B`` thresholds of ``bits`` bits each).
     """
 
     def __init__(self, thresholds, *, channels: int, pe: int, in_lo: int, in_hi: int,
-                 out_dtype: BaseDataType, out_scale: int, out_bias: int):
+                 out_dtype: BaseDataType, out_scale: int, out_bias: int,
+                 registered_rom: bool = False):
         t = check_int_array("thresholds", thresholds, 2)
         if t.shape[0] not in (1, channels) or t.shape[1] < 1:
             raise ValueError(f"thresholds must have shape ({channels}, B) or (1, B) with B >= 1, "
@@ -64,12 +69,16 @@ class ThresholdTable:
         self.shared = bool(np.all(t == t[0]))
         self.table = np.broadcast_to(t, (channels, self.steps)).reshape(self.folds, pe, self.steps)
         self.bits = max(in_lo.bit_length(), (in_hi + 1).bit_length()) + 1  # signed, holds in_hi+1
+        if not isinstance(registered_rom, bool):
+            raise TypeError(f"registered_rom must be a bool, not {registered_rom!r}")
+        self.in_rom = not (self.shared or self.folds == 1)
+        self.rom_register = registered_rom and self.in_rom
 
     @property
     def latency(self) -> int:
         """Cycles from values entering :meth:`build` to the output codes."""
         levels = (self.steps - 1).bit_length()
-        return 1 + -(-levels // 2)
+        return int(self.rom_register) + 1 + -(-levels // 2)
 
     def build(self, m: Module, *, fold_early: Value, values: list[Value], valid: Value,
               name: str = "thr") -> tuple[list[Value], Value]:
@@ -79,7 +88,7 @@ class ThresholdTable:
         (the ROM is read synchronously). Returns ``(codes, valid_out)``, ``latency`` cycles
         after ``values``.
         """
-        if self.shared or self.folds == 1:
+        if not self.in_rom:
             row = self.table[0]
             thr = [[Const(int(v), signed(self.bits)) for v in row[p]] for p in range(self.pe)]
         else:
@@ -94,7 +103,20 @@ class ThresholdTable:
             m.submodules[f"{name}_rom"] = rom = Memory(shape=width, depth=self.folds, init=init)
             rd = rom.read_port()
             m.d.comb += rd.addr.eq(fold_early)
-            thr = [[rd.data[(p * self.steps + b) * self.bits:(p * self.steps + b + 1) * self.bits].as_signed()
+            row = rd.data
+            if self.rom_register:
+                row = Signal(width, name=f"{name}_row")
+                m.d.sync += row.eq(rd.data)
+                delayed = []
+                for p, v in enumerate(values):
+                    reg = Signal(v.shape(), name=f"{name}_value{p}")
+                    m.d.sync += reg.eq(v)
+                    delayed.append(reg)
+                values = delayed
+                valid_reg = Signal(name=f"{name}_valid_d0")
+                m.d.sync += valid_reg.eq(valid)
+                valid = valid_reg
+            thr = [[row[(p * self.steps + b) * self.bits:(p * self.steps + b + 1) * self.bits].as_signed()
                     for b in range(self.steps)] for p in range(self.pe)]
         out_bits = self.out_dtype.bitwidth()
         codes = []
@@ -107,7 +129,7 @@ class ThresholdTable:
             else:
                 codes.append((y * self.out_scale + self.out_bias)[:out_bits])
         valid_out = valid
-        for k in range(self.latency):
+        for k in range(self.latency - int(self.rom_register)):
             reg = Signal(name=f"{name}_valid_d{k + 1}")
             m.d.sync += reg.eq(valid_out)
             valid_out = reg

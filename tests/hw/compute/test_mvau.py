@@ -192,8 +192,9 @@ def test_mvau_narrow_accumulator(wdt, xdt, values):
 
 def test_mvau_latency_value():
     dut, _, _ = build(Case("INT2", "UINT2", 6, 15, 3, 5, "none"))
-    # read + product registers, a 5-input tree (2 register levels), accumulator, FIFO (2)
-    assert dut.latency == 2 + 2 + 1 + 2
+    # read, read-data and product registers (the register after the memories is a
+    # timing-closure stage), a 5-input tree (2 register levels), accumulator, FIFO (2)
+    assert dut.latency == 3 + 2 + 1 + 2
 
 
 W = np.array([[1, -1], [-1, 1]])
@@ -242,3 +243,20 @@ def make(**changes):
 ])
 def test_mvau_rejects(changes, error, message):
     assert_rejects(lambda: make(**changes), error, message)
+
+
+@pytest.mark.parametrize("bank_bits,banks", [(512, 3), (1024, 2), (4096, 1)])
+def test_mvau_banked_weight_rom(monkeypatch, bank_bits, banks):
+    """A ROM deeper than a bank is split (here 1152 one-bit words into 512-word banks, the
+    last one partial); results and the one-fold-per-cycle rate are unchanged."""
+    import hw.compute.mvau as mvau_mod
+    monkeypatch.setattr(mvau_mod, "BANK_BITS", bank_bits)
+    case = Case("BIPOLAR", "BIPOLAR", 8, 144, 1, 1, "channel", vectors=2)
+    dut, cap = check_mvau(case, backpressure="random")
+    from amaranth.hdl import Fragment
+    names = {sub[1] for sub in Fragment.get(dut, None).subfragments}
+    weight_roms = sorted(n for n in names if n.startswith("weights"))
+    assert weight_roms == (["weights"] if banks == 1 else [f"weights{b}" for b in range(banks)])
+    dut, x, _ = build(case)
+    _, cap = run_stream(dut, pack(x, dut.in_dtype, 1), case.vectors * 8)
+    assert cap.cycles == [v * 1152 + n * 144 + 143 + dut.latency for v in range(2) for n in range(8)]
