@@ -105,6 +105,11 @@ def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
             shutil.copyfile(work / "build.log", failed_log)
             raise ToolError(f"Verilator could not build the harness for {io.top!r} from "
                             f"{verilog}; log: {failed_log}") from None
+        # Keep the executable only: the object files are ~100x its size and a cache hit
+        # never needs them.
+        for item in (work / "obj").iterdir():
+            if item.name != EXECUTABLE:
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
         try:
             work.rename(entry)
         except OSError:  # another process finished the same build first
