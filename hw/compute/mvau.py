@@ -33,6 +33,10 @@ def accumulator_range(weights: np.ndarray, weight_dtype: BaseDataType,
     return int(np.minimum(a, b).sum(axis=1).min()), int(np.maximum(a, b).sum(axis=1).max())
 
 
+SHIFT_ADD_MAX_BITS = 4
+"""Weights of at most this many bits multiply by shift-and-add in LUTs, not ``$mul``."""
+
+
 class MVAU(wiring.Component):
     """Folded matrix-vector unit with optional multi-threshold activation.
 
@@ -205,7 +209,22 @@ class MVAU(wiring.Component):
         if is_bipolar(self.in_dtype):
             wv = element_value(w_code, self.weight_dtype)
             return Mux(x_code[0], wv, -wv)
-        return element_value(w_code, self.weight_dtype) * element_value(x_code, self.in_dtype)
+        x = element_value(x_code, self.in_dtype)
+        w_bits = self.weight_dtype.bitwidth()
+        if w_bits <= SHIFT_ADD_MAX_BITS:
+            # Shift-and-add over the weight bits: Yosys maps every ``$mul`` of 2 bits or
+            # more onto DSP blocks (ECP5, Xilinx), which a few-bit product wastes. The
+            # top bit of a signed weight weighs -2**(w_bits-1).
+            terms = []
+            for i in range(w_bits):
+                shifted = x << i
+                negative = self.weight_dtype.signed() and i == w_bits - 1
+                terms.append(Mux(w_code[i], -shifted if negative else shifted, 0))
+            total = terms[0]
+            for term in terms[1:]:
+                total = total + term
+            return total
+        return element_value(w_code, self.weight_dtype) * x
 
     def elaborate(self, platform):
         m = Module()
