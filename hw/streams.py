@@ -11,7 +11,7 @@ Nothing here is a component; these are the small building blocks the components 
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib.fifo import SyncFIFOBuffered
 from qonnx.core.datatype import BaseDataType
 
@@ -170,3 +170,59 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
     m.d.comb += nxt.eq(credits - take + give)
     m.d.sync += [credits.eq(nxt), credit_ok.eq(nxt != 0)]
     return credit_ok, take, w_en, w_data
+
+
+SHIFT_ADD_MAX_BITS = 4
+"""Weights of at most this many bits multiply by shift-and-add in LUTs, not ``$mul``."""
+
+
+def product(w_code: Value, x_code: Value, weight_dtype: BaseDataType, in_dtype: BaseDataType) -> Value:
+    """One weight x input product from element codes, as MVAU and VVAU compute it.
+
+    Both BIPOLAR: the XNOR bit (a popcount term). One BIPOLAR operand: a negation mux.
+    Weights of at most :data:`SHIFT_ADD_MAX_BITS` bits: shift-and-add over the weight bits,
+    because Yosys maps every ``$mul`` of 2 bits or more onto DSP blocks (ECP5, Xilinx),
+    which a few-bit product wastes; the top bit of a signed weight weighs -2**(bits-1).
+    Otherwise an integer multiply of the true values.
+    """
+    if is_bipolar(weight_dtype) and is_bipolar(in_dtype):
+        return ~(w_code[0] ^ x_code[0])
+    if is_bipolar(weight_dtype):
+        x = element_value(x_code, in_dtype)
+        return Mux(w_code[0], x, -x)
+    if is_bipolar(in_dtype):
+        wv = element_value(w_code, weight_dtype)
+        return Mux(x_code[0], wv, -wv)
+    x = element_value(x_code, in_dtype)
+    w_bits = weight_dtype.bitwidth()
+    if w_bits > SHIFT_ADD_MAX_BITS:
+        return element_value(w_code, weight_dtype) * x
+    total = None
+    for i in range(w_bits):
+        shifted = x << i
+        negative = weight_dtype.signed() and i == w_bits - 1
+        term = Mux(w_code[i], -shifted if negative else shifted, 0)
+        total = term if total is None else total + term
+    return total
+
+
+def accumulate_and_emit(m: Module, *, sums, valid, first, last, fold, acc_dtype, thresholds,
+                        out_bits: int, w_en, w_data) -> None:
+    """Per-lane accumulators cleared on ``first``, then raw or thresholded output words.
+
+    Shared tail of MVAU and VVAU: ``sums[p]`` is lane p's partial sum, valid with
+    ``valid``; after the ``last`` partial sum of a fold the lane values (or their
+    thresholds, one cycle per table stage) are written into the output queue.
+    """
+    accs = []
+    for p, part in enumerate(sums):
+        acc = Signal(dtype_shape(acc_dtype), name=f"acc{p}")
+        with m.If(valid):
+            m.d.sync += acc.eq(Mux(first, 0, acc) + part)
+        accs.append(acc)
+    done = delay(m, valid & last, 1, "done")
+    if thresholds is None:
+        codes, out_valid = [a.as_unsigned() for a in accs], done
+    else:
+        codes, out_valid = thresholds.build(m, fold_early=fold, values=accs, valid=done)
+    m.d.comb += [w_en.eq(out_valid), w_data.eq(Cat(c[:out_bits] for c in codes))]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from qonnx.core.datatype import BaseDataType
 
 from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
-                       dtype_shape, element_value, elements, encode_int, is_bipolar, pipelined_sum)
+                       accumulate_and_emit, elements, encode_int, is_bipolar,
+                       pipelined_sum, product)
 from .threshold_unit import ThresholdTable
 
 __all__ = ["MVAU", "accumulator_range", "BANK_BITS"]
@@ -31,10 +32,6 @@ def accumulator_range(weights: np.ndarray, weight_dtype: BaseDataType,
     w = weights.astype(np.int64)
     a, b = w * int(in_dtype.min()), w * int(in_dtype.max())
     return int(np.minimum(a, b).sum(axis=1).min()), int(np.maximum(a, b).sum(axis=1).max())
-
-
-SHIFT_ADD_MAX_BITS = 4
-"""Weights of at most this many bits multiply by shift-and-add in LUTs, not ``$mul``."""
 
 
 class MVAU(wiring.Component):
@@ -200,32 +197,6 @@ class MVAU(wiring.Component):
         bank = delay(m, waddr[abits:], 2, "w_bank")
         return Array(banks)[bank]
 
-    def _product(self, w_code, x_code):
-        if self.xnor:
-            return ~(w_code[0] ^ x_code[0])
-        if is_bipolar(self.weight_dtype):
-            x = element_value(x_code, self.in_dtype)
-            return Mux(w_code[0], x, -x)
-        if is_bipolar(self.in_dtype):
-            wv = element_value(w_code, self.weight_dtype)
-            return Mux(x_code[0], wv, -wv)
-        x = element_value(x_code, self.in_dtype)
-        w_bits = self.weight_dtype.bitwidth()
-        if w_bits <= SHIFT_ADD_MAX_BITS:
-            # Shift-and-add over the weight bits: Yosys maps every ``$mul`` of 2 bits or
-            # more onto DSP blocks (ECP5, Xilinx), which a few-bit product wastes. The
-            # top bit of a signed weight weighs -2**(w_bits-1).
-            terms = []
-            for i in range(w_bits):
-                shifted = x << i
-                negative = self.weight_dtype.signed() and i == w_bits - 1
-                terms.append(Mux(w_code[i], -shifted if negative else shifted, 0))
-            total = terms[0]
-            for term in terms[1:]:
-                total = total + term
-            return total
-        return element_value(w_code, self.weight_dtype) * x
-
     def elaborate(self, platform):
         m = Module()
         nf_n, sf_n = self.nf, self.sf
@@ -296,7 +267,7 @@ class MVAU(wiring.Component):
         for p in range(self.pe):
             prods = []
             for s in range(self.simd):
-                prod = self._product(w_codes[p * self.simd + s], x_codes[s])
+                prod = product(w_codes[p * self.simd + s], x_codes[s], self.weight_dtype, self.in_dtype)
                 reg = Signal(prod.shape(), name=f"prod{p}_{s}", reset_less=True)
                 m.d.sync += reg.eq(prod)
                 prods.append(reg)
@@ -306,18 +277,7 @@ class MVAU(wiring.Component):
         stage = 1 + self.tree_latency  # cycles since the read-data registers
         valid, first, last, fold = (delay(m, v, stage, n) for v, n in
                                     ((valid, "valid"), (first, "first"), (last, "last"), (fold, "fold")))
-        accs = []
-        for p in range(self.pe):
-            acc = Signal(dtype_shape(self.acc_dtype), name=f"acc{p}")
-            with m.If(valid):
-                m.d.sync += acc.eq(Mux(first, 0, acc) + sums[p])
-            accs.append(acc)
-        done = delay(m, valid & last, 1, "done")
-
-        # --- output: raw accumulators or thresholds ----------------------------------------------
-        if self.thresholds is None:
-            codes, out_valid = [a.as_unsigned() for a in accs], done
-        else:
-            codes, out_valid = self.thresholds.build(m, fold_early=fold, values=accs, valid=done)
-        m.d.comb += [w_en.eq(out_valid), w_data.eq(Cat(c[:self.out_bits] for c in codes))]
+        accumulate_and_emit(m, sums=sums, valid=valid, first=first, last=last, fold=fold,
+                            acc_dtype=self.acc_dtype, thresholds=self.thresholds,
+                            out_bits=self.out_bits, w_en=w_en, w_data=w_data)
         return m

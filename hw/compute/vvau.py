@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
-                       dtype_shape, element_value, elements, encode_int, is_bipolar)
+                       accumulate_and_emit, elements, encode_int, is_bipolar, product)
 from .mvau import accumulator_range
 from .threshold_unit import ThresholdTable
 
@@ -126,17 +126,6 @@ class VVAU(wiring.Component):
                 words.append(word)
         return words
 
-    def _product(self, w_code, x_code):
-        if self.xnor:
-            return ~(w_code[0] ^ x_code[0])
-        if is_bipolar(self.weight_dtype):
-            x = element_value(x_code, self.in_dtype)
-            return Mux(w_code[0], x, -x)
-        if is_bipolar(self.in_dtype):
-            wv = element_value(w_code, self.weight_dtype)
-            return Mux(x_code[0], wv, -wv)
-        return element_value(w_code, self.weight_dtype) * element_value(x_code, self.in_dtype)
-
     def elaborate(self, platform):
         m = Module()
         k = Signal(range(self.k), name="k")
@@ -171,22 +160,13 @@ class VVAU(wiring.Component):
         w_codes = elements(w_word, self.pe, self.w_bits)
         prods = []
         for p in range(self.pe):
-            prod = self._product(w_codes[p], x_codes[p])
+            prod = product(w_codes[p], x_codes[p], self.weight_dtype, self.in_dtype)
             reg = Signal(prod.shape(), name=f"prod{p}")
             m.d.sync += reg.eq(prod)
             prods.append(reg)
         valid, first, last, fold = (delay(m, v, 1, n) for v, n in
                                     ((valid, "valid"), (first, "first"), (last, "last"), (fold, "fold")))
-        accs = []
-        for p in range(self.pe):
-            acc = Signal(dtype_shape(self.acc_dtype), name=f"acc{p}")
-            with m.If(valid):
-                m.d.sync += acc.eq(Mux(first, 0, acc) + prods[p])
-            accs.append(acc)
-        done = delay(m, valid & last, 1, "done")
-        if self.thresholds is None:
-            codes, out_valid = [a.as_unsigned() for a in accs], done
-        else:
-            codes, out_valid = self.thresholds.build(m, fold_early=fold, values=accs, valid=done)
-        m.d.comb += [w_en.eq(out_valid), w_data.eq(Cat(c[:self.out_bits] for c in codes))]
+        accumulate_and_emit(m, sums=prods, valid=valid, first=first, last=last, fold=fold,
+                            acc_dtype=self.acc_dtype, thresholds=self.thresholds,
+                            out_bits=self.out_bits, w_en=w_en, w_data=w_data)
         return m
