@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..digits.train import Adam
+
 HERE = Path(__file__).parent
 SEED = 0
 HIDDEN = 256
@@ -41,20 +43,6 @@ def load_split():
     digits = load_digits()
     x = digits.data.astype(np.int64)
     return train_test_split(x, digits.target, test_size=0.2, random_state=SEED, stratify=digits.target)
-
-
-class Adam:
-    def __init__(self, params, lr):
-        self.params, self.lr, self.t = params, lr, 0
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
-
-    def step(self, grads):
-        self.t += 1
-        for p, g, m, v in zip(self.params, grads, self.m, self.v):
-            m *= 0.9; m += 0.1 * g
-            v *= 0.999; v += 0.001 * g * g
-            p -= self.lr * (m / (1 - 0.9 ** self.t)) / (np.sqrt(v / (1 - 0.999 ** self.t)) + 1e-8)
 
 
 def forward(params, x):
