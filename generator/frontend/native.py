@@ -207,14 +207,31 @@ def load_native(path: str | Path) -> Graph:
     layers = data.get("layers")
     if not isinstance(layers, list) or not layers:
         raise ModelError(f"{path}: 'layers' must be a non-empty list")
+    nodes = parse_layers(layers, in_shape, in_dtype, arrays, container=str(path), scope=path.name,
+                         label="layer", default_name=lambda i: f"layer{i}")
+    name = data.get("name", path.stem)
+    if not isinstance(name, str) or not name.replace("_", "a").isalnum() or name[0].isdigit():
+        raise ModelError(f"{path}: name must be an identifier (letters, digits, _), not {name!r}")
+    graph = Graph(name=name, in_shape=in_shape, in_dtype=in_dtype, nodes=tuple(nodes))
+    check_folding_later(graph, path)
+    return graph
+
+
+def parse_layers(layers: list, in_shape, in_dtype, arrays: Arrays, *, container: str, scope: str,
+                 label: str, default_name: Callable[[int], str]) -> list:
+    """Parse a list of layer specs into chained nodes (the network's, or a residual body's).
+
+    ``container`` prefixes errors about the list itself, ``scope`` the ones about a layer
+    (``"<scope>: <label> 'name': problem"``); layers without a name get ``default_name(i)``.
+    """
     ops = native_ops()
-    nodes, shape, dt, names = [], in_shape, in_dtype, set()
+    nodes, shape, dt, names = [], tuple(in_shape), in_dtype, set()
     for i, spec in enumerate(layers):
         if not isinstance(spec, dict):
-            raise ModelError(f"{path}: layer {i} must be a mapping, not {spec!r}")
+            raise ModelError(f"{container}: {label} {i} must be a mapping, not {spec!r}")
         spec = dict(spec)
-        spec.setdefault("name", f"layer{i}")
-        where = f"{path.name}: layer {spec['name']!r}"
+        spec.setdefault("name", default_name(i))
+        where = f"{scope}: {label} {spec['name']!r}"
         if spec["name"] in names:
             raise ModelError(f"{where}: duplicate layer name")
         names.add(spec["name"])
@@ -225,15 +242,10 @@ def load_native(path: str | Path) -> Graph:
             node = ops[op](spec, shape, dt, arrays, where)
         except ModelError as exc:
             msg = str(exc)
-            raise ModelError(msg if msg.startswith(path.name) else f"{where}: {msg}") from None
+            raise ModelError(msg if msg.startswith(scope) else f"{where}: {msg}") from None
         nodes.append(node)
-        shape, dt = node.out_shape, node.out_dtype
-    name = data.get("name", path.stem)
-    if not isinstance(name, str) or not name.replace("_", "a").isalnum() or name[0].isdigit():
-        raise ModelError(f"{path}: name must be an identifier (letters, digits, _), not {name!r}")
-    graph = Graph(name=name, in_shape=in_shape, in_dtype=in_dtype, nodes=tuple(nodes))
-    check_folding_later(graph, path)
-    return graph
+        shape, dt = tuple(node.out_shape), node.out_dtype
+    return nodes
 
 
 def check_folding_later(graph: Graph, path: Path) -> None:

@@ -29,7 +29,7 @@ from ..errors import FoldingError, ModelError
 from ..ir import Graph
 from ..ir.conv import Conv, GlobalAccPool, MaxPool, Residual
 from ..ir.core import Node, dtype, values_fit
-from .native import AUTO, Arrays, fold_value, integer_array, native_ops, parse_thresholds
+from .native import AUTO, Arrays, fold_value, integer_array, parse_layers, parse_thresholds
 
 LAYOUTS = ("OHWI", "OIHW")
 
@@ -157,23 +157,9 @@ def parse_residual(spec: dict, in_shape, in_dtype, arrays, where: str) -> Residu
     body = spec.get("body")
     if not isinstance(body, list) or not body:
         raise ModelError(f"{where}: body must be a non-empty list of layers")
-    ops = native_ops()
-    nodes, shape, dt, names = [], tuple(in_shape), in_dtype, set()
-    for i, inner in enumerate(body):
-        if not isinstance(inner, dict):
-            raise ModelError(f"{where}: body layer {i} must be a mapping, not {inner!r}")
-        inner = dict(inner)
-        inner.setdefault("name", f"{spec['name']}_{i}")
-        inner_where = f"{where}: body layer {inner['name']!r}"
-        if inner["name"] in names:
-            raise ModelError(f"{inner_where}: duplicate layer name")
-        names.add(inner["name"])
-        op = inner.get("op")
-        if op not in ops:
-            raise ModelError(f"{inner_where}: unknown op {op!r} (supported: {', '.join(sorted(ops))})")
-        node = ops[op](inner, shape, dt, arrays, inner_where)
-        nodes.append(node)
-        shape, dt = tuple(node.out_shape), node.out_dtype
+    nodes = parse_layers(body, in_shape, in_dtype, arrays, container=where, scope=where,
+                         label="body layer", default_name=lambda i: f"{spec['name']}_{i}")
+    shape = tuple(nodes[-1].out_shape)
     if shape != tuple(in_shape):
         raise ModelError(f"{where}: the body gives shape {shape}, the add needs the input shape "
                          f"{tuple(in_shape)}")
