@@ -75,7 +75,7 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
     Board("icebreaker", "1BitSquared iCEBreaker", "ice40", "open", "iCE40UP5K", "SG48", "",
           "iCE40UP5K-SG48", 12.0, Resources(luts=5280, ffs=5280, brams=30, dsps=8),
           "amaranth_boards.icebreaker:ICEBreakerPlatform",
-          "UART on the FTDI's second channel; PLL SB_PLL40_PAD on the 12 MHz pin"),
+          "UART on the FTDI's second channel; PLL SB_PLL40_2_PAD on the 12 MHz pin (port A: the 12 MHz shell clock)"),
     Board("ulx3s", "Radiona ULX3S 85F", "ecp5", "open", "LFE5U-85F", "BG381", "6",
           "LFE5U-85F-6BG381C", 25.0, Resources(luts=83640, ffs=83640, brams=208, dsps=156),
           "amaranth_boards.ulx3s:ULX3S_85F_Platform",

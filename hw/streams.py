@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
 from qonnx.core.datatype import BaseDataType
 
 __all__ = [
     "check_int", "check_dtype", "check_int_array", "is_bipolar", "elements", "element_value",
-    "encode_int", "dtype_shape", "delay", "pipelined_sum", "add_output_queue",
+    "encode_int", "dtype_shape", "delay", "pipelined_sum", "occupancy", "add_output_queue",
 ]
 
 
@@ -128,15 +128,48 @@ def pipelined_sum(m: Module, terms: list[Value], *, name: str, width: int | None
     return terms[0], latency
 
 
+def occupancy(m: Module, *, size: int, inc: Value, dec: Value, name: str):
+    """Word count of a queue of ``size`` words, with its flags as registers.
+
+    ``inc`` / ``dec`` (comb) add or remove one word this cycle. Returns
+    ``(level, nonempty, not_full)``, all registers. The flags are not compares of the
+    next level (an adder and a compare after ``inc``/``dec``): each is chosen among
+    compares of the current level by ``inc``/``dec``, one LUT level after them.
+    """
+    level = Signal(range(size + 1), name=f"{name}_level")
+    nonempty = Signal(name=f"{name}_nonempty")
+    not_full = Signal(init=1, name=f"{name}_not_full")
+    at_one = Signal(name=f"{name}_at_one")                           # level == 1
+    at_top = Signal(init=size == 1, name=f"{name}_at_top")            # level == size - 1
+    up, down = inc & ~dec, dec & ~inc
+
+    def pick(same, after_up, after_down):
+        return Mux(up, after_up, Mux(down, after_down, same))
+
+    m.d.sync += [
+        level.eq(level + inc - dec),
+        nonempty.eq(pick(nonempty, 1, ~at_one)),
+        not_full.eq(pick(not_full, ~at_top, 1)),
+        at_one.eq(pick(at_one, level == 0, level == 2)),
+        at_top.eq(pick(at_top, level == size - 2, level == size)),
+    ]
+    return level, nonempty, not_full
+
+
 def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
                      registered_return: bool = False):
-    """Credit-controlled output FIFO between a free-running pipeline and stream ``o``.
+    """Credit-controlled output queue between a free-running pipeline and stream ``o``.
 
     The pipeline never stalls: a producer may start work that will emit a word only while
-    it holds a credit. Credits start at ``depth`` (the FIFO depth), are taken when such work
-    starts and given back when ``o`` transfers a word, so the FIFO can never overflow and
-    ``o.ready`` drives nothing but the FIFO (no combinational path from ``o.ready`` into
-    the pipeline). ``o.valid`` is a register output.
+    it holds a credit. Credits start at ``depth``, are taken when such work starts and
+    given back when ``o`` transfers a word, so at most ``depth`` words are ever queued
+    and ``o.ready`` drives nothing but the queue's output register (no combinational path
+    from ``o.ready`` into the pipeline). ``o.valid`` and ``o.payload`` are registers.
+
+    The queue is ``depth`` words of storage written at ``produce`` whenever ``w_en`` is
+    high (no full check: the credits make overflow impossible, which keeps the level
+    compare out of the write-enable path) and an output register loaded from
+    ``consume`` while the registered ``nonempty`` flag is set.
 
     With ``registered_return`` a credit comes back one cycle after its transfer (a
     register between ``o.valid & o.ready`` and the credit counter, which cuts the timing
@@ -147,19 +180,34 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
     Returns ``(credit_ok, take, w_en, w_data)``: drive ``take`` (comb) when starting work
     that emits a word, and ``w_en``/``w_data`` (comb) when the word is ready.
     """
-    fifo = SyncFIFOBuffered(width=len(o.payload), depth=depth)
-    m.submodules[name] = fifo
+    width = len(o.payload)
+    storage = Memory(shape=width, depth=depth, init=[])
+    m.submodules[name] = storage
+    wr, rd = storage.write_port(), storage.read_port(domain="comb")
+    produce = Signal(range(depth), name=f"{name}_produce")
+    consume = Signal(range(depth), name=f"{name}_consume")
+    out = Signal(width, name=f"{name}_out", reset_less=True)
+    out_valid = Signal(name=f"{name}_out_valid")
     credits = Signal(range(depth + 1), init=depth, name=f"{name}_credits")
     take = Signal(name=f"{name}_take")
     w_en = Signal(name=f"{name}_w_en")
-    w_data = Signal(len(o.payload), name=f"{name}_w_data")
+    w_data = Signal(width, name=f"{name}_w_data")
+    load = Signal(name=f"{name}_load")
+    _, nonempty, _ = occupancy(m, size=depth, inc=w_en, dec=load, name=name)
     m.d.comb += [
-        fifo.w_en.eq(w_en),
-        fifo.w_data.eq(w_data),
-        o.valid.eq(fifo.r_rdy),
-        o.payload.eq(fifo.r_data),
-        fifo.r_en.eq(o.ready),
+        wr.addr.eq(produce), wr.data.eq(w_data), wr.en.eq(w_en),
+        rd.addr.eq(consume),
+        o.valid.eq(out_valid), o.payload.eq(out),
+        load.eq(nonempty & (~out_valid | o.ready)),
     ]
+    with m.If(w_en):
+        m.d.sync += produce.eq(Mux(produce == depth - 1, 0, produce + 1))
+    with m.If(load):
+        m.d.sync += [out.eq(rd.data), out_valid.eq(1),
+                     consume.eq(Mux(consume == depth - 1, 0, consume + 1))]
+    with m.Elif(o.ready):
+        m.d.sync += out_valid.eq(0)
+
     give = o.valid & o.ready
     if not registered_return:
         m.d.sync += credits.eq(credits - take + give)

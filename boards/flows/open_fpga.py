@@ -107,18 +107,20 @@ def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int
     report = json.loads((workdir / "report.json").read_text())
     steps.run("bitstream", pack_tool, pack_args, log_name="pack.log",
               description=f"{pack_tool}: bitstream")
-    fmax = _fmax(report)
+    fmax, shell_fmax = _fmax(report)
     return {
         **core_figures,
         "fmax_mhz": fmax,
         "fits": True,
         "clock_mhz": shell.clock_mhz_actual,
         "timing_met": fmax is not None and fmax >= shell.clock_mhz_actual,
-        "pll": None if shell.pll is None else {"primitive": "SB_PLL40_PAD" if family == "ice40"
+        "pll": None if shell.pll is None else {"primitive": "SB_PLL40_2_PAD" if family == "ice40"
                                                else "EHXPLLL", **shell.pll.params,
                                                "vco_mhz": round(shell.pll.f_vco_mhz, 3)},
         "uart": {"baud": baud, "clocks_per_bit": shell.clocks_per_bit,
                  "timeout_cycles": shell.timeout_cycles},
+        "shell_clock": {"clock_mhz": shell.shell_mhz, "fmax_mhz": shell_fmax,
+                        "timing_met": shell_fmax is not None and shell_fmax >= shell.shell_mhz},
         "system": _system(family, report, available,
                           resources(family, yosys_stat(workdir / "top_stat.json"))),
         "critical_path": _critical_path(report),
@@ -126,9 +128,17 @@ def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int
     }
 
 
-def _fmax(report: dict) -> float | None:
-    achieved = [v["achieved"] for v in report.get("fmax", {}).values() if "achieved" in v]
-    return round(min(achieved), 2) if achieved else None
+def _fmax(report: dict) -> tuple[float | None, float | None]:
+    """Achieved Fmax of the core's clock net (``core_clk``) and of the shell's (the
+    oscillator's net, whatever the platform named it). With no PLL both domains share
+    one net and both figures are that net's."""
+    fmax = {net: v["achieved"] for net, v in report.get("fmax", {}).items() if "achieved" in v}
+    if len(fmax) == 1:
+        only = round(next(iter(fmax.values())), 2)
+        return only, only
+    core = [v for net, v in fmax.items() if "core_clk" in net]
+    shell = [v for net, v in fmax.items() if "core_clk" not in net]
+    return (round(min(core), 2) if core else None), (round(min(shell), 2) if shell else None)
 
 
 def _system(family: str, report: dict, available: dict, synthesised: dict) -> dict:
@@ -144,13 +154,16 @@ def _system(family: str, report: dict, available: dict, synthesised: dict) -> di
 
 
 def _critical_path(report: dict) -> dict | None:
-    paths = report.get("critical_paths") or []
+    """The worst path within the core's clock domain (paths between the two clocks go
+    through the crossing FIFOs' synchronisers and are not timed against either)."""
+    paths = [p for p in report.get("critical_paths") or [] if p.get("path")
+             and "core_clk" in p.get("from", "") and "core_clk" in p.get("to", "")]
+    if not paths:
+        paths = [p for p in report.get("critical_paths") or [] if p.get("path")
+                 and p.get("from") == p.get("to")]
     if not paths:
         return None
-    path = paths[0]
-    steps = path.get("path", [])
-    if not steps:
-        return None
+    steps = max(paths, key=lambda p: sum(s.get("delay", 0.0) for s in p["path"]))["path"]
     total = sum(s.get("delay", 0.0) for s in steps)
     return {"from": steps[0].get("from", {}).get("cell"), "to": steps[-1].get("to", {}).get("cell"),
             "delay_ns": round(total, 3), "logic_levels": sum(s.get("type") == "logic" for s in steps)}

@@ -10,7 +10,7 @@ from ..bundle import CoreIO
 
 
 class CoreInstance(wiring.Component):
-    """Instantiates the generated top (DESIGN.md §3 ports) in the ``sync`` domain.
+    """Instantiates the generated top (DESIGN.md §3 ports) in clock domain ``domain``.
 
     The Verilog is added to the platform (``platform.add_file``) when there is one; for a
     plain ``verilog.convert`` the caller compiles the core's file alongside. ``tlast`` is
@@ -20,6 +20,8 @@ class CoreInstance(wiring.Component):
     ----------
     core : CoreIO
         The core's module name, Verilog and stream widths.
+    domain : str
+        Clock domain whose clock and reset drive the core's ``clk`` and ``rst``.
 
     Members
     -------
@@ -27,10 +29,10 @@ class CoreInstance(wiring.Component):
     m_axis : Out(stream.Signature(core.out.tdata_bits))
     """
 
-    def __init__(self, core: CoreIO):
+    def __init__(self, core: CoreIO, *, domain: str = "sync"):
         if not isinstance(core, CoreIO):
             raise TypeError(f"Core must be a CoreIO, not {core!r}")
-        self.core = core
+        self.core, self.domain = core, domain
         super().__init__({"s_axis": In(stream.Signature(core.inp.tdata_bits)),
                           "m_axis": Out(stream.Signature(core.out.tdata_bits))})
 
@@ -39,7 +41,7 @@ class CoreInstance(wiring.Component):
         tlast = Signal()
         m.submodules.core = Instance(
             self.core.top,
-            i_clk=ClockSignal(), i_rst=ResetSignal(),
+            i_clk=ClockSignal(self.domain), i_rst=ResetSignal(self.domain),
             i_s_axis_tdata=self.s_axis.payload, i_s_axis_tvalid=self.s_axis.valid,
             o_s_axis_tready=self.s_axis.ready,
             o_m_axis_tdata=self.m_axis.payload, o_m_axis_tvalid=self.m_axis.valid,

@@ -9,13 +9,16 @@ from amaranth.lib.wiring import In, Out
 from ..bundle import CoreIO
 from .bridge import Bridge
 from .core import CoreInstance
+from .crossing import StreamCrossing
 
 
 class ShellWithCore(wiring.Component):
     """:class:`Bridge` wired to a :class:`CoreInstance`; ports ``rx``/``tx`` only.
 
     The same block sits inside every open-board top; on its own (``clk``/``rst`` from the
-    ``sync`` domain) it is what the end-to-end simulation runs.
+    ``sync`` domain) it is what the end-to-end simulation runs. The bridge runs in
+    ``sync``; with ``core_domain`` other than ``sync`` the core runs in that domain and
+    two :class:`StreamCrossing` handshakes carry its streams across.
 
     Parameters
     ----------
@@ -25,6 +28,8 @@ class ShellWithCore(wiring.Component):
         UART bit period in cycles.
     timeout_cycles : int or None
         See :class:`Bridge`.
+    core_domain : str
+        Clock domain of the core (default ``sync``: one clock, no crossing).
 
     Members
     -------
@@ -35,8 +40,9 @@ class ShellWithCore(wiring.Component):
     rx: In(1, init=1)
     tx: Out(1, init=1)
 
-    def __init__(self, core: CoreIO, *, clocks_per_bit: int, timeout_cycles: int | None = None):
-        self.core = core
+    def __init__(self, core: CoreIO, *, clocks_per_bit: int, timeout_cycles: int | None = None,
+                 core_domain: str = "sync"):
+        self.core, self.core_domain = core, core_domain
         self.bridge = Bridge(in_words=core.inp.words_per_frame, in_tdata_bits=core.inp.tdata_bits,
                              out_words=core.out.words_per_frame,
                              out_tdata_bits=core.out.tdata_bits,
@@ -46,10 +52,20 @@ class ShellWithCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.bridge = bridge = self.bridge
-        m.submodules.core = core = CoreInstance(self.core)
+        m.submodules.core = core = CoreInstance(self.core, domain=self.core_domain)
         m.d.comb += [bridge.rx.eq(self.rx), self.tx.eq(bridge.tx)]
-        wiring.connect(m, bridge.s_axis, core.s_axis)
-        wiring.connect(m, core.m_axis, bridge.m_axis)
+        if self.core_domain == "sync":
+            wiring.connect(m, bridge.s_axis, core.s_axis)
+            wiring.connect(m, core.m_axis, bridge.m_axis)
+            return m
+        m.submodules.to_core = to_core = StreamCrossing(
+            width=self.core.inp.tdata_bits, w_domain="sync", r_domain=self.core_domain)
+        m.submodules.from_core = from_core = StreamCrossing(
+            width=self.core.out.tdata_bits, w_domain=self.core_domain, r_domain="sync")
+        wiring.connect(m, bridge.s_axis, to_core.i)
+        wiring.connect(m, to_core.o, core.s_axis)
+        wiring.connect(m, core.m_axis, from_core.i)
+        wiring.connect(m, from_core.o, bridge.m_axis)
         return m
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+import math
+
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..streams import check_int, elements
+from ..streams import check_int
 
 __all__ = ["WidthConverter"]
 
@@ -19,6 +21,15 @@ class WidthConverter(wiring.Component):
     one continuous element stream, so a frame must be a multiple of ``lcm(in_elems,
     out_elems)`` elements for output words not to straddle two frames (every frame in a
     bitsmith dataflow is, since it holds a whole number of words on both sides).
+
+    Structure: with ``L = lcm(in_elems, out_elems)``, a *gather* stage shifts
+    ``L / in_elems`` input words into an ``L``-element register (absent when
+    ``L == in_elems``) and a *scatter* stage loads that block and shifts out
+    ``L / out_elems`` output words (absent when ``L == out_elems``). Every register bit
+    therefore chooses between at most its neighbour ``n`` elements up, the new word and
+    itself: one or two LUT levels whatever the ratio (the fast-clock requirement of
+    the boards flow), for ``2 L`` elements of storage. In a dataflow ``L`` divides the
+    channel count (both widths do), so the storage is at most two vectors.
 
     Parameters
     ----------
@@ -34,20 +45,20 @@ class WidthConverter(wiring.Component):
 
     Latency and throughput
     ----------------------
-    With ``in_elems == out_elems`` the converter is a wire (latency 0). Otherwise it is a
-    shift buffer of ``in_elems + out_elems + max(in_elems, out_elems) - 1`` elements:
-    an output word is valid the cycle after the input transfer that completes it, and
-    the wider side runs at one word per cycle (input at ``min(1, out_elems/in_elems)``
-    words per cycle, output at ``min(1, in_elems/out_elems)``). ``i.ready`` and ``o.valid``
-    depend on the element count register only.
+    With ``in_elems == out_elems`` the converter is a wire (``latency`` 0). Otherwise
+    the first output word of an ``L``-element block is valid ``latency`` cycles after
+    the input transfer that completes the block: 1 when one width divides the other,
+    2 otherwise (gather then scatter). The narrower side runs every cycle in steady state
+    (``min(in_elems, out_elems)`` elements per cycle). ``o.valid`` is a register output;
+    ``i.ready`` depends on register outputs and ``o.ready`` only (one LUT level).
     """
 
     def __init__(self, *, elem_bits: int, in_elems: int, out_elems: int):
         self.elem_bits = check_int("elem_bits", elem_bits)
         self.in_elems = check_int("in_elems", in_elems)
         self.out_elems = check_int("out_elems", out_elems)
-        self.capacity = in_elems + out_elems + max(in_elems, out_elems) - 1
-        self.latency = 0 if in_elems == out_elems else 1
+        self.block = math.lcm(self.in_elems, self.out_elems)
+        self.latency = (self.block != self.in_elems) + (self.block != self.out_elems)
         super().__init__({
             "i": In(stream.Signature(self.in_elems * self.elem_bits)),
             "o": Out(stream.Signature(self.out_elems * self.elem_bits)),
@@ -55,29 +66,54 @@ class WidthConverter(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        n_in, n_out, cap = self.in_elems, self.out_elems, self.capacity
-        if n_in == n_out:
-            wiring.connect(m, wiring.flipped(self.i), wiring.flipped(self.o))
-            return m
-
-        buf = [Signal(self.elem_bits, name=f"buf{j}") for j in range(cap)]
-        count = Signal(range(cap + 1))
-        m.d.comb += [
-            self.o.valid.eq(count >= n_out),
-            self.o.payload.eq(Cat(buf[:n_out])),
-            self.i.ready.eq(count <= cap - n_in),
-        ]
-        out_fire = self.o.valid & self.o.ready
-        in_fire = self.i.valid & self.i.ready
-        base = Signal(range(cap + 1))  # where the incoming elements land
-        m.d.comb += base.eq(count - Mux(out_fire, n_out, 0))
-        m.d.sync += count.eq(base + Mux(in_fire, n_in, 0))
-
-        new = elements(self.i.payload, n_in, self.elem_bits)
-        for j in range(cap):
-            value = Mux(out_fire, buf[j + n_out] if j + n_out < cap else Const(0, self.elem_bits), buf[j])
-            for k in range(n_in):
-                if 0 <= j - k <= cap - n_in:
-                    value = Mux(in_fire & (base == j - k), new[k], value)
-            m.d.sync += buf[j].eq(value)
+        src = wiring.flipped(self.i)
+        if self.block != self.in_elems:
+            gathered = stream.Signature(self.block * self.elem_bits).create(path=("gathered",))
+            _gather(m, src, gathered, words=self.block // self.in_elems)
+            src = gathered
+        if self.block != self.out_elems:
+            _scatter(m, src, wiring.flipped(self.o), words=self.block // self.out_elems)
+        else:
+            wiring.connect(m, src, wiring.flipped(self.o))
         return m
+
+
+def _gather(m: Module, src, dst, *, words: int) -> None:
+    """Shift ``words`` (>= 2) words of ``src`` into one ``dst`` word, first word lowest.
+
+    ``dst.valid`` is a register; a new block is taken in while the finished one leaves.
+    """
+    width = len(src.payload)
+    block = Signal(len(dst.payload), reset_less=True, name="gather_block")
+    count = Signal(range(words), name="gather_count")
+    full = Signal(name="gather_full")
+    take = src.valid & src.ready
+    m.d.comb += [dst.payload.eq(block), dst.valid.eq(full),
+                 src.ready.eq(~full | dst.ready)]
+    with m.If(take):
+        m.d.sync += [block.eq(block[width:] | (src.payload << (len(block) - width))),
+                     count.eq(Mux(count == words - 1, 0, count + 1))]
+    with m.If(take & (count == words - 1)):
+        m.d.sync += full.eq(1)
+    with m.Elif(dst.ready):
+        m.d.sync += full.eq(0)
+
+
+def _scatter(m: Module, src, dst, *, words: int) -> None:
+    """Split each ``src`` word into ``words`` (>= 2) ``dst`` words, lowest first.
+
+    ``dst.valid`` is a register; the next block is loaded as the last word leaves.
+    """
+    width = len(dst.payload)
+    block = Signal(len(src.payload), reset_less=True, name="scatter_block")
+    left = Signal(range(words + 1), name="scatter_left")
+    valid, last = Signal(name="scatter_valid"), Signal(name="scatter_last")
+    give = dst.valid & dst.ready
+    take = src.valid & src.ready
+    m.d.comb += [dst.payload.eq(block[:width]), dst.valid.eq(valid),
+                 src.ready.eq(~valid | (last & dst.ready))]
+    with m.If(take):
+        m.d.sync += [block.eq(src.payload), left.eq(words), valid.eq(1), last.eq(0)]
+    with m.Elif(give):
+        m.d.sync += [block.eq(block >> width), left.eq(left - 1),
+                     valid.eq(left != 1), last.eq(left == 2)]

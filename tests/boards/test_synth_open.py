@@ -41,10 +41,14 @@ def check_open_result(out, board, result, *, clock, bitstream, pll):
 def test_icebreaker_place_and_route_with_pll(bundle):
     result = synth(bundle, "icebreaker", clock_mhz=30.0)
     check_open_result(bundle, "icebreaker", result, clock=30.0, bitstream="top.bin",
-                      pll={"primitive": "SB_PLL40_PAD", "DIVR": 0, "DIVF": 79, "DIVQ": 5,
+                      pll={"primitive": "SB_PLL40_2_PAD", "DIVR": 0, "DIVF": 79, "DIVQ": 5,
                            "FILTER_RANGE": 1, "vco_mhz": 960.0})
     assert (bundle / "board" / "icebreaker" / "top.bin").stat().st_size == 104090  # UP5K image
-    assert result["uart"] == {"baud": 115200, "clocks_per_bit": 260, "timeout_cycles": 1_500_000}
+    # the shell runs on the 12 MHz oscillator: 12e6 / 115200 = 104.2 clocks per bit;
+    # timeout max(32 bytes, 50 ms) = 600,000 cycles
+    assert result["uart"] == {"baud": 115200, "clocks_per_bit": 104, "timeout_cycles": 600_000}
+    assert result["shell_clock"]["clock_mhz"] == 12.0
+    assert result["shell_clock"]["fmax_mhz"] > 12.0
 
 
 @pytest.mark.board
@@ -54,6 +58,8 @@ def test_ulx3s_place_and_route_with_pll(bundle):
                       pll={"primitive": "EHXPLLL", "CLKI_DIV": 1, "CLKFB_DIV": 2, "CLKOP_DIV": 12,
                            "CLKOP_CPHASE": 11, "vco_mhz": 600.0})
     assert result["system"]["luts"]["available"] == 83640
+    assert result["uart"]["clocks_per_bit"] == 217                 # 25e6 / 115200 = 217.0
+    assert result["shell_clock"]["clock_mhz"] == 25.0
 
 
 @pytest.mark.board

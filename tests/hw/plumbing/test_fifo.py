@@ -1,4 +1,4 @@
-"""StreamFifo: order, full throughput from depth 3, no loss under backpressure."""
+"""StreamFifo: order, full throughput at every depth, no loss under backpressure."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ MATRIX = [(i, b) for i in PATTERNS for b in PATTERNS]
 
 
 @pytest.mark.parametrize("idle,backpressure", MATRIX, ids=[f"{i}-{b}" for i, b in MATRIX])
-@pytest.mark.parametrize("depth", [2, 3, 5])
+@pytest.mark.parametrize("depth", [2, 3, 5, 6, 17])
 def test_fifo_keeps_order(depth, idle, backpressure):
     words = [(k * 2654435761) % 1024 for k in range(40)]
     _, cap = run_stream(StreamFifo(width=10, depth=depth), words, len(words), idle=idle,
@@ -19,29 +19,27 @@ def test_fifo_keeps_order(depth, idle, backpressure):
     assert cap.words == words
 
 
-@pytest.mark.parametrize("depth", [3, 4, 8])
-def test_fifo_full_throughput(depth):
+@pytest.mark.parametrize("depth,latency", [(2, 1), (3, 1), (4, 1), (5, 3), (8, 3), (40, 3)])
+def test_fifo_full_throughput(depth, latency):
+    """Latency: the register slice alone (1), or memory write, read and slice (3)."""
     fifo = StreamFifo(width=8, depth=depth)
+    assert fifo.latency == latency
     src, cap = run_stream(fifo, list(range(30)), 30)
     assert src == list(range(30))
-    assert cap.cycles == [k + fifo.latency for k in range(30)]
+    assert cap.cycles == [k + latency for k in range(30)]
 
 
-def test_fifo_depth_2_alternates():
-    src, cap = run_stream(StreamFifo(width=8, depth=2), list(range(10)), 10)
-    assert src == list(range(0, 20, 2))
-
-
-def test_fifo_holds_depth_words_when_blocked():
+@pytest.mark.parametrize("depth,held", [(2, 2), (3, 3), (4, 4), (5, 5), (9, 9), (40, 40)])
+def test_fifo_holds_depth_words_when_blocked(depth, held):
     """With the sink never ready the FIFO accepts exactly ``depth`` words."""
     from amaranth.sim import Simulator
 
-    fifo = StreamFifo(width=8, depth=5)
+    fifo = StreamFifo(width=8, depth=depth)
     accepted = []
 
     async def tb(ctx):
         ctx.set(fifo.i.valid, 1)
-        for k in range(12):
+        for k in range(depth + 8):
             ctx.set(fifo.i.payload, k)
             _, _, ready = await ctx.tick().sample(fifo.i.ready)
             accepted.append(ready)
@@ -50,7 +48,7 @@ def test_fifo_holds_depth_words_when_blocked():
     sim.add_clock(1e-6)
     sim.add_testbench(tb)
     sim.run()
-    assert sum(accepted) == 5
+    assert sum(accepted) == held
 
 
 @pytest.mark.parametrize("kw,error,message", [
@@ -60,3 +58,12 @@ def test_fifo_holds_depth_words_when_blocked():
 ])
 def test_fifo_rejects(kw, error, message):
     assert_rejects(lambda: StreamFifo(**kw), error, message)
+
+
+@pytest.mark.parametrize("entries,error,message", [
+    (1, ValueError, "entries must be an integer >= 2, not 1"),
+    (5, ValueError, "entries must be 2 to 4, not 5"),
+])
+def test_register_slice_rejects(entries, error, message):
+    from hw.plumbing.register_slice import RegisterSlice
+    assert_rejects(lambda: RegisterSlice(width=8, entries=entries), error, message)
