@@ -35,7 +35,7 @@ DEFAULT_BAUD = 115200
 
 
 def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
-          progress: Progress | None = None, baud: int = DEFAULT_BAUD) -> dict:
+          progress: Progress | None = None, baud: int = DEFAULT_BAUD, seeds: int = 1) -> dict:
     """Synthesise the build in ``out_dir`` for ``board``; returns the ``synth.json`` dict.
 
     Parameters
@@ -51,6 +51,8 @@ def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
         Called with a description before each tool step.
     baud : int
         UART rate of the shell (open boards and Arty).
+    seeds : int
+        iCE40/ECP5: place and route with nextpnr seeds 1..``seeds``, keep the fastest.
 
     Raises
     ------
@@ -69,6 +71,10 @@ def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
         raise OptionError(f"--clock-mhz must be a positive number, not {clock_mhz!r}")
     if target.flow == "open" or target.family == "xc7":
         clock_plan(target, clock, baud)          # unreachable clock or baud: fail before writing
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= 64:
+        raise OptionError(f"--seeds must be an integer from 1 to 64, not {seeds!r}")
+    if seeds > 1 and target.flow != "open":
+        raise OptionError(f"--seeds applies to the iCE40/ECP5 boards (nextpnr), not {target.name}")
 
     root = Path(out_dir) / "board"
     final, partial, failed = root / target.name, root / f"{target.name}.partial", \
@@ -79,7 +85,7 @@ def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
     start = time.monotonic()
     try:
         if target.flow == "open":
-            figures = open_fpga.run(target, core, steps, clock_mhz=clock, baud=baud)
+            figures = open_fpga.run(target, core, steps, clock_mhz=clock, baud=baud, seeds=seeds)
         elif target.flow == "vivado":
             figures = vivado.run(target, core, steps, clock_mhz=clock, baud=baud)
         else:

@@ -18,6 +18,7 @@ from qonnx.core.datatype import BaseDataType
 __all__ = [
     "check_int", "check_dtype", "check_int_array", "is_bipolar", "elements", "element_value",
     "encode_int", "dtype_shape", "delay", "pipelined_sum", "occupancy", "add_output_queue",
+    "ram_attrs",
 ]
 
 
@@ -218,6 +219,21 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
     m.d.comb += nxt.eq(credits - take + give)
     m.d.sync += [credits.eq(nxt), credit_ok.eq(nxt != 0)]
     return credit_ok, take, w_en, w_data
+
+
+BLOCK_RAM_MIN_WORDS = 32
+"""Memories (FIFO storage, threshold ROMs) of at least this many words are marked
+``ram_style = "block"``: left to itself Yosys builds narrow deep ones from flip-flops or
+LUTs with wide read multiplexers (170 LUTs and 6 LUT levels for 64 words on iCE40, whose
+block RAM holds 4 kbit), and a block RAM's read data goes straight into a register."""
+
+
+
+def ram_attrs(depth: int) -> dict | None:
+    """Synthesis attributes for a memory of ``depth`` words read through a synchronous
+    port: ``ram_style = "block"`` from :data:`BLOCK_RAM_MIN_WORDS` words on (Yosys
+    rejects the attribute on an asynchronously read memory, so use it only on these)."""
+    return {"ram_style": "block"} if depth >= BLOCK_RAM_MIN_WORDS else None
 
 
 SHIFT_ADD_MAX_BITS = 4

@@ -10,6 +10,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .plumbing.fifo import StreamFifo
+from .plumbing.register_slice import RegisterSlice
 from .plumbing.width_converter import WidthConverter
 from .streams import check_int
 
@@ -175,7 +176,11 @@ class AxiStreamTop(wiring.Component):
 
     Latency and throughput
     ----------------------
-    Those of ``dataflow``; the wrapper adds no register on the data path.
+    Those of ``dataflow`` plus one cycle: ``s_axis`` enters through a
+    :class:`~hw.plumbing.register_slice.RegisterSlice`, so ``s_axis_tready`` is a
+    register output (the first stage's ready logic does not reach the core's port; on a
+    board the port may be far from the stage). ``m_axis_tvalid`` is a register output
+    too (every dataflow ends in a :class:`StreamFifo`).
     """
 
     def __init__(self, *, dataflow: wiring.Component, in_elem_bits: int, in_elems: int,
@@ -206,12 +211,14 @@ class AxiStreamTop(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.dataflow = df = self.dataflow
+        m.submodules.s_axis_slice = entry = RegisterSlice(width=self.in_payload_bits)
+        wiring.connect(m, entry.o, df.i)
         word = Signal(range(self.out_words_per_frame), name="out_word")
         last = word == self.out_words_per_frame - 1
         m.d.comb += [
-            df.i.payload.eq(self.s_axis_tdata[:self.in_payload_bits]),
-            df.i.valid.eq(self.s_axis_tvalid),
-            self.s_axis_tready.eq(df.i.ready),
+            entry.i.payload.eq(self.s_axis_tdata[:self.in_payload_bits]),
+            entry.i.valid.eq(self.s_axis_tvalid),
+            self.s_axis_tready.eq(entry.i.ready),
             self.m_axis_tdata.eq(df.o.payload),
             self.m_axis_tvalid.eq(df.o.valid),
             df.o.ready.eq(self.m_axis_tready),

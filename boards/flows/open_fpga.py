@@ -26,7 +26,7 @@ FOLD_HINT = ("hint: fold more (smaller PE/SIMD, e.g. `bitsmith build --target-cy
              "larger target) or pick a bigger board")
 
 _NO_FIT = re.compile(r"than available|no BELs remaining|Unable to place cell|"
-                     r"failed to place|exceeds the number of")
+                     r"failed to place|exceeds the number of|Unable to find legal placement")
 #: nextpnr utilisation names -> synth.json keys
 _BEL_KEYS = {"ice40": {"ICESTORM_LC": "luts", "ICESTORM_RAM": "brams", "ICESTORM_DSP": "dsps"},
              "ecp5": {"TRELLIS_COMB": "luts", "TRELLIS_FF": "ffs", "DP16KD": "brams",
@@ -48,8 +48,13 @@ def core_only(board: Board, core: CoreIO, steps: Steps) -> dict:
     return resources(board.family, yosys_stat(workdir / "core_stat.json"))
 
 
-def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int) -> dict:
-    """Run the whole flow in ``steps.workdir``; returns the ``synth.json`` figures."""
+def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int,
+        seeds: int = 1) -> dict:
+    """Run the whole flow in ``steps.workdir``; returns the ``synth.json`` figures.
+
+    ``seeds`` > 1 places and routes with nextpnr seeds 1..``seeds`` and keeps the one
+    with the fastest core clock (``synth.json`` lists every seed's figure).
+    """
     workdir = steps.workdir
     family = board.family
     (workdir / core.verilog.name).write_text(core.verilog_text())
@@ -75,34 +80,57 @@ def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int
                          + utilisation_table(core_figures, available, "core alone (Yosys):")
                          + f"\n{FOLD_HINT}")
 
-    pnr_args = ["--json", "top.json", "--report", "report.json", "--freq",
-                f"{shell.clock_mhz_actual:g}", "--timing-allow-fail", "--seed", "1"]
+    def pnr_args(seed: int, suffix: str) -> list[str]:
+        args = ["--json", "top.json", "--report", f"report{suffix}.json", "--freq",
+                f"{shell.clock_mhz_actual:g}", "--timing-allow-fail", "--seed", str(seed)]
+        if family == "ice40":
+            return args + [platform._nextpnr_device_options[platform.device], "--package",
+                           platform.package.lower(), "--pcf", "top.pcf",
+                           "--asc", f"top{suffix}.asc"]
+        return args + [platform._nextpnr_device_options[platform.device], "--package",
+                       platform._nextpnr_package_options[platform.package].upper(),
+                       "--speed", platform.speed, "--lpf", "top.lpf",
+                       "--textcfg", f"top{suffix}.config"]
+
     if family == "ice40":
-        tool, pack_tool = "nextpnr-ice40", "icepack"
-        pnr_args += [platform._nextpnr_device_options[platform.device], "--package",
-                     platform.package.lower(), "--pcf", "top.pcf", "--asc", "top.asc"]
+        tool, pack_tool, placed = "nextpnr-ice40", "icepack", "asc"
         pack_args, bitstream = ["top.asc", "top.bin"], "top.bin"
     else:
-        tool, pack_tool = "nextpnr-ecp5", "ecppack"
-        pnr_args += [platform._nextpnr_device_options[platform.device], "--package",
-                     platform._nextpnr_package_options[platform.package].upper(),
-                     "--speed", platform.speed, "--lpf", "top.lpf", "--textcfg", "top.config"]
+        tool, pack_tool, placed = "nextpnr-ecp5", "ecppack", "config"
         pack_args, bitstream = ["--input", "top.config", "--bit", "top.bit"], "top.bit"
 
-    done = steps.run("pnr", tool, pnr_args, log_name="pnr.log", check=False,
-                     description=f"nextpnr: place and route on {board.device} "
-                                 f"at {shell.clock_mhz_actual:g} MHz")
-    pnr_log = (workdir / "pnr.log").read_text(errors="replace")
-    if done.returncode != 0:
-        if _NO_FIT.search(pnr_log):
-            synthesised = resources(family, yosys_stat(workdir / "top_stat.json"))
-            used = _utilisation_from_log(family, pnr_log) or synthesised
-            if family == "ice40":             # nextpnr counts iCE40 FFs inside logic cells
-                used["ffs"] = synthesised["ffs"]
-            raise DoesNotFit(f"the design does not fit {board.title} ({board.device}):\n"
-                             + utilisation_table(used, available, "board design (nextpnr):")
-                             + f"\n{FOLD_HINT}\nlog: {workdir / 'pnr.log'}")
-        raise CheckFailed(f"{tool} failed; see {workdir / 'pnr.log'}:\n{tail(workdir / 'pnr.log')}")
+    # nextpnr's placement is seeded; with several seeds the fastest core clock is kept
+    # (its report, log and placed design take the plain names), the others' logs stay
+    by_seed = {}
+    for seed in range(1, seeds + 1):
+        suffix = "" if seeds == 1 else f"_seed{seed}"
+        log = f"pnr{suffix}.log"
+        done = steps.run(f"pnr{suffix}", tool, pnr_args(seed, suffix), log_name=log,
+                         check=False,
+                         description=f"nextpnr: place and route on {board.device} at "
+                                     f"{shell.clock_mhz_actual:g} MHz"
+                                     + (f" (seed {seed} of {seeds})" if seeds > 1 else ""))
+        pnr_log = (workdir / log).read_text(errors="replace")
+        if done.returncode != 0:
+            if _NO_FIT.search(pnr_log):
+                synthesised = resources(family, yosys_stat(workdir / "top_stat.json"))
+                used = _utilisation_from_log(family, pnr_log) or synthesised
+                if family == "ice40":         # nextpnr counts iCE40 FFs inside logic cells
+                    used["ffs"] = synthesised["ffs"]
+                raise DoesNotFit(f"the design does not fit {board.title} ({board.device}):\n"
+                                 + utilisation_table(used, available, "board design (nextpnr):")
+                                 + f"\n{FOLD_HINT}\nlog: {workdir / log}")
+            raise CheckFailed(f"{tool} failed; see {workdir / log}:\n{tail(workdir / log)}")
+        by_seed[seed] = _fmax(json.loads((workdir / f"report{suffix}.json").read_text()))[0]
+    best = max(by_seed, key=lambda k: by_seed[k] or 0.0)
+    if seeds > 1:
+        for name in ("report", "top", "pnr"):
+            ext = {"report": "json", "top": placed, "pnr": "log"}[name]
+            (workdir / f"{name}_seed{best}.{ext}").replace(workdir / f"{name}.{ext}")
+        for seed in by_seed:
+            if seed != best:
+                (workdir / f"report_seed{seed}.json").unlink()
+                (workdir / f"top_seed{seed}.{placed}").unlink()
 
     report = json.loads((workdir / "report.json").read_text())
     steps.run("bitstream", pack_tool, pack_args, log_name="pack.log",
@@ -124,6 +152,8 @@ def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int
         "system": _system(family, report, available,
                           resources(family, yosys_stat(workdir / "top_stat.json"))),
         "critical_path": _critical_path(report),
+        "nextpnr_seeds": {str(k): v for k, v in by_seed.items()},
+        "seed": best,
         "bitstream": bitstream,
     }
 

@@ -18,12 +18,12 @@ def _run(args: argparse.Namespace) -> int:
             status.update(f"[bold]{args.board}[/]: {step}")
             console.print(f"  {step}")
         result = synth(Path(args.out), args.board, clock_mhz=args.clock_mhz,
-                       progress=progress, baud=args.baud)
+                       progress=progress, baud=args.baud, seeds=args.seeds)
 
     table = Table(title=f"{result['board']} ({result['part']})")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    keys = ("luts", "ffs", "brams", "dsps", "fmax_mhz", "clock_mhz", "fits", "timing_met",
+    keys = ("luts", "ffs", "brams", "dsps", "fmax_mhz", "clock_mhz", "fits", "timing_met", "seed",
             "cells", "flops", "nand2_equivalent", "bitstream", "project")
     for key in keys:
         if key in result and result[key] is not None:
@@ -45,4 +45,7 @@ def register(subparsers) -> None:
     parser.add_argument("--clock-mhz", type=float, default=None,
                         help="core clock (default: the board's oscillator; a PLL makes others)")
     parser.add_argument("--baud", type=int, default=115200, help="UART shell baud rate")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="iCE40/ECP5: place and route with nextpnr seeds 1..N and keep "
+                             "the fastest core clock (default 1)")
     parser.set_defaults(func=_run)

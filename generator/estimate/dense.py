@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from hw.plumbing.label_select import LabelSelect as LabelSelectUnit
+
 from ..ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
 from . import Resources, ideal_cycles, resources
 
@@ -32,8 +34,7 @@ def thresholds_cycles(node: MultiThreshold) -> int:
 
 @ideal_cycles(LabelSelect)
 def label_select_cycles(node: LabelSelect) -> int:
-    # the unit accepts the next frame while it sends K indices: max(C/PE, K+1)
-    return max(node.in_shape[2] // node.pe, node.k + 1)
+    return LabelSelectUnit.frame_cycles(node.in_shape[2], node.k, node.pe)
 
 
 @ideal_cycles(Reshape)

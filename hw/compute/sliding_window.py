@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..streams import check_int
+from ..streams import check_int, ram_attrs
 
 __all__ = ["SlidingWindow", "buffer_rows", "window_cycles"]
 
@@ -139,7 +139,8 @@ class SlidingWindow(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         rows, row_words = self.rows, self.row_words
-        m.submodules.lines = lines = Memory(shape=len(self.i.payload), depth=rows * row_words, init=[])
+        m.submodules.lines = lines = Memory(shape=len(self.i.payload), depth=rows * row_words, init=[],
+                                            attrs=ram_attrs(rows * row_words))
         wr, rd = lines.write_port(), lines.read_port()
 
         # Row bookkeeping shared by writer and reader.

@@ -13,7 +13,8 @@ from amaranth.hdl import Cat, Const, Module, Signal, Value, signed
 from amaranth.lib.memory import Memory
 from qonnx.core.datatype import BaseDataType
 
-from ..streams import check_dtype, check_int, check_int_array, is_bipolar, pipelined_sum
+from ..streams import (check_dtype, check_int, check_int_array, is_bipolar, pipelined_sum,
+                       ram_attrs)
 
 __all__ = ["ThresholdTable"]
 
@@ -100,7 +101,8 @@ class ThresholdTable:
                 for k, v in enumerate(self.table[f].reshape(-1).tolist()):
                     word |= (int(v) & mask) << (k * self.bits)
                 init.append(word)
-            m.submodules[f"{name}_rom"] = rom = Memory(shape=width, depth=self.folds, init=init)
+            m.submodules[f"{name}_rom"] = rom = Memory(shape=width, depth=self.folds, init=init,
+                                                       attrs=ram_attrs(self.folds))
             rd = rom.read_port()
             m.d.comb += rd.addr.eq(fold_early)
             row = rd.data

@@ -9,7 +9,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
-                       accumulate_and_emit, elements, encode_int, is_bipolar, product)
+                       accumulate_and_emit, elements, encode_int, is_bipolar, product,
+                       ram_attrs)
 from .mvau import accumulator_range
 from .threshold_unit import ThresholdTable
 
@@ -149,7 +150,8 @@ class VVAU(wiring.Component):
         if len(words) == 1:
             w_word = Const(words[0], self.pe * self.w_bits)
         else:
-            m.submodules.weights = rom = Memory(shape=self.pe * self.w_bits, depth=len(words), init=words)
+            m.submodules.weights = rom = Memory(shape=self.pe * self.w_bits, depth=len(words), init=words,
+                                                attrs=ram_attrs(len(words)))
             rd = rom.read_port()
             m.d.comb += rd.addr.eq(waddr)
             w_word = rd.data

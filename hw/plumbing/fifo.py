@@ -7,13 +7,10 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..streams import check_int, occupancy
+from ..streams import check_int, occupancy, ram_attrs
 from .register_slice import RegisterSlice
 
 __all__ = ["StreamFifo"]
-
-#: Storage of at least this many words is marked ``ram_style = "block"`` for synthesis.
-BLOCK_RAM_MIN_WORDS = 32
 
 
 class StreamFifo(wiring.Component):
@@ -69,12 +66,8 @@ class StreamFifo(wiring.Component):
         m.submodules.slice = out = RegisterSlice(width=self.width, entries=3)
         wiring.connect(m, out.o, wiring.flipped(self.o))
         size = self.depth - 3
-        # from BLOCK_RAM_MIN_WORDS words on, ask for block RAM whatever the width: Yosys
-        # would build a narrow deep FIFO from flip-flops and a wide read multiplexer
-        # (170 LUTs for 64 x 1 bit on iCE40, where a block RAM is 4 kbit)
-        attrs = {"ram_style": "block"} if size >= BLOCK_RAM_MIN_WORDS else None
         m.submodules.storage = storage = Memory(shape=self.width, depth=size, init=[],
-                                                attrs=attrs)
+                                                attrs=ram_attrs(size))
         wr, rd = storage.write_port(), storage.read_port(domain="sync")
         wp = Signal(range(size), name="wp")
         rp = Signal(range(size), name="rp")

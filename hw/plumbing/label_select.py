@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from qonnx.core.datatype import BaseDataType, DataType
@@ -18,7 +18,9 @@ class LabelSelect(wiring.Component):
     Consumes one frame of C values (PE per word, channel order) and emits K words of one
     index each. Ties go to the lower index. The running top-K list is kept sorted; each
     input word is inserted into it element by element (a combinational chain of PE
-    insertions, so the critical path grows with PE).
+    insertions, so the critical path grows with PE). With K = 1 and PE = 1 (a running
+    maximum) each value takes two cycles, compare then update, so that the loop through
+    the kept value has a register in it (see :meth:`frame_cycles`).
 
     Parameters
     ----------
@@ -39,10 +41,13 @@ class LabelSelect(wiring.Component):
 
     Latency and throughput
     ----------------------
-    The first index is valid the cycle after the frame's last input transfer; the K
-    indices follow one per cycle. The next frame's words are accepted while a result is
-    being emitted, except its last word, which waits until the previous result has been
-    fully sent: in steady state a frame takes ``max(C/PE, K+1)`` cycles.
+    The K indices follow one per cycle. Each input word is first registered (so the
+    comparisons start from flip-flops, not from the upstream FIFO's output multiplexer)
+    and inserted the cycle after. The next frame's words are accepted while a result is
+    being emitted, except its last word, which waits in the input register until the
+    previous result has been fully sent: in steady state a frame takes
+    :meth:`frame_cycles` cycles. The first index is valid ``latency`` cycles (2; 3 for
+    the running maximum) after the frame's last input transfer.
     """
 
     def __init__(self, *, channels: int, in_dtype: BaseDataType, k: int, pe: int):
@@ -57,12 +62,21 @@ class LabelSelect(wiring.Component):
         self.folds = self.channels // self.pe
         self.index_bits = max(1, (self.channels - 1).bit_length())
         self.out_dtype = DataType[f"UINT{self.index_bits}"]
-        self.latency = 1
-        self.cycles_per_frame = max(self.folds, self.k + 1)
+        self.running_max = self.k == 1 and self.pe == 1
+        self.latency = 3 if self.running_max else 2
+        self.cycles_per_frame = self.frame_cycles(self.channels, self.k, self.pe)
         super().__init__({
             "i": In(stream.Signature(self.pe * self.in_dtype.bitwidth())),
             "o": Out(stream.Signature(self.index_bits)),
         })
+
+    @staticmethod
+    def frame_cycles(channels: int, k: int, pe: int) -> int:
+        """Steady-state cycles per frame: ``max(C/PE, K+1)``, or ``2*C`` for the running
+        maximum (K = PE = 1), which compares in one cycle and updates in the next."""
+        if k == 1 and pe == 1:
+            return 2 * channels
+        return max(channels // pe, k + 1)
 
     def _insert_code(self, m, slots, code, index, step):
         """``slots`` (sorted (code, index, occupied) triples) with ``code`` at ``index`` inserted.
@@ -92,6 +106,36 @@ class LabelSelect(wiring.Component):
             named.append(sigs)
         return named
 
+    def _running_max(self, m, word, code, idx, occ, out, *, pending, last, base, busy, sent):
+        """K = PE = 1: keep the first largest value and its index, two cycles per value.
+
+        The comparison is registered (``bigger``) and applied the cycle after, so neither
+        the comparator's carry chain nor the register enables are in a one-cycle loop
+        through the kept value. Returns ``insert`` (the word leaves the input register).
+        """
+        # value > kept  <=>  kept - value < 0: the sign of a subtraction, which maps onto
+        # the carry chain (a compare became a 5-LUT chain on iCE40)
+        bits = self.in_dtype.bitwidth() + 2
+        difference = Signal(signed(bits), name="kept_minus_value")
+        m.d.comb += difference.eq(element_value(code, self.in_dtype)
+                                  - element_value(word, self.in_dtype))
+        larger = difference[-1]
+        compared, bigger = Signal(name="compared"), Signal(name="bigger")
+        insert = Signal(name="insert")
+        m.d.comb += insert.eq(pending & compared & ~(last & busy))
+        with m.If(pending & ~compared):
+            m.d.sync += [compared.eq(1), bigger.eq(~occ | larger)]
+        with m.If(insert):
+            m.d.sync += compared.eq(0)
+            with m.If(bigger):
+                m.d.sync += [code.eq(word), idx.eq(base)]
+            with m.If(last):
+                m.d.sync += [base.eq(0), busy.eq(1), sent.eq(0), occ.eq(0),
+                             out.eq(Mux(bigger, base, idx))]
+            with m.Else():
+                m.d.sync += [base.eq(base + 1), occ.eq(1)]
+        return insert
+
     def elaborate(self, platform):
         m = Module()
         bits = self.in_dtype.bitwidth()
@@ -105,22 +149,36 @@ class LabelSelect(wiring.Component):
         sent = Signal(range(self.k))
         last_fold = fold == self.folds - 1
 
-        m.d.comb += self.i.ready.eq(~(last_fold & busy))
-        in_fire = self.i.valid & self.i.ready
+        # input register: the word and whether it is the frame's last
+        word = Signal(len(self.i.payload), name="word", reset_less=True)
+        pending, word_last = Signal(name="pending"), Signal(name="word_last")
+        if self.running_max:
+            insert = self._running_max(m, word, codes[0], idxs[0], occs[0], out[0],
+                                       pending=pending, last=word_last, base=base, busy=busy,
+                                       sent=sent)
+        else:
+            insert = Signal(name="insert")
+            m.d.comb += insert.eq(pending & ~(word_last & busy))
+        m.d.comb += self.i.ready.eq(~pending | insert)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [word.eq(self.i.payload), pending.eq(1), word_last.eq(last_fold),
+                         fold.eq(Mux(last_fold, 0, fold + 1))]
+        with m.Elif(insert):
+            m.d.sync += pending.eq(0)
 
-        slots = list(zip(codes, idxs, occs))
-        for p, code in enumerate(elements(self.i.payload, self.pe, bits)):
-            slots = self._insert_code(m, slots, code, base + p, p)
-
-        with m.If(in_fire):
-            with m.If(last_fold):
-                m.d.sync += [fold.eq(0), base.eq(0), busy.eq(1), sent.eq(0)]
-                m.d.sync += [o.eq(idx) for o, (_, idx, _) in zip(out, slots)]
-                m.d.sync += [occ.eq(0) for occ in occs]
-            with m.Else():
-                m.d.sync += [fold.eq(fold + 1), base.eq(base + self.pe)]
-                for (code, idx, occ), (new_code, new_idx, new_occ) in zip(zip(codes, idxs, occs), slots):
-                    m.d.sync += [code.eq(new_code), idx.eq(new_idx), occ.eq(new_occ)]
+        if not self.running_max:
+            slots = list(zip(codes, idxs, occs))
+            for p, code in enumerate(elements(word, self.pe, bits)):
+                slots = self._insert_code(m, slots, code, base + p, p)
+            with m.If(insert):
+                with m.If(word_last):
+                    m.d.sync += [base.eq(0), busy.eq(1), sent.eq(0)]
+                    m.d.sync += [o.eq(idx) for o, (_, idx, _) in zip(out, slots)]
+                    m.d.sync += [occ.eq(0) for occ in occs]
+                with m.Else():
+                    m.d.sync += base.eq(base + self.pe)
+                    for (code, idx, occ), (new_code, new_idx, new_occ) in zip(zip(codes, idxs, occs), slots):
+                        m.d.sync += [code.eq(new_code), idx.eq(new_idx), occ.eq(new_occ)]
 
         m.d.comb += [self.o.valid.eq(busy), self.o.payload.eq(out[sent])]
         with m.If(self.o.valid & self.o.ready):

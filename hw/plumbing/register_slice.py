@@ -6,7 +6,7 @@ from amaranth.hdl import Array, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..streams import check_int
+from ..streams import check_int, occupancy
 
 __all__ = ["RegisterSlice"]
 
@@ -33,8 +33,8 @@ class RegisterSlice(wiring.Component):
     i : In(stream.Signature(width))
     o : Out(stream.Signature(width))
     count : Signal(range(entries + 1))
-        Words held (a register; :class:`~hw.plumbing.fifo.StreamFifo` issues its block
-        RAM reads from it).
+        Words held (a register output; :class:`~hw.plumbing.fifo.StreamFifo` issues its
+        block RAM reads from it).
 
     Latency and throughput
     ----------------------
@@ -57,17 +57,14 @@ class RegisterSlice(wiring.Component):
         words = Array(Signal(self.width, reset_less=True, name=f"word{k}") for k in range(n))
         wr_sel = Signal(range(n), name="wr_sel")
         rd_sel = Signal(range(n), name="rd_sel")
-        not_full, not_empty = Signal(init=1, name="not_full"), Signal(name="not_empty")
+        put, get = Signal(name="put"), Signal(name="get")
+        count, not_empty, not_full = occupancy(m, size=n, inc=put, dec=get, name="slice")
         m.d.comb += [self.i.ready.eq(not_full), self.o.valid.eq(not_empty),
-                     self.o.payload.eq(words[rd_sel])]
-        put = self.i.valid & not_full
-        get = self.o.ready & not_empty
+                     self.o.payload.eq(words[rd_sel]), self.count.eq(count),
+                     put.eq(self.i.valid & not_full), get.eq(self.o.ready & not_empty)]
         with m.If(put):
             m.d.sync += [words[wr_sel].eq(self.i.payload),
                          wr_sel.eq(Mux(wr_sel == n - 1, 0, wr_sel + 1))]
         with m.If(get):
             m.d.sync += rd_sel.eq(Mux(rd_sel == n - 1, 0, rd_sel + 1))
-        nxt = Signal.like(self.count, name="count_next")
-        m.d.comb += nxt.eq(self.count + put - get)
-        m.d.sync += [self.count.eq(nxt), not_full.eq(nxt != n), not_empty.eq(nxt != 0)]
         return m

@@ -120,3 +120,28 @@ def test_core_that_fits_alone_but_not_with_the_shell(tmp_path, capsys):
     assert int(table["luts"][0]) > 5280 and table["luts"][-2:] == ["<--", "over"]
     assert int(table["ffs"][0]) > 5145                      # core + shell
     assert err[-1] == f"log: {out}/board/icebreaker.failed/pnr.log"
+
+
+@pytest.mark.board
+def test_seed_sweep_keeps_the_fastest_core_clock(bundle):
+    result = synth(bundle, "icebreaker", clock_mhz=30.0, seeds=2)
+    folder = bundle / "board" / "icebreaker"
+    assert set(result["nextpnr_seeds"]) == {"1", "2"}
+    assert result["fmax_mhz"] == max(result["nextpnr_seeds"].values())
+    assert result["nextpnr_seeds"][str(result["seed"])] == result["fmax_mhz"]
+    other = 3 - result["seed"]
+    assert (folder / f"pnr_seed{other}.log").is_file()          # every seed's log stays
+    assert not (folder / f"report_seed{other}.json").exists()
+    report = json.loads((folder / "report.json").read_text())   # the kept seed's report
+    assert round(report["fmax"]["core_clk"]["achieved"], 2) == result["fmax_mhz"]
+    assert (folder / "top.bin").stat().st_size == 104090
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--board", "icebreaker", "--seeds", "0"], "--seeds must be an integer from 1 to 64, not 0"),
+    (["--board", "asic", "--seeds", "2"],
+     "--seeds applies to the iCE40/ECP5 boards (nextpnr), not asic"),
+])
+def test_bad_seeds_exit_2(bundle, capsys, argv, message):
+    assert main(["synth", str(bundle), *argv]) == 2
+    assert capsys.readouterr().err == f"bitsmith: error: {message}\n"

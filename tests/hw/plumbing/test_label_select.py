@@ -20,6 +20,8 @@ CASES = {
     "c6-bipolar-k6-pe3": (6, "BIPOLAR", 6, 3),
     "c5-int8-k2-pe5": (5, "INT8", 2, 5),
     "c1-uint1-k1-pe1": (1, "UINT1", 1, 1),
+    "c8-int3-k1-pe4": (8, "INT3", 1, 4),       # K=1 starts each frame at the minimum
+    "c4-bipolar-k1-pe2": (4, "BIPOLAR", 1, 2),
 }
 
 
@@ -38,6 +40,9 @@ def frames_for(name, frames, seed):
         x = rng.integers(int(dt.min()), int(dt.max()) + 1, size=(frames, c))
     if c > 3:
         x[0, 1] = x[0, 3] = x[0].max()  # a tie at the top
+    if frames > 2:
+        x[1] = -1 if dt.name == "BIPOLAR" else int(dt.min())  # all minimum: index 0 first
+        x[2, -1] = 1 if dt.name == "BIPOLAR" else int(dt.max())  # the largest comes last
     return LabelSelect(channels=c, in_dtype=dt, k=k, pe=pe), x
 
 
@@ -62,15 +67,20 @@ def test_label_select_ties_go_to_lower_index():
 
 @pytest.mark.parametrize("name", ["c10-int4-k3-pe2", "c12-int2-k4-pe4", "c10-uint8-k1-pe1"])
 def test_label_select_frame_rate(name):
-    """Steady state max(C/PE, K+1) cycles per frame; first index one cycle after the frame."""
+    """Steady state max(C/PE, K+1) cycles per frame (2C for K = PE = 1: compare, then
+    update); the first index ``latency`` cycles after the first frame's last word (input
+    register, [compare,] insertion), never sooner for later ones."""
     dut, x = frames_for(name, 8, seed=1)
     src, cap = run_stream(dut, pack(x, dut.in_dtype, dut.pe), x.shape[0] * dut.k)
     per = dut.cycles_per_frame
-    assert per == max(dut.channels // dut.pe, dut.k + 1)
+    running_max = dut.k == 1 and dut.pe == 1
+    assert per == (2 * dut.channels if running_max else max(dut.channels // dut.pe, dut.k + 1))
+    assert dut.latency == (3 if running_max else 2)
     lasts = src[dut.folds - 1::dut.folds]
-    assert np.diff(lasts).tolist() == [per] * (len(lasts) - 1)
     firsts = cap.cycles[::dut.k]
-    assert [f - l for f, l in zip(firsts, lasts)] == [dut.latency] * len(lasts)
+    assert np.diff(firsts).tolist() == [per] * (len(firsts) - 1)
+    assert firsts[0] - lasts[0] == dut.latency
+    assert all(f - l >= dut.latency for f, l in zip(firsts, lasts))
     assert np.diff(cap.cycles).tolist().count(1) == (dut.k - 1) * len(lasts)
 
 
