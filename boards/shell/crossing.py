@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from amaranth import Module, Signal
+from amaranth import DomainRenamer, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+from hw.plumbing.register_slice import RegisterSlice
 from hw.streams import check_int
 
 
@@ -18,8 +19,9 @@ class StreamCrossing(wiring.Component):
 
     The write side captures a word in a holding register and toggles ``req``; the read
     side sees the toggle through an :class:`~amaranth.lib.cdc.FFSynchronizer`, copies the
-    (by then stable) holding register into its output register and toggles ``ack``,
-    which returns the same way and frees the holding register. Every path within either
+    (by then stable) holding register into a
+    :class:`~hw.plumbing.register_slice.RegisterSlice` and toggles ``ack``, which returns
+    the same way and frees the holding register. Every path within either
     domain is one flip-flop to one or two LUTs to a flip-flop. (An
     :class:`~amaranth.lib.fifo.AsyncFIFO` was the first choice; its gray-code pointer
     update is six LUT levels and held an iCE40 core clock to 47 MHz.)
@@ -41,7 +43,7 @@ class StreamCrossing(wiring.Component):
 
     Latency and throughput
     ----------------------
-    A word is valid on ``o`` 3 ``r_domain`` cycles (at most 4) after its input transfer;
+    A word is valid on ``o`` 4 ``r_domain`` cycles (at most 5) after its input transfer;
     the next word can enter about 3 ``w_domain`` cycles after the read side took it.
     Far above the UART's rate, which is what the shell needs.
     """
@@ -68,11 +70,13 @@ class StreamCrossing(wiring.Component):
         with m.Elif(busy & (ack_w == req)):
             w += busy.eq(0)
 
-        # read side: take a new word when the output register is free
-        out, valid = Signal(self.width, reset_less=True), Signal()
-        m.d.comb += [self.o.payload.eq(out), self.o.valid.eq(valid)]
-        with m.If((req_r != ack) & (~valid | self.o.ready)):
-            r += [out.eq(held), valid.eq(1), ack.eq(~ack)]
-        with m.Elif(self.o.ready):
-            r += valid.eq(0)
+        # read side: copy the word into a register slice when it has room; the slice
+        # faces the consumer, so its ready (on a board: a wire across the chip to the
+        # core) reaches only the slice's own flags, never the handshake
+        m.submodules.out = out = DomainRenamer(self.r_domain)(RegisterSlice(width=self.width))
+        copy = (req_r != ack) & out.i.ready
+        with m.If(copy):
+            r += ack.eq(~ack)
+        m.d.comb += [out.i.payload.eq(held), out.i.valid.eq(req_r != ack)]
+        wiring.connect(m, out.o, wiring.flipped(self.o))
         return m

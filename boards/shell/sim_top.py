@@ -1,7 +1,7 @@
 """The shell with the core, as a plain Verilog top for simulation (no board, no PLL)."""
 
 
-from amaranth import Module
+from amaranth import ClockDomain, ClockSignal, Module, ResetSignal, Signal
 from amaranth.back import verilog
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -70,7 +70,22 @@ class ShellWithCore(wiring.Component):
 
 
 def emit_sim_top(core: CoreIO, *, clocks_per_bit: int, timeout_cycles: int | None = None,
-                 name: str = "bitsmith_shell") -> str:
-    """Verilog of :class:`ShellWithCore` with ports ``clk rst rx tx`` (core not included)."""
-    top = ShellWithCore(core, clocks_per_bit=clocks_per_bit, timeout_cycles=timeout_cycles)
-    return verilog.convert(top, name=name)
+                 name: str = "bitsmith_shell", crossing: bool = False) -> str:
+    """Verilog of :class:`ShellWithCore` with ports ``clk rst rx tx`` (core not included).
+
+    With ``crossing`` the core sits in its own ``core`` domain behind the two
+    :class:`StreamCrossing` handshakes, as on a board, with ``clk``/``rst`` driving both
+    domains (the crossing's logic is simulated; the clocks are not independent).
+    """
+    top = ShellWithCore(core, clocks_per_bit=clocks_per_bit, timeout_cycles=timeout_cycles,
+                        core_domain="core" if crossing else "sync")
+    if not crossing:
+        return verilog.convert(top, name=name)
+    m = Module()
+    m.domains.core = ClockDomain("core")
+    m.d.comb += [ClockSignal("core").eq(ClockSignal("sync")),
+                 ResetSignal("core").eq(ResetSignal("sync"))]
+    m.submodules.shell = top
+    rx, tx = Signal(init=1, name="rx"), Signal(init=1, name="tx")
+    m.d.comb += [top.rx.eq(rx), tx.eq(top.tx)]
+    return verilog.convert(m, name=name, ports=[rx, tx])

