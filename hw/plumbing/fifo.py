@@ -71,7 +71,7 @@ class StreamFifo(wiring.Component):
         m.submodules.slice = out = RegisterSlice(width=self.width, entries=2 + stages)
         wiring.connect(m, out.o, wiring.flipped(self.o))
         m.submodules.storage = storage = Memory(shape=self.width, depth=size, init=[],
-                                                attrs=ram_attrs(size))
+                                                attrs=ram_attrs(size) if stages == 2 else None)
         wr, rd = storage.write_port(), storage.read_port(domain="sync")
         wp = Signal(range(size), name="wp")
         rp = Signal(range(size), name="rp")
