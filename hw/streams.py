@@ -129,31 +129,48 @@ def pipelined_sum(m: Module, terms: list[Value], *, name: str, width: int | None
     return terms[0], latency
 
 
-def occupancy(m: Module, *, size: int, inc: Value, dec: Value, name: str):
+def occupancy(m: Module, *, size: int, inc: Value, dec: Value | None, name: str,
+              late: Value | None = None):
     """Word count of a queue of ``size`` words, with its flags as registers.
 
     ``inc`` / ``dec`` (comb) add or remove one word this cycle. Returns
     ``(level, nonempty, not_full)``, all registers. The flags are not compares of the
     next level (an adder and a compare after ``inc``/``dec``): each is chosen among
     compares of the current level by ``inc``/``dec``, one LUT level after them.
+
+    ``late``: a word is removed only when ``dec & late``. ``late`` is meant for a signal
+    that arrives late in the cycle (a consumer's ready, computed in another unit): every
+    next value is computed for both of its values into kept wires, and ``late`` only
+    chooses between them, one LUT before the registers. ``dec=None`` stands for the
+    returned ``nonempty`` (a queue whose consumer takes a word whenever it is ready).
     """
     level = Signal(range(size + 1), name=f"{name}_level")
     nonempty = Signal(name=f"{name}_nonempty")
     not_full = Signal(init=1, name=f"{name}_not_full")
     at_one = Signal(name=f"{name}_at_one")                           # level == 1
     at_top = Signal(init=size == 1, name=f"{name}_at_top")            # level == size - 1
-    up, down = inc & ~dec, dec & ~inc
+    regs = [level, nonempty, not_full, at_one, at_top]
+    if dec is None:
+        dec = nonempty
 
-    def pick(same, after_up, after_down):
-        return Mux(up, after_up, Mux(down, after_down, same))
+    def next_values(dec: Value) -> list[Value]:
+        up, down = inc & ~dec, dec & ~inc
 
-    m.d.sync += [
-        level.eq(level + inc - dec),
-        nonempty.eq(pick(nonempty, 1, ~at_one)),
-        not_full.eq(pick(not_full, ~at_top, 1)),
-        at_one.eq(pick(at_one, level == 0, level == 2)),
-        at_top.eq(pick(at_top, level == size - 2, level == size)),
-    ]
+        def pick(same, after_up, after_down):
+            return Mux(up, after_up, Mux(down, after_down, same))
+
+        return [(level + inc - dec)[:len(level)], pick(nonempty, 1, ~at_one),
+                pick(not_full, ~at_top, 1), pick(at_one, level == 0, level == 2),
+                pick(at_top, level == size - 2, level == size)]
+
+    if late is None:
+        m.d.sync += [reg.eq(value) for reg, value in zip(regs, next_values(dec))]
+        return level, nonempty, not_full
+    for reg, taken, kept in zip(regs, next_values(dec), next_values(Const(0, 1))):
+        if_late = Signal.like(reg, name=f"{reg.name}_if_late", attrs={"keep": 1})
+        if_not = Signal.like(reg, name=f"{reg.name}_if_not", attrs={"keep": 1})
+        m.d.comb += [if_late.eq(taken), if_not.eq(kept)]
+        m.d.sync += reg.eq(Mux(late, if_late, if_not))
     return level, nonempty, not_full
 
 

@@ -57,14 +57,19 @@ class RegisterSlice(wiring.Component):
         words = Array(Signal(self.width, reset_less=True, name=f"word{k}") for k in range(n))
         wr_sel = Signal(range(n), name="wr_sel")
         rd_sel = Signal(range(n), name="rd_sel")
-        put, get = Signal(name="put"), Signal(name="get")
-        count, not_empty, not_full = occupancy(m, size=n, inc=put, dec=get, name="slice")
+        put = Signal(name="put")
+        # the consumer's ready arrives late (its own logic, maybe far away): every next
+        # state is computed for both of its values and it only chooses, one LUT before
+        # the registers
+        count, not_empty, not_full = occupancy(m, size=n, inc=put, dec=None,
+                                               late=self.o.ready, name="slice")
         m.d.comb += [self.i.ready.eq(not_full), self.o.valid.eq(not_empty),
                      self.o.payload.eq(words[rd_sel]), self.count.eq(count),
-                     put.eq(self.i.valid & not_full), get.eq(self.o.ready & not_empty)]
+                     put.eq(self.i.valid & not_full)]
         with m.If(put):
             m.d.sync += [words[wr_sel].eq(self.i.payload),
                          wr_sel.eq(Mux(wr_sel == n - 1, 0, wr_sel + 1))]
-        with m.If(get):
-            m.d.sync += rd_sel.eq(Mux(rd_sel == n - 1, 0, rd_sel + 1))
+        rd_next = Signal.like(rd_sel, name="rd_sel_if_ready", attrs={"keep": 1})
+        m.d.comb += rd_next.eq(Mux(not_empty, Mux(rd_sel == n - 1, 0, rd_sel + 1), rd_sel))
+        m.d.sync += rd_sel.eq(Mux(self.o.ready, rd_next, rd_sel))
         return m
