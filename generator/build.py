@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -294,7 +293,7 @@ def write_bundle(graph: Graph, out_dir: Path, *, progress=None) -> BuildResult:
         (tmp / "report.json").write_text(json.dumps(report, indent=1))
         (tmp / "report.md").write_text(render("report.md.j2", r=report))
         step("writing the simulation bundle")
-        from sim.rtl import StreamIO, write_sim_bundle
+        from sim.rtl import write_sim_bundle
         write_sim_bundle(tmp / "sim", elab.io["verilog"], io_of(elab.io))
         replace_dir(tmp, out_dir)
     except BaseException:

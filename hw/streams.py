@@ -17,8 +17,8 @@ from qonnx.core.datatype import BaseDataType
 
 __all__ = [
     "check_int", "check_dtype", "check_int_array", "is_bipolar", "elements", "element_value",
-    "encode_int", "dtype_shape", "delay", "pipelined_sum", "occupancy", "add_output_queue",
-    "ram_attrs",
+    "encode_int", "dtype_shape", "next_mod", "delay", "pipelined_sum", "occupancy",
+    "add_output_queue", "ram_attrs",
 ]
 
 
@@ -81,6 +81,11 @@ def encode_int(value: int, dtype: BaseDataType) -> int:
     if is_bipolar(dtype):
         return 1 if value > 0 else 0
     return value & ((1 << dtype.bitwidth()) - 1)
+
+
+def next_mod(counter: Value, modulus: int) -> Value:
+    """``counter + 1``, wrapping to 0 after ``modulus - 1`` (ring pointers, fold counters)."""
+    return Mux(counter == modulus - 1, 0, counter + 1)
 
 
 def delay(m: Module, value: Value, cycles: int, name: str, *, reset_less: bool = False) -> Value:
@@ -219,10 +224,10 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
         load.eq(nonempty & (~out_valid | o.ready)),
     ]
     with m.If(w_en):
-        m.d.sync += produce.eq(Mux(produce == depth - 1, 0, produce + 1))
+        m.d.sync += produce.eq(next_mod(produce, depth))
     with m.If(load):
         m.d.sync += [out.eq(rd.data), out_valid.eq(1),
-                     consume.eq(Mux(consume == depth - 1, 0, consume + 1))]
+                     consume.eq(next_mod(consume, depth))]
     with m.Elif(o.ready):
         m.d.sync += out_valid.eq(0)
 

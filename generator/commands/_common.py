@@ -69,3 +69,14 @@ def progress(enabled: bool = True):
     console = Console(stderr=True)
     with console.status("starting") as status:
         yield lambda msg: status.update(f"[bold]{msg}…")
+
+
+def finish(res, as_json: bool, print_summary) -> int:
+    """Print ``res`` as one JSON line or with ``print_summary``; exit code 0 if it passed,
+    else 1 (the tail of ``verify``, ``sweep`` and ``bench``)."""
+    if as_json:
+        import json
+        print(json.dumps(res.as_json()))
+    else:
+        print_summary(res)
+    return 0 if res.passed else 1

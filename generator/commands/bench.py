@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from ._common import positive_int
+from ._common import finish, positive_int
 
 
 def register(sub) -> None:
@@ -47,11 +46,7 @@ def run(args) -> int:
                     out_dir=Path(args.out) if args.out else None,
                     progress=lambda msg: prog.update(task, description=msg),
                     finished=lambda result: prog.advance(task))
-    if args.json:
-        print(json.dumps(res.as_json()))
-    else:
-        print_tables(res)
-    return 0 if res.passed else 1
+    return finish(res, args.json, print_tables)
 
 
 def print_tables(res) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 
-from ._common import add_build_options, build_options, positive_int, progress
+from ._common import add_build_options, build_options, finish, positive_int, progress
 
 
 def register(sub) -> None:
@@ -35,11 +34,7 @@ def run(args) -> int:
     with progress(not args.json) as step:
         res = sweep(args.model, opts, targets=targets, jobs=args.jobs, scheduler=args.scheduler,
                     verify_frames=args.verify or 0, progress=step)
-    if args.json:
-        print(json.dumps(res.as_json()))
-    else:
-        print_summary(res)
-    return 0 if res.passed else 1
+    return finish(res, args.json, print_summary)
 
 
 def print_summary(res) -> None:

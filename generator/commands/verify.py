@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ._common import add_build_options, build_options, progress
+from ._common import add_build_options, build_options, finish, progress
 
 PATTERNS = ("none", "cycle", "random")
 
@@ -36,11 +35,7 @@ def run(args) -> int:
         res = verify(args.model, x, opts, x_source=args.input, expected=expected,
                      out_dir=Path(args.out) if args.out else None, idle=args.idle,
                      backpressure=args.backpressure, progress=step)
-    if args.json:
-        print(json.dumps(res.as_json()))
-    else:
-        print_summary(res)
-    return 0 if res.passed else 1
+    return finish(res, args.json, print_summary)
 
 
 def print_summary(res) -> None:

@@ -11,7 +11,7 @@ from qonnx.core.datatype import BaseDataType
 
 from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
                        accumulate_and_emit, elements, encode_int, is_bipolar,
-                       pipelined_sum, product, ram_attrs)
+                       next_mod, pipelined_sum, product, ram_attrs)
 from .threshold_unit import ThresholdTable
 
 TREE_LEVELS_PER_STAGE = 2
@@ -231,7 +231,7 @@ class MVAU(wiring.Component):
                          sf_last.eq(1 if sf_n == 1 else sf == sf_n - 2),
                          waddr.eq(Mux(waddr == nf_n * sf_n - 1, 0, waddr + 1))]
             with m.If(sf_last):
-                m.d.sync += [nf.eq(Mux(nf == nf_n - 1, 0, nf + 1)),
+                m.d.sync += [nf.eq(next_mod(nf, nf_n)),
                              nf_zero.eq(nf == nf_n - 1)]
 
         # x_reg is read only the cycle after the transfer, except when it is the whole

@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..streams import check_int, ram_attrs
+from ..streams import check_int, next_mod, ram_attrs
 
 __all__ = ["SlidingWindow", "buffer_rows", "window_cycles"]
 
@@ -160,7 +160,7 @@ class SlidingWindow(wiring.Component):
                      start_row.eq(write & (w_col == 0)), end_row.eq(write & (w_col == row_words - 1))]
         with m.If(write):
             m.d.sync += [w_ptr.eq(Mux(w_ptr == rows * row_words - 1, 0, w_ptr + 1)),
-                         w_col.eq(Mux(w_col == row_words - 1, 0, w_col + 1))]
+                         w_col.eq(next_mod(w_col, row_words))]
 
         # --- reader: window words out of the line buffer ------------------------------------
         span = max(self.h, self.w) + max(self.kh, self.kw) + max(self.sh * self.oh, self.sw * self.ow)
@@ -217,7 +217,7 @@ class SlidingWindow(wiring.Component):
             carry = 1
             for sig, n in reversed(loops):
                 with m.If(carry):
-                    m.d.sync += sig.eq(Mux(sig == n - 1, 0, sig + 1))
+                    m.d.sync += sig.eq(next_mod(sig, n))
                 carry = carry & (sig == n - 1)
             with m.If(pixel_done):
                 m.d.sync += [ox.eq(Mux(ox == self.ow - 1, 0, ox + 1)),

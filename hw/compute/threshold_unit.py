@@ -13,8 +13,8 @@ from amaranth.hdl import Cat, Const, Module, Signal, Value, signed
 from amaranth.lib.memory import Memory
 from qonnx.core.datatype import BaseDataType
 
-from ..streams import (check_dtype, check_int, check_int_array, is_bipolar, pipelined_sum,
-                       ram_attrs)
+from ..streams import (check_dtype, check_int, check_int_array, delay, is_bipolar,
+                       pipelined_sum, ram_attrs)
 
 __all__ = ["ThresholdTable"]
 
@@ -107,17 +107,9 @@ class ThresholdTable:
             m.d.comb += rd.addr.eq(fold_early)
             row = rd.data
             if self.rom_register:
-                row = Signal(width, name=f"{name}_row")
-                m.d.sync += row.eq(rd.data)
-                delayed = []
-                for p, v in enumerate(values):
-                    reg = Signal(v.shape(), name=f"{name}_value{p}")
-                    m.d.sync += reg.eq(v)
-                    delayed.append(reg)
-                values = delayed
-                valid_reg = Signal(name=f"{name}_valid_d0")
-                m.d.sync += valid_reg.eq(valid)
-                valid = valid_reg
+                row = delay(m, rd.data, 1, f"{name}_row")
+                values = [delay(m, v, 1, f"{name}_value{p}") for p, v in enumerate(values)]
+                valid = delay(m, valid, 1, f"{name}_valid_rom")
             thr = [[row[(p * self.steps + b) * self.bits:(p * self.steps + b + 1) * self.bits].as_signed()
                     for b in range(self.steps)] for p in range(self.pe)]
         out_bits = self.out_dtype.bitwidth()
@@ -130,9 +122,4 @@ class ThresholdTable:
                 codes.append(y[0])
             else:
                 codes.append((y * self.out_scale + self.out_bias)[:out_bits])
-        valid_out = valid
-        for k in range(self.latency - int(self.rom_register)):
-            reg = Signal(name=f"{name}_valid_d{k + 1}")
-            m.d.sync += reg.eq(valid_out)
-            valid_out = reg
-        return codes, valid_out
+        return codes, delay(m, valid, self.latency - int(self.rom_register), f"{name}_valid")

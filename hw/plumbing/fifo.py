@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..streams import BLOCK_RAM_MIN_WORDS, check_int, occupancy, ram_attrs
+from ..streams import BLOCK_RAM_MIN_WORDS, check_int, next_mod, occupancy, ram_attrs
 from .register_slice import RegisterSlice
 
 __all__ = ["StreamFifo"]
@@ -98,7 +98,7 @@ class StreamFifo(wiring.Component):
             out.i.payload.eq(data), out.i.valid.eq(in_flight[-1]),
         ]
         with m.If(put):
-            m.d.sync += wp.eq(Mux(wp == size - 1, 0, wp + 1))
+            m.d.sync += wp.eq(next_mod(wp, size))
         with m.If(issue):
-            m.d.sync += rp.eq(Mux(rp == size - 1, 0, rp + 1))
+            m.d.sync += rp.eq(next_mod(rp, size))
         return m

@@ -6,7 +6,7 @@ from amaranth.hdl import Array, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..streams import check_int, occupancy
+from ..streams import check_int, next_mod, occupancy
 
 __all__ = ["RegisterSlice"]
 
@@ -68,8 +68,8 @@ class RegisterSlice(wiring.Component):
                      put.eq(self.i.valid & not_full)]
         with m.If(put):
             m.d.sync += [words[wr_sel].eq(self.i.payload),
-                         wr_sel.eq(Mux(wr_sel == n - 1, 0, wr_sel + 1))]
+                         wr_sel.eq(next_mod(wr_sel, n))]
         rd_next = Signal.like(rd_sel, name="rd_sel_if_ready", attrs={"keep": 1})
-        m.d.comb += rd_next.eq(Mux(not_empty, Mux(rd_sel == n - 1, 0, rd_sel + 1), rd_sel))
+        m.d.comb += rd_next.eq(Mux(not_empty, next_mod(rd_sel, n), rd_sel))
         m.d.sync += rd_sel.eq(Mux(self.o.ready, rd_next, rd_sel))
         return m

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..streams import check_int
+from ..streams import check_int, next_mod
 
 __all__ = ["WidthConverter"]
 
@@ -92,7 +92,7 @@ def _gather(m: Module, src, dst, *, words: int) -> None:
                  src.ready.eq(~full | dst.ready)]
     with m.If(take):
         m.d.sync += [block.eq(block[width:] | (src.payload << (len(block) - width))),
-                     count.eq(Mux(count == words - 1, 0, count + 1))]
+                     count.eq(next_mod(count, words))]
     with m.If(take & (count == words - 1)):
         m.d.sync += full.eq(1)
     with m.Elif(dst.ready):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from qonnx.core.datatype import BaseDataType, DataType
 
-from ...errors import ModelError, OptionError
+from ...errors import OptionError
 from ...ir import Graph
 from .reader import SUPPORTED_OPS, read_model
 from .reference import compare_with_reference, model_input, reference_outputs

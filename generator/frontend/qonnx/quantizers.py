@@ -9,7 +9,7 @@ another layout (e.g. per hardware channel). The arithmetic is qonnx's own
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
