@@ -81,10 +81,12 @@ class NonZeroScan(wiring.Component):
         last_word = Signal()
 
         lowbit = mask & (~mask + 1)[:simd]                  # one-hot lowest remaining non-zero
+        # ``lowbit`` is one-hot, so bit b of its position is the OR of the bits whose
+        # position has bit b set: a balanced OR tree (a chain of ``simd`` priority muxes
+        # here was too deep even for Yosys, whose ABC9 pass ran out of stack)
         index = Signal(range(simd))
-        for i in range(1, simd):
-            with m.If(lowbit[i]):
-                m.d.comb += index.eq(i)
+        m.d.comb += index.eq(Cat(Cat(lowbit[i] for i in range(simd) if i >> b & 1).any()
+                                 for b in range(len(index))))
         single = (mask & (mask - 1)[:simd]) == 0             # at most one non-zero left
         any_left = mask.any()
 
