@@ -4,9 +4,10 @@
 prepared by the amaranth-boards platform (pin constraints) and synthesised once with the
 core kept as a separate module (``keep_hierarchy``): the core's own cell counts are the
 design's LUT/FF/BRAM/DSP figures (as out of context: nothing is optimised across its
-ports) and the first fit check (a core that alone exceeds the device stops here). The
-flattened netlist is placed and routed by nextpnr (``--report`` gives Fmax and
-utilisation) and packed into a bitstream.
+ports) and the first fit check (a core that alone exceeds the device stops here). On
+ECP5 the flip-flops after block RAM reads then move into the RAMs' output registers
+(:mod:`.ecp5_outreg`). The netlist is placed and routed by nextpnr (``--report`` gives
+Fmax and utilisation) and packed into a bitstream.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..registry import Board
 from ..shell.board_top import BoardShell
 from ..tools import Steps, tail, yosys_stat
 from .counts import over_capacity, resources, synth_command, utilisation_table
+from .ecp5_outreg import absorb_output_registers
 
 FOLD_HINT = ("hint: fold more (smaller PE/SIMD, e.g. `bitsmith build --target-cycles` with a "
              "larger target) or pick a bigger board")
@@ -79,6 +81,10 @@ def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int
         raise DoesNotFit(f"the core does not fit {board.title} ({board.device}):\n"
                          + utilisation_table(core_figures, available, "core alone (Yosys):")
                          + f"\n{FOLD_HINT}")
+    absorbed = None
+    if family == "ecp5":
+        absorbed = absorb_output_registers(workdir / "top.json")
+        steps.note(f"ECP5 block RAM output registers: {absorbed} read port(s) now use REGMODE=OUTREG")
 
     def pnr_args(seed: int, suffix: str) -> list[str]:
         args = ["--json", "top.json", "--report", f"report{suffix}.json", "--freq",
@@ -152,6 +158,10 @@ def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int
         "system": _system(family, report, available,
                           resources(family, yosys_stat(workdir / "top_stat.json"))),
         "critical_path": _critical_path(report),
+        # ECP5: block RAM read ports whose following flip-flops became the RAM's output
+        # register (boards/flows/ecp5_outreg.py); the LUT/FF figures above are Yosys's,
+        # counted before, so they include those flip-flops
+        "bram_output_registers": absorbed,
         "nextpnr_seeds": {str(k): v for k, v in by_seed.items()},
         "seed": best,
         "bitstream": bitstream,

@@ -35,6 +35,10 @@ def check_open_result(out, board, result, *, clock, bitstream, pll):
     for log in ("synth.log", "pnr.log", "pack.log"):
         assert (folder / log).is_file()
     assert set(result["tool_seconds"]) == {"synth", "pnr", "bitstream", "total"}
+    if board == "ulx3s":        # read ports moved into block RAM output registers
+        assert 0 <= result["bram_output_registers"] <= 2 * system["brams"]["used"]
+    else:
+        assert result["bram_output_registers"] is None
 
 
 @pytest.mark.board
