@@ -139,9 +139,10 @@ def occupancy(m: Module, *, size: int, inc: Value, dec: Value | None, name: str,
     """Word count of a queue of ``size`` words, with its flags as registers.
 
     ``inc`` / ``dec`` (comb) add or remove one word this cycle. Returns
-    ``(level, nonempty, not_full)``, all registers. The flags are not compares of the
-    next level (an adder and a compare after ``inc``/``dec``): each is chosen among
-    compares of the current level by ``inc``/``dec``, one LUT level after them.
+    ``(level, nonempty, not_full)``, all registers. Nothing is computed after
+    ``inc``/``dec`` but a choice: the flags are chosen among compares of the current
+    level (not compares of the next level, an adder and a compare after them), and the
+    next level among ``level``, ``level + 1`` and ``level - 1``.
 
     ``late``: a word is removed only when ``dec & late``. ``late`` is meant for a signal
     that arrives late in the cycle (a consumer's ready, computed in another unit): every
@@ -157,6 +158,11 @@ def occupancy(m: Module, *, size: int, inc: Value, dec: Value | None, name: str,
     regs = [level, nonempty, not_full, at_one, at_top]
     if dec is None:
         dec = nonempty
+    # level + 1 and level - 1 come from the register alone (kept wires, so Yosys does not
+    # fold them back into one adder after inc/dec): inc/dec only choose among them
+    plus = Signal.like(level, name=f"{name}_level_plus", attrs={"keep": 1})
+    minus = Signal.like(level, name=f"{name}_level_minus", attrs={"keep": 1})
+    m.d.comb += [plus.eq(level + 1), minus.eq(level - 1)]
 
     def next_values(dec: Value) -> list[Value]:
         up, down = inc & ~dec, dec & ~inc
@@ -164,7 +170,7 @@ def occupancy(m: Module, *, size: int, inc: Value, dec: Value | None, name: str,
         def pick(same, after_up, after_down):
             return Mux(up, after_up, Mux(down, after_down, same))
 
-        return [(level + inc - dec)[:len(level)], pick(nonempty, 1, ~at_one),
+        return [pick(level, plus, minus), pick(nonempty, 1, ~at_one),
                 pick(not_full, ~at_top, 1), pick(at_one, level == 0, level == 2),
                 pick(at_top, level == size - 2, level == size)]
 
@@ -194,11 +200,12 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
     compare out of the write-enable path) and an output register loaded from
     ``consume`` while the registered ``nonempty`` flag is set.
 
-    With ``registered_return`` a credit comes back one cycle after its transfer (a
-    register between ``o.valid & o.ready`` and the credit counter, which cuts the timing
-    path from the consumer's FIFO into the producer's issue logic) and ``credit_ok`` is a
-    register output; a producer that emits every cycle then needs one more word of
-    ``depth`` to keep its throughput.
+    ``credit_ok`` is a register output. With ``registered_return`` a credit comes back
+    one cycle after its transfer (a register between ``o.valid & o.ready`` and the credit
+    count, which cuts the timing path from the consumer's FIFO into the producer's issue
+    logic); a producer that emits every cycle then needs one more word of ``depth`` to
+    keep its throughput. Without it the consumer's ready only chooses between the
+    count's precomputed next states.
 
     Returns ``(credit_ok, take, w_en, w_data)``: drive ``take`` (comb) when starting work
     that emits a word, and ``w_en``/``w_data`` (comb) when the word is ready.
@@ -211,7 +218,6 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
     consume = Signal(range(depth), name=f"{name}_consume")
     out = Signal(width, name=f"{name}_out", reset_less=True)
     out_valid = Signal(name=f"{name}_out_valid")
-    credits = Signal(range(depth + 1), init=depth, name=f"{name}_credits")
     take = Signal(name=f"{name}_take")
     w_en = Signal(name=f"{name}_w_en")
     w_data = Signal(width, name=f"{name}_w_data")
@@ -231,15 +237,15 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
     with m.Elif(o.ready):
         m.d.sync += out_valid.eq(0)
 
-    give = o.valid & o.ready
-    if not registered_return:
-        m.d.sync += credits.eq(credits - take + give)
-        return credits != 0, take, w_en, w_data
-    give = delay(m, give, 1, f"{name}_give")
-    credit_ok = Signal(init=1, name=f"{name}_credit_ok")   # registered ``credits != 0``
-    nxt = Signal.like(credits, name=f"{name}_credits_next")
-    m.d.comb += nxt.eq(credits - take + give)
-    m.d.sync += [credits.eq(nxt), credit_ok.eq(nxt != 0)]
+    # credits in use are counted as a queue of their own (``occupancy``), so
+    # ``credit_ok`` ("credits left") is a register chosen among compares of the current
+    # count, not a compare after the count's adder
+    if registered_return:
+        give = delay(m, o.valid & o.ready, 1, f"{name}_give")
+        _, _, credit_ok = occupancy(m, size=depth, inc=take, dec=give, name=f"{name}_credits")
+    else:
+        _, _, credit_ok = occupancy(m, size=depth, inc=take, dec=out_valid, late=o.ready,
+                                    name=f"{name}_credits")
     return credit_ok, take, w_en, w_data
 
 
@@ -251,11 +257,25 @@ block RAM holds 4 kbit), and a block RAM's read data goes straight into a regist
 
 
 
-def ram_attrs(depth: int) -> dict | None:
+def ram_attrs(depth: int, *, collisions_unused: bool = False, block: bool = True) -> dict | None:
     """Synthesis attributes for a memory of ``depth`` words read through a synchronous
-    port: ``ram_style = "block"`` from :data:`BLOCK_RAM_MIN_WORDS` words on (Yosys
-    rejects the attribute on an asynchronously read memory, so use it only on these)."""
-    return {"ram_style": "block"} if depth >= BLOCK_RAM_MIN_WORDS else None
+    port: ``ram_style = "block"`` from :data:`BLOCK_RAM_MIN_WORDS` words on, unless
+    ``block`` is false (Yosys rejects the attribute on an asynchronously read memory, so
+    use it only on these).
+
+    ``collisions_unused=True`` is the caller's promise that whenever a write and a read
+    hit the same address in one cycle the read data is never used. It adds Yosys's
+    ``no_rw_check``: without it, Yosys keeps Amaranth's read-old-data semantics across
+    the ports of a block RAM by registering the write address and data and putting a
+    bypass multiplexer after the RAM's output (on ECP5 that LUT followed the DP16KD's
+    5.8 ns clock-to-output and held TFC-w1a1's core clock to 126 MHz).
+    """
+    attrs = {}
+    if block and depth >= BLOCK_RAM_MIN_WORDS:
+        attrs["ram_style"] = "block"
+    if collisions_unused:
+        attrs["no_rw_check"] = 1
+    return attrs or None
 
 
 SHIFT_ADD_MAX_BITS = 4

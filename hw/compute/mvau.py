@@ -244,12 +244,13 @@ class MVAU(wiring.Component):
         else:
             m.d.sync += x_reg.eq(self.i.payload)
         if nf_n > 1 and sf_n > 1:
-            m.submodules.in_buf = in_buf = Memory(shape=len(x_reg), depth=sf_n, init=[],
-                                                  attrs=ram_attrs(sf_n))
-            wr, rd = in_buf.write_port(), in_buf.read_port()
             # the write comes from x_reg one cycle late (the stream payload may itself come
             # from a block RAM); address ``a`` is re-read no earlier than SF >= 2 cycles
-            # after its transfer, so the read still sees it
+            # after its transfer, so the read still sees it, and a read never meets the
+            # write (the cycle after a transfer at ``a`` the read address is ``a + 1``)
+            m.submodules.in_buf = in_buf = Memory(shape=len(x_reg), depth=sf_n, init=[],
+                                                  attrs=ram_attrs(sf_n, collisions_unused=True))
+            wr, rd = in_buf.write_port(), in_buf.read_port()
             m.d.sync += [wr.addr.eq(sf), wr.en.eq(fire & nf_zero)]
             m.d.comb += [wr.data.eq(x_reg), rd.addr.eq(sf)]
             # the buffer's read data goes into a register before the input/buffer choice,

@@ -139,8 +139,11 @@ class SlidingWindow(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         rows, row_words = self.rows, self.row_words
-        m.submodules.lines = lines = Memory(shape=len(self.i.payload), depth=rows * row_words, init=[],
-                                            attrs=ram_attrs(rows * row_words))
+        # the reader reads only complete rows (or pads, discarding the data); the writer
+        # fills a slot no complete row holds, so a read never sees a colliding write
+        m.submodules.lines = lines = Memory(
+            shape=len(self.i.payload), depth=rows * row_words, init=[],
+            attrs=ram_attrs(rows * row_words, collisions_unused=True))
         wr, rd = lines.write_port(), lines.read_port()
 
         # Row bookkeeping shared by writer and reader.

@@ -107,8 +107,11 @@ class ThresholdTable:
             m.d.comb += rd.addr.eq(fold_early)
             row = rd.data
             if self.rom_register:
-                row = delay(m, rd.data, 1, f"{name}_row")
-                values = [delay(m, v, 1, f"{name}_value{p}") for p, v in enumerate(values)]
+                # plain registers (no reset): the one after the ROM can become the block
+                # RAM's own output register (boards.flows.ecp5_outreg)
+                row = delay(m, rd.data, 1, f"{name}_row", reset_less=True)
+                values = [delay(m, v, 1, f"{name}_value{p}", reset_less=True)
+                          for p, v in enumerate(values)]
                 valid = delay(m, valid, 1, f"{name}_valid_rom")
             thr = [[row[(p * self.steps + b) * self.bits:(p * self.steps + b + 1) * self.bits].as_signed()
                     for b in range(self.steps)] for p in range(self.pe)]

@@ -20,9 +20,11 @@ class StreamFifo(wiring.Component):
     memory of ``depth - 3`` words (synchronous read port) in front of a 3-word slice; from
     ``BLOCK_RAM_MIN_WORDS + 4`` words on, a block RAM of ``depth - 4`` words whose read
     data passes one plain register (nothing but a flip-flop after an ECP5 DP16KD's 5.8 ns
-    clock-to-out) in front of a 4-word slice. A read is issued while the slice's count
-    plus the reads in flight is below its size, so the slice never overflows and keeps
-    taking a word per cycle, and the decision uses registers only. Every path of the
+    clock-to-out; the ECP5 board flow moves it into the RAM's output register) in front
+    of a 4-word slice. A read is issued while the slice's words plus the reads in flight
+    are fewer than its size, so the slice never overflows and keeps taking a word per
+    cycle; that sum is kept as a count of its own with a registered "room" flag, so the
+    decision is one LUT on two flip-flops. Every path of the
     FIFO starts and ends at a flip-flop after at most a few LUTs, and none passes
     through its neighbours: ``i.ready``, ``o.valid`` and ``o.payload`` (through the
     slice's multiplexer) come from registers. (This replaced
@@ -70,8 +72,11 @@ class StreamFifo(wiring.Component):
         stages, size = self._read_stages, self.depth - 2 - self._read_stages
         m.submodules.slice = out = RegisterSlice(width=self.width, entries=2 + stages)
         wiring.connect(m, out.o, wiring.flipped(self.o))
-        m.submodules.storage = storage = Memory(shape=self.width, depth=size, init=[],
-                                                attrs=ram_attrs(size) if stages == 2 else None)
+        # a write and a read meet at one address only when the storage is empty (the
+        # read is not issued, its data not taken) or full (no write)
+        m.submodules.storage = storage = Memory(
+            shape=self.width, depth=size, init=[],
+            attrs=ram_attrs(size, block=stages == 2, collisions_unused=True))
         wr, rd = storage.write_port(), storage.read_port(domain="sync")
         wp = Signal(range(size), name="wp")
         rp = Signal(range(size), name="rp")
@@ -86,8 +91,12 @@ class StreamFifo(wiring.Component):
             reg = Signal(self.width, name=f"read_data{k}", reset_less=True)
             m.d.sync += reg.eq(data)
             data = reg
-        m.d.comb += [put.eq(self.i.valid & not_full),
-                     issue.eq(has_data & (out.count + sum(in_flight) < 2 + stages))]
+        # slice places claimed: words in the slice plus reads in flight, counted up at
+        # each issue and down when the slice hands a word on (the consumer's ready
+        # arrives late, so it only chooses between precomputed next states)
+        _, _, room = occupancy(m, size=2 + stages, inc=issue, dec=out.o.valid,
+                               late=self.o.ready, name="claimed")
+        m.d.comb += [put.eq(self.i.valid & not_full), issue.eq(has_data & room)]
         m.d.comb += [
             self.i.ready.eq(not_full),
             wr.addr.eq(wp), wr.data.eq(self.i.payload), wr.en.eq(put),

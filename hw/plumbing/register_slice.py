@@ -32,9 +32,6 @@ class RegisterSlice(wiring.Component):
     -------
     i : In(stream.Signature(width))
     o : Out(stream.Signature(width))
-    count : Signal(range(entries + 1))
-        Words held (a register output; :class:`~hw.plumbing.fifo.StreamFifo` issues its
-        block RAM reads from it).
 
     Latency and throughput
     ----------------------
@@ -47,7 +44,6 @@ class RegisterSlice(wiring.Component):
         if self.entries > 4:
             raise ValueError(f"entries must be 2 to 4, not {entries!r}")
         self.latency = 1
-        self.count = Signal(range(self.entries + 1), name="count")
         super().__init__({"i": In(stream.Signature(self.width)),
                           "o": Out(stream.Signature(self.width))})
 
@@ -61,10 +57,10 @@ class RegisterSlice(wiring.Component):
         # the consumer's ready arrives late (its own logic, maybe far away): every next
         # state is computed for both of its values and it only chooses, one LUT before
         # the registers
-        count, not_empty, not_full = occupancy(m, size=n, inc=put, dec=None,
+        _, not_empty, not_full = occupancy(m, size=n, inc=put, dec=None,
                                                late=self.o.ready, name="slice")
         m.d.comb += [self.i.ready.eq(not_full), self.o.valid.eq(not_empty),
-                     self.o.payload.eq(words[rd_sel]), self.count.eq(count),
+                     self.o.payload.eq(words[rd_sel]),
                      put.eq(self.i.valid & not_full)]
         with m.If(put):
             m.d.sync += [words[wr_sel].eq(self.i.payload),

@@ -136,6 +136,25 @@ def run_stream(dut, words: Sequence[int], count: int, **kwargs) -> tuple[list[in
     return src[0], caps[0]
 
 
+def accepted_while_blocked(dut, cycles: int) -> int:
+    """Words ``dut.i`` accepts in ``cycles`` cycles of an always-valid input while
+    ``dut.o.ready`` stays low."""
+    accepted = []
+
+    async def tb(ctx):
+        ctx.set(dut.i.valid, 1)
+        for k in range(cycles):
+            ctx.set(dut.i.payload, k)
+            _, _, ready = await ctx.tick().sample(dut.i.ready)
+            accepted.append(ready)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    return sum(accepted)
+
+
 def assert_words_equal(actual: Sequence[int], expected: Sequence[int], what: str = "word") -> None:
     """Exact equality of two word lists, naming the first differing index."""
     assert len(actual) == len(expected), f"got {len(actual)} {what}s, expected {len(expected)}"

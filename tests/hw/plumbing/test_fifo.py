@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hw.plumbing.fifo import StreamFifo
-from tests.hw.util import PATTERNS, assert_rejects, run_stream
+from tests.hw.util import PATTERNS, accepted_while_blocked, assert_rejects, run_stream
 
 MATRIX = [(i, b) for i in PATTERNS for b in PATTERNS]
 
@@ -33,23 +33,7 @@ def test_fifo_full_throughput(depth, latency):
 @pytest.mark.parametrize("depth,held", [(2, 2), (3, 3), (4, 4), (5, 5), (9, 9), (35, 35), (40, 40)])
 def test_fifo_holds_depth_words_when_blocked(depth, held):
     """With the sink never ready the FIFO accepts exactly ``depth`` words."""
-    from amaranth.sim import Simulator
-
-    fifo = StreamFifo(width=8, depth=depth)
-    accepted = []
-
-    async def tb(ctx):
-        ctx.set(fifo.i.valid, 1)
-        for k in range(depth + 8):
-            ctx.set(fifo.i.payload, k)
-            _, _, ready = await ctx.tick().sample(fifo.i.ready)
-            accepted.append(ready)
-
-    sim = Simulator(fifo)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
-    assert sum(accepted) == held
+    assert accepted_while_blocked(StreamFifo(width=8, depth=depth), depth + 8) == held
 
 
 @pytest.mark.parametrize("kw,error,message", [
