@@ -107,6 +107,8 @@ def pipelined_sum(m: Module, terms: list[Value], *, name: str, width: int | None
     With ``width``, every node wider than ``width`` is cut to ``width`` bits: the sum is then
     exact modulo ``2**width``, which is exact whenever the true total fits ``width`` bits
     (two's complement wrap-around cancels), and it keeps the tree at the accumulator width.
+    The registers hold data only (a valid flag travels beside them), so they have no
+    reset: less load on the reset net, and on iCE40 they pack with any flip-flop.
 
     Returns ``(sum, latency)``.
     """
@@ -125,7 +127,7 @@ def pipelined_sum(m: Module, terms: list[Value], *, name: str, width: int | None
         if len(nxt) == 1 or level % levels_per_stage == 0:
             regs = []
             for j, s in enumerate(nxt):
-                reg = Signal(s.shape(), name=f"{name}_l{level}_{j}")
+                reg = Signal(s.shape(), name=f"{name}_l{level}_{j}", reset_less=True)
                 m.d.sync += reg.eq(s)
                 regs.append(reg)
             nxt = regs
@@ -322,7 +324,9 @@ def accumulate_and_emit(m: Module, *, sums, valid, first, last, fold, acc_dtype,
     """
     accs = []
     for p, part in enumerate(sums):
-        acc = Signal(dtype_shape(acc_dtype), name=f"acc{p}")
+        # data only (``valid``/``first`` qualify it): no reset, so the reset does not
+        # join the enable logic of every accumulator bit
+        acc = Signal(dtype_shape(acc_dtype), name=f"acc{p}", reset_less=True)
         with m.If(valid):
             m.d.sync += acc.eq(Mux(first, 0, acc) + part)
         accs.append(acc)

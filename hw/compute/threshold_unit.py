@@ -118,7 +118,7 @@ class ThresholdTable:
         out_bits = self.out_dtype.bitwidth()
         codes = []
         for p in range(self.pe):
-            ge = Signal(self.steps, name=f"{name}_ge{p}")
+            ge = Signal(self.steps, name=f"{name}_ge{p}", reset_less=True)
             m.d.sync += ge.eq(Cat(values[p] >= thr[p][b] for b in range(self.steps)))
             y, _ = pipelined_sum(m, [ge[b] for b in range(self.steps)], name=f"{name}_cnt{p}")
             if is_bipolar(self.out_dtype):
