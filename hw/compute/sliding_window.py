@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -188,13 +188,29 @@ class SlidingWindow(wiring.Component):
         row_done = pixel_done & (ox == self.ow - 1)
         frame_done = row_done & (oy == self.oh - 1)
 
-        # Rows this output row needs, and the rows released after it.
-        last_needed = Mux(top + self.kh > self.h, self.h, top + self.kh)        # exclusive
+        # Rows released after this output row (the new lo_row).
         next_top = top + self.sh
         next_lo = Mux(next_top < 0, 0, next_top)
-        release_to = Mux(frame_done, self.h, next_lo)                          # new lo_row
-        need_end = Mux(release_to > last_needed, release_to, last_needed)
-        need = Mux(row_done, need_end, last_needed) - lo_row
+        release_to = Mux(frame_done, self.h, next_lo)
+
+        # Complete rows the reader needs before its next read, counted from lo_row: up
+        # to the window's last row, and at the end of an output row also every row that
+        # is then released. Window top and lo_row are fixed functions of the output row
+        # (top = oy*SH - pad_top, lo_row = max(top, 0)), so the needs of every output row
+        # are computed here and loaded into registers when the row starts: the read
+        # decision is a compare of registers, not an adder chain from ``top``.
+        def needs(oy_: int) -> tuple[int, int, int]:
+            """(mid-row, row-end, frame-end) needs of output row ``oy_``."""
+            t = oy_ * self.sh - self.pt
+            lo = max(t, 0)
+            last = min(t + self.kh, self.h)                                     # exclusive
+            return last - lo, max(max(t + self.sh, 0), last) - lo, self.h - lo
+
+        table = [needs(y) for y in range(self.oh)]
+        need_regs = [Signal(coord, init=v, name=f"need_{k}")
+                     for k, v in zip(("mid", "row_end", "frame_end"), table[0])]
+        need_mid, need_row_end, need_frame_end = need_regs
+        need = Mux(row_done, Mux(oy == self.oh - 1, need_frame_end, need_row_end), need_mid)
         rows_ok = complete >= need
 
         out_valid = Signal()
@@ -232,6 +248,10 @@ class SlidingWindow(wiring.Component):
                 m.d.sync += lo_slot.eq(Mux(slot_next >= rows, slot_next - rows, slot_next))
                 with m.If(frame_done):
                     m.d.sync += [oy.eq(0), top.eq(-self.pt), lo_row.eq(0)]
+                    m.d.sync += [r.eq(v) for r, v in zip(need_regs, table[0])]
                 with m.Else():
                     m.d.sync += [oy.eq(oy + 1), top.eq(next_top), lo_row.eq(next_lo)]
+                    # the next output row's needs: a constant table indexed by oy
+                    m.d.sync += [r.eq(Array(Const(row[k], coord) for row in table[1:] + table[:1])[oy])
+                                 for k, r in enumerate(need_regs)]
         return m
