@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -22,7 +23,8 @@ def _run(args: argparse.Namespace) -> int:
                                                f"{res.brams}", f"{res.dsps}"]
         clock = "-" if board.clock_mhz is None else f"{board.clock_mhz:g}"
         table.add_row(board.name, board.part, clock, *cells, board.flow)
-    console = Console()
+    # piped, rich would assume 80 columns and cut the figures (as bench does)
+    console = Console(width=None if sys.stdout.isatty() else 100)
     console.print(table)
     for board in BOARDS.values():
         console.print(f"[bold]{board.name}[/]: {board.title}. {board.notes}")

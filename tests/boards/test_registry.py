@@ -98,3 +98,5 @@ def test_boards_command_prints_every_board(capsys):
     out = capsys.readouterr().out
     for board in BOARDS.values():
         assert re.search(rf"^│ {board.name}\s+│ {re.escape(board.part)}", out, re.M), out
+    # piped output keeps every figure whole (no "…" where a column was cut)
+    assert "│ 83,640 │  83,640 │" in out and "…" not in out, out
