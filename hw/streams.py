@@ -141,7 +141,7 @@ def occupancy(m: Module, *, size: int, inc: Value, dec: Value | None, name: str,
     """Word count of a queue of ``size`` words, with its flags as registers.
 
     ``inc`` / ``dec`` (comb) add or remove one word this cycle. Returns
-    ``(level, nonempty, not_full)``, all registers. Nothing is computed after
+    ``(nonempty, not_full)``, both registers (the level is kept internally). Nothing is computed after
     ``inc``/``dec`` but a choice: the flags are chosen among compares of the current
     level (not compares of the next level, an adder and a compare after them), and the
     next level among ``level``, ``level + 1`` and ``level - 1``.
@@ -178,13 +178,13 @@ def occupancy(m: Module, *, size: int, inc: Value, dec: Value | None, name: str,
 
     if late is None:
         m.d.sync += [reg.eq(value) for reg, value in zip(regs, next_values(dec))]
-        return level, nonempty, not_full
+        return nonempty, not_full
     for reg, taken, kept in zip(regs, next_values(dec), next_values(Const(0, 1))):
         if_late = Signal.like(reg, name=f"{reg.name}_if_late", attrs={"keep": 1})
         if_not = Signal.like(reg, name=f"{reg.name}_if_not", attrs={"keep": 1})
         m.d.comb += [if_late.eq(taken), if_not.eq(kept)]
         m.d.sync += reg.eq(Mux(late, if_late, if_not))
-    return level, nonempty, not_full
+    return nonempty, not_full
 
 
 def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
@@ -224,7 +224,7 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
     w_en = Signal(name=f"{name}_w_en")
     w_data = Signal(width, name=f"{name}_w_data")
     load = Signal(name=f"{name}_load")
-    _, nonempty, _ = occupancy(m, size=depth, inc=w_en, dec=load, name=name)
+    nonempty, _ = occupancy(m, size=depth, inc=w_en, dec=load, name=name)
     m.d.comb += [
         wr.addr.eq(produce), wr.data.eq(w_data), wr.en.eq(w_en),
         rd.addr.eq(consume),
@@ -244,10 +244,10 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
     # count, not a compare after the count's adder
     if registered_return:
         give = delay(m, o.valid & o.ready, 1, f"{name}_give")
-        _, _, credit_ok = occupancy(m, size=depth, inc=take, dec=give, name=f"{name}_credits")
+        _, credit_ok = occupancy(m, size=depth, inc=take, dec=give, name=f"{name}_credits")
     else:
-        _, _, credit_ok = occupancy(m, size=depth, inc=take, dec=out_valid, late=o.ready,
-                                    name=f"{name}_credits")
+        _, credit_ok = occupancy(m, size=depth, inc=take, dec=out_valid, late=o.ready,
+                                 name=f"{name}_credits")
     return credit_ok, take, w_en, w_data
 
 
@@ -256,7 +256,6 @@ BLOCK_RAM_MIN_WORDS = 32
 ``ram_style = "block"``: left to itself Yosys builds narrow deep ones from flip-flops or
 LUTs with wide read multiplexers (170 LUTs and 6 LUT levels for 64 words on iCE40, whose
 block RAM holds 4 kbit), and a block RAM's read data goes straight into a register."""
-
 
 
 def ram_attrs(depth: int, *, collisions_unused: bool = False, block: bool = True) -> dict | None:

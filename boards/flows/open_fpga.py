@@ -130,8 +130,7 @@ def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int
         by_seed[seed] = _fmax(json.loads((workdir / f"report{suffix}.json").read_text()))[0]
     best = max(by_seed, key=lambda k: by_seed[k] or 0.0)
     if seeds > 1:
-        for name in ("report", "top", "pnr"):
-            ext = {"report": "json", "top": placed, "pnr": "log"}[name]
+        for name, ext in (("report", "json"), ("top", placed), ("pnr", "log")):
             (workdir / f"{name}_seed{best}.{ext}").replace(workdir / f"{name}.{ext}")
         for seed in by_seed:
             if seed != best:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from ._common import add_build_options, build_options, finish, positive_int, progress
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from hw.compute.mvau import BANK_BITS, TREE_LEVELS_PER_STAGE
+from hw.compute.mvau import TREE_LEVELS_PER_STAGE, weight_bank_depth
 from hw.plumbing.label_select import LabelSelect as LabelSelectUnit
 
 from ..ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
@@ -106,7 +106,7 @@ def tree_flip_flops(terms: int, term_bits: int, sum_bits: int, levels_per_stage:
 
 
 def mvau_flip_flops(node: MatrixVector) -> int:
-    """Registers of ``hw.compute.mvau.MatrixVectorUnit``, stage by stage: weight read
+    """Registers of :class:`hw.compute.mvau.MVAU`, stage by stage: weight read
     data (one register per ROM bank), input word copies, products, the adder tree, the
     accumulators, the threshold stages, the output register and the FIFO after the layer
     (a register slice of up to four words); fold counters, pipeline flags and queue
@@ -119,9 +119,7 @@ def mvau_flip_flops(node: MatrixVector) -> int:
     if words == 1:
         weight_regs = 0                                   # a constant word
     else:
-        bank_depth = (max(512, 1 << ((BANK_BITS // width).bit_length() - 1))
-                      if width <= BANK_BITS else 512)
-        weight_regs = width * math.ceil(words / bank_depth)
+        weight_regs = width * math.ceil(words / weight_bank_depth(width))
     nf, sf = node.out_features // node.pe, node.in_features // node.simd
     inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 else 2)
     pbits = 1 if node.xnor else wbits + xbits

@@ -20,10 +20,16 @@ popcount tree of a 64-wide XNOR fold at 59.9 MHz, nextpnr seed 1) and 170 MHz on
 1 costs a register per node at every level (+11 % flip-flops on the digits demo) and
 did not move the UP5K figure, which routing dominates."""
 
-__all__ = ["MVAU", "accumulator_range", "BANK_BITS"]
+__all__ = ["MVAU", "accumulator_range", "BANK_BITS", "weight_bank_depth"]
 
 #: Bits per weight-ROM bank: one ECP5 DP16KD (iCE40: four SB_RAM40_4K).
 BANK_BITS = 16384
+
+
+def weight_bank_depth(width: int) -> int:
+    """Words per weight-ROM bank for ROM words of ``width`` bits: the largest power of
+    two whose bank fits :data:`BANK_BITS`, at least 512."""
+    return max(512, 1 << ((BANK_BITS // width).bit_length() - 1)) if width <= BANK_BITS else 512
 
 
 def accumulator_range(weights: np.ndarray, weight_dtype: BaseDataType,
@@ -188,7 +194,7 @@ class MVAU(wiring.Component):
         width = self.pe * self.simd * self.w_bits
         if len(words) == 1:
             return Const(words[0], width)
-        bank_depth = max(512, 1 << ((BANK_BITS // width).bit_length() - 1)) if width <= BANK_BITS else 512
+        bank_depth = weight_bank_depth(width)
         abits = (bank_depth - 1).bit_length()
         banks = []
         for b in range(0, len(words), bank_depth):
@@ -229,7 +235,7 @@ class MVAU(wiring.Component):
         with m.If(fire):
             m.d.sync += [sf.eq(Mux(sf_last, 0, sf + 1)),
                          sf_last.eq(1 if sf_n == 1 else sf == sf_n - 2),
-                         waddr.eq(Mux(waddr == nf_n * sf_n - 1, 0, waddr + 1))]
+                         waddr.eq(next_mod(waddr, nf_n * sf_n))]
             with m.If(sf_last):
                 m.d.sync += [nf.eq(next_mod(nf, nf_n)),
                              nf_zero.eq(nf == nf_n - 1)]

@@ -162,7 +162,7 @@ class SlidingWindow(wiring.Component):
         m.d.comb += [wr.addr.eq(w_ptr), wr.data.eq(self.i.payload), wr.en.eq(write),
                      start_row.eq(write & (w_col == 0)), end_row.eq(write & (w_col == row_words - 1))]
         with m.If(write):
-            m.d.sync += [w_ptr.eq(Mux(w_ptr == rows * row_words - 1, 0, w_ptr + 1)),
+            m.d.sync += [w_ptr.eq(next_mod(w_ptr, rows * row_words)),
                          w_col.eq(next_mod(w_col, row_words))]
 
         # --- reader: window words out of the line buffer ------------------------------------
@@ -239,19 +239,20 @@ class SlidingWindow(wiring.Component):
                     m.d.sync += sig.eq(next_mod(sig, n))
                 carry = carry & (sig == n - 1)
             with m.If(pixel_done):
-                m.d.sync += [ox.eq(Mux(ox == self.ow - 1, 0, ox + 1)),
+                m.d.sync += [ox.eq(next_mod(ox, self.ow)),
                              left.eq(Mux(ox == self.ow - 1, -self.pl, left + self.sw))]
             with m.If(row_done):
                 gone = release_to - lo_row
                 m.d.comb += release.eq(gone)
                 slot_next = lo_slot + gone
                 m.d.sync += lo_slot.eq(Mux(slot_next >= rows, slot_next - rows, slot_next))
+                # the next output row's needs (after the last row: the first row's),
+                # from a constant table indexed by oy
+                following = table[1:] + table[:1]
+                m.d.sync += [r.eq(Array(Const(row[k], coord) for row in following)[oy])
+                             for k, r in enumerate(need_regs)]
                 with m.If(frame_done):
                     m.d.sync += [oy.eq(0), top.eq(-self.pt), lo_row.eq(0)]
-                    m.d.sync += [r.eq(v) for r, v in zip(need_regs, table[0])]
                 with m.Else():
                     m.d.sync += [oy.eq(oy + 1), top.eq(next_top), lo_row.eq(next_lo)]
-                    # the next output row's needs: a constant table indexed by oy
-                    m.d.sync += [r.eq(Array(Const(row[k], coord) for row in table[1:] + table[:1])[oy])
-                                 for k, r in enumerate(need_regs)]
         return m

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from qonnx.core.datatype import BaseDataType
 
-from ..streams import (add_output_queue, check_dtype, check_int, delay, element_value, elements)
+from ..streams import (add_output_queue, check_dtype, check_int, delay, element_value, elements,
+                       next_mod)
 from .threshold_unit import ThresholdTable
 
 __all__ = ["Thresholding"]
@@ -74,7 +75,7 @@ class Thresholding(wiring.Component):
 
         fold = Signal(range(self.folds), name="fold")
         with m.If(fire):
-            m.d.sync += fold.eq(Mux(fold == self.folds - 1, 0, fold + 1))
+            m.d.sync += fold.eq(next_mod(fold, self.folds))
         x_reg = Signal(len(self.i.payload), name="x_reg")
         m.d.sync += x_reg.eq(self.i.payload)
         valid = delay(m, fire, 1, "valid")

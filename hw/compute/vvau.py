@@ -9,8 +9,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
-                       accumulate_and_emit, elements, encode_int, is_bipolar, product,
-                       ram_attrs)
+                       accumulate_and_emit, elements, encode_int, is_bipolar, next_mod,
+                       product, ram_attrs)
 from .mvau import accumulator_range
 from .threshold_unit import ThresholdTable
 
@@ -139,9 +139,9 @@ class VVAU(wiring.Component):
         m.d.comb += [self.i.ready.eq(can_go), take.eq(fire & emits)]
         with m.If(fire):
             m.d.sync += [k.eq(Mux(emits, 0, k + 1)),
-                         waddr.eq(Mux(waddr == self.folds * self.k - 1, 0, waddr + 1))]
+                         waddr.eq(next_mod(waddr, self.folds * self.k))]
             with m.If(emits):
-                m.d.sync += cg.eq(Mux(cg == self.folds - 1, 0, cg + 1))
+                m.d.sync += cg.eq(next_mod(cg, self.folds))
 
         x_reg = Signal(len(self.i.payload), name="x_reg")
         with m.If(fire):

@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..streams import BLOCK_RAM_MIN_WORDS, check_int, next_mod, occupancy, ram_attrs
+from ..streams import BLOCK_RAM_MIN_WORDS, check_int, delay, next_mod, occupancy, ram_attrs
 from .register_slice import RegisterSlice
 
 __all__ = ["StreamFifo"]
@@ -81,21 +81,16 @@ class StreamFifo(wiring.Component):
         wp = Signal(range(size), name="wp")
         rp = Signal(range(size), name="rp")
         put, issue = Signal(name="put"), Signal(name="issue")
-        _, has_data, not_full = occupancy(m, size=size, inc=put, dec=issue, name="storage")
-        # reads issued in the last ``stages`` cycles, oldest last
-        in_flight = [Signal(name=f"in_flight{k}") for k in range(stages)]
-        m.d.sync += [in_flight[0].eq(issue)] + [in_flight[k].eq(in_flight[k - 1])
-                                                for k in range(1, stages)]
-        data = rd.data
-        for k in range(1, stages):                  # block RAM data into a plain register
-            reg = Signal(self.width, name=f"read_data{k}", reset_less=True)
-            m.d.sync += reg.eq(data)
-            data = reg
+        has_data, not_full = occupancy(m, size=size, inc=put, dec=issue, name="storage")
+        # an issued read's data reaches the slice ``stages`` cycles later; block RAM data
+        # passes one plain register on the way
+        arrives = delay(m, issue, stages, "in_flight")
+        data = delay(m, rd.data, stages - 1, "read_data", reset_less=True)
         # slice places claimed: words in the slice plus reads in flight, counted up at
         # each issue and down when the slice hands a word on (the consumer's ready
         # arrives late, so it only chooses between precomputed next states)
-        _, _, room = occupancy(m, size=2 + stages, inc=issue, dec=out.o.valid,
-                               late=self.o.ready, name="claimed")
+        _, room = occupancy(m, size=2 + stages, inc=issue, dec=out.o.valid,
+                            late=self.o.ready, name="claimed")
         m.d.comb += [put.eq(self.i.valid & not_full), issue.eq(has_data & room)]
         m.d.comb += [
             self.i.ready.eq(not_full),
@@ -104,7 +99,7 @@ class StreamFifo(wiring.Component):
             # data only for an issued read (an enable made Yosys put a LUT after the
             # ECP5 block RAM's output); ``rp`` is written at least a cycle earlier
             rd.addr.eq(rp),
-            out.i.payload.eq(data), out.i.valid.eq(in_flight[-1]),
+            out.i.payload.eq(data), out.i.valid.eq(arrives),
         ]
         with m.If(put):
             m.d.sync += wp.eq(next_mod(wp, size))

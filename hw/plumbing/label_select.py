@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from qonnx.core.datatype import BaseDataType, DataType
 
-from ..streams import check_dtype, check_int, element_value, elements
+from ..streams import check_dtype, check_int, element_value, elements, next_mod
 
 __all__ = ["LabelSelect"]
 
@@ -162,7 +162,7 @@ class LabelSelect(wiring.Component):
         m.d.comb += self.i.ready.eq(~pending | insert)
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += [word.eq(self.i.payload), pending.eq(1), word_last.eq(last_fold),
-                         fold.eq(Mux(last_fold, 0, fold + 1))]
+                         fold.eq(next_mod(fold, self.folds))]
         with m.Elif(insert):
             m.d.sync += pending.eq(0)
 
@@ -182,7 +182,7 @@ class LabelSelect(wiring.Component):
 
         m.d.comb += [self.o.valid.eq(busy), self.o.payload.eq(out[sent])]
         with m.If(self.o.valid & self.o.ready):
-            m.d.sync += sent.eq(Mux(sent == self.k - 1, 0, sent + 1))
+            m.d.sync += sent.eq(next_mod(sent, self.k))
             with m.If(sent == self.k - 1):
                 m.d.sync += busy.eq(0)
         return m

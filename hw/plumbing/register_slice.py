@@ -57,8 +57,8 @@ class RegisterSlice(wiring.Component):
         # the consumer's ready arrives late (its own logic, maybe far away): every next
         # state is computed for both of its values and it only chooses, one LUT before
         # the registers
-        _, not_empty, not_full = occupancy(m, size=n, inc=put, dec=None,
-                                               late=self.o.ready, name="slice")
+        not_empty, not_full = occupancy(m, size=n, inc=put, dec=None, late=self.o.ready,
+                                        name="slice")
         m.d.comb += [self.i.ready.eq(not_full), self.o.valid.eq(not_empty),
                      self.o.payload.eq(words[rd_sel]),
                      put.eq(self.i.valid & not_full)]
