@@ -12,7 +12,7 @@ from pathlib import Path
 
 from qonnx.core.datatype import DataType
 
-from generator.errors import ModelError, OptionError
+from bitsmith.generator.errors import ModelError, OptionError
 
 
 @dataclass(frozen=True)

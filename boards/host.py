@@ -1,9 +1,9 @@
 """Host side of the UART shell: frames in, results out, errors detected and retried.
 
-:class:`Link` speaks :mod:`boards.protocol` over anything with pyserial's ``write``,
+:class:`Link` speaks :mod:`bitsmith.boards.protocol` over anything with pyserial's ``write``,
 ``read(n)`` (returning fewer bytes on timeout) and ``reset_input_buffer`` - a real
 ``serial.Serial`` or a stand-in for simulation. :func:`run_frames` packs frames with
-``sim.packing`` exactly as ``design.json["io"]`` says and unpacks the answers.
+``bitsmith.sim.packing`` exactly as ``design.json["io"]`` says and unpacks the answers.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from generator.errors import CheckFailed, InputDataError, ToolError
-from sim.packing import pack, unpack
+from bitsmith.generator.errors import CheckFailed, InputDataError, ToolError
+from bitsmith.sim.packing import pack, unpack
 
 from . import protocol
 from .bundle import CoreIO, StreamIO

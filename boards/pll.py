@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.errors import OptionError
+from bitsmith.generator.errors import OptionError
 
 
 @dataclass(frozen=True)

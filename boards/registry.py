@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
-from generator.errors import OptionError
+from bitsmith.generator.errors import OptionError
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import shutil
 import time
 from pathlib import Path
 
-from generator.errors import BitsmithError, OptionError
+from bitsmith.generator.errors import BitsmithError, OptionError
 
 from .bundle import read_core_io
 from .flows import asic, open_fpga, vivado
@@ -43,7 +43,7 @@ def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
     out_dir : Path
         A ``bitsmith build`` output (``design.json`` io section + ``rtl/<top>.v``).
     board : str
-        A name from :data:`boards.registry.BOARDS`.
+        A name from :data:`bitsmith.boards.registry.BOARDS`.
     clock_mhz : float or None
         Core clock; default the board's oscillator. Open boards and the Arty make it
         with a PLL/MMCM; PYNQ-Z2 sets FCLK0.

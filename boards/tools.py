@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from generator.errors import ToolError
+from bitsmith.generator.errors import ToolError
 
 log = logging.getLogger(__name__)
 

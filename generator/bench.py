@@ -1,7 +1,7 @@
 """The benchmark suite of DESIGN.md §7, measured in one run on this machine.
 
 For each network: generation time (model -> Verilog bundle), ideal cycles per frame
-(the folding bound, :func:`generator.estimate.graph_cycles`) against the steady-state
+(the folding bound, :func:`bitsmith.generator.estimate.graph_cycles`) against the steady-state
 cycles Verilator measures, golden-model and Verilator frames per second on the same
 frames (RTL == golden is checked on every one), the analytical resource estimate, and
 optionally real figures from Yosys / nextpnr for three devices (:data:`SYNTH_BOARDS`).
@@ -234,7 +234,7 @@ class BenchResult:
 
 
 def machine() -> dict:
-    from sim.rtl.toolchain import verilator_version
+    from bitsmith.sim.rtl.toolchain import verilator_version
     return {"platform": platform.platform(), "python": platform.python_version(),
             "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
             "verilator": verilator_version()}
@@ -288,8 +288,8 @@ def bench(networks: Sequence[Network], *, synth: bool = True, frames: int | None
 
 def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames: int,
                   progress: Callable[[str], None]) -> NetworkResult:
-    from sim import rtl
-    from sim.golden import run_graph
+    from bitsmith.sim import rtl
+    from bitsmith.sim.golden import run_graph
     from .build import io_of
     from .execute import compare, run_verilator
 
@@ -335,11 +335,11 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
 
 
 def synth_figures(out_dir: Path, board: str, progress: Callable[[str], None]) -> dict:
-    """``boards.synth`` figures for one board; a design too big for the device gives
+    """``bitsmith.boards.synth`` figures for one board; a design too big for the device gives
     ``fits: False`` and the reason, a tool failure ``error``."""
-    from boards import synth
-    from boards.flows.open_fpga import DoesNotFit
-    from boards.registry import get_board
+    from bitsmith.boards import synth
+    from bitsmith.boards.flows.open_fpga import DoesNotFit
+    from bitsmith.boards.registry import get_board
     device = get_board(board).device
     start = time.perf_counter()
     try:

@@ -145,7 +145,7 @@ def stream_io(graph: Graph, stages) -> dict:
     out_total = int(np.prod(graph.out_shape))
     if in_total % in_elems or out_total % out_elems:
         raise ModelError("internal: frame size is not a multiple of the stream word")
-    from sim.packing import tdata_bits
+    from bitsmith.sim.packing import tdata_bits
     return {
         "top": graph.name,
         "verilog": f"rtl/{graph.name}.v",
@@ -194,7 +194,7 @@ def size_fifos(per_node: list[tuple[object, list]]) -> list:
 
 
 def elaborate(graph: Graph) -> Elaborated:
-    from hw.top import AxiStreamTop, Dataflow
+    from bitsmith.hw.top import AxiStreamTop, Dataflow
     stages = size_fifos([(node, lower_node(node)) for node in graph.nodes])
     if not stages:
         raise ModelError(f"network {graph.name!r} has no hardware layers")
@@ -293,7 +293,7 @@ def write_bundle(graph: Graph, out_dir: Path, *, progress=None) -> BuildResult:
         (tmp / "report.json").write_text(json.dumps(report, indent=1))
         (tmp / "report.md").write_text(render("report.md.j2", r=report))
         step("writing the simulation bundle")
-        from sim.rtl import write_sim_bundle
+        from bitsmith.sim.rtl import write_sim_bundle
         write_sim_bundle(tmp / "sim", elab.io["verilog"], io_of(elab.io))
         replace_dir(tmp, out_dir)
     except BaseException:
@@ -303,7 +303,7 @@ def write_bundle(graph: Graph, out_dir: Path, *, progress=None) -> BuildResult:
 
 
 def io_of(io: dict):
-    from sim.rtl import StreamIO
+    from bitsmith.sim.rtl import StreamIO
     return StreamIO(top=io["top"], in_bits=io["in"]["tdata_bits"], out_bits=io["out"]["tdata_bits"],
                     in_words_per_frame=io["in"]["words_per_frame"],
                     out_words_per_frame=io["out"]["words_per_frame"])

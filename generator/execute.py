@@ -21,13 +21,13 @@ class RTLRun:
 
 
 def frames_to_words(x: np.ndarray, io: dict) -> list[list[int]]:
-    from sim.packing import pack
+    from bitsmith.sim.packing import pack
     dt, n = DataType[io["in"]["dtype"]], io["in"]["elems_per_word"]
     return [pack(frame.reshape(-1), dt, n) for frame in x]
 
 
 def words_to_frames(frames: list[list[int]], io: dict) -> np.ndarray:
-    from sim.packing import unpack
+    from bitsmith.sim.packing import unpack
     dt, n = DataType[io["out"]["dtype"]], io["out"]["elems_per_word"]
     shape = tuple(io["out"]["shape"])
     return np.stack([unpack(words, dt, n).reshape(shape) for words in frames]) if frames else \
@@ -37,7 +37,7 @@ def words_to_frames(frames: list[list[int]], io: dict) -> np.ndarray:
 def run_verilator(out_dir: Path, io: dict, x: np.ndarray, *, idle: str = "none",
                   backpressure: str = "none", seed: int = 0, waves: Path | None = None) -> RTLRun:
     """Build (cached) and run the bulk Verilator harness on integer frames ``x``."""
-    from sim import rtl
+    from bitsmith.sim import rtl
     from .build import io_of
     sio = io_of(io)
     verilog = Path(out_dir) / io["verilog"]

@@ -3,7 +3,7 @@ design, and keep the Pareto front of cycles per frame against LUTs.
 
 Every point is exactly what ``bitsmith build MODEL --target-cycles T`` would build: the
 folding pass (:class:`~generator.passes.fold.Fold`) gives every foldable layer the
-fewest parallel lanes that meet ``T``, and :mod:`generator.estimate` gives its ideal
+fewest parallel lanes that meet ``T``, and :mod:`bitsmith.generator.estimate` gives its ideal
 cycles and resources. The points are independent, so they run in a local process pool
 or, given a scheduler address, on a Dask distributed cluster (optional: Dask is not a
 dependency of bitsmith). The model is read, checked and prepared once, in the calling
@@ -157,7 +157,7 @@ def random_frames(graph: Graph, frames: int, seed: int = 0) -> np.ndarray:
 def verify_point(task: tuple[Graph, int, int]) -> dict:
     """Worker: build the design for ``target``, run ``frames`` random frames in Verilator
     and compare with the golden model."""
-    from sim.golden import run_graph
+    from bitsmith.sim.golden import run_graph
     from .build import write_bundle
     from .execute import compare, run_verilator
     graph, target, frames = task

@@ -9,7 +9,7 @@ import jinja2
 
 @functools.cache
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("templates", ""),
+    return jinja2.Environment(loader=jinja2.PackageLoader("bitsmith.templates", ""),
                               undefined=jinja2.StrictUndefined, trim_blocks=True,
                               lstrip_blocks=True, keep_trailing_newline=True)
 

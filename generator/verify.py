@@ -47,7 +47,7 @@ class VerifyResult:
 def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: str = "input",
            expected: np.ndarray | None = None, out_dir: Path | None = None,
            idle: str = "none", backpressure: str = "none", progress=None) -> VerifyResult:
-    from sim.golden import run_graph
+    from bitsmith.sim.golden import run_graph
     from .dataio import hardware_input
     step = progress or (lambda msg: None)
     t = {}

@@ -3,7 +3,7 @@
 A DP16KD read without its output register has a 5.6-5.8 ns clock-to-output in nextpnr's
 speed-grade-6 model, most of a 150 MHz cycle, and nextpnr rarely places the flip-flop
 that takes the data next to the RAM. ``bitsmith``'s hardware already follows every block
-RAM read with a plain register (``hw.streams.ram_attrs``), but Yosys's ECP5 memory
+RAM read with a plain register (``bitsmith.hw.streams.ram_attrs``), but Yosys's ECP5 memory
 mapping never uses the RAM's own output register, so this pass does it on the netlist
 Yosys writes, before nextpnr reads it.
 

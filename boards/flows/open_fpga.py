@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 
-from generator.errors import CheckFailed
+from bitsmith.generator.errors import CheckFailed
 
 from ..bundle import CoreIO
 from ..registry import Board

@@ -21,7 +21,7 @@ from .open_fpga import FOLD_HINT, DoesNotFit, core_only
 NOTE = ("LUT/FF/BRAM/DSP from Yosys synth_xilinx -family xc7 (core alone); Vivado's "
         "synthesis will report different figures. fmax needs Vivado: run the project script.")
 
-_env = Environment(loader=PackageLoader("templates", "boards"), undefined=StrictUndefined,
+_env = Environment(loader=PackageLoader("bitsmith.templates", "boards"), undefined=StrictUndefined,
                    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 

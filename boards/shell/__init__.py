@@ -4,7 +4,7 @@
 request frames into the ``InputFrame`` buffer, ``ResponseSender`` answers them and packs
 the core's output words, ``Bridge`` joins them around the core's AXI4-Stream ports and
 ``BoardShell``/``SimShell`` instantiate the core's Verilog. The protocol is in
-:mod:`boards.protocol`.
+:mod:`bitsmith.boards.protocol`.
 """
 
 from .uart_rx import UARTReceiver

@@ -9,7 +9,7 @@ from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, R
 from amaranth.lib import io
 from amaranth.lib.cdc import FFSynchronizer, ResetSynchronizer
 
-from generator.errors import OptionError
+from bitsmith.generator.errors import OptionError
 
 from ..bundle import CoreIO
 from ..pll import PLLSetting, ecp5_pll, ice40_pll, mmcm

@@ -14,7 +14,7 @@ from .uart_tx import UARTTransmitter
 
 
 class Bridge(wiring.Component):
-    """UART + framing protocol (:mod:`boards.protocol`) around a core's AXI4-Stream ports.
+    """UART + framing protocol (:mod:`bitsmith.boards.protocol`) around a core's AXI4-Stream ports.
 
     Parameters
     ----------

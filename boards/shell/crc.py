@@ -1,4 +1,4 @@
-"""CRC-16/CCITT-FALSE byte step as an Amaranth expression (see :mod:`boards.protocol`)."""
+"""CRC-16/CCITT-FALSE byte step as an Amaranth expression (see :mod:`bitsmith.boards.protocol`)."""
 
 from __future__ import annotations
 

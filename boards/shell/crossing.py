@@ -7,8 +7,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
-from hw.plumbing.register_slice import RegisterSlice
-from hw.streams import check_int
+from bitsmith.hw.plumbing.register_slice import RegisterSlice
+from bitsmith.hw.streams import check_int
 
 
 class StreamCrossing(wiring.Component):

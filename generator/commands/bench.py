@@ -85,7 +85,7 @@ def print_tables(res) -> None:
 
 def synth_table(res):
     from rich.table import Table
-    from boards.registry import get_board
+    from bitsmith.boards.registry import get_board
     table = Table(title="synthesis (core alone: Yosys; Fmax: nextpnr, board design)")
     table.add_column("network", no_wrap=True)
     for board in res.synth_boards:

@@ -10,7 +10,7 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from boards import BOARDS
+    from bitsmith.boards import BOARDS
 
     table = Table(title="bitsmith boards")
     for column, justify in (("board", "left"), ("device / part", "left"), ("MHz", "right"),

@@ -23,7 +23,7 @@ def run(args) -> int:
     with progress() as step:
         result = build(args.model, Path(args.out), opts, progress=step)
     if opts.board:
-        from boards import synth
+        from bitsmith.boards import synth
         with progress() as step:
             synth(result.out_dir, opts.board, clock_mhz=opts.clock_mhz, progress=step)
     r = result.report

@@ -1,6 +1,6 @@
 """``bitsmith demo``: a bundled example network, end to end.
 
-An example is a module ``generator.examples.<name>.train`` that exposes
+An example is a module ``bitsmith.generator.examples.<name>.train`` that exposes
 
 * ``MODEL``: the path of its native description (``.yaml`` next to its ``.npz``);
 * ``load_split()``: ``(x_train, x_test, y_train, y_test)``, the inputs already integers of
@@ -78,7 +78,7 @@ def run(args) -> int:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from sim.golden import run_graph
+    from bitsmith.sim.golden import run_graph
     from ..build import BuildOptions, load_model, prepare, write_bundle
     from ..execute import run_verilator
 

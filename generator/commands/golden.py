@@ -15,7 +15,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from sim.golden import run_graph
+    from bitsmith.sim.golden import run_graph
     from ..build import load_model, prepare
     from ..dataio import hardware_input, load_npy, save_npy
     from ..ir.host import run_stages

@@ -16,10 +16,10 @@ from pathlib import Path
 
 
 def _run(args: argparse.Namespace) -> int:
-    from boards import get_board
-    from boards.bundle import read_core_io
-    from boards.host import Link, board_baud, default_timeout, open_port, run_frames
-    from boards.synth import DEFAULT_BAUD
+    from bitsmith.boards import get_board
+    from bitsmith.boards.bundle import read_core_io
+    from bitsmith.boards.host import Link, board_baud, default_timeout, open_port, run_frames
+    from bitsmith.boards.synth import DEFAULT_BAUD
 
     from ..dataio import load_npy, save_npy
     from ..errors import OptionError

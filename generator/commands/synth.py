@@ -10,7 +10,7 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from boards import synth
+    from bitsmith.boards import synth
 
     console = Console(stderr=True)
     with console.status(f"synth {args.board}") as status:

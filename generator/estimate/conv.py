@@ -4,7 +4,7 @@ Cycles per frame (source always valid, sink always ready, steady state):
 
 * sliding window (SWU): ``max(H*W, OH*OW*KH*KW) * C/SIMD`` -- it writes one image word
   and reads one window word per cycle, concurrently
-  (:func:`hw.compute.sliding_window.window_cycles`);
+  (:func:`bitsmith.hw.compute.sliding_window.window_cycles`);
 * conv: ``max(SWU, OH*OW * (OC/PE) * (KH*KW*IC/SIMD))`` -- the MVAU term is the
   bottleneck whenever OC/PE >= 1 and the window is at least the stride; depthwise,
   ``max(SWU, OH*OW * (C/PE) * KH*KW)`` (the VVAU takes one window word per cycle);
@@ -13,18 +13,18 @@ Cycles per frame (source always valid, sink always ready, steady state):
 * global pool: ``H*W*C/PE``;
 * residual: the slowest of its body, its duplicate and its add (``H*W*C/PE`` each).
 
-Resources follow :mod:`generator.estimate.dense` (same memory and LUT models): the SWU
-is its line buffer (:func:`hw.compute.sliding_window.buffer_rows` rows of ``W*C``
+Resources follow :mod:`bitsmith.generator.estimate.dense` (same memory and LUT models): the SWU
+is its line buffer (:func:`bitsmith.hw.compute.sliding_window.buffer_rows` rows of ``W*C``
 elements) plus counters and address arithmetic; the VVAU is PE multipliers and
 accumulators plus its weight ROM and thresholds; the bypass FIFO of a residual is
-counted at :func:`generator.lowering.conv.bypass_depth` words.
+counted at :func:`bitsmith.generator.lowering.conv.bypass_depth` words.
 """
 
 from __future__ import annotations
 
 import math
 
-from hw.compute.sliding_window import buffer_rows, window_cycles
+from bitsmith.hw.compute.sliding_window import buffer_rows, window_cycles
 
 from ..ir.conv import Conv, GlobalAccPool, MaxPool, Residual
 from ..ir.dense import MatrixVector

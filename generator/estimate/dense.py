@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 
-from hw.compute.mvau import TREE_LEVELS_PER_STAGE, weight_bank_depth
-from hw.plumbing.label_select import LabelSelect as LabelSelectUnit
+from bitsmith.hw.compute.mvau import TREE_LEVELS_PER_STAGE, weight_bank_depth
+from bitsmith.hw.plumbing.label_select import LabelSelect as LabelSelectUnit
 
 from ..ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
 from . import Resources, ideal_cycles, resources
@@ -92,7 +92,7 @@ def mvau_control_luts(node: MatrixVector) -> int:
 
 
 def tree_flip_flops(terms: int, term_bits: int, sum_bits: int, levels_per_stage: int) -> int:
-    """Flip-flops of ``hw.streams.pipelined_sum`` over ``terms`` terms of ``term_bits``
+    """Flip-flops of ``bitsmith.hw.streams.pipelined_sum`` over ``terms`` terms of ``term_bits``
     bits: a register every ``levels_per_stage`` levels and after the last; a sum is one
     bit wider than its wider input, up to ``sum_bits``, and an odd node passes unchanged."""
     widths, ffs, level = [term_bits] * terms, 0, 0
@@ -106,7 +106,7 @@ def tree_flip_flops(terms: int, term_bits: int, sum_bits: int, levels_per_stage:
 
 
 def mvau_flip_flops(node: MatrixVector) -> int:
-    """Registers of :class:`hw.compute.mvau.MVAU`, stage by stage: weight read
+    """Registers of :class:`bitsmith.hw.compute.mvau.MVAU`, stage by stage: weight read
     data (one register per ROM bank), input word copies, products, the adder tree, the
     accumulators, the threshold stages, the output register and the FIFO after the layer
     (a register slice of up to four words); fold counters, pipeline flags and queue

@@ -3,7 +3,7 @@
 Cycles depend on the data (which activations are zero): :func:`ideal_cycles_for` is the
 bound for a given input, :func:`sparse_cycles` (registered) the bound for dense
 activations (every activation non-zero), and :func:`cycles_for` the exact cycle count of
-the engine (``generator.sparse.cycles``). Per input vector the bound is the largest of
+the engine (``bitsmith.generator.sparse.cycles``). Per input vector the bound is the largest of
 
 * the busiest PE's stored entries over the non-zero activations (load balance),
 * the non-zero activations (one is broadcast per cycle),

@@ -9,7 +9,7 @@ Thresholds are not random: each channel's thresholds sit at quantiles of its own
 accumulator over a batch of random images, so every activation level is used and the
 network does not collapse to constants -- the RTL check then exercises real data.
 
-Run ``python -m generator.examples.cnv w1a1 OUT`` to build the bundle, or use
+Run ``python -m bitsmith.generator.examples.cnv w1a1 OUT`` to build the bundle, or use
 :func:`cnv_graph` from tests and benchmarks.
 """
 
@@ -20,11 +20,11 @@ import sys
 import numpy as np
 from qonnx.core.datatype import DataType
 
-from generator.ir import Graph, MatrixVector, Thresholds
-from generator.ir.conv import Conv, MaxPool
-from generator.passes import run_pipeline
-from generator.passes.fold import Fold
-from sim.golden import run_node
+from bitsmith.generator.ir import Graph, MatrixVector, Thresholds
+from bitsmith.generator.ir.conv import Conv, MaxPool
+from bitsmith.generator.passes import run_pipeline
+from bitsmith.generator.passes.fold import Fold
+from bitsmith.sim.golden import run_node
 
 CONV_CHANNELS = (64, 64, "pool", 128, 128, "pool", 256, 256)
 DENSE_FEATURES = (512, 512, 10)
@@ -113,10 +113,10 @@ def cnv_graph(precision: str = "w1a1", *, seed: int = 0, target_cycles: int | No
 
 
 def main(argv: list[str]) -> int:
-    from generator.build import write_bundle
+    from bitsmith.generator.build import write_bundle
 
     if len(argv) != 2 or argv[0] not in PRECISIONS:
-        print(f"usage: python -m generator.examples.cnv {{{'|'.join(PRECISIONS)}}} OUT_DIR", file=sys.stderr)
+        print(f"usage: python -m bitsmith.generator.examples.cnv {{{'|'.join(PRECISIONS)}}} OUT_DIR", file=sys.stderr)
         return 2
     result = write_bundle(cnv_graph(argv[0]), argv[1])
     print(f"{result.out_dir}: ideal {result.report['ideal_cycles_per_frame']} cycles/frame, "

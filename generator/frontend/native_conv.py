@@ -11,7 +11,7 @@
 
 * ``conv`` weights are ``(OC, KH, KW, IC)`` (``weight_layout: OHWI``, the default) or
   PyTorch/ONNX ``(OC, IC, KH, KW)`` (``weight_layout: OIHW``); the MVAU matrix is the
-  OHWI array flattened, columns in window order (kh, kw, ic) (see :mod:`generator.ir.conv`).
+  OHWI array flattened, columns in window order (kh, kw, ic) (see :mod:`bitsmith.generator.ir.conv`).
 * ``depthwise`` weights are ``(C, KH, KW, 1)`` or ``(C, KH, KW)`` (OHWI) or ``(C, 1, KH, KW)`` (OIHW).
 * ``kernel``, ``stride``: an integer or ``[H, W]``; ``kernel`` defaults to the weights'
   kernel, a pool's ``stride`` to its kernel. ``pad``: an integer, ``[H, W]`` or

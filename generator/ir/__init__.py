@@ -1,4 +1,4 @@
-"""The integer IR (see :mod:`generator.ir.core`)."""
+"""The integer IR (see :mod:`bitsmith.generator.ir.core`)."""
 
 from .core import Graph, Node, Thresholds, NODE_KINDS, register, dtype, smallest_dtype, values_fit
 from .dense import LabelSelect, MatrixVector, MultiThreshold, Reshape, accumulator_range, xnor_mode

@@ -192,7 +192,7 @@ class Conv(_Window):
 
     @property
     def burst_elems(self) -> int:
-        """Input elements taken in one burst (see ``generator.build.burst_elems``).
+        """Input elements taken in one burst (see ``bitsmith.generator.build.burst_elems``).
 
         Only a 1x1/stride-1/unpadded conv, lowered to a bare MVAU with several neuron folds,
         reads a pixel's IC channels in a burst; otherwise the sliding window in front

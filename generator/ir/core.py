@@ -136,7 +136,7 @@ class Graph:
 
     ``host_pre`` turns the model's own (float) input into the integers the hardware
     consumes; ``host_post`` turns the hardware's integers into the model's output.
-    Both are tuples of host stages (``generator.ir.host``); empty means identity.
+    Both are tuples of host stages (``bitsmith.generator.ir.host``); empty means identity.
     """
 
     name: str

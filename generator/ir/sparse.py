@@ -35,7 +35,7 @@ def entry_rows(entries: np.ndarray, col_ptr: np.ndarray, n_pe: int, pe: int) -> 
 class SparseMatrixVector(Node):
     """A pruned, codebook-shared dense layer run by the EIE-style engine, applied per pixel.
 
-    The weights exist only in encoded form (``generator.sparse.encode``): PE ``k`` of
+    The weights exist only in encoded form (``bitsmith.generator.sparse.encode``): PE ``k`` of
     ``n_pe`` owns rows ``r ≡ k (mod n_pe)`` and stores, per column, ``(code, rel)`` pairs
     (``entries[k]`` is ``(n_k, 2)``, column ``c`` at ``col_ptr[k, c]:col_ptr[k, c+1]``).
     Weight value = ``codebook[code]`` (integers of ``weight_dtype``; ``codebook[0] == 0`` is

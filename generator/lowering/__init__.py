@@ -1,7 +1,7 @@
 """Lowering: IR nodes -> ``hw`` stages, one table (STYLE.md rule 4).
 
 Kinds register with :func:`lowering`; every module of this package is imported on first
-use. ``lower_node(node)`` returns a list of :class:`hw.top.Stage`; an unmapped node
+use. ``lower_node(node)`` returns a list of :class:`bitsmith.hw.top.Stage`; an unmapped node
 raises :class:`~generator.errors.ModelError` listing what is supported.
 """
 

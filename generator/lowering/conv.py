@@ -2,7 +2,7 @@
 
 * ``Conv``: :class:`~hw.compute.sliding_window.SlidingWindow` then the
   :class:`~hw.compute.mvau.MVAU` with the ``(OC, KH*KW*IC)`` matrix (window order
-  (kh, kw, ic), see :mod:`generator.ir.conv`); a 1x1, stride-1, unpadded conv is the
+  (kh, kw, ic), see :mod:`bitsmith.generator.ir.conv`); a 1x1, stride-1, unpadded conv is the
   MVAU alone. Depthwise: a depthwise-order window then the :class:`~hw.compute.vvau.VVAU`.
 * ``MaxPool``: a depthwise-order window then :class:`~hw.compute.maxpool.MaxPool`
   (FINN's ConvolutionInputGenerator + Pool_batch); a 1x1/stride-1 pool is nothing.
@@ -13,13 +13,13 @@
 
 from __future__ import annotations
 
-from hw.compute.global_pool import GlobalAccPool as GlobalPoolUnit
-from hw.compute.maxpool import MaxPool as MaxPoolUnit
-from hw.compute.mvau import MVAU
-from hw.compute.sliding_window import SlidingWindow
-from hw.compute.vvau import VVAU
-from hw.plumbing.residual import ResidualBlock
-from hw.top import Dataflow, Stage
+from bitsmith.hw.compute.global_pool import GlobalAccPool as GlobalPoolUnit
+from bitsmith.hw.compute.maxpool import MaxPool as MaxPoolUnit
+from bitsmith.hw.compute.mvau import MVAU
+from bitsmith.hw.compute.sliding_window import SlidingWindow
+from bitsmith.hw.compute.vvau import VVAU
+from bitsmith.hw.plumbing.residual import ResidualBlock
+from bitsmith.hw.top import Dataflow, Stage
 
 from ..errors import ModelError
 from ..ir.conv import Conv, GlobalAccPool, MaxPool, Residual

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hw.compute.mvau import MVAU
-from hw.compute.thresholds import Thresholding
-from hw.plumbing.label_select import LabelSelect as LabelSelectUnit
-from hw.top import Stage
+from bitsmith.hw.compute.mvau import MVAU
+from bitsmith.hw.compute.thresholds import Thresholding
+from bitsmith.hw.plumbing.label_select import LabelSelect as LabelSelectUnit
+from bitsmith.hw.top import Stage
 
 from ..ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
 from . import lowering

@@ -1,9 +1,9 @@
-"""Lowering of the sparse (EIE) node onto :class:`hw.sparse.SparseEngine`."""
+"""Lowering of the sparse (EIE) node onto :class:`bitsmith.hw.sparse.SparseEngine`."""
 
 from __future__ import annotations
 
-from hw.sparse import SparseEngine
-from hw.top import Stage
+from bitsmith.hw.sparse import SparseEngine
+from bitsmith.hw.top import Stage
 
 from ..ir.sparse import SparseMatrixVector
 from . import lowering

@@ -22,12 +22,12 @@ __all__ = ["CompressedLayer", "compress", "REL_BITS", "ColumnEncoding", "decode_
 
 
 def sparse_node(*args, **kwargs):
-    """See :func:`generator.sparse.node.sparse_node` (imported lazily: it needs the IR)."""
+    """See :func:`bitsmith.generator.sparse.node.sparse_node` (imported lazily: it needs the IR)."""
     from .node import sparse_node as build
     return build(*args, **kwargs)
 
 
 def sparsify_graph(graph, threshold: float = 0.5):
-    """See :func:`generator.sparse.node.sparsify_graph`."""
+    """See :func:`bitsmith.generator.sparse.node.sparsify_graph`."""
     from .node import sparsify_graph as run
     return run(graph, threshold)

@@ -1,4 +1,4 @@
-"""Exact cycle model of ``hw.sparse.SparseEngine`` and the ideal (load-balance) bounds.
+"""Exact cycle model of ``bitsmith.hw.sparse.SparseEngine`` and the ideal (load-balance) bounds.
 
 :func:`simulate` replays the engine's registers cycle by cycle for a source that is
 always valid and a sink that is always ready; it knows only the control (column lengths
@@ -83,7 +83,7 @@ class _PE:
 
 def simulate(lengths: np.ndarray, x: np.ndarray, *, simd: int, queue_depth: int,
                     rows: int, drain_latency: int, max_cycles: int = 10_000_000) -> CycleTrace:
-    """Cycle-exact replay of ``hw.sparse.SparseEngine`` (see the module docstring).
+    """Cycle-exact replay of ``bitsmith.hw.sparse.SparseEngine`` (see the module docstring).
 
     Parameters
     ----------

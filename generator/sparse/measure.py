@@ -1,6 +1,6 @@
 """Load-balance and speed-up measurements of the sparse engine (issue 5).
 
-Run ``python -m generator.sparse.measure [--rtl-rows 1024 --cols 256 ...]``. For queue
+Run ``python -m bitsmith.generator.sparse.measure [--rtl-rows 1024 --cols 256 ...]``. For queue
 depths 1, 2, 4, 8, 16 at 64 PEs on a 90 %-sparse layer it reports cycles per frame
 measured in the Amaranth simulation of the engine, the exact cycle model (asserted equal
 to the simulation), the ideal bound (busiest PE's entries over the non-zero
@@ -47,7 +47,7 @@ def run_rtl(node: SparseMatrixVector, x: np.ndarray) -> RtlRun:
     """Simulate the lowered engine of ``node`` on ``x`` (``(..., in_features)`` values)."""
     from amaranth.sim import Simulator
 
-    from sim.packing import pack, unpack
+    from bitsmith.sim.packing import pack, unpack
 
     from ..lowering.sparse import engine
 
@@ -130,7 +130,7 @@ def sweep(rows: int, cols: int, *, n_pe: int, sparsity: float, density: float, f
         measured = None
         if rtl:
             measured = run_rtl(node, x)
-            from sim.golden import run_node
+            from bitsmith.sim.golden import run_node
             expected = run_node(node, x.reshape(frames, 1, 1, cols)).reshape(frames, -1)
             if not np.array_equal(measured.outputs, expected):
                 raise AssertionError(f"depth {depth}: engine output differs from the golden model")

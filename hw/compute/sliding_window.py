@@ -54,7 +54,7 @@ class SlidingWindow(wiring.Component):
 
     For output pixel ``(oh, ow)`` (row-major), the unit emits the window's words in the
     order ``(kh, kw, cg)`` -- kernel row, kernel column, then channel group of SIMD
-    channels, the MVAU column order of :mod:`generator.ir.conv`. With ``depthwise`` the
+    channels, the MVAU column order of :mod:`bitsmith.generator.ir.conv`. With ``depthwise`` the
     order is ``(cg, kh, kw)``: all kernel positions of one channel group together, as the
     VVAU and the pooling units consume them. The window element at ``(kh, kw, c)`` is input
     pixel ``(oh*SH - pad_top + kh, ow*SW - pad_left + kw)``, channel ``c``, or 0 when that

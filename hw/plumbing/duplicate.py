@@ -17,7 +17,7 @@ class Duplicate(wiring.Component):
     A word is taken when both output registers are empty or being emptied, so the two
     copies stay in order and the slower branch sets the pace. For a residual block,
     ``b`` (the bypass) needs a FIFO deep enough to hold the words the body consumes
-    before it emits the matching output (see :func:`generator.lowering.conv.bypass_depth`),
+    before it emits the matching output (see :func:`bitsmith.generator.lowering.conv.bypass_depth`),
     else the block runs at the body's latency-bound rate or, for a body with a sliding
     window, deadlocks.
 

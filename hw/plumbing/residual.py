@@ -35,7 +35,7 @@ class ResidualBlock(wiring.Component):
     ----------
     body : wiring.Component
         Stream ports ``i`` (``body_in_elems`` elements of ``in_dtype``) and ``o``
-        (``body_out_elems`` elements of ``body_dtype``), e.g. a :class:`hw.top.Dataflow`;
+        (``body_out_elems`` elements of ``body_dtype``), e.g. a :class:`bitsmith.hw.top.Dataflow`;
         its output stream has the same elements, in the same order, as its input.
     in_dtype, body_dtype, out_dtype : DataType
         Types of the block input, the body output and the sum (see :class:`Add`).
@@ -44,7 +44,7 @@ class ResidualBlock(wiring.Component):
     body_in_elems, body_out_elems : int
     bypass_depth : int
         Words the bypass FIFO holds (>= 3); it must cover the body's lead, see
-        :func:`generator.lowering.conv.bypass_depth`.
+        :func:`bitsmith.generator.lowering.conv.bypass_depth`.
 
     Members
     -------

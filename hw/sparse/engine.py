@@ -22,7 +22,7 @@ class SparseEngine(wiring.Component):
     """Sparse, codebook-shared matrix times vector (EIE), per input vector, in channel order.
 
     ``acc[r] = sum_c codebook[code(r, c)] * x[c]`` over the stored entries of the encoding
-    (``generator.sparse.encode``: PE ``k`` owns rows ``r ≡ k (mod N)``). Output
+    (``bitsmith.generator.sparse.encode``: PE ``k`` owns rows ``r ≡ k (mod N)``). Output
     ``out_scale * sum_i [acc[r] >= T_i] + out_bias`` in ``out_dtype`` with thresholds, else
     ``acc`` in ``acc_dtype``.
 
@@ -65,7 +65,7 @@ class SparseEngine(wiring.Component):
 
     Latency and throughput
     ----------------------
-    Data dependent; ``generator.sparse.cycles.simulate`` is the exact cycle model (the
+    Data dependent; ``bitsmith.generator.sparse.cycles.simulate`` is the exact cycle model (the
     tests assert every transfer cycle against it). With empty queues, a PE issues the
     first entry of a word's first non-zero column 4 cycles after the word is taken; it
     then spends one cycle per stored entry of its non-empty columns (empty columns cost

@@ -42,7 +42,7 @@ class SparsePE(wiring.Component):
     Parameters
     ----------
     entries : numpy.ndarray
-        ``(n, 2)`` ``(code, rel)`` pairs of this PE (``generator.sparse.encode``).
+        ``(n, 2)`` ``(code, rel)`` pairs of this PE (``bitsmith.generator.sparse.encode``).
     col_ptr : numpy.ndarray
         ``(MW+1,)`` column pointers into ``entries``.
     codebook : numpy.ndarray

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from generator.registry import Registry
+from bitsmith.generator.registry import Registry
 
 GOLDEN = Registry(__name__, "golden function")
 golden: Callable = GOLDEN.register
@@ -39,5 +39,5 @@ def run_graph(graph, x: np.ndarray, *, upto: int | None = None) -> np.ndarray:
 
 def run_model(graph, x: np.ndarray) -> np.ndarray:
     """Host-pre -> integer graph -> host-post, as the deployed system runs it."""
-    from generator.ir.host import run_stages
+    from bitsmith.generator.ir.host import run_stages
     return run_stages(graph.host_post, run_graph(graph, run_stages(graph.host_pre, x)))

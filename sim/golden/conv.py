@@ -1,7 +1,7 @@
 """Golden functions of the convolution, pooling and residual node kinds.
 
 Convolutions are im2col in numpy (columns in window order (kh, kw, c), see
-:mod:`generator.ir.conv`) followed by the dense helpers; nothing here mirrors the
+:mod:`bitsmith.generator.ir.conv`) followed by the dense helpers; nothing here mirrors the
 hardware's line buffers or loop order.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.ir.conv import Conv, GlobalAccPool, MaxPool, Residual
+from bitsmith.generator.ir.conv import Conv, GlobalAccPool, MaxPool, Residual
 
 from . import golden, run_node
 from .dense import apply_thresholds, xnor_popcount

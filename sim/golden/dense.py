@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.ir.core import Thresholds
-from generator.ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
+from bitsmith.generator.ir.core import Thresholds
+from bitsmith.generator.ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
 
 from . import golden
 

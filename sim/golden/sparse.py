@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.ir.sparse import SparseMatrixVector, entry_rows
+from bitsmith.generator.ir.sparse import SparseMatrixVector, entry_rows
 
 from . import golden
 from .dense import apply_thresholds

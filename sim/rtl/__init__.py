@@ -4,7 +4,7 @@ Every top has the ports of DESIGN.md §3 and is described by a :class:`StreamIO`
 
 * :func:`build` / :func:`run`: the fast path (``bitsmith verify``/``sim``/``demo``).
 * :func:`run_cocotb`: the same stimulus through the cocotb testbench of
-  :mod:`sim.cocotb_tb` (slower; the protocol tier of the tests).
+  :mod:`bitsmith.sim.cocotb_tb` (slower; the protocol tier of the tests).
 * :func:`write_sim_bundle`: stand-alone copies of both for ``OUT/sim/``.
 """
 

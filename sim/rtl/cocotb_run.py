@@ -1,8 +1,8 @@
-"""Run a bitsmith top under the generic cocotb testbench (:mod:`sim.cocotb_tb`) in Verilator.
+"""Run a bitsmith top under the generic cocotb testbench (:mod:`bitsmith.sim.cocotb_tb`) in Verilator.
 
 Slower than the bulk harness (Python runs every cycle) but independent of it: the same
 stimulus, patterns and cycle convention, driven from cocotb through VPI. The tests use it
-as the protocol tier; its cycle numbers match :func:`sim.rtl.run` for the ``none`` and
+as the protocol tier; its cycle numbers match :func:`bitsmith.sim.rtl.run` for the ``none`` and
 ``cycle`` patterns.
 """
 
@@ -19,16 +19,16 @@ from importlib import metadata
 from pathlib import Path
 from xml.etree import ElementTree
 
-from generator.errors import ToolError
+from bitsmith.generator.errors import ToolError
 
 from .stream import RunResult, StreamIO, check_run_args, read_result, write_input
 from .toolchain import cache_key, cache_root, verilator_on_path, verilator_version
 
 log = logging.getLogger(__name__)
 
-TEST_MODULE = "sim.cocotb_tb"
+TEST_MODULE = "bitsmith.sim.cocotb_tb"
 CONFIG_ENV = "BITSMITH_TB_CONFIG"
-"""Equals ``sim.cocotb_tb.CONFIG_ENV``, not imported: that module must load only under cocotb."""
+"""Equals ``bitsmith.sim.cocotb_tb.CONFIG_ENV``, not imported: that module must load only under cocotb."""
 STALL_CYCLES = 10_000
 BUILD_STAMP = "bitsmith-build.ok"
 
@@ -140,7 +140,7 @@ def run_cocotb(verilog: Path, io: StreamIO, frames: Sequence[Sequence[int]],
               "seed": seed, "timeout_cycles": timeout_cycles, "stall_cycles": stall_cycles}
     (work / "config.json").write_text(json.dumps(config, indent=1))
     results_xml = work / "results.xml"
-    log_path = work / "sim.log"
+    log_path = work / "bitsmith.sim.log"
     runner = get_runner("verilator")
     with verilator_on_path(), _environ(CONFIG_ENV, str(work / "config.json")):
         try:

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from generator.errors import ToolError
+from bitsmith.generator.errors import ToolError
 
 from .stream import RunResult, StreamIO, check_run_args, read_result, write_input
 from .toolchain import (RESET_CYCLES, build_jobs, cache_key, cache_root, render, run_tool,
@@ -67,7 +67,7 @@ def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
         The top's stream shape.
     cache_dir : Path, optional
         Cache root; the build lives in ``cache_dir/<key>``. Default: see
-        :func:`sim.rtl.toolchain.cache_root` (``$BITSMITH_CACHE/verilator`` or
+        :func:`bitsmith.sim.rtl.toolchain.cache_root` (``$BITSMITH_CACHE/verilator`` or
         ``~/.cache/bitsmith/verilator``).
     trace : bool
         Build with ``--trace`` so that :func:`run` can write a VCD (slower simulation).

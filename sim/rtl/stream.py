@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generator.errors import CheckFailed
+from bitsmith.generator.errors import CheckFailed
 
 PATTERNS = ("none", "cycle", "random")
 """Idle / backpressure patterns: never pause, pause 1,1,1,0 repeated, pause 50 % at random."""
@@ -158,7 +158,7 @@ def check_pattern(name: str, value: object) -> str:
 
 def check_run_args(*, idle: str, backpressure: str, seed: int, timeout_cycles: int | None,
                    stall_cycles: int) -> None:
-    """Validate the arguments shared by :func:`sim.rtl.run` and :func:`sim.rtl.run_cocotb`."""
+    """Validate the arguments shared by :func:`bitsmith.sim.rtl.run` and :func:`bitsmith.sim.rtl.run_cocotb`."""
     check_pattern("idle", idle)
     check_pattern("backpressure", backpressure)
     for name, value in (("seed", seed), ("stall_cycles", stall_cycles)):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import jinja2
 
-from generator.errors import ToolError
+from bitsmith.generator.errors import ToolError
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,7 @@ def verilator_version() -> str:
 
 def template_dir() -> Path:
     """``templates/sim`` of the installed ``templates`` package."""
-    import templates
-
+    from bitsmith import templates
     return Path(templates.__file__).resolve().parent / "sim"
 
 

@@ -87,7 +87,7 @@ async def link_cases(dut):
         tasks = [cocotb.start_soon(bridge.host_to_dut()), cocotb.start_soon(bridge.dut_to_host())]
         start = time.monotonic()
         proc = subprocess.Popen(
-            [os.environ["BITSMITH_PYTHON"], "-m", "generator.cli", "run", case["out"],
+            [os.environ["BITSMITH_PYTHON"], "-m", "bitsmith.generator.cli", "run", case["out"],
              "--board", "icebreaker", "--port", bridge.slave_name, "--input", case["input"],
              "--output", case["output"], "--timeout", "30", "--retries", str(case["retries"])],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -19,7 +19,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from sim.packing import tdata_bits as padded
+from bitsmith.sim.packing import tdata_bits as padded
 
 
 def _ports(in_bits: int, out_bits: int) -> dict:

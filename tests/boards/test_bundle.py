@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from boards.bundle import read_core_io
-from generator.errors import ModelError, OptionError
+from bitsmith.boards.bundle import read_core_io
+from bitsmith.generator.errors import ModelError, OptionError
 
 IO = {"top": "core", "verilog": "rtl/core.v",
       "in": {"dtype": "BIPOLAR", "shape": [1, 1, 64], "elems_per_word": 32, "tdata_bits": 32,

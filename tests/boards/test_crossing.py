@@ -6,7 +6,7 @@ import pytest
 from amaranth import ClockDomain, Module
 from amaranth.sim import Simulator
 
-from boards.shell.crossing import StreamCrossing
+from bitsmith.boards.shell.crossing import StreamCrossing
 
 # (write period, read period) in ns: slow->fast, fast->slow, near-equal and drifting
 PERIODS = [(83.3, 16.7), (6.7, 40.0), (10.0, 10.3)]

@@ -11,8 +11,8 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from boards.flows.ecp5_outreg import absorb_module, absorb_output_registers
-from boards.tools import tool_path
+from bitsmith.boards.flows.ecp5_outreg import absorb_module, absorb_output_registers
+from bitsmith.boards.tools import tool_path
 
 CLK, OTHER_CLK, ADDR, RST_NET, CE_NET = 2, 3, 4, 5, 6
 

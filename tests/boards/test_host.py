@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from boards import protocol
-from boards.bundle import read_core_io
-from boards.host import Link, LinkFailed, run_frames
-from boards.protocol import Status
+from bitsmith.boards import protocol
+from bitsmith.boards.bundle import read_core_io
+from bitsmith.boards.host import Link, LinkFailed, run_frames
+from bitsmith.boards.protocol import Status
 from fixture_core import SumMaxCore, write_bundle
-from generator.errors import InputDataError
-from sim.packing import pack, unpack
+from bitsmith.generator.errors import InputDataError
+from bitsmith.sim.packing import pack, unpack
 from qonnx.core.datatype import DataType
 
 
@@ -102,7 +102,7 @@ def test_bad_input_shape_and_values(setup):
 
 
 def test_run_command_rejects_board_without_uart_shell(setup, tmp_path, capsys):
-    from generator.cli import main
+    from bitsmith.generator.cli import main
     core, io, x = setup
     np.save(tmp_path / "x.npy", x)
     args = ["run", str(tmp_path), "--input", str(tmp_path / "x.npy"),

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from boards.bundle import read_core_io
-from boards.shell.sim_top import emit_sim_top
+from bitsmith.boards.bundle import read_core_io
+from bitsmith.boards.shell.sim_top import emit_sim_top
 from fixture_core import SumMaxCore, write_bundle
 
 pytestmark = pytest.mark.verilator
@@ -147,7 +147,7 @@ def test_digits_build_over_the_link_matches_golden(tmp_path):
     import subprocess
 
     model = REPO / "generator" / "examples" / "digits" / "digits.yaml"
-    cli = [sys.executable, "-m", "generator.cli"]
+    cli = [sys.executable, "-m", "bitsmith.generator.cli"]
     env = {**os.environ, "AMARANTH_USE_YOSYS": "builtin"}
     out = tmp_path / "digits"
     subprocess.run([*cli, "build", str(model), "-o", str(out), "--target-cycles", "256"],

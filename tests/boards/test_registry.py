@@ -4,11 +4,11 @@ import re
 
 import pytest
 
-from boards import BOARDS, get_board
-from boards.pll import ecp5_pll, ice40_pll, mmcm
-from boards.shell.board_top import uart_divisor
-from generator.cli import main
-from generator.errors import OptionError
+from bitsmith.boards import BOARDS, get_board
+from bitsmith.boards.pll import ecp5_pll, ice40_pll, mmcm
+from bitsmith.boards.shell.board_top import uart_divisor
+from bitsmith.generator.cli import main
+from bitsmith.generator.errors import OptionError
 
 
 def test_registry_has_the_five_targets():

@@ -9,12 +9,12 @@ from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
-from boards import protocol
-from boards.protocol import Status
-from boards.shell import Bridge, UARTReceiver, UARTTransmitter
-from boards.shell.crc import crc16_step
+from bitsmith.boards import protocol
+from bitsmith.boards.protocol import Status
+from bitsmith.boards.shell import Bridge, UARTReceiver, UARTTransmitter
+from bitsmith.boards.shell.crc import crc16_step
 from fixture_core import SumMaxCore
-from sim.packing import pack, unpack
+from bitsmith.sim.packing import pack, unpack
 from qonnx.core.datatype import DataType
 
 CPB = 4          # clocks per UART bit

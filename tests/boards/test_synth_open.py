@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from boards import synth
-from boards.flows.asic import GATE_WEIGHTS, flop_weight
+from bitsmith.boards import synth
+from bitsmith.boards.flows.asic import GATE_WEIGHTS, flop_weight
 from fixture_core import DelayCore, SumMaxCore, write_bundle
-from generator.cli import main
+from bitsmith.generator.cli import main
 
 SYNTH_KEYS = {"luts", "ffs", "brams", "dsps", "fmax_mhz", "device", "fits"}
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from boards import get_board, synth
-from boards.bundle import CoreIO, StreamIO
-from boards.flows.vivado import render_pynq_driver
+from bitsmith.boards import get_board, synth
+from bitsmith.boards.bundle import CoreIO, StreamIO
+from bitsmith.boards.flows.vivado import render_pynq_driver
 from fixture_core import SumMaxCore, sum_max_reference, write_bundle
-from sim.packing import pack, unpack
+from bitsmith.sim.packing import pack, unpack
 
 TCLSH = shutil.which("tclsh")
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from generator.cli import main
+from bitsmith.generator.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "generator" / "examples" / "digits" / "digits.yaml"
 
@@ -87,7 +87,7 @@ def test_golden_rejects_wrong_frame_size(capsys, tmp_path):
 
 
 def test_golden_writes_labels(capsys, tmp_path):
-    from generator.examples.digits.train import integer_forward, load_split
+    from bitsmith.generator.examples.digits.train import integer_forward, load_split
     _, x, _, y = load_split()
     np.save(tmp_path / "x.npy", x[:50])
     code, out, err = run_cli(capsys, "golden", EXAMPLE, "--input", tmp_path / "x.npy",
@@ -99,7 +99,7 @@ def test_golden_writes_labels(capsys, tmp_path):
 
 
 def test_console_script_subprocess_has_no_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "generator.cli", "build", str(tmp_path / "x.onnx"),
+    proc = subprocess.run([sys.executable, "-m", "bitsmith.generator.cli", "build", str(tmp_path / "x.onnx"),
                            "-o", str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from generator.estimate import graph_cycles, node_cycles
-from generator.examples.cnv import cnv_graph, cnv_inputs
-from generator.ir import MatrixVector
-from generator.ir.conv import Conv, MaxPool
-from sim.golden import run_graph
+from bitsmith.generator.estimate import graph_cycles, node_cycles
+from bitsmith.generator.examples.cnv import cnv_graph, cnv_inputs
+from bitsmith.generator.ir import MatrixVector
+from bitsmith.generator.ir.conv import Conv, MaxPool
+from bitsmith.sim.golden import run_graph
 
 SHAPES = [(30, 30, 64), (28, 28, 64), (14, 14, 64), (12, 12, 128), (10, 10, 128), (5, 5, 128),
           (3, 3, 256), (1, 1, 256), (1, 1, 512), (1, 1, 512), (1, 1, 10)]
@@ -37,8 +37,8 @@ def test_outputs_differ_between_images(precision):
 @pytest.mark.verilator
 @pytest.mark.parametrize("precision", ["w1a1", "w2a2"])
 def test_rtl_equals_golden(precision, tmp_path):
-    from generator.build import write_bundle
-    from generator.execute import run_verilator
+    from bitsmith.generator.build import write_bundle
+    from bitsmith.generator.execute import run_verilator
 
     graph = cnv_graph(precision)
     built = write_bundle(graph, tmp_path / graph.name)
@@ -54,8 +54,8 @@ def test_rtl_equals_golden(precision, tmp_path):
 
 def small_conv_net():
     """Every conv layer kind in one small chain: conv(pad), maxpool, depthwise, residual, global pool."""
-    from generator.ir import Graph, Thresholds
-    from generator.ir.conv import GlobalAccPool, Residual
+    from bitsmith.generator.ir import Graph, Thresholds
+    from bitsmith.generator.ir.conv import GlobalAccPool, Residual
     from qonnx.core.datatype import DataType as DT
 
     rng = np.random.default_rng(11)
@@ -83,8 +83,8 @@ def small_conv_net():
 
 @pytest.mark.verilator
 def test_small_conv_net_rtl_under_idle_and_backpressure(tmp_path):
-    from generator.build import write_bundle
-    from generator.execute import run_verilator
+    from bitsmith.generator.build import write_bundle
+    from bitsmith.generator.execute import run_verilator
 
     graph = small_conv_net()
     built = write_bundle(graph, tmp_path / graph.name)

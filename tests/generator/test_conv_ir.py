@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from generator.errors import FoldingError, ModelError
-from generator.estimate import node_cycles
-from generator.ir import Graph, Thresholds
-from generator.ir.conv import Conv, GlobalAccPool, MaxPool, Residual
-from generator.ir.serialize import dump_graph, load_graph
-from sim.golden import run_graph, run_node
+from bitsmith.generator.errors import FoldingError, ModelError
+from bitsmith.generator.estimate import node_cycles
+from bitsmith.generator.ir import Graph, Thresholds
+from bitsmith.generator.ir.conv import Conv, GlobalAccPool, MaxPool, Residual
+from bitsmith.generator.ir.serialize import dump_graph, load_graph
+from bitsmith.sim.golden import run_graph, run_node
 
 DT = DataType
 

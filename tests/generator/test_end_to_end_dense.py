@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from generator.build import write_bundle
-from generator.ir import LabelSelect
-from generator.estimate import graph_cycles
-from generator.execute import compare, frames_to_words, run_amaranth, run_verilator, words_to_frames
-from generator.ir import Graph, MatrixVector, Thresholds
-from generator.ir.host import ToNHWC
-from sim.golden import run_graph
+from bitsmith.generator.build import write_bundle
+from bitsmith.generator.ir import LabelSelect
+from bitsmith.generator.estimate import graph_cycles
+from bitsmith.generator.execute import compare, frames_to_words, run_amaranth, run_verilator, words_to_frames
+from bitsmith.generator.ir import Graph, MatrixVector, Thresholds
+from bitsmith.generator.ir.host import ToNHWC
+from bitsmith.sim.golden import run_graph
 
 B = DataType["BIPOLAR"]
 PATTERNS = ("none", "cycle", "random")
@@ -62,7 +62,7 @@ def random_thresholds(rng, acc_lo, acc_hi, channels, out_dtype, bias):
 
 def random_int_net(rng, in_dtype, layers, *, name):
     """layers: (kind, features, weight dtype or None, out dtype or None, out bias, pe, simd)."""
-    from generator.ir import MultiThreshold, accumulator_range
+    from bitsmith.generator.ir import MultiThreshold, accumulator_range
     nodes, shape, dt = [], (1, 1, layers[0][1] if layers[0][0] == "thr" else None), in_dtype
     channels = None
     for k, (kind, features, wdt, odt, bias, pe, simd) in enumerate(layers):
@@ -167,8 +167,8 @@ def test_amaranth_simulation_matches_golden(builds, config):
 @pytest.mark.verilator
 @pytest.mark.parametrize("idle,bp", [("none", "none"), ("cycle", "random"), ("random", "cycle")])
 def test_cocotb_testbench_matches_golden(builds, idle, bp):
-    from sim.rtl import run_cocotb
-    from generator.build import io_of
+    from bitsmith.sim.rtl import run_cocotb
+    from bitsmith.generator.build import io_of
     g, built = builds["non_power_of_two"]
     x = random_frames(g, 150, seed=5)
     res = run_cocotb(built.out_dir / built.io["verilog"], io_of(built.io), frames_to_words(x, built.io),

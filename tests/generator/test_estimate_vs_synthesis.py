@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from amaranth.hdl import Fragment, Module, Signal
 
-from boards.flows.counts import resources
-from boards.tools import tool_path, yosys_stat
-from generator.build import BuildOptions, load_model, prepare, write_bundle
-from generator.estimate import node_resources
-from generator.estimate.dense import tree_flip_flops
-from hw.streams import pipelined_sum
+from bitsmith.boards.flows.counts import resources
+from bitsmith.boards.tools import tool_path, yosys_stat
+from bitsmith.generator.build import BuildOptions, load_model, prepare, write_bundle
+from bitsmith.generator.estimate import node_resources
+from bitsmith.generator.estimate.dense import tree_flip_flops
+from bitsmith.hw.streams import pipelined_sum
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "generator" / "examples"
 

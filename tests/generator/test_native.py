@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import yaml
 
-from generator.errors import BitsmithError, FoldingError, ModelError
-from generator.frontend.native import load_native
-from generator.ir import MatrixVector
+from bitsmith.generator.errors import BitsmithError, FoldingError, ModelError
+from bitsmith.generator.frontend.native import load_native
+from bitsmith.generator.ir import MatrixVector
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "generator" / "examples" / "digits" / "digits.yaml"
 

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import yaml
 
-from generator.errors import ModelError
-from generator.frontend.native import load_native
-from generator.frontend.native_conv import NATIVE_OPS, parse_conv
-from generator.ir.conv import Conv, GlobalAccPool, MaxPool, Residual
-from generator.passes import run_pipeline
-from generator.passes.fold import Fold
+from bitsmith.generator.errors import ModelError
+from bitsmith.generator.frontend.native import load_native
+from bitsmith.generator.frontend.native_conv import NATIVE_OPS, parse_conv
+from bitsmith.generator.ir.conv import Conv, GlobalAccPool, MaxPool, Residual
+from bitsmith.generator.passes import run_pipeline
+from bitsmith.generator.passes.fold import Fold
 from qonnx.core.datatype import DataType
-from sim.golden import run_graph, run_node
+from bitsmith.sim.golden import run_graph, run_node
 
 
 def write(tmp_path: Path, layers, arrays, input_=None) -> Path:

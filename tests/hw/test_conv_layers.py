@@ -1,8 +1,8 @@
 """Lowered conv/pool/residual layers (hw.top.Dataflow of their stages) vs the golden model.
 
 Each layer runs in the Amaranth simulator on a few frames: outputs must equal
-``sim.golden`` exactly, and with an always-valid source and always-ready sink the
-spacing of output frames in steady state must equal ``generator.estimate`` ideal cycles.
+``bitsmith.sim.golden`` exactly, and with an always-valid source and always-ready sink the
+spacing of output frames in steady state must equal ``bitsmith.generator.estimate`` ideal cycles.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from generator.errors import ModelError
-from generator.estimate import node_cycles, node_resources
-from generator.ir import Thresholds
-from generator.ir.conv import Conv, GlobalAccPool, MaxPool, Residual
-from generator.lowering import lower_node
-from generator.lowering.conv import bypass_depth
-from hw.top import Dataflow
-from sim.golden import run_node
-from sim.packing import pack, unpack
+from bitsmith.generator.errors import ModelError
+from bitsmith.generator.estimate import node_cycles, node_resources
+from bitsmith.generator.ir import Thresholds
+from bitsmith.generator.ir.conv import Conv, GlobalAccPool, MaxPool, Residual
+from bitsmith.generator.lowering import lower_node
+from bitsmith.generator.lowering.conv import bypass_depth
+from bitsmith.hw.top import Dataflow
+from bitsmith.sim.golden import run_node
+from bitsmith.sim.packing import pack, unpack
 from tests.hw.util import PATTERNS, run_stream
 
 DT = DataType

@@ -1,4 +1,4 @@
-"""hw.streams.add_output_queue: credits bound the queue, order is kept, no word is lost."""
+"""bitsmith.hw.streams.add_output_queue: credits bound the queue, order is kept, no word is lost."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.streams import add_output_queue, delay
+from bitsmith.hw.streams import add_output_queue, delay
 from tests.hw.util import PATTERNS, accepted_while_blocked, run_stream
 
 MATRIX = [(i, b) for i in PATTERNS for b in PATTERNS]

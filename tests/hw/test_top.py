@@ -9,11 +9,11 @@ import pytest
 from amaranth.back import verilog
 from qonnx.core.datatype import DataType
 
-from hw.compute.mvau import MVAU
-from hw.compute.thresholds import Thresholding
-from hw.plumbing.fifo import StreamFifo
-from hw.top import AxiStreamTop, Dataflow, Stage
-from sim.packing import pack, unpack
+from bitsmith.hw.compute.mvau import MVAU
+from bitsmith.hw.compute.thresholds import Thresholding
+from bitsmith.hw.plumbing.fifo import StreamFifo
+from bitsmith.hw.top import AxiStreamTop, Dataflow, Stage
+from bitsmith.sim.packing import pack, unpack
 from tests.hw.util import PATTERNS, assert_rejects, port, run_stream, run_streams
 
 DT = DataType

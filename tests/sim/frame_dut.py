@@ -10,7 +10,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from sim.rtl import StreamIO
+from bitsmith.sim.rtl import StreamIO
 
 IN_WORDS = 3
 OUT_WORDS = 2

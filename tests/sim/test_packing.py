@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from sim.packing import decode, encode, pack, tdata_bits, unpack
+from bitsmith.sim.packing import decode, encode, pack, tdata_bits, unpack
 
 
 def reference_word(values, dt):

@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from frame_dut import expected_frames, stream_io
-from sim.rtl import build, run, run_cocotb, write_sim_bundle
-from sim.rtl.stream import decode_words, encode_words
+from bitsmith.sim.rtl import build, run, run_cocotb, write_sim_bundle
+from bitsmith.sim.rtl.stream import decode_words, encode_words
 
 pytestmark = pytest.mark.verilator
 

@@ -10,9 +10,9 @@ import subprocess
 import pytest
 
 from frame_dut import expected_frames, stream_io
-from generator.errors import CheckFailed, ToolError
-from sim.rtl import PATTERNS, StreamIO, build, run, steady_state_cycles_per_frame
-from sim.rtl import harness as harness_module
+from bitsmith.generator.errors import CheckFailed, ToolError
+from bitsmith.sim.rtl import PATTERNS, StreamIO, build, run, steady_state_cycles_per_frame
+from bitsmith.sim.rtl import harness as harness_module
 
 pytestmark = pytest.mark.verilator
 
@@ -145,7 +145,7 @@ def test_second_build_does_not_run_verilator(dut_verilog, sim_cache, executables
         raise AssertionError(f"Verilator was invoked: {args}")
 
     monkeypatch.setattr(harness_module, "_invoke_verilator", refuse)
-    with caplog.at_level(logging.INFO, logger="sim.rtl.harness"):
+    with caplog.at_level(logging.INFO, logger="bitsmith.sim.rtl.harness"):
         again = build(dut_verilog(16, 24), stream_io(16, 24), sim_cache)
     assert again == executables[16]
     assert "harness cache hit for dut_top" in caplog.text

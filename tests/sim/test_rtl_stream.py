@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import CheckFailed
-from sim.rtl import RunResult, StreamIO, run, steady_state_cycles_per_frame, write_sim_bundle
-from sim.rtl.bundle import BUNDLE_FILES
-from sim.rtl.stream import decode_words, encode_words, read_result, write_input
-from sim.rtl.toolchain import cache_root
+from bitsmith.generator.errors import CheckFailed
+from bitsmith.sim.rtl import RunResult, StreamIO, run, steady_state_cycles_per_frame, write_sim_bundle
+from bitsmith.sim.rtl.bundle import BUNDLE_FILES
+from bitsmith.sim.rtl.stream import decode_words, encode_words, read_result, write_input
+from bitsmith.sim.rtl.toolchain import cache_root
 
 
 def make_io(**changes) -> StreamIO:
@@ -178,8 +178,8 @@ def test_write_input_from_array(tmp_path):
 def test_cocotb_bench_shares_the_harness_conventions():
     # sim/cocotb_tb.py is copied into build outputs, so it cannot import sim.rtl;
     # its copies of the shared constants must agree with the harness.
-    import sim.cocotb_tb as bench
-    from sim.rtl import cocotb_run, harness, stream, toolchain
+    import bitsmith.sim.cocotb_tb as bench
+    from bitsmith.sim.rtl import cocotb_run, harness, stream, toolchain
 
     assert bench.CONFIG_ENV == cocotb_run.CONFIG_ENV
     assert bench.RESET_CYCLES == toolchain.RESET_CYCLES

@@ -1,6 +1,6 @@
 """Train the bundled binarized MLP on scikit-learn's ``load_digits`` (no download).
 
-Run ``python -m generator.examples.digits.train`` to regenerate ``digits.yaml`` and
+Run ``python -m bitsmith.generator.examples.digits.train`` to regenerate ``digits.yaml`` and
 ``digits.npz`` next to this file. Pure numpy, deterministic (seed 0), ~20 s on a laptop core.
 
 Network (all BIPOLAR, XNOR-popcount in hardware):

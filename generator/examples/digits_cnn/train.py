@@ -1,6 +1,6 @@
 """Train the bundled quantized conv net on scikit-learn's ``load_digits`` (no download).
 
-Run ``python -m generator.examples.digits_cnn.train`` to regenerate ``digits_cnn.yaml`` and
+Run ``python -m bitsmith.generator.examples.digits_cnn.train`` to regenerate ``digits_cnn.yaml`` and
 ``digits_cnn.npz`` next to this file. Training needs PyTorch (the project's optional
 ``train`` extra); using the committed example (:func:`load_split`, :func:`integer_forward`,
 ``bitsmith demo --example digits_cnn``) needs numpy and scikit-learn only.

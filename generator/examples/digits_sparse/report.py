@@ -1,15 +1,15 @@
 """Accuracy and storage of the dense vs the pruned-and-shared digits MLP.
 
-Run ``python -m generator.examples.digits_sparse.report``: golden-model (integer)
+Run ``python -m bitsmith.generator.examples.digits_sparse.report``: golden-model (integer)
 accuracy of both networks on the test split, and per-layer storage of the sparse one
-(``generator.sparse.storage_report``) against the dense INT8 matrices.
+(``bitsmith.generator.sparse.storage_report``) against the dense INT8 matrices.
 """
 
 from __future__ import annotations
 
-from generator.frontend.native import load_native
-from generator.sparse import ColumnEncoding, storage_report
-from sim.golden import run_graph
+from bitsmith.generator.frontend.native import load_native
+from bitsmith.generator.sparse import ColumnEncoding, storage_report
+from bitsmith.sim.golden import run_graph
 
 from .train import HERE, load_split
 

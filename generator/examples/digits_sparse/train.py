@@ -1,6 +1,6 @@
 """Train, prune and share an integer MLP on scikit-learn's digits (issue 5, item 5).
 
-Run ``python -m generator.examples.digits_sparse.train`` to regenerate the two native
+Run ``python -m bitsmith.generator.examples.digits_sparse.train`` to regenerate the two native
 descriptions next to this file: ``digits_dense.yaml`` (the dense integer network) and
 ``digits_sparse.yaml`` (the same network after Deep Compression, on the EIE engine),
 sharing ``digits_sparse.npz``. Pure numpy + scikit-learn, deterministic (seed 0).

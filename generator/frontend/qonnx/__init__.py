@@ -43,7 +43,7 @@ def load_onnx(path: Path, *, input_dtype: DataType | None = None, input_scale: f
         Append a hardware top-K (LabelSelect); the output becomes class indices.
     sparse : str
         ``"auto"`` moves matrix layers with >= 50 % zero weights onto the sparse engine
-        (:func:`generator.sparse.sparsify_graph`); ``"off"`` keeps them dense.
+        (:func:`bitsmith.generator.sparse.sparsify_graph`); ``"off"`` keeps them dense.
 
     Raises
     ------

@@ -116,7 +116,7 @@ def compare_with_reference(graph: Graph, path: Path, x: np.ndarray, golden: np.n
         if len(bad) and not np.issubdtype(ref.dtype, np.integer):
             # Equal integer scores are a tie; float32 rounding in qonnx may order them either
             # way. Only a label whose integer score differs from the reference's is a mismatch.
-            from sim.golden import run_graph
+            from bitsmith.sim.golden import run_graph
             scores = run_graph(graph, host.run_stages(graph.host_pre, x), upto=len(graph.nodes) - 1)
             scores = scores.reshape(n, -1)
             ties = [i for i in bad if np.array_equal(scores[i, got[i]], scores[i, want[i]])]

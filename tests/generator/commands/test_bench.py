@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-import boards
-from boards.flows.open_fpga import DoesNotFit
-from generator.bench import NETWORKS, SYNTH_BOARDS, bench, parse_networks, select_networks, synth_figures
-from generator.cli import main
-from generator.errors import OptionError, ToolError
+from bitsmith import boards
+from bitsmith.boards.flows.open_fpga import DoesNotFit
+from bitsmith.generator.bench import NETWORKS, SYNTH_BOARDS, bench, parse_networks, select_networks, synth_figures
+from bitsmith.generator.cli import main
+from bitsmith.generator.errors import OptionError, ToolError
 
 
 def one_error_line(capsys, argv, pattern):
@@ -128,7 +128,7 @@ def test_skipped_network_when_its_model_is_missing(tmp_path):
 def test_digits_does_not_fit_the_up5k_and_bench_says_so(monkeypatch, tmp_path):
     # digits.yaml at 16 cycles/frame needs ~8k LUT6 on the Artix-7 by Yosys: far over the
     # UP5K's 5280 LUT4, which the core-only synthesis finds before place and route
-    monkeypatch.setattr("generator.bench.SYNTH_BOARDS", ("icebreaker",))
+    monkeypatch.setattr("bitsmith.generator.bench.SYNTH_BOARDS", ("icebreaker",))
     res = bench(select_networks(["digits"]), frames=20, out_dir=tmp_path)
     (net,) = res.networks
     assert net.status == "ok" and res.synth_boards == ("icebreaker",)
@@ -139,8 +139,8 @@ def test_digits_does_not_fit_the_up5k_and_bench_says_so(monkeypatch, tmp_path):
 
 
 def test_tables_show_cycles_devices_and_notes(capsys):
-    from generator.bench import BenchResult, NetworkResult
-    from generator.commands.bench import print_tables
+    from bitsmith.generator.bench import BenchResult, NetworkResult
+    from bitsmith.generator.commands.bench import print_tables
     ok = NetworkResult("digits", "t", "ok", frames=100, generation_s=2.0, ideal_cycles_per_frame=16,
                        cycles_per_frame=16.0, mismatches=0, golden_s=0.01, sim_s=0.1,
                        estimate={"luts": 8557, "ffs": 1316, "brams": 0.0, "dsps": 0},

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator.cli import main
-from generator.examples.digits.train import load_split
+from bitsmith.generator.cli import main
+from bitsmith.generator.examples.digits.train import load_split
 
 MODEL = Path(__file__).resolve().parents[3] / "generator" / "examples" / "digits" / "digits.yaml"
 
@@ -44,7 +44,7 @@ def test_bundle_contents(built):
 
 
 def test_rebuilding_from_design_json_gives_the_same_verilog(built, tmp_path):
-    from generator.build import read_bundle, write_bundle
+    from bitsmith.generator.build import read_bundle, write_bundle
     graph, _ = read_bundle(built)
     again = write_bundle(graph, tmp_path / "again")
     assert (again.out_dir / "rtl" / "digits_bnn.v").read_text() == (built / "rtl" / "digits_bnn.v").read_text()

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator.build import BuildOptions, load_model, prepare, write_bundle
-from generator.cli import main
-from generator.estimate import graph_cycles
-from generator.examples.digits.train import integer_forward, load_split
-from generator.execute import run_verilator
-from generator.ir import MatrixVector
-from sim.golden import run_graph
+from bitsmith.generator.build import BuildOptions, load_model, prepare, write_bundle
+from bitsmith.generator.cli import main
+from bitsmith.generator.estimate import graph_cycles
+from bitsmith.generator.examples.digits.train import integer_forward, load_split
+from bitsmith.generator.execute import run_verilator
+from bitsmith.generator.ir import MatrixVector
+from bitsmith.sim.golden import run_graph
 
 MODEL = Path(__file__).resolve().parents[3] / "generator" / "examples" / "digits" / "digits.yaml"
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from generator.build import BuildOptions, layer_rows, load_model, prepare, write_bundle
-from generator.cli import main
-from generator.commands.demo import EXAMPLES, default_out, example_module, layer_line
-from generator.estimate import graph_cycles, node_cycles
-from generator.examples.digits_cnn.train import MODEL, integer_forward, load_split, quantize_pixels
-from generator.ir.conv import Conv, MaxPool
-from sim.golden import run_graph
+from bitsmith.generator.build import BuildOptions, layer_rows, load_model, prepare, write_bundle
+from bitsmith.generator.cli import main
+from bitsmith.generator.commands.demo import EXAMPLES, default_out, example_module, layer_line
+from bitsmith.generator.estimate import graph_cycles, node_cycles
+from bitsmith.generator.examples.digits_cnn.train import MODEL, integer_forward, load_split, quantize_pixels
+from bitsmith.generator.ir.conv import Conv, MaxPool
+from bitsmith.sim.golden import run_graph
 
 # The example's folding, by the formulas of docs/CONV.md (SWU max(H*W, OH*OW*KH*KW)*C/SIMD;
 # conv OH*OW*(OC/PE)*(KH*KW*IC/SIMD); dense (MH/PE)*(MW/SIMD); label select C/PE, or 2*C
@@ -34,7 +34,7 @@ def graph(target_cycles: int | None = None):
 
 
 def test_split_is_the_mlps_split_in_uint2():
-    from generator.examples.digits.train import load_split as mlp_split
+    from bitsmith.generator.examples.digits.train import load_split as mlp_split
     x_tr, x_te, y_tr, y_te = load_split()
     assert x_tr.shape == (1437, 8, 8, 1) and x_te.shape == (360, 8, 8, 1)
     assert x_te.min() == 0 and x_te.max() == 3 and np.issubdtype(x_te.dtype, np.integer)
@@ -66,7 +66,7 @@ def test_topology_and_folding_bound():
 def test_exported_thresholds_reproduce_the_trained_activation():
     """Batch norm + floor(z + 1/2) clipped to 0..3 == the integer multi-threshold, every accumulator."""
     torch = pytest.importorskip("torch")
-    from generator.examples.digits_cnn.train import _thresholds
+    from bitsmith.generator.examples.digits_cnn.train import _thresholds
 
     rng = np.random.default_rng(5)
     bn = torch.nn.BatchNorm2d(6)
@@ -113,7 +113,7 @@ def test_unknown_example_is_a_usage_error(capsys):
 @pytest.mark.verilator
 @pytest.mark.parametrize("target", [None, 1152])
 def test_rtl_labels_equal_golden_on_the_test_split_at_the_folding_bound(tmp_path, target):
-    from generator.execute import run_verilator
+    from bitsmith.generator.execute import run_verilator
 
     _, x, _, _ = load_split()
     g = graph(target)

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from generator.build import BuildOptions
-from generator.cli import main
-from generator.estimate import Resources
-from generator.ir import Graph, MatrixVector
-from generator.sweep import (SweepPoint, cycle_bounds, default_targets, mark_pareto, parse_targets,
+from bitsmith.generator.build import BuildOptions
+from bitsmith.generator.cli import main
+from bitsmith.generator.estimate import Resources
+from bitsmith.generator.ir import Graph, MatrixVector
+from bitsmith.generator.sweep import (SweepPoint, cycle_bounds, default_targets, mark_pareto, parse_targets,
                              random_frames, sweep)
-from generator.errors import OptionError
+from bitsmith.generator.errors import OptionError
 
 DIGITS = Path(__file__).resolve().parents[3] / "generator" / "examples" / "digits" / "digits.yaml"
 B = DataType["BIPOLAR"]

@@ -12,10 +12,10 @@ qnn = pytest.importorskip("brevitas.nn")
 
 from brevitas.export import export_qonnx  # noqa: E402
 
-from generator.errors import ModelError  # noqa: E402
-from generator.frontend.qonnx import compare_with_reference, load_onnx  # noqa: E402
-from generator.ir.host import run_stages  # noqa: E402
-from sim.golden import run_graph  # noqa: E402
+from bitsmith.generator.errors import ModelError  # noqa: E402
+from bitsmith.generator.frontend.qonnx import compare_with_reference, load_onnx  # noqa: E402
+from bitsmith.generator.ir.host import run_stages  # noqa: E402
+from bitsmith.sim.golden import run_graph  # noqa: E402
 
 pytestmark = pytest.mark.train
 

@@ -14,11 +14,11 @@ from onnx import TensorProto, helper, numpy_helper
 from qonnx.core.datatype import DataType
 from qonnx.util.basic import qonnx_make_model
 
-from generator.errors import ModelError, OptionError
-from generator.frontend.qonnx import compare_with_reference, load_onnx, reference_outputs
-from generator.ir import LabelSelect, MatrixVector, MultiThreshold
-from generator.ir.host import run_stages
-from sim.golden import run_graph
+from bitsmith.generator.errors import ModelError, OptionError
+from bitsmith.generator.frontend.qonnx import compare_with_reference, load_onnx, reference_outputs
+from bitsmith.generator.ir import LabelSelect, MatrixVector, MultiThreshold
+from bitsmith.generator.ir.host import run_stages
+from bitsmith.sim.golden import run_graph
 
 QONNX = "qonnx.custom_op.general"
 
@@ -401,7 +401,7 @@ def test_trunc_after_average_pool(tmp_path):
 
 
 def test_graph_survives_design_json(tmp_path):
-    from generator.ir.serialize import dump_graph, dumps, load_graph
+    from bitsmith.generator.ir.serialize import dump_graph, dumps, load_graph
     import json
     rng = np.random.default_rng(9)
     net = Net((1, 1, 4, 4)).op("Sub", np.float32(0.5)).quant(0.25, 3, signed=1).op("Flatten", axis=1)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator.build import BuildOptions
-from generator.verify import verify
+from bitsmith.generator.build import BuildOptions
+from bitsmith.generator.verify import verify
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 FINN_FOLDING = Path(__file__).resolve().parents[3] / "generator" / "examples" / "tfc" / "finn_folding.json"

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from generator.frontend.qonnx import load_onnx, reference_outputs
-from generator.ir import LabelSelect, MatrixVector, MultiThreshold
-from generator.ir.host import run_stages
-from sim.golden import run_graph
+from bitsmith.generator.frontend.qonnx import load_onnx, reference_outputs
+from bitsmith.generator.ir import LabelSelect, MatrixVector, MultiThreshold
+from bitsmith.generator.ir.host import run_stages
+from bitsmith.sim.golden import run_graph
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 UINT8 = dict(input_dtype=DataType["UINT8"], input_scale=1 / 255)

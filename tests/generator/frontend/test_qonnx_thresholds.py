@@ -17,10 +17,10 @@ from qonnx.custom_op.general.bipolar_quant import binary_quant
 from qonnx.custom_op.general.multithreshold import multithreshold
 from qonnx.custom_op.general.quant import quant as qonnx_quant
 
-from generator.frontend.qonnx import chain as ch
-from generator.frontend.qonnx import quantizers as qz
-from generator.frontend.qonnx.thresholds import build_thresholds
-from sim.golden.dense import apply_thresholds
+from bitsmith.generator.frontend.qonnx import chain as ch
+from bitsmith.generator.frontend.qonnx import quantizers as qz
+from bitsmith.generator.frontend.qonnx.thresholds import build_thresholds
+from bitsmith.sim.golden.dense import apply_thresholds
 
 LO, HI = -200, 200
 CHANNELS = 4

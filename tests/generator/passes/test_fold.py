@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from generator.errors import FoldingError, OptionError
-from generator.estimate import graph_cycles, node_cycles
-from generator.ir import Graph, MatrixVector
-from generator.passes.fold import Fold, divisors
+from bitsmith.generator.errors import FoldingError, OptionError
+from bitsmith.generator.estimate import graph_cycles, node_cycles
+from bitsmith.generator.ir import Graph, MatrixVector
+from bitsmith.generator.passes.fold import Fold, divisors
 
 B = DataType["BIPOLAR"]
 
@@ -57,7 +57,7 @@ def test_fold_file_overrides_and_rejects_unknown_layers(tmp_path):
 
 
 def test_unreachable_target_is_reported(caplog):
-    from generator.ir import LabelSelect
+    from bitsmith.generator.ir import LabelSelect
     fc = mvau("a", 8, 4)
     top = LabelSelect(name="top", in_shape=(1, 1, 4), in_dtype=DataType["UINT16"], k=3, pe=0)
     g = Graph(name="g", in_shape=(1, 1, 8), in_dtype=B, nodes=(fc, top))

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from generator.examples.digits_sparse.train import HERE, load_split
-from generator.frontend.native import load_native
-from generator.ir.sparse import SparseMatrixVector
-from sim.golden import run_graph
+from bitsmith.generator.examples.digits_sparse.train import HERE, load_split
+from bitsmith.generator.frontend.native import load_native
+from bitsmith.generator.ir.sparse import SparseMatrixVector
+from bitsmith.sim.golden import run_graph
 
 
 def accuracy(name):

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from generator.sparse import (compress, decode_columns, encode_columns, huffman_bits,
+from bitsmith.generator.sparse import (compress, decode_columns, encode_columns, huffman_bits,
                               huffman_lengths, prune, share_weights, sparsity_of, storage_report)
-from generator.sparse.encode import MAX_REL
+from bitsmith.generator.sparse.encode import MAX_REL
 
 
 # ---------------------------------------------------------------------------- pruning

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from generator.errors import FoldingError, ModelError
-from generator.estimate import node_cycles, node_resources
-from generator.estimate.sparse import cycles_for, ideal_cycles_for, pe_bound_for
-from generator.frontend.native import Arrays
-from generator.frontend.native_sparse import NATIVE_OPS, parse_sparse, sparsify_graph
-from generator.ir import Graph, MatrixVector, Thresholds
-from generator.ir.serialize import dump_graph, load_graph
-from generator.ir.sparse import SparseMatrixVector
-from generator.sparse import compress, decode_columns, sparse_node
-from sim.golden import run_node
+from bitsmith.generator.errors import FoldingError, ModelError
+from bitsmith.generator.estimate import node_cycles, node_resources
+from bitsmith.generator.estimate.sparse import cycles_for, ideal_cycles_for, pe_bound_for
+from bitsmith.generator.frontend.native import Arrays
+from bitsmith.generator.frontend.native_sparse import NATIVE_OPS, parse_sparse, sparsify_graph
+from bitsmith.generator.ir import Graph, MatrixVector, Thresholds
+from bitsmith.generator.ir.serialize import dump_graph, load_graph
+from bitsmith.generator.ir.sparse import SparseMatrixVector
+from bitsmith.generator.sparse import compress, decode_columns, sparse_node
+from bitsmith.sim.golden import run_node
 
 DT = DataType
 

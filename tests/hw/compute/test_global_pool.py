@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from hw.compute.global_pool import GlobalAccPool
-from sim.packing import pack
+from bitsmith.hw.compute.global_pool import GlobalAccPool
+from bitsmith.sim.packing import pack
 from tests.hw.util import PATTERNS, assert_rejects, assert_words_equal, run_stream
 
 DT = DataType

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from hw.compute.maxpool import MaxPool
-from sim.packing import pack
+from bitsmith.hw.compute.maxpool import MaxPool
+from bitsmith.sim.packing import pack
 from tests.hw.util import PATTERNS, assert_rejects, assert_words_equal, run_stream
 
 DT = DataType

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from hw.compute.mvau import MVAU
-from sim.packing import pack, unpack
+from bitsmith.hw.compute.mvau import MVAU
+from bitsmith.sim.packing import pack, unpack
 from tests.hw.util import PATTERNS, assert_rejects, run_stream
 
 DT = DataType
@@ -249,7 +249,7 @@ def test_mvau_rejects(changes, error, message):
 def test_mvau_banked_weight_rom(monkeypatch, bank_bits, banks):
     """A ROM deeper than a bank is split (here 1152 one-bit words into 512-word banks, the
     last one partial); results and the one-fold-per-cycle rate are unchanged."""
-    import hw.compute.mvau as mvau_mod
+    import bitsmith.hw.compute.mvau as mvau_mod
     monkeypatch.setattr(mvau_mod, "BANK_BITS", bank_bits)
     case = Case("BIPOLAR", "BIPOLAR", 8, 144, 1, 1, "channel", vectors=2)
     dut, cap = check_mvau(case, backpressure="random")

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from hw.compute.sliding_window import SlidingWindow, buffer_rows, window_cycles
-from sim.golden.conv import windows
-from sim.packing import pack
+from bitsmith.hw.compute.sliding_window import SlidingWindow, buffer_rows, window_cycles
+from bitsmith.sim.golden.conv import windows
+from bitsmith.sim.packing import pack
 from tests.hw.util import PATTERNS, assert_words_equal, run_stream
 
 INT4 = DataType["INT4"]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from hw.compute.thresholds import Thresholding
-from sim.packing import pack, unpack
+from bitsmith.hw.compute.thresholds import Thresholding
+from bitsmith.sim.packing import pack, unpack
 from tests.hw.util import PATTERNS, assert_rejects, run_stream
 
 DT = DataType

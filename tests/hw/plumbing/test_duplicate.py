@@ -2,7 +2,7 @@
 
 import pytest
 
-from hw.plumbing.duplicate import Duplicate
+from bitsmith.hw.plumbing.duplicate import Duplicate
 from tests.hw.util import PATTERNS, assert_rejects, assert_words_equal, run_streams
 
 

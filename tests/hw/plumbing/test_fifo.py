@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hw.plumbing.fifo import StreamFifo
+from bitsmith.hw.plumbing.fifo import StreamFifo
 from tests.hw.util import PATTERNS, accepted_while_blocked, assert_rejects, run_stream
 
 MATRIX = [(i, b) for i in PATTERNS for b in PATTERNS]
@@ -50,5 +50,5 @@ def test_fifo_rejects(kw, error, message):
     (5, ValueError, "entries must be 2 to 4, not 5"),
 ])
 def test_register_slice_rejects(entries, error, message):
-    from hw.plumbing.register_slice import RegisterSlice
+    from bitsmith.hw.plumbing.register_slice import RegisterSlice
     assert_rejects(lambda: RegisterSlice(width=8, entries=entries), error, message)

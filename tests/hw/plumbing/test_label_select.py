@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from hw.plumbing.label_select import LabelSelect
-from sim.packing import pack
+from bitsmith.hw.plumbing.label_select import LabelSelect
+from bitsmith.sim.packing import pack
 from tests.hw.util import PATTERNS, assert_rejects, run_stream
 
 DT = DataType

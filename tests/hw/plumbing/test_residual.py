@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from hw.compute.maxpool import MaxPool
-from hw.compute.sliding_window import SlidingWindow
-from hw.plumbing.residual import ResidualBlock
-from hw.top import Dataflow, Stage
-from sim.golden.conv import windows
-from sim.packing import pack
+from bitsmith.hw.compute.maxpool import MaxPool
+from bitsmith.hw.compute.sliding_window import SlidingWindow
+from bitsmith.hw.plumbing.residual import ResidualBlock
+from bitsmith.hw.top import Dataflow, Stage
+from bitsmith.sim.golden.conv import windows
+from bitsmith.sim.packing import pack
 from tests.hw.util import PATTERNS, assert_rejects, assert_words_equal, run_stream
 
 INT4, INT5 = DataType["INT4"], DataType["INT5"]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hw.plumbing.width_converter import WidthConverter
+from bitsmith.hw.plumbing.width_converter import WidthConverter
 from tests.hw.util import PATTERNS, assert_rejects, run_stream
 
 PAIRS = [(3, 2), (2, 3), (1, 8), (8, 1), (4, 6), (5, 3), (2, 2)]

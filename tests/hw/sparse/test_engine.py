@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from generator.estimate.sparse import drain_latency
-from generator.ir import Thresholds
-from generator.lowering.sparse import engine
-from generator.sparse import compress, sparse_node
-from generator.sparse.cycles import simulate
-from generator.sparse.measure import run_rtl
-from hw.sparse import SparseEngine
-from sim.packing import pack, unpack
+from bitsmith.generator.estimate.sparse import drain_latency
+from bitsmith.generator.ir import Thresholds
+from bitsmith.generator.lowering.sparse import engine
+from bitsmith.generator.sparse import compress, sparse_node
+from bitsmith.generator.sparse.cycles import simulate
+from bitsmith.generator.sparse.measure import run_rtl
+from bitsmith.hw.sparse import SparseEngine
+from bitsmith.sim.packing import pack, unpack
 from tests.hw.util import PATTERNS, assert_rejects, assert_words_equal, run_stream
 
 DT = DataType

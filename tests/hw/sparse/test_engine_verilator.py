@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from generator.build import BuildOptions, prepare, write_bundle
-from generator.execute import run_verilator
-from generator.ir import Graph, MatrixVector, Thresholds
-from generator.sparse import compress, sparse_node
-from sim.golden import run_graph
+from bitsmith.generator.build import BuildOptions, prepare, write_bundle
+from bitsmith.generator.execute import run_verilator
+from bitsmith.generator.ir import Graph, MatrixVector, Thresholds
+from bitsmith.generator.sparse import compress, sparse_node
+from bitsmith.sim.golden import run_graph
 
 DT = DataType
 pytestmark = pytest.mark.verilator

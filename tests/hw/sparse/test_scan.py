@@ -8,8 +8,8 @@ from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 from qonnx.core.datatype import DataType
 
-from hw.sparse import ColumnPointers, NonZeroScan
-from sim.packing import decode, pack
+from bitsmith.hw.sparse import ColumnPointers, NonZeroScan
+from bitsmith.sim.packing import decode, pack
 from tests.hw.util import PATTERNS, assert_rejects, run_stream
 
 DT = DataType

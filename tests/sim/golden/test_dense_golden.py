@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from generator.ir import LabelSelect, MatrixVector, MultiThreshold, Thresholds
-from sim.golden import run_node
+from bitsmith.generator.ir import LabelSelect, MatrixVector, MultiThreshold, Thresholds
+from bitsmith.sim.golden import run_node
 
 
 def naive_threshold(acc, t, scale, bias):

@@ -1,4 +1,4 @@
-"""``Conv``, ``Pad``, ``MaxPool``, ``AveragePool``/``GlobalAveragePool`` -> :mod:`generator.ir.conv`.
+"""``Conv``, ``Pad``, ``MaxPool``, ``AveragePool``/``GlobalAveragePool`` -> :mod:`bitsmith.generator.ir.conv`.
 
 A convolution is a matrix layer per output pixel (``Conv`` IR node, weights transposed
 from ONNX ``(OC, IC, KH, KW)`` to window order ``(OC, KH, KW, IC)``); the scale and
