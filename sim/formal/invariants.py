@@ -14,7 +14,7 @@ from amaranth.hdl import Mux, Value
 
 from .harness import Internals, Properties, Scoreboard, implies, occupancy_invariants
 
-__all__ = ["register_slice", "stream_fifo"]
+__all__ = ["register_slice", "stream_fifo", "width_converter"]
 
 
 def _wrap(value: Value, modulus: int) -> Value:
@@ -93,3 +93,47 @@ def _read_data(parts: Internals) -> Value:
     """The data signal of the FIFO storage's synchronous read port."""
     instance = parts._memories["storage"]
     return instance._read_ports[0]._data
+
+
+def width_converter(props: Properties, parts: Internals, board: Scoreboard, *, in_elems: int,
+                    out_elems: int, elem_bits: int) -> None:
+    """A :class:`~bitsmith.hw.plumbing.width_converter.WidthConverter` (``in_elems !=
+    out_elems``), in elements.
+
+    The scatter stage (absent when the block is ``out_elems``) holds the oldest
+    elements, ``left`` words from the bottom of its register; the gather stage (absent
+    when the block is ``in_elems``) a full block, or ``count`` words shifted in from the
+    top. The tracked element is at its element index in one of the two registers.
+    """
+    block = in_elems * out_elems // _gcd(in_elems, out_elems)
+    scattered = 0
+    if block != out_elems:
+        left, valid = parts["scatter_left"], parts["scatter_valid"]
+        scattered = left * out_elems
+        props.check("inv_scatter", (left <= block // out_elems) & (valid == (left != 0))
+                    & (parts["scatter_last"] == (left == 1)))
+        here = board.armed & (board.ahead < scattered)
+        got = parts["scatter_block"].word_select(board.ahead[:_bits(block)], elem_bits)
+        props.check("inv_scatter_tracked", implies(here, got == board.value))
+    gathered = 0
+    if block != in_elems:
+        words = block // in_elems
+        count, full = parts["gather_count"], parts["gather_full"]
+        gathered = Mux(full, block, count * in_elems)
+        props.check("inv_gather", (count < words) & implies(full, count == 0))
+        first = Mux(full, 0, (words - count) * in_elems)
+        index = first + board.ahead - scattered
+        here = board.armed & (board.ahead >= scattered)
+        got = parts["gather_block"].word_select(index[:_bits(block)], elem_bits)
+        props.check("inv_gather_tracked", implies(here, got == board.value))
+    props.check("inv_elements", board.level == scattered + gathered)
+
+
+def _gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return a
+
+
+def _bits(count: int) -> int:
+    return max(1, (count - 1).bit_length())
