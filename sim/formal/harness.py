@@ -158,6 +158,8 @@ class Scoreboard:
         Elements ahead of the tracked one, inside.
     value : Signal
         The tracked element's value.
+    start, here : Value
+        The tracked element enters / leaves in this cycle.
     """
 
     def __init__(self, props: Properties, *, accept: Value, deliver: Value, in_payload: Value,
@@ -186,10 +188,10 @@ class Scoreboard:
         props.check(f"{name}_tracked_inside", implies(armed, ahead < level))
         m.d.sync += level.eq(available - leaving)
 
-        start = accept & ~armed & track
+        self.start = start = accept & ~armed & track
         # position of the tracked element among the elements inside after entering
         position = Mux(start, level + elem, ahead)
-        here = (start | armed) & deliver & (position < out_elems)
+        self.here = here = (start | armed) & deliver & (position < out_elems)
         got = out_payload.word_select(position[:max(1, (out_elems - 1).bit_length())], elem_bits) \
             if out_elems > 1 else out_payload
         tracked_value = Mux(start, entered, value)

@@ -43,7 +43,7 @@ def register_slice(props: Properties, parts: Internals, board: Scoreboard, *, en
                 & (wr == _wrap(rd + level, entries)))
     if position is None:
         position = board.ahead
-    held = board.armed & (position < level)
+    held = board.armed & (position >= 0) & (position < level)
     props.check(f"inv_{name}tracked", implies(held, regs[_wrap(rd + position, entries)]
                                                   == board.value))
     return level
