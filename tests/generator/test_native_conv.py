@@ -79,7 +79,7 @@ def test_full_network_loads_folds_and_runs(tmp_path, rng):
     ({"stride": 0}, "stride must be >= 1, not [0, 0]"),
     ({"stride": "x"}, "stride must be an integer or [H, W], not 'x'"),
     ({"weight_layout": "NCHW"}, "weight_layout must be one of OHWI, OIHW, not 'NCHW'"),
-    ({"simd": 2}, "SIMD=2 does not divide in_channels=3"),
+    ({"simd": 2}, "SIMD=2 does not divide KH*KW*in_channels=27"),
     ({"weight_dtype": "INTX"}, "unknown datatype 'INTX' (use qonnx names: BIPOLAR, BINARY, TERNARY, INTn, UINTn)"),
     ({"weight_dtype": "BIPOLAR"}, "weights outside BIPOLAR (found values -2..1)"),
     ({"weights": "nope"}, "array 'nope' is not in w.npz (has: c_w)"),
