@@ -142,3 +142,17 @@ def test_sequence_input_shape_errors(tmp_path):
     with pytest.raises(ModelError, match=r"^.*net\.yaml: input shape must be \[C\], \[L, C\] or \[H, W, C\] of "
                                          r"positive integers, not \[8, 0\]$"):
         load_native(path)
+
+
+def test_wide_sum_into_a_dense_layer(tmp_path):
+    """UINT12 (4x4 pixels of UINT8) feeds a dense layer as it is; UINT20 is rejected by name."""
+    arrays = {"fc_w": np.ones((2, 3), dtype=np.int64)}
+    layers = [{"name": "gp", "op": "global_pool"}, {"name": "fc", "op": "dense", "weights": "fc_w",
+                                                    "weight_dtype": "INT2"}]
+    graph = load_native(write(tmp_path, layers, arrays, input_={"shape": [4, 4, 3], "dtype": "UINT8"}))
+    assert graph.nodes[1].in_dtype.name == "UINT12"
+    path = write(tmp_path, layers, arrays, input_={"shape": [64, 64, 3], "dtype": "UINT8"})
+    with pytest.raises(ModelError, match=r"^net\.yaml: layer 'fc': input datatype UINT20 is wider than the 16 "
+                                         r"bits a matrix layer multiplies; requantize it first \(a threshold "
+                                         r"layer\)$"):
+        load_native(path)
