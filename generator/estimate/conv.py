@@ -9,6 +9,9 @@ Cycles per frame (source always valid, sink always ready, steady state):
   bottleneck whenever OC/PE >= 1 and the window is at least the stride; depthwise,
   ``max(SWU, OH*OW * (C/PE) * KH*KW)`` (the VVAU takes one window word per cycle);
   a 1x1/stride-1/unpadded conv has no SWU: ``H*W * (OC/PE)*(IC/SIMD)``;
+* conv with SIMD across kernel positions (SIMD not dividing IC): the SWU term is the
+  parallel window's ``Hp*Wp + OH*OW*(T - 1)``, ``T = KH*KW*IC/SIMD``
+  (:func:`bitsmith.hw.compute.parallel_window.parallel_window_cycles`);
 * max-pool: the SWU term with SIMD = PE (the window max takes one word per cycle);
 * global pool: ``H*W*C/PE``;
 * residual: the slowest of its body, its duplicate and its add (``H*W*C/PE`` each).
@@ -24,13 +27,14 @@ from __future__ import annotations
 
 import math
 
+from bitsmith.hw.compute.parallel_window import parallel_window_cycles
 from bitsmith.hw.compute.sliding_window import buffer_rows, window_cycles
 
-from ..ir.conv import Conv, GlobalAccPool, MaxPool, Residual
+from ..ir.conv import Conv, GlobalAccPool, MaxPool, Residual, _Pool
 from ..ir.dense import MatrixVector
 from . import Resources, ideal_cycles, node_cycles, node_resources, resources
 from .dense import memory_cost
-from ..passes.fold import fold_dims
+from ..passes.fold import fold_dims, fold_penalty
 
 
 def _is_pointwise(node: Conv) -> bool:
@@ -55,12 +59,15 @@ def conv_cycles(node: Conv) -> int:
     engine = oh * ow * node.cycles_per_pixel()
     if _is_pointwise(node):
         return engine
+    if node.window_parallel:
+        return max(engine, parallel_window_cycles(node.in_shape, node.kernel, node.stride, node.padding,
+                                                  node.simd))
     return max(engine, swu_cycles(node, node.pe if node.depthwise else node.simd))
 
 
 @ideal_cycles(MaxPool)
 def maxpool_cycles(node: MaxPool) -> int:
-    if tuple(node.kernel) == (1, 1) and tuple(node.stride) == (1, 1):
+    if node.is_identity:
         return 0
     return swu_cycles(node, node.pe)
 
@@ -86,6 +93,27 @@ def swu_resources(node, simd: int) -> Resources:
     return Resources(luts=counters * 2 + simd * bits // 2 + 30, ffs=counters + simd * bits + 24) + lines
 
 
+def parallel_window_resources(node: Conv) -> Resources:
+    """The register window (KH*KW pixels), its line buffer (KH-1 pixels per padded
+    column), the T-way word multiplexer and the position counters, plus the FIFO to the
+    MVAU (:func:`bitsmith.generator.lowering.conv.parallel_window_fifo`)."""
+    from ..lowering.conv import parallel_window_fifo
+
+    h, w, c = node.in_shape
+    kh, kw = node.kernel
+    bits = node.in_dtype.bitwidth()
+    wp = w + node.padding[1] + node.padding[3]
+    pixel = c * bits
+    words = kh * kw * c // node.simd
+    lines = memory_cost(wp * (kh - 1) * pixel, (kh - 1) * pixel, 1) if kh > 1 else Resources()
+    fifo_words = parallel_window_fifo(node)
+    fifo = memory_cost(fifo_words * node.simd * bits, node.simd * bits, 1) if fifo_words > 3 else Resources()
+    counters = 6 * math.ceil(math.log2(max(2, (h + kh) * wp)))
+    mux = node.simd * bits * math.ceil(math.log2(words)) if words > 1 else 0
+    return (Resources(luts=counters * 2 + mux + kh * kw * pixel // 4 + 30,
+                      ffs=kh * kw * pixel + node.simd * bits + counters + 8) + lines + fifo)
+
+
 @resources(Conv)
 def conv_resources(node: Conv) -> Resources:
     if node.depthwise:
@@ -101,12 +129,16 @@ def conv_resources(node: Conv) -> Resources:
                            ffs=node.pe * (accbits * 2 + steps) + 32) + weights + th
         return engine + swu_resources(node, node.pe)
     engine = node_resources(_as_mvau(node))
-    return engine if _is_pointwise(node) else engine + swu_resources(node, node.simd)
+    if _is_pointwise(node):
+        return engine
+    if node.window_parallel:
+        return engine + parallel_window_resources(node)
+    return engine + swu_resources(node, node.simd)
 
 
 @resources(MaxPool)
 def maxpool_resources(node: MaxPool) -> Resources:
-    if tuple(node.kernel) == (1, 1) and tuple(node.stride) == (1, 1):
+    if node.is_identity:
         return Resources()
     bits = node.in_dtype.bitwidth()
     reduce = Resources(luts=node.pe * bits * 2 + 16, ffs=2 * node.pe * bits + 8)
@@ -125,8 +157,8 @@ def _stage_count(node) -> int:
     """Stages the lowering makes of ``node`` (window nodes: the SWU and the engine)."""
     if isinstance(node, Conv):
         return 1 if _is_pointwise(node) else 2
-    if isinstance(node, MaxPool):
-        return 0 if tuple(node.kernel) == (1, 1) and tuple(node.stride) == (1, 1) else 2
+    if isinstance(node, _Pool):
+        return 0 if node.is_identity else 2
     return 1
 
 
@@ -151,7 +183,15 @@ def residual_resources(node: Residual) -> Resources:
 def _conv_dims(node: Conv) -> dict[str, int]:
     if node.depthwise:
         return {"pe": node.in_channels}
-    return {"pe": node.out_channels, "simd": node.in_channels}
+    kh, kw = node.kernel
+    return {"pe": node.out_channels, "simd": kh * kw * node.in_channels}
+
+
+@fold_penalty(Conv)
+def _conv_penalty(node: Conv) -> int:
+    """At equal lanes, prefer SIMD within a kernel position (the line-buffer window):
+    the parallel window holds the whole window in registers."""
+    return int(node.window_parallel)
 
 
 @fold_dims(MaxPool)

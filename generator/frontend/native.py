@@ -2,7 +2,7 @@
 
 ```yaml
 name: digits_bnn
-input: {shape: [64], dtype: BIPOLAR}        # [C] or [H, W, C]
+input: {shape: [64], dtype: BIPOLAR}        # [C], [L, C] (a sequence) or [H, W, C]
 arrays: digits.npz                           # relative to this file
 layers:
   - {name: fc0, op: dense, weights: fc0_w, weight_dtype: BIPOLAR,
@@ -15,8 +15,10 @@ layers:
 Layer ops: ``dense`` (weights ``(out_features, in_features)``; optional ``thresholds``
 ``(C, B)`` or ``(1, B)`` with ``out_dtype``, ``out_scale``, ``out_bias``; BIPOLAR outputs
 default to scale 2, bias -1), ``threshold``, ``reshape`` (``shape``), ``topk`` (``k``),
-plus the ops contributed by ``native_conv`` and ``native_sparse``. ``pe``/``simd`` may be
-integers or ``auto`` (chosen by the folding pass). Every error names the file and layer.
+plus the ops contributed by ``native_conv``, ``native_pool`` and ``native_sparse``.
+``pe``/``simd`` may be integers or ``auto`` (chosen by the folding pass). Every error
+names the file and layer. A shape ``[L, C]`` (input or ``reshape``) is a sequence, the
+tensor ``(L, 1, C)`` the 1-D ops take (see :mod:`bitsmith.generator.ir.conv`).
 """
 
 from __future__ import annotations
@@ -123,12 +125,22 @@ def parse_threshold(spec, in_shape, in_dtype, arrays: Arrays, where: str):
                           thresholds=th, pe=fold_value(spec, "pe", where))
 
 
+def shape3(shape: list) -> tuple[int, int, int]:
+    """``[C]`` -> ``(1, 1, C)``, ``[L, C]`` -> ``(L, 1, C)`` (a sequence), ``[H, W, C]`` as is."""
+    if len(shape) == 1:
+        return (1, 1, shape[0])
+    if len(shape) == 2:
+        return (shape[0], 1, shape[1])
+    return tuple(shape)
+
+
 def parse_reshape(spec, in_shape, in_dtype, arrays: Arrays, where: str):
     shape = spec.get("shape")
     if not isinstance(shape, list) or not all(isinstance(d, int) and d > 0 for d in shape) \
-            or len(shape) not in (1, 3):
-        raise ModelError(f"{where}: shape must be [C] or [H, W, C] of positive integers, not {shape!r}")
-    shape = tuple(shape) if len(shape) == 3 else (1, 1, shape[0])
+            or len(shape) not in (1, 2, 3):
+        raise ModelError(f"{where}: shape must be [C], [L, C] or [H, W, C] of positive integers, "
+                         f"not {shape!r}")
+    shape = shape3(shape)
     if int(np.prod(shape)) != int(np.prod(in_shape)):
         raise ModelError(f"{where}: cannot reshape {tuple(in_shape)} to {shape}")
     return Reshape(name=spec["name"], in_shape=tuple(in_shape), in_dtype=in_dtype, shape=shape)
@@ -145,7 +157,7 @@ def parse_topk(spec, in_shape, in_dtype, arrays: Arrays, where: str):
 def native_ops() -> dict[str, Callable]:
     ops = {"dense": parse_dense, "threshold": parse_threshold, "reshape": parse_reshape,
            "topk": parse_topk}
-    for module in ("native_conv", "native_sparse"):
+    for module in ("native_conv", "native_pool", "native_sparse"):
         try:
             mod = __import__(f"{__package__}.{module}", fromlist=["NATIVE_OPS"])
         except ModuleNotFoundError as exc:
@@ -195,10 +207,11 @@ def load_native(path: str | Path) -> Graph:
     if not isinstance(inp, dict) or "shape" not in inp or "dtype" not in inp:
         raise ModelError(f"{path}: 'input' must give shape and dtype")
     shape = inp["shape"]
-    if not isinstance(shape, list) or len(shape) not in (1, 3) or \
+    if not isinstance(shape, list) or len(shape) not in (1, 2, 3) or \
             not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
-        raise ModelError(f"{path}: input shape must be [C] or [H, W, C] of positive integers, not {shape!r}")
-    in_shape = tuple(shape) if len(shape) == 3 else (1, 1, shape[0])
+        raise ModelError(f"{path}: input shape must be [C], [L, C] or [H, W, C] of positive integers, "
+                         f"not {shape!r}")
+    in_shape = shape3(shape)
     try:
         in_dtype = dtype(inp["dtype"])
     except ModelError as exc:

@@ -9,9 +9,22 @@ So ``Conv.weights`` ``(OC, KH, KW, IC)`` reshaped to ``(OC, KH*KW*IC)`` *is* the
 weight matrix, and a PyTorch/ONNX ``(OC, IC, KH, KW)`` kernel must be transposed with
 ``w.transpose(0, 2, 3, 1)``.
 
-Padding is zero padding. A zero is not a BIPOLAR value (FINN pads a BIPOLAR tensor by
-first turning it into BINARY); here padding a BIPOLAR input is rejected with a clear
+A convolution pads with zero. A zero is not a BIPOLAR value (FINN pads a BIPOLAR tensor
+by first turning it into BINARY); here padding a BIPOLAR input is rejected with a clear
 error, so the hardware and the golden model never disagree about what the pad means.
+A max-pool pads with its datatype's minimum, which no window maximum can exceed: the same
+result as ONNX's -inf padding, in the datatype (BIPOLAR included: its minimum is -1).
+
+Pools also take ``ceil_mode`` (ONNX/PyTorch): the output size rounds up, and a window
+that would start in the bottom/right padding or beyond is dropped. The overhanging
+windows are exactly windows over more bottom/right padding, so a pool's
+:attr:`~_Pool.padding` is its effective padding, ceil-mode overhang included, and every
+later stage (golden model, sliding window, estimates) needs nothing else.
+
+1-D layers (``Conv1d``, ``MaxPool1d``, ``AvgPool1d``) are these 2-D nodes on ``(L, 1, C)``
+tensors with ``(K, 1)`` kernels: a sequence is a column, so the sliding window's line
+buffer holds about ``2K + S`` positions of ``C`` channels, not whole sequences (a
+``(1, L, C)`` row would make it hold three sequences). The stream order is the same.
 """
 
 from __future__ import annotations
@@ -23,7 +36,7 @@ from qonnx.core.datatype import DataType
 
 from ..errors import FoldingError, ModelError
 from .core import Node, Shape3, Thresholds, register, smallest_dtype, values_fit
-from .dense import _check_fold, accumulator_range, xnor_mode
+from .dense import _check_fold, accumulator_range, check_matrix_dtypes, xnor_mode
 
 
 def _pair(node: str, what: str, value, minimum: int) -> tuple[int, int]:
@@ -38,6 +51,29 @@ def _pair(node: str, what: str, value, minimum: int) -> tuple[int, int]:
 def window_out_size(size: int, kernel: int, stride: int, pad_lo: int = 0, pad_hi: int = 0) -> int:
     """Output positions of a window sliding over ``size`` (floor mode, like ONNX/PyTorch)."""
     return (size + pad_lo + pad_hi - kernel) // stride + 1
+
+
+def pool_out_size(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, ceil_mode: bool) -> int:
+    """Output positions of a pooling window (ONNX/PyTorch rules).
+
+    Floor mode is :func:`window_out_size`. Ceil mode rounds the division up but drops a
+    last window that would start in the ``pad_hi`` padding or beyond the input.
+    """
+    if not ceil_mode:
+        return window_out_size(size, kernel, stride, pad_lo, pad_hi)
+    out = -(-(size + pad_lo + pad_hi - kernel) // stride) + 1
+    if (out - 1) * stride >= size + pad_lo:
+        out -= 1
+    return out
+
+
+def check_pad(node: str, pad) -> tuple[int, int, int, int]:
+    """``pad`` as four non-negative integers (top, left, bottom, right)."""
+    if (not isinstance(pad, (tuple, list)) or len(pad) != 4
+            or not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p >= 0 for p in pad)):
+        raise ModelError(f"layer {node!r}: pad must be 4 non-negative integers (top, left, bottom, right), "
+                         f"not {pad!r}")
+    return tuple(int(p) for p in pad)
 
 
 def dtype_range(dt: DataType) -> tuple[int, int]:
@@ -63,15 +99,19 @@ class _Window(Node):
         pt, pl, pb, pr = self.padding
         return window_out_size(h, kh, sh, pt, pb), window_out_size(w, kw, sw, pl, pr)
 
-    def check_window(self) -> None:
+    def check_window(self, pad=(0, 0, 0, 0)) -> None:
+        """Kernel and stride, and ``pad`` (the declared padding) smaller than the kernel."""
         Node.check(self)
         kh, kw = _pair(self.name, "kernel", self.kernel, 1)
         _pair(self.name, "stride", self.stride, 1)
         h, w, _ = self.in_shape
-        pt, pl, pb, pr = self.padding
+        pt, pl, pb, pr = pad
         if kh > h + pt + pb or kw > w + pl + pr:
             raise ModelError(f"layer {self.name!r}: kernel {tuple(self.kernel)} is larger than the "
                              f"padded input {(h + pt + pb, w + pl + pr)}")
+        if max(pt, pb) >= kh or max(pl, pr) >= kw:
+            raise ModelError(f"layer {self.name!r}: padding {tuple(pad)} must be smaller than the kernel "
+                             f"{(kh, kw)} on each side")
 
 
 @register
@@ -86,9 +126,12 @@ class Conv(_Window):
     accumulator in ``acc_dtype``; in XNOR mode (both BIPOLAR) the accumulator is the
     popcount of matching bits (DESIGN.md §2).
 
-    Folding: standard conv, ``SIMD | IC`` (a window word carries SIMD channels of one
-    kernel position) and ``PE | OC``; depthwise, ``PE | C`` channels per word and
-    ``simd == 1``.
+    Folding: standard conv, ``SIMD | KH*KW*IC`` and ``PE | OC``. A window word carries
+    SIMD consecutive elements of the flattened window (order (kh, kw, ic)): with
+    ``SIMD | IC`` SIMD channels of one kernel position (the line-buffer sliding window),
+    otherwise several kernel positions at once (:attr:`window_parallel`, FINN's MVAU
+    with SIMD across the window: what lets a 1- or 3-channel first layer go below
+    ``OH*OW*KH*KW`` cycles). Depthwise, ``PE | C`` channels per word and ``simd == 1``.
     """
 
     weights: np.ndarray = None
@@ -149,17 +192,9 @@ class Conv(_Window):
             raise ModelError(f"{where}: weights must be a 4-D (OC, KH, KW, IC) array")
         if not np.issubdtype(w.dtype, np.integer):
             raise ModelError(f"{where}: weights must be integers, not {w.dtype}")
-        pad = self.pad
-        if (not isinstance(pad, (tuple, list)) or len(pad) != 4
-                or not all(isinstance(p, (int, np.integer)) and p >= 0 for p in pad)):
-            raise ModelError(f"{where}: pad must be 4 non-negative integers (top, left, bottom, right), "
-                             f"not {pad!r}")
-        self.check_window()
+        self.check_window(check_pad(self.name, self.pad))
         kh, kw = self.kernel
-        pt, pl, pb, pr = self.padding
-        if max(pt, pb) >= kh or max(pl, pr) >= kw:
-            raise ModelError(f"{where}: padding {self.padding} must be smaller than the kernel "
-                             f"{(kh, kw)} on each side")
+        check_matrix_dtypes(self.name, self.weight_dtype, self.in_dtype)
         if any(self.padding) and self.in_dtype.name == "BIPOLAR":
             raise ModelError(f"{where}: zero padding needs an input datatype that contains 0, not "
                              f"BIPOLAR (binarize to BINARY first or remove the padding)")
@@ -187,8 +222,14 @@ class Conv(_Window):
                 raise FoldingError(f"layer {self.name!r}: a depthwise convolution takes PE channels "
                                    f"per word and needs SIMD=1, not {self.simd!r}")
         else:
-            _check_fold(self.name, "SIMD", self.simd, ic, "in_channels")
+            _check_fold(self.name, "SIMD", self.simd, kh * kw * ic, "KH*KW*in_channels")
             _check_fold(self.name, "PE", self.pe, self.out_channels, "out_channels")
+
+    @property
+    def window_parallel(self) -> bool:
+        """SIMD spans several kernel positions (it does not divide the input channels):
+        the window comes from :class:`~bitsmith.hw.compute.parallel_window.ParallelWindow`."""
+        return not self.depthwise and self.in_channels % self.simd != 0
 
     @property
     def burst_elems(self) -> int:
@@ -210,28 +251,73 @@ class Conv(_Window):
         return (self.out_channels // self.pe) * (kh * kw * self.in_channels // self.simd)
 
 
-@register
 @dataclass(frozen=True, eq=False)
-class MaxPool(_Window):
-    """Max over KHxKW windows (no padding, floor mode); ``pe`` channels per stream word.
+class _Pool(_Window):
+    """Shared fields and checks of the window pools (max, average).
 
-    Works on every input datatype; for BIPOLAR the max is the OR of the bits.
+    ``pad`` is ``(top, left, bottom, right)``, each side smaller than the kernel;
+    ``ceil_mode`` rounds the output size up (see the module docstring); ``pe`` channels
+    per stream word.
     """
 
     kernel: tuple[int, int] = (2, 2)
     stride: tuple[int, int] = (2, 2)
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0)
+    ceil_mode: bool = False
     pe: int = 1
 
-    kind = "maxpool"
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        h, w, _ = self.in_shape
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        pt, pl, pb, pr = (int(p) for p in self.pad)
+        return (pool_out_size(h, kh, sh, pt, pb, self.ceil_mode),
+                pool_out_size(w, kw, sw, pl, pr, self.ceil_mode))
+
+    @property
+    def padding(self) -> tuple[int, int, int, int]:
+        """Effective padding: ``pad`` plus the ceil-mode overhang at the bottom and right."""
+        h, w, _ = self.in_shape
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        pt, pl, pb, pr = (int(p) for p in self.pad)
+        oh, ow = self.out_hw
+        return (pt, pl, max(pb, (oh - 1) * sh + kh - h - pt), max(pr, (ow - 1) * sw + kw - w - pl))
 
     @property
     def out_shape(self) -> Shape3:
         oh, ow = self.out_hw
         return (oh, ow, self.in_shape[2])
 
+    @property
+    def is_identity(self) -> bool:
+        """A 1x1, stride-1 window with no padding passes every pixel through."""
+        return (tuple(self.kernel) == (1, 1) and tuple(self.stride) == (1, 1)
+                and not any(self.padding))
+
     def check(self) -> None:
-        self.check_window()
+        pad = check_pad(self.name, self.pad)
+        if not isinstance(self.ceil_mode, bool):
+            raise ModelError(f"layer {self.name!r}: ceil_mode must be true or false, not {self.ceil_mode!r}")
+        self.check_window(pad)
         _check_fold(self.name, "PE", self.pe, self.in_shape[2], "channels")
+
+
+@register
+@dataclass(frozen=True, eq=False)
+class MaxPool(_Pool):
+    """Max over KHxKW windows; ``pe`` channels per stream word.
+
+    Padding holds the input datatype's minimum (ONNX pads with -inf: the same maxima,
+    since every window holds at least one input pixel). Works on every input datatype;
+    for BIPOLAR the max is the OR of the bits and the pad is -1.
+    """
+
+    kind = "maxpool"
+
+    @property
+    def pad_value(self) -> int:
+        """The value padding holds: the input datatype's minimum."""
+        return int(self.in_dtype.min())
 
 
 @register

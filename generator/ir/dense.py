@@ -18,6 +18,25 @@ def _check_fold(node: str, what: str, fold: int, size: int, size_name: str) -> N
         raise FoldingError(f"layer {node!r}: {what}={fold} does not divide {size_name}={size}")
 
 
+MAX_INPUT_BITS = 16
+"""Widest input a matrix layer multiplies (``hw.compute.mvau``/``vvau`` take up to 16
+bits): a wide sum, such as a global pool's, may feed a matrix layer directly."""
+
+MAX_WEIGHT_BITS = 8
+"""Widest weight a matrix layer holds."""
+
+
+def check_matrix_dtypes(node: str, weight_dtype: DataType, in_dtype: DataType) -> None:
+    """Reject weights or inputs wider than the matrix units take, naming the layer."""
+    if in_dtype.bitwidth() > MAX_INPUT_BITS:
+        raise ModelError(f"layer {node!r}: input datatype {in_dtype.name} is wider than the "
+                         f"{MAX_INPUT_BITS} bits a matrix layer multiplies; requantize it first "
+                         f"(a threshold layer)")
+    if weight_dtype.bitwidth() > MAX_WEIGHT_BITS:
+        raise ModelError(f"layer {node!r}: weight datatype {weight_dtype.name} is wider than "
+                         f"{MAX_WEIGHT_BITS} bits")
+
+
 def xnor_mode(weight_dtype: DataType, in_dtype: DataType) -> bool:
     """Both operands BIPOLAR: the unit computes popcount(xnor(w, x))."""
     return weight_dtype.name == "BIPOLAR" and in_dtype.name == "BIPOLAR"
@@ -102,6 +121,7 @@ class MatrixVector(Node):
             bad = w[~np.isin(w, [-1, 1])] if self.weight_dtype.name == "BIPOLAR" else \
                 w[(w < self.weight_dtype.min()) | (w > self.weight_dtype.max())]
             raise ModelError(f"{where}: weight value {int(bad.flat[0])} is outside {self.weight_dtype.name}")
+        check_matrix_dtypes(self.name, self.weight_dtype, self.in_dtype)
         lo, hi = accumulator_range(w, self.weight_dtype, self.in_dtype)
         if not values_fit(np.array([lo, hi]), self.acc_dtype):
             raise ModelError(f"{where}: accumulator range {lo}..{hi} does not fit {self.acc_dtype.name}")

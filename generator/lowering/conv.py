@@ -3,9 +3,12 @@
 * ``Conv``: :class:`~hw.compute.sliding_window.SlidingWindow` then the
   :class:`~hw.compute.mvau.MVAU` with the ``(OC, KH*KW*IC)`` matrix (window order
   (kh, kw, ic), see :mod:`bitsmith.generator.ir.conv`); a 1x1, stride-1, unpadded conv is the
-  MVAU alone. Depthwise: a depthwise-order window then the :class:`~hw.compute.vvau.VVAU`.
-* ``MaxPool``: a depthwise-order window then :class:`~hw.compute.maxpool.MaxPool`
-  (FINN's ConvolutionInputGenerator + Pool_batch); a 1x1/stride-1 pool is nothing.
+  MVAU alone. With SIMD across kernel positions (SIMD not dividing IC) the window comes
+  from :class:`~hw.compute.parallel_window.ParallelWindow` instead. Depthwise: a
+  depthwise-order window then the :class:`~hw.compute.vvau.VVAU`.
+* ``MaxPool``: a depthwise-order window padding with the datatype's minimum, then
+  :class:`~hw.compute.maxpool.MaxPool` (FINN's ConvolutionInputGenerator + Pool_batch);
+  a 1x1/stride-1 unpadded pool is nothing.
 * ``GlobalAccPool``: :class:`~hw.compute.global_pool.GlobalAccPool`.
 * ``Residual``: the body lowered into a :class:`~hw.top.Dataflow`, wrapped in
   :class:`~hw.plumbing.residual.ResidualBlock` with a bypass FIFO of :func:`bypass_depth`.
@@ -16,13 +19,15 @@ from __future__ import annotations
 from bitsmith.hw.compute.global_pool import GlobalAccPool as GlobalPoolUnit
 from bitsmith.hw.compute.maxpool import MaxPool as MaxPoolUnit
 from bitsmith.hw.compute.mvau import MVAU
+from bitsmith.hw.compute.parallel_window import ParallelWindow
 from bitsmith.hw.compute.sliding_window import SlidingWindow
 from bitsmith.hw.compute.vvau import VVAU
 from bitsmith.hw.plumbing.residual import ResidualBlock
+from bitsmith.hw.streams import encode_int
 from bitsmith.hw.top import Dataflow, Stage
 
 from ..errors import ModelError
-from ..ir.conv import Conv, GlobalAccPool, MaxPool, Residual
+from ..ir.conv import Conv, GlobalAccPool, MaxPool, Residual, _Window
 from . import lower_node, lowering
 
 # Words in flight inside one lowered stage besides its line buffers: the stage FIFO (3),
@@ -36,11 +41,12 @@ def is_pointwise(node: Conv) -> bool:
             and not any(node.padding) and not node.depthwise)
 
 
-def _window_stage(node, simd: int, depthwise: bool, pad=(0, 0, 0, 0)) -> Stage:
+def window_stage(node, simd: int, depthwise: bool, pad=(0, 0, 0, 0), pad_value: int = 0) -> Stage:
+    """The sliding window of ``node`` (SIMD elements per word), padding with the value ``pad_value``."""
     bits = node.in_dtype.bitwidth()
     unit = SlidingWindow(in_shape=tuple(node.in_shape), kernel=tuple(node.kernel),
                          stride=tuple(node.stride), pad=tuple(pad), simd=simd, elem_bits=bits,
-                         depthwise=depthwise)
+                         depthwise=depthwise, pad_value=encode_int(pad_value, node.in_dtype))
     return Stage(component=unit, name=f"{node.name}_swu", in_elem_bits=bits, in_elems=simd,
                  out_elem_bits=bits, out_elems=simd)
 
@@ -59,7 +65,7 @@ def lower_conv(node: Conv) -> list[Stage]:
     if node.depthwise:
         unit = VVAU(weights=node.matrix(), weight_dtype=node.weight_dtype, in_dtype=node.in_dtype,
                     acc_dtype=node.acc_dtype, pe=node.pe, **_threshold_args(node))
-        return [_window_stage(node, node.pe, True, node.padding),
+        return [window_stage(node, node.pe, True, node.padding),
                 Stage(component=unit, name=node.name, in_elem_bits=node.in_dtype.bitwidth(),
                       in_elems=node.pe, out_elem_bits=out_bits, out_elems=node.pe)]
     unit = MVAU(weights=node.matrix(), weight_dtype=node.weight_dtype, in_dtype=node.in_dtype,
@@ -68,17 +74,62 @@ def lower_conv(node: Conv) -> list[Stage]:
                  in_elems=node.simd, out_elem_bits=out_bits, out_elems=node.pe)
     if is_pointwise(node):
         return [mvau]
-    return [_window_stage(node, node.simd, False, node.padding), mvau]
+    if node.window_parallel:
+        bits = node.in_dtype.bitwidth()
+        window = ParallelWindow(in_shape=tuple(node.in_shape), kernel=tuple(node.kernel),
+                                stride=tuple(node.stride), pad=node.padding, simd=node.simd,
+                                elem_bits=bits)
+        return [Stage(component=window, name=f"{node.name}_swu", in_elem_bits=bits,
+                      in_elems=node.in_channels, out_elem_bits=bits, out_elems=node.simd,
+                      fifo_depth=parallel_window_fifo(node)), mvau]
+    return [window_stage(node, node.simd, False, node.padding), mvau]
+
+
+def parallel_window_gap(node: Conv) -> int:
+    """Most pixels a :class:`ParallelWindow` takes in from one window to the next.
+
+    Windows complete at padded positions ``(KH-1 + i*SH, KW-1 + j*SW)``, one pixel per
+    cycle in between: ``SW`` along a row, ``SH*Wp - (OW-1)*SW`` to the next window row,
+    and from the frame's last window round to the next frame's first.
+    """
+    h, w, _ = node.in_shape
+    kh, kw = node.kernel
+    sh, sw = node.stride
+    pt, pl, pb, pr = node.padding
+    hp, wp = h + pt + pb, w + pl + pr
+    oh, ow = node.out_hw
+    first = (kh - 1) * wp + kw - 1
+    last = ((oh - 1) * sh + kh - 1) * wp + (ow - 1) * sw + kw - 1
+    return max(sw, sh * wp - (ow - 1) * sw, hp * wp - last + first)
+
+
+def parallel_window_fifo(node: Conv) -> int:
+    """Words of the FIFO between a :class:`ParallelWindow` and its MVAU.
+
+    When the MVAU is the slower (``OC/PE > 1``) it takes a window's ``T`` words in one
+    burst, then computes for ``(OC/PE - 1)*T`` cycles. Between two windows the window
+    unit may walk up to :func:`parallel_window_gap` pixels that complete none (padding,
+    the stride's skipped rows, the next frame's first rows), and it can only be as far
+    ahead as the FIFO holds: so the FIFO holds every window the MVAU starts during the
+    longest walk, plus one, and the MVAU never waits (measured cycles == the formula).
+    """
+    oc_folds = node.out_channels // node.pe
+    if oc_folds == 1:
+        return 3
+    kh, kw = node.kernel
+    words = kh * kw * node.in_channels // node.simd
+    windows = -(-parallel_window_gap(node) // (oc_folds * words))
+    return (windows + 1) * words + 3
 
 
 @lowering(MaxPool)
 def lower_maxpool(node: MaxPool) -> list[Stage]:
-    if tuple(node.kernel) == (1, 1) and tuple(node.stride) == (1, 1):
+    if node.is_identity:
         return []
     bits = node.in_dtype.bitwidth()
     kh, kw = node.kernel
     unit = MaxPoolUnit(dtype=node.in_dtype, pe=node.pe, window=kh * kw)
-    return [_window_stage(node, node.pe, True),
+    return [window_stage(node, node.pe, True, node.padding, node.pad_value),
             Stage(component=unit, name=node.name, in_elem_bits=bits, in_elems=node.pe,
                   out_elem_bits=bits, out_elems=node.pe)]
 
@@ -108,7 +159,7 @@ def bypass_depth(node: Residual, body_stages: int) -> int:
     frame = h * w * c // node.pe
     rows = 1
     for inner in node.body:
-        if isinstance(inner, (Conv, MaxPool)):
+        if isinstance(inner, _Window):
             if tuple(inner.stride) != (1, 1):
                 rows = h
                 break

@@ -1,8 +1,8 @@
 """Folding: choose PE/SIMD for every layer left at ``auto`` (or all, from a JSON file).
 
 For a target of T cycles per frame, each auto layer takes the cheapest folding (fewest
-parallel lanes PE*SIMD; ties prefer more SIMD, as FINN grows SIMD first) whose ideal
-cycles are <= T. Without a target, T is the slowest explicitly folded layer's cycles
+parallel lanes PE*SIMD; ties go to the lower :func:`fold_penalty`, then to more SIMD, as
+FINN grows SIMD first) whose ideal cycles are <= T. Without a target, T is the slowest explicitly folded layer's cycles
 (so auto layers never become the bottleneck), or 1024 when every layer is auto.
 
 Node kinds declare what their folding parameters divide through :func:`fold_dims`.
@@ -26,12 +26,22 @@ AUTO = 0
 DEFAULT_TARGET = 1024
 
 FOLD_DIMS: dict[type, Callable] = {}
+FOLD_PENALTY: dict[type, Callable] = {}
 
 
 def fold_dims(node_cls):
     """Register ``fn(node) -> {"pe": size, "simd": size}``: each folding parameter must divide its size."""
     def wrap(fn):
         FOLD_DIMS[node_cls] = fn
+        return fn
+    return wrap
+
+
+def fold_penalty(node_cls):
+    """Register ``fn(node) -> int``: the tie-breaker between foldings of equal lanes
+    (lower is cheaper; a kind without one has 0 for every folding)."""
+    def wrap(fn):
+        FOLD_PENALTY[node_cls] = fn
         return fn
     return wrap
 
@@ -82,12 +92,14 @@ def best_folding(node, target: int) -> dict[str, int]:
         for d in divisors(dims[keys[i]]):
             acc[keys[i]] = d
             yield from candidates(i + 1, acc)
+    penalty = FOLD_PENALTY.get(type(node), lambda n: 0)
     for fold in candidates(0, {}):
-        cycles = node_cycles(node.replace(**fold))
+        folded = node.replace(**fold)
+        cycles = node_cycles(folded)
         lanes = 1
         for v in fold.values():
             lanes *= v
-        key = (cycles > target, lanes if cycles <= target else cycles, -fold.get("simd", 0))
+        key = (cycles > target, lanes if cycles <= target else cycles, penalty(folded), -fold.get("simd", 0))
         if best is None or key < best[0]:
             best = (key, fold)
     return best[1]

@@ -20,7 +20,10 @@ popcount tree of a 64-wide XNOR fold at 59.9 MHz, nextpnr seed 1) and 170 MHz on
 1 costs a register per node at every level (+11 % flip-flops on the digits demo) and
 did not move the UP5K figure, which routing dominates."""
 
-__all__ = ["MVAU", "accumulator_range", "BANK_BITS", "weight_bank_depth"]
+__all__ = ["MVAU", "accumulator_range", "BANK_BITS", "MAX_INPUT_BITS", "weight_bank_depth"]
+
+#: Widest input element the matrix units (MVAU, VVAU) multiply.
+MAX_INPUT_BITS = 16
 
 #: Bits per weight-ROM bank: one ECP5 DP16KD (iCE40: four SB_RAM40_4K).
 BANK_BITS = 16384
@@ -66,8 +69,12 @@ class MVAU(wiring.Component):
     ----------
     weights : numpy.ndarray
         ``(MH, MW)`` integer weight values of ``weight_dtype`` (BIPOLAR as -1/+1).
-    weight_dtype, in_dtype : DataType
-        Integer types of 1..8 bits (BIPOLAR, BINARY, TERNARY, INTn, UINTn).
+    weight_dtype : DataType
+        Integer type of 1..8 bits (BIPOLAR, BINARY, TERNARY, INTn, UINTn).
+    in_dtype : DataType
+        Integer type of 1..16 bits (:data:`MAX_INPUT_BITS`: a wide sum, such as a global
+        pool's, may come in without a quantizer; the products and the accumulator width
+        follow from the actual range).
     acc_dtype : DataType
         Accumulator type; must hold :func:`accumulator_range` (else ``ValueError``).
     pe, simd : int
@@ -107,7 +114,7 @@ class MVAU(wiring.Component):
                  out_dtype: BaseDataType | None = None, out_scale: int = 1, out_bias: int = 0):
         w = check_int_array("weights", weights, 2)
         self.weight_dtype = check_dtype("weight_dtype", weight_dtype, max_bits=8)
-        self.in_dtype = check_dtype("in_dtype", in_dtype, max_bits=8)
+        self.in_dtype = check_dtype("in_dtype", in_dtype, max_bits=MAX_INPUT_BITS)
         self.acc_dtype = check_dtype("acc_dtype", acc_dtype)
         self.mh, self.mw = (int(d) for d in w.shape)
         if self.mh < 1 or self.mw < 1:

@@ -9,13 +9,34 @@ from amaranth.lib.wiring import In, Out
 
 from ..streams import check_int, next_mod, ram_attrs
 
-__all__ = ["SlidingWindow", "buffer_rows", "window_cycles"]
+__all__ = ["SlidingWindow", "buffer_rows", "check_geometry", "window_cycles"]
 
 
 def _pair(name: str, value, minimum: int) -> tuple[int, int]:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise TypeError(f"{name} must be a pair of integers, not {value!r}")
     return tuple(check_int(f"{name}[{k}]", v, minimum=minimum) for k, v in enumerate(value))
+
+
+def check_geometry(in_shape, kernel, stride, pad):
+    """Validated ``((H, W, C), (KH, KW), (SH, SW), (top, left, bottom, right))`` of a window
+    unit: positive sizes, each padding side smaller than the kernel, the kernel inside the
+    padded image."""
+    if not isinstance(in_shape, (tuple, list)) or len(in_shape) != 3:
+        raise TypeError(f"in_shape must be (H, W, C), not {in_shape!r}")
+    h, w, c = (check_int(f"in_shape[{k}]", v) for k, v in enumerate(in_shape))
+    kh, kw = _pair("kernel", kernel, 1)
+    sh, sw = _pair("stride", stride, 1)
+    if not isinstance(pad, (tuple, list)) or len(pad) != 4:
+        raise TypeError(f"pad must be (top, left, bottom, right), not {pad!r}")
+    pt, pl, pb, pr = (check_int(f"pad[{k}]", v, minimum=0) for k, v in enumerate(pad))
+    if max(pt, pb) >= kh or max(pl, pr) >= kw:
+        raise ValueError(f"pad must be smaller than the kernel {(kh, kw)} on each side, "
+                         f"not {tuple(pad)!r}")
+    if kh > h + pt + pb or kw > w + pl + pr:
+        raise ValueError(f"kernel must fit the padded image {(h + pt + pb, w + pl + pr)}, "
+                         f"not {(kh, kw)}")
+    return (h, w, c), (kh, kw), (sh, sw), (pt, pl, pb, pr)
 
 
 def _out_size(size: int, kernel: int, stride: int, lo: int, hi: int) -> int:
@@ -57,8 +78,9 @@ class SlidingWindow(wiring.Component):
     channels, the MVAU column order of :mod:`bitsmith.generator.ir.conv`. With ``depthwise`` the
     order is ``(cg, kh, kw)``: all kernel positions of one channel group together, as the
     VVAU and the pooling units consume them. The window element at ``(kh, kw, c)`` is input
-    pixel ``(oh*SH - pad_top + kh, ow*SW - pad_left + kw)``, channel ``c``, or 0 when that
-    lies in the padding (zero padding).
+    pixel ``(oh*SH - pad_top + kh, ow*SW - pad_left + kw)``, channel ``c``, or the code
+    ``pad_value`` when that lies in the padding (0: zero padding; a max-pool pads with
+    its datatype's minimum).
 
     Input rows are written, one word per cycle, into a circular line buffer of
     :func:`buffer_rows` rows (one :class:`~amaranth.lib.memory.Memory` of
@@ -81,6 +103,8 @@ class SlidingWindow(wiring.Component):
         Bits per element.
     depthwise : bool
         Emit windows in ``(cg, kh, kw)`` order.
+    pad_value : int
+        Element code of a padding element, ``0 <= pad_value < 2**elem_bits`` (default 0).
 
     Members
     -------
@@ -100,23 +124,10 @@ class SlidingWindow(wiring.Component):
     """
 
     def __init__(self, *, in_shape, kernel, stride=(1, 1), pad=(0, 0, 0, 0), simd, elem_bits,
-                 depthwise=False):
-        if not isinstance(in_shape, (tuple, list)) or len(in_shape) != 3:
-            raise TypeError(f"in_shape must be (H, W, C), not {in_shape!r}")
-        self.h, self.w, self.c = (check_int(f"in_shape[{k}]", v) for k, v in enumerate(in_shape))
-        self.kh, self.kw = _pair("kernel", kernel, 1)
-        self.sh, self.sw = _pair("stride", stride, 1)
-        if not isinstance(pad, (tuple, list)) or len(pad) != 4:
-            raise TypeError(f"pad must be (top, left, bottom, right), not {pad!r}")
-        self.pt, self.pl, self.pb, self.pr = (check_int(f"pad[{k}]", v, minimum=0)
-                                              for k, v in enumerate(pad))
-        if max(self.pt, self.pb) >= self.kh or max(self.pl, self.pr) >= self.kw:
-            raise ValueError(f"pad must be smaller than the kernel {(self.kh, self.kw)} on each side, "
-                             f"not {tuple(pad)!r}")
-        if self.kh > self.h + self.pt + self.pb or self.kw > self.w + self.pl + self.pr:
-            raise ValueError(f"kernel must fit the padded image "
-                             f"{(self.h + self.pt + self.pb, self.w + self.pl + self.pr)}, "
-                             f"not {(self.kh, self.kw)}")
+                 depthwise=False, pad_value=0):
+        (self.h, self.w, self.c), (self.kh, self.kw), (self.sh, self.sw), pad = check_geometry(
+            in_shape, kernel, stride, pad)
+        self.pt, self.pl, self.pb, self.pr = pad
         self.simd = check_int("simd", simd)
         if self.c % self.simd:
             raise ValueError(f"simd must divide C={self.c}, not {simd!r}")
@@ -124,6 +135,9 @@ class SlidingWindow(wiring.Component):
         if not isinstance(depthwise, bool):
             raise TypeError(f"depthwise must be a bool, not {depthwise!r}")
         self.depthwise = depthwise
+        self.pad_value = check_int("pad_value", pad_value, minimum=0)
+        if self.pad_value >> self.elem_bits:
+            raise ValueError(f"pad_value must be an element code of {self.elem_bits} bits, not {pad_value!r}")
         self.cg = self.c // self.simd
         self.oh = _out_size(self.h, self.kh, self.sh, self.pt, self.pb)
         self.ow = _out_size(self.w, self.kw, self.sw, self.pl, self.pr)
@@ -217,8 +231,10 @@ class SlidingWindow(wiring.Component):
         pad_zero = Signal()
         advance = ~out_valid | self.o.ready
         fire = advance & rows_ok
+        pad_word = Const(sum(self.pad_value << (k * self.elem_bits) for k in range(self.simd)),
+                         len(self.o.payload))
         m.d.comb += [self.o.valid.eq(out_valid),
-                     self.o.payload.eq(Mux(pad_zero, 0, rd.data))]
+                     self.o.payload.eq(Mux(pad_zero, pad_word, rd.data))]
         with m.If(fire):
             m.d.sync += out_valid.eq(1)
         with m.Elif(self.o.ready):

@@ -11,7 +11,7 @@ from amaranth.lib.wiring import In, Out
 from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
                        accumulate_and_emit, elements, encode_int, is_bipolar, next_mod,
                        product, ram_attrs)
-from .mvau import accumulator_range
+from .mvau import MAX_INPUT_BITS, accumulator_range
 from .threshold_unit import ThresholdTable
 
 __all__ = ["VVAU"]
@@ -33,8 +33,10 @@ class VVAU(wiring.Component):
     ----------
     weights : numpy.ndarray
         ``(C, K)`` integer weights of ``weight_dtype``, column ``k = kh*KW + kw``.
-    weight_dtype, in_dtype : DataType
-        Integer types of 1..8 bits.
+    weight_dtype : DataType
+        Integer type of 1..8 bits.
+    in_dtype : DataType
+        Integer type of 1..16 bits (:data:`~hw.compute.mvau.MAX_INPUT_BITS`).
     acc_dtype : DataType
         Must hold the accumulator range of ``weights`` over ``in_dtype`` inputs.
     pe : int
@@ -65,7 +67,7 @@ class VVAU(wiring.Component):
                  thresholds=None, out_dtype=None, out_scale=1, out_bias=0):
         w = check_int_array("weights", weights, 2)
         self.weight_dtype = check_dtype("weight_dtype", weight_dtype, max_bits=8)
-        self.in_dtype = check_dtype("in_dtype", in_dtype, max_bits=8)
+        self.in_dtype = check_dtype("in_dtype", in_dtype, max_bits=MAX_INPUT_BITS)
         self.acc_dtype = check_dtype("acc_dtype", acc_dtype)
         self.channels, self.k = (int(d) for d in w.shape)
         if self.channels < 1 or self.k < 1:

@@ -15,12 +15,13 @@ from . import golden, run_node
 from .dense import apply_thresholds, xnor_popcount
 
 
-def windows(x: np.ndarray, kernel, stride, pad=(0, 0, 0, 0)) -> np.ndarray:
-    """All KHxKW windows of ``x`` (N, H, W, C) after zero padding: (N, OH, OW, KH, KW, C)."""
+def windows(x: np.ndarray, kernel, stride, pad=(0, 0, 0, 0), pad_value: int = 0) -> np.ndarray:
+    """All KHxKW windows of ``x`` (N, H, W, C) after padding with ``pad_value``:
+    (N, OH, OW, KH, KW, C), floor mode over the padded map."""
     kh, kw = kernel
     sh, sw = stride
     pt, pl, pb, pr = pad
-    xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=pad_value)
     view = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))  # N, H', W', C, KH, KW
     view = view[:, ::sh, ::sw]
     return np.moveaxis(view, 3, -1)                                             # N, OH, OW, KH, KW, C
@@ -47,7 +48,8 @@ def conv(node: Conv, x: np.ndarray) -> np.ndarray:
 
 @golden(MaxPool)
 def maxpool(node: MaxPool, x: np.ndarray) -> np.ndarray:
-    return windows(x.astype(np.int64), node.kernel, node.stride).max(axis=(3, 4))
+    return windows(x.astype(np.int64), node.kernel, node.stride, node.padding,
+                   node.pad_value).max(axis=(3, 4))
 
 
 @golden(GlobalAccPool)

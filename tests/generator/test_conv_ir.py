@@ -179,7 +179,7 @@ CONV_ERRORS = [
     (dict(kernel=(3, 3), stride=(0, 1)), ModelError, "layer 'c': stride must be >= 1, not (0, 1)"),
     (dict(in_shape=(2, 5, 3)), ModelError,
      "layer 'c': kernel (3, 3) is larger than the padded input (2, 5)"),
-    (dict(simd=2), FoldingError, "layer 'c': SIMD=2 does not divide in_channels=3"),
+    (dict(simd=2), FoldingError, "layer 'c': SIMD=2 does not divide KH*KW*in_channels=27"),
     (dict(pe=3), FoldingError, "layer 'c': PE=3 does not divide out_channels=4"),
     (dict(depthwise=True, simd=3), FoldingError,
      "layer 'c': a depthwise convolution takes PE channels per word and needs SIMD=1, not 3"),

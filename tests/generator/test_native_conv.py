@@ -34,7 +34,8 @@ def rng():
 
 
 def test_ops_are_registered():
-    assert set(NATIVE_OPS) == {"conv", "depthwise", "maxpool", "global_pool", "residual"}
+    assert set(NATIVE_OPS) == {"conv", "depthwise", "maxpool", "global_pool", "residual", "conv1d",
+                               "depthwise1d", "maxpool1d"}
 
 
 def test_full_network_loads_folds_and_runs(tmp_path, rng):
@@ -79,7 +80,7 @@ def test_full_network_loads_folds_and_runs(tmp_path, rng):
     ({"stride": 0}, "stride must be >= 1, not [0, 0]"),
     ({"stride": "x"}, "stride must be an integer or [H, W], not 'x'"),
     ({"weight_layout": "NCHW"}, "weight_layout must be one of OHWI, OIHW, not 'NCHW'"),
-    ({"simd": 2}, "SIMD=2 does not divide in_channels=3"),
+    ({"simd": 2}, "SIMD=2 does not divide KH*KW*in_channels=27"),
     ({"weight_dtype": "INTX"}, "unknown datatype 'INTX' (use qonnx names: BIPOLAR, BINARY, TERNARY, INTn, UINTn)"),
     ({"weight_dtype": "BIPOLAR"}, "weights outside BIPOLAR (found values -2..1)"),
     ({"weights": "nope"}, "array 'nope' is not in w.npz (has: c_w)"),
@@ -114,8 +115,8 @@ def test_other_op_errors(tmp_path, rng):
         ({"name": "r", "op": "residual", "body": [{"name": "p", "op": "maxpool", "kernel": 2}]},
          "net.yaml: layer 'r': the body gives shape (3, 3, 3), the add needs the input shape (6, 6, 3)"),
         ({"name": "r", "op": "residual", "body": [{"name": "x", "op": "fft"}]},
-         "net.yaml: layer 'r': body layer 'x': unknown op 'fft' (supported: conv, dense, depthwise, "
-         "global_pool, maxpool, "),
+         "net.yaml: layer 'r': body layer 'x': unknown op 'fft' (supported: avgpool, avgpool1d, conv, "
+         "conv1d, dense, depthwise, depthwise1d, global_pool, maxpool, maxpool1d, "),
     ]
     arrays = {"c_w": rng.integers(-2, 2, size=(4, 3, 3, 3))}
     for layer, msg in cases:

@@ -67,3 +67,42 @@ def test_unreachable_target_is_reported(caplog):
     # top-K sends K=3 indices per frame: max(C/PE, K+1) = 4 cycles at best
     assert [r.getMessage() for r in caplog.records] == [
         "layer 'top' cannot reach 1 cycles per frame; its fastest folding takes 4"]
+
+
+def lenet_conv1(pe=0, simd=0):
+    from bitsmith.generator.ir.conv import Conv
+
+    w = np.ones((6, 5, 5, 1), dtype=np.int64)
+    return Conv(name="c1", in_shape=(28, 28, 1), in_dtype=DataType["UINT8"], weights=w,
+                weight_dtype=DataType["INT2"], kernel=(5, 5),
+                acc_dtype=Conv.minimal_acc_dtype(w, DataType["INT2"], DataType["UINT8"]), pe=pe, simd=simd)
+
+
+@pytest.mark.parametrize("target, pe, simd", [
+    (14400, 6, 1),          # the channel bound, 24*24*25 cycles, with 6 lanes
+    (14399, 2, 5),          # below it only SIMD across the window: a kernel row per word
+    (17280, 1, 5),          # 5 lanes beat 6
+    (2880, 2, 25),          # a whole window per word
+    (1000, 6, 25),          # 28*28 pixels in, one per cycle
+])
+def test_first_conv_folds_simd_across_the_window(target, pe, simd):
+    folded = Fold(target_cycles=target).run(Graph(name="g", in_shape=(28, 28, 1), in_dtype=DataType["UINT8"],
+                                                  nodes=(lenet_conv1(),))).nodes[0]
+    folded.check()
+    assert (folded.pe, folded.simd) == (pe, simd)
+    assert node_cycles(folded) <= target
+
+
+def test_equal_lanes_prefer_simd_within_a_kernel_position():
+    """(PE=2, SIMD=3) and (PE=1, SIMD=6) both have 6 lanes; the line-buffer window wins."""
+    from bitsmith.generator.ir.conv import Conv
+
+    w = np.ones((4, 3, 3, 3), dtype=np.int64)
+    node = Conv(name="c", in_shape=(8, 8, 3), in_dtype=DataType["UINT2"], weights=w,
+                weight_dtype=DataType["INT2"], kernel=(3, 3), pad=(1, 1, 1, 1),
+                acc_dtype=Conv.minimal_acc_dtype(w, DataType["INT2"], DataType["UINT2"]), pe=0, simd=0)
+    target = node_cycles(node.replace(pe=2, simd=3))
+    assert node_cycles(node.replace(pe=1, simd=6)) <= target
+    folded = Fold(target_cycles=target).run(Graph(name="g", in_shape=(8, 8, 3), in_dtype=DataType["UINT2"],
+                                                  nodes=(node,))).nodes[0]
+    assert folded.pe * folded.simd == 6 and not folded.window_parallel

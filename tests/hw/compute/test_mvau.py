@@ -117,6 +117,10 @@ DTYPE_CASES = [
     Case("BINARY", "UINT4", 2, 4, 1, 2, "bipolar"),
     Case("BIPOLAR", "BINARY", 4, 6, 2, 3, "channel"),
     Case("TERNARY", "BIPOLAR", 4, 6, 2, 6, "none"),
+    Case("INT3", "UINT10", 4, 6, 2, 3, "none"),        # wide inputs: a global pool's sum
+    Case("INT8", "INT16", 4, 4, 2, 2, "channel"),
+    Case("BIPOLAR", "UINT16", 4, 6, 2, 6, "biased"),
+    Case("UINT5", "INT12", 2, 4, 1, 4, "shared"),
 ]
 
 FOLD_CASES = [
@@ -215,9 +219,11 @@ def make(**changes):
     (dict(weight_dtype=DT["BIPOLAR"], weights=np.array([[1, 0]])), ValueError,
      "weights must be values of BIPOLAR, not 0"),
     (dict(weight_dtype="INT2"), TypeError, "weight_dtype must be a qonnx DataType, not 'INT2'"),
-    (dict(in_dtype=DT["INT9"]), ValueError, "in_dtype must be an integer DataType of 1..8 bits, not INT9"),
+    (dict(in_dtype=DT["INT17"]), ValueError, "in_dtype must be an integer DataType of 1..16 bits, not INT17"),
     (dict(in_dtype=DT["FLOAT32"]), ValueError,
-     "in_dtype must be an integer DataType of 1..8 bits, not FLOAT32"),
+     "in_dtype must be an integer DataType of 1..16 bits, not FLOAT32"),
+    (dict(weight_dtype=DT["INT9"]), ValueError,
+     "weight_dtype must be an integer DataType of 1..8 bits, not INT9"),
     (dict(pe=0), ValueError, "pe must be a positive integer, not 0"),
     (dict(pe=1.0), TypeError, "pe must be an integer, not 1.0"),
     (dict(simd=True), TypeError, "simd must be an integer, not True"),

@@ -8,14 +8,14 @@ from qonnx.core.datatype import DataType
 from bitsmith.hw.compute.sliding_window import SlidingWindow, buffer_rows, window_cycles
 from bitsmith.sim.golden.conv import windows
 from bitsmith.sim.packing import pack
-from tests.hw.util import PATTERNS, assert_words_equal, run_stream
+from tests.hw.util import PATTERNS, assert_rejects, assert_words_equal, run_stream
 
 INT4 = DataType["INT4"]
 
 
-def expected_words(x, kernel, stride, pad, simd, depthwise):
+def expected_words(x, kernel, stride, pad, simd, depthwise, pad_value=0):
     """Window words of frames ``x`` (N, H, W, C) in the unit's output order."""
-    win = windows(x, kernel, stride, pad)                       # N, OH, OW, KH, KW, C
+    win = windows(x, kernel, stride, pad, pad_value)            # N, OH, OW, KH, KW, C
     n, oh, ow, kh, kw, c = win.shape
     if depthwise:                                               # (cg, kh, kw, simd)
         win = win.reshape(n, oh, ow, kh, kw, c // simd, simd).transpose(0, 1, 2, 5, 3, 4, 6)
@@ -23,12 +23,13 @@ def expected_words(x, kernel, stride, pad, simd, depthwise):
 
 
 def check_window(in_shape, kernel, stride=(1, 1), pad=(0, 0, 0, 0), simd=1, depthwise=False,
-                 frames=2, idle="none", backpressure="none", seed=0):
+                 frames=2, idle="none", backpressure="none", seed=0, pad_value=0):
     rng = np.random.default_rng(seed)
     x = rng.integers(-8, 8, size=(frames,) + tuple(in_shape))
     dut = SlidingWindow(in_shape=in_shape, kernel=kernel, stride=stride, pad=pad, simd=simd,
-                        elem_bits=4, depthwise=depthwise)
-    want = expected_words(x, kernel, stride, pad, simd, depthwise)
+                        elem_bits=4, depthwise=depthwise, pad_value=pad_value)
+    value = pad_value - 16 if pad_value >= 8 else pad_value        # the INT4 value of the code
+    want = expected_words(x, kernel, stride, pad, simd, depthwise, value)
     _, cap = run_stream(dut, pack(x.reshape(-1), INT4, simd), len(want),
                         idle=idle, backpressure=backpressure, seed=seed)
     assert_words_equal(cap.words, want)
@@ -52,6 +53,13 @@ def test_padded_3x3_under_idle_and_backpressure(idle, backpressure):
 ], ids=["3x2_s21_pad", "1x3_s12", "2x2_s33", "dw_3x3_s2", "dw_pad", "whole_image"])
 def test_configurations(cfg):
     check_window(**cfg, idle="random", backpressure="random", seed=5)
+
+
+@pytest.mark.parametrize("pad_value", [8, 5])
+def test_pad_value(pad_value):
+    """A max-pool pads with its datatype's minimum (INT4: code 8), in every lane."""
+    check_window((4, 5, 4), (3, 3), stride=(2, 2), pad=(1, 1, 1, 2), simd=2, depthwise=True,
+                 pad_value=pad_value, idle="random", backpressure="random", seed=4)
 
 
 @pytest.mark.parametrize("cfg", [
@@ -80,22 +88,23 @@ def test_buffer_rows():
 
 
 @pytest.mark.parametrize("kwargs, exc, msg", [
-    (dict(in_shape=(4, 4)), TypeError, r"in_shape must be \(H, W, C\), not \(4, 4\)"),
-    (dict(kernel=(0, 3)), ValueError, r"kernel\[0\] must be a positive integer, not 0"),
-    (dict(kernel=3), TypeError, r"kernel must be a pair of integers, not 3"),
-    (dict(stride=(1, 1.5)), TypeError, r"stride\[1\] must be an integer, not 1\.5"),
+    (dict(in_shape=(4, 4)), TypeError, "in_shape must be (H, W, C), not (4, 4)"),
+    (dict(kernel=(0, 3)), ValueError, "kernel[0] must be a positive integer, not 0"),
+    (dict(kernel=3), TypeError, "kernel must be a pair of integers, not 3"),
+    (dict(stride=(1, 1.5)), TypeError, "stride[1] must be an integer, not 1.5"),
     (dict(pad=(3, 0, 0, 0)), ValueError,
-     r"pad must be smaller than the kernel \(3, 3\) on each side, not \(3, 0, 0, 0\)"),
-    (dict(pad=(1, 1)), TypeError, r"pad must be \(top, left, bottom, right\), not \(1, 1\)"),
-    (dict(kernel=(5, 3)), ValueError, r"kernel must fit the padded image \(4, 4\), not \(5, 3\)"),
-    (dict(simd=3), ValueError, r"simd must divide C=4, not 3"),
-    (dict(elem_bits=0), ValueError, r"elem_bits must be a positive integer, not 0"),
-    (dict(depthwise=1), TypeError, r"depthwise must be a bool, not 1"),
+     "pad must be smaller than the kernel (3, 3) on each side, not (3, 0, 0, 0)"),
+    (dict(pad=(1, 1)), TypeError, "pad must be (top, left, bottom, right), not (1, 1)"),
+    (dict(kernel=(5, 3)), ValueError, "kernel must fit the padded image (4, 4), not (5, 3)"),
+    (dict(simd=3), ValueError, "simd must divide C=4, not 3"),
+    (dict(elem_bits=0), ValueError, "elem_bits must be a positive integer, not 0"),
+    (dict(depthwise=1), TypeError, "depthwise must be a bool, not 1"),
+    (dict(pad_value=16), ValueError, "pad_value must be an element code of 4 bits, not 16"),
+    (dict(pad_value=-1), ValueError, "pad_value must be an integer >= 0, not -1"),
 ])
 def test_constructor_validation(kwargs, exc, msg):
     args = dict(in_shape=(4, 4, 4), kernel=(3, 3), simd=1, elem_bits=4) | kwargs
-    with pytest.raises(exc, match=f"^{msg}$"):
-        SlidingWindow(**args)
+    assert_rejects(lambda: SlidingWindow(**args), exc, msg)
 
 
 def random_configs(count, seed=1):

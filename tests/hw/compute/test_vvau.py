@@ -65,6 +65,8 @@ def test_idle_backpressure(idle, backpressure):
     ("INT2", "BIPOLAR", 4, 9, 1, None),
     ("TERNARY", "INT8", 2, 6, 2, True),
     ("UINT3", "UINT2", 2, 1, 2, None),
+    ("INT4", "UINT10", 4, 9, 2, None),      # wide inputs: a pool's sum without a quantizer
+    ("INT8", "INT16", 2, 4, 1, True),
 ])
 def test_precisions(wdt, xdt, channels, k, pe, thr):
     check_vvau(wdt, xdt, channels, k, pe, thr, idle="random", backpressure="random", seed=4)
