@@ -20,15 +20,19 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..build import build
     opts = build_options(args)
-    with progress() as step:
+    with progress(args) as step:
         result = build(args.model, Path(args.out), opts, progress=step)
-    if opts.board:
-        from bitsmith.boards import synth
-        with progress() as step:
-            synth(result.out_dir, opts.board, clock_mhz=opts.clock_mhz, progress=step)
+        if opts.board:
+            from ..report import synthesise
+            synthesise(result.out_dir, opts.board, clock_mhz=opts.clock_mhz, progress=step)
     r = result.report
     print(f"built {r['name']} in {args.out}: {len(r['layers'])} layers, "
           f"{r['ideal_cycles_per_frame']} ideal cycles/frame (bottleneck {r['bottleneck']}), "
-          f"estimate {r['estimate']['luts']} LUT, {r['estimate']['ffs']} FF, "
-          f"{r['estimate']['brams']} BRAM18, {r['estimate']['dsps']} DSP")
+          f"estimate {estimate_text(r['estimate'])}; report: {Path(args.out) / 'report.html'}")
     return 0
+
+
+def estimate_text(estimate: dict) -> str:
+    """``"9705 LUT4, 8007 FF, 0 BRAM18, 0 DSP"``: the estimate with its units."""
+    units = estimate["units"]
+    return ", ".join(f"{estimate[k]:g} {units[k]}" for k in ("luts", "ffs", "brams", "dsps"))

@@ -25,7 +25,7 @@ def run(args) -> int:
     graph, design = read_bundle(args.out)
     x = hardware_input(graph, load_npy(args.input), args.input)
     waves = Path(args.waves) if args.waves else None
-    with progress() as step:
+    with progress(args) as step:
         step(f"simulating {len(x)} frames in {args.simulator}")
         if args.simulator == "verilator":
             res = run_verilator(Path(args.out), design["io"], x, waves=waves)
