@@ -80,3 +80,9 @@ def check_plot_path(text: str | None):
     if not path.parent.is_dir():
         raise OptionError(f"--plot {text}: folder {str(path.parent)!r} does not exist")
     return path
+
+
+def estimate_text(estimate: dict) -> str:
+    """``"9705 LUT4, 8007 FF, 0 BRAM18, 0 DSP"``: a report's estimate with its units."""
+    units = estimate["units"]
+    return ", ".join(f"{estimate[k]:g} {units[k]}" for k in ("luts", "ffs", "brams", "dsps"))

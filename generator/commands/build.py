@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import add_build_options, build_options, progress
+from ._common import add_build_options, build_options, estimate_text, progress
 
 
 def register(sub) -> None:
@@ -30,9 +30,3 @@ def run(args) -> int:
           f"{r['ideal_cycles_per_frame']} ideal cycles/frame (bottleneck {r['bottleneck']}), "
           f"estimate {estimate_text(r['estimate'])}; report: {Path(args.out) / 'report.html'}")
     return 0
-
-
-def estimate_text(estimate: dict) -> str:
-    """``"9705 LUT4, 8007 FF, 0 BRAM18, 0 DSP"``: the estimate with its units."""
-    units = estimate["units"]
-    return ", ".join(f"{estimate[k]:g} {units[k]}" for k in ("luts", "ffs", "brams", "dsps"))
