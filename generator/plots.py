@@ -113,14 +113,16 @@ def _draw_estimate_vs_synthesis(report: dict):
     estimate = report["estimate"]
     columns = [("estimate", estimate["units"], estimate)]
     columns += [(board, figures["units"], figures) for board, figures in sorted(report["synth"].items())]
-    panels = (("luts", "LUTs"), ("ffs", "flip-flops"), ("brams", "block RAM (kbit)"),
-              ("dsps", "DSPs"))
-    fig = _figure(9.0, 3.4)
+    panels = [("luts", "LUTs"), ("ffs", "flip-flops"), ("brams", "block RAM (kbit)"),
+              ("dsps", "DSPs")]
+    if not any(figures.get("dsps") for _, _, figures in columns):
+        panels.pop()                                     # no DSP anywhere: no empty panel
+    fig = _figure(2.4 * len(panels) + 0.6 * len(columns), 3.2)
     axes = fig.subplots(1, len(panels))
     colours = [GREY] + [BLUE, ORANGE, GREEN, PURPLE, RED] * 2
     for ax, (key, title) in zip(axes, panels):
         values, labels = [], []
-        for (name, units, figures), colour in zip(columns, colours):
+        for name, units, figures in columns:
             count = figures.get(key)
             unit = units.get(key) or ""
             if key == "brams":
@@ -132,8 +134,10 @@ def _draw_estimate_vs_synthesis(report: dict):
             values.append(value)
             labels.append(f"{name}\n{label}")
         ax.bar(range(len(columns)), values, color=colours[:len(columns)])
-        ax.set_xticks(range(len(columns)), labels, rotation=90, fontsize=7)
+        ax.set_xticks(range(len(columns)), labels, fontsize=7,
+                      rotation=0 if len(columns) <= 3 else 45, ha="center" if len(columns) <= 3 else "right")
         ax.set_title(title)
+        ax.set_ylim(bottom=0)
         ax.ticklabel_format(axis="y", style="plain")
     fig.suptitle(f"{report['name']}: estimate (ECP5-fitted LUT4s) beside synthesis of the core")
     return fig

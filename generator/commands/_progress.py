@@ -21,6 +21,12 @@ import sys
 import time
 from typing import TextIO
 
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, ProgressColumn, SpinnerColumn, TextColumn,
+                           TimeElapsedColumn)
+from rich.progress import Progress as RichProgress
+from rich.text import Text
+
 MODES = ("rich", "plain", "quiet")
 
 
@@ -108,28 +114,23 @@ class Progress:
                           f"{count}\n")
         self.stream.flush()
 
-    def _rich_display(self):
-        from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn,
-                                   TimeElapsedColumn)
-        from rich.progress import Progress as RichProgress
-
-        start = self._start
-
-        class TotalElapsed(TextColumn):
-            def __init__(self):
-                super().__init__("")
-
-            def render(self, task):
-                from rich.text import Text
-                return Text(f"(total {time.monotonic() - start:.0f} s)", style="dim")
-
+    def _rich_display(self) -> RichProgress:
         columns = [SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()]
         if self.total:
-            columns += [BarColumn(bar_width=20), MofNCompleteColumn(),
-                        TextColumn(self.unit)]
-        columns.append(TotalElapsed())
+            columns += [BarColumn(bar_width=20), MofNCompleteColumn(), TextColumn(self.unit)]
+        columns.append(_TotalElapsed(self._start))
         return RichProgress(*columns, console=Console(file=self.stream), transient=True)
+
+
+class _TotalElapsed(ProgressColumn):
+    """The command's own elapsed time (the task's column restarts with every step)."""
+
+    def __init__(self, start: float):
+        super().__init__()
+        self.start = start
+
+    def render(self, task) -> Text:
+        return Text(f"(total {time.monotonic() - self.start:.0f} s)", style="dim")
 
 
 def command_progress(args, *, total: int | None = None, unit: str = "") -> Progress:
