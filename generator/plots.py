@@ -230,7 +230,8 @@ def bench_cycles(networks: Sequence[dict]) -> bytes:
 
 
 def _draw_bench_cycles(rows):
-    fig = _figure(max(5.0, 1.3 * len(rows) + 2), 3.8)
+    from matplotlib.ticker import FuncFormatter
+    fig = _figure(max(6.0, 1.3 * len(rows) + 2.5), 4.0)
     ax = fig.add_subplot()
     xs = range(len(rows))
     ideal = [r["ideal_cycles_per_frame"] for r in rows]
@@ -241,8 +242,14 @@ def _draw_bench_cycles(rows):
     for x, i, m in zip(xs, ideal, measured):
         ax.text(x + 0.2, m, f"{m / i:.3f}x", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(list(xs), [r["name"] for r in rows])
-    ax.set_yscale("log")
+    top = max(ideal + measured)
+    if top / min(ideal + measured) > 20:               # networks of very different speeds
+        ax.set_yscale("log")
+        ax.set_ylim(top=top * 4)
+    else:
+        ax.set_ylim(0, top * 1.3)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_ylabel("cycles per frame")
     ax.set_title("bitsmith bench: measured against ideal cycles per frame")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
     return fig
