@@ -82,9 +82,10 @@ def write_report(out_dir: Path, report: dict) -> list[Path]:
     written = []
     for figure in figures:
         written.append(_write(out_dir / figure.path, figure.png))
-    for stale in ("synthesis.png",):
-        if stale not in {f.file for f in figures}:
-            (out_dir / FIGURES_DIR / stale).unlink(missing_ok=True)
+    current = {figure.file for figure in figures}
+    for old in (out_dir / FIGURES_DIR).glob("*.png"):        # e.g. synthesis.png, board gone
+        if old.name not in current:
+            old.unlink()
     written.append(_write(out_dir / "report.json", json.dumps(report, indent=1).encode()))
     context = {"r": report, "figures": figures, "synth": synthesis_rows(report)}
     written.append(_write(out_dir / "report.md", render("report.md.j2", **context).encode()))

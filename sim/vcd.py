@@ -87,8 +87,8 @@ def _header(reader: TextIO, writer: TextIO, keep, clock: str):
 
 
 def _code_of(token: str) -> tuple[str, str]:
-    """``"b1010 !"`` / ``"1!"`` -> (code, the change as written)."""
-    if token[0] in "bBrR":
+    """``"b1010 !"`` / ``"r1.5 !"`` / ``"sIDLE !"`` / ``"1!"`` -> (code, the change as written)."""
+    if token[0] in "bBrRsS":
         return token.split()[1], token
     return token[1:], token
 
