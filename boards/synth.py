@@ -2,8 +2,9 @@
 
 Writes ``OUT/board/<NAME>/`` with the tool logs, the bitstream (iCE40/ECP5) or the
 project scripts (Xilinx) and ``synth.json`` (DESIGN.md §5: ``luts``, ``ffs``, ``brams``,
-``dsps``, ``fmax_mhz``, ``device``, ``fits``, plus flow details). ``luts``..``dsps`` are
-the core's own figures (no optimisation across its ports: kept as a separate module in
+``dsps``, ``fmax_mhz``, ``device``, ``fits``, plus flow details). ``units`` names what each
+figure counts (:data:`bitsmith.boards.flows.counts.UNITS`: LUT4 on iCE40/ECP5, LUT6 on
+7-series; EBR, DP16KD or RAMB36 block RAMs). ``luts``..``dsps`` are the core's own figures (no optimisation across its ports: kept as a separate module in
 the board synthesis of the open flows, synthesised alone for Xilinx); ``system`` has the
 whole board design as placed (shell + core) where there is one, and ``fmax_mhz`` comes
 from that build.
@@ -24,7 +25,7 @@ from pathlib import Path
 from bitsmith.generator.errors import BitsmithError, OptionError
 
 from .bundle import read_core_io
-from .flows import asic, open_fpga, vivado
+from .flows import asic, counts, open_fpga, vivado
 from .registry import get_board
 from .shell.board_top import clock_plan
 from .tools import Progress, Steps
@@ -98,6 +99,8 @@ def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
         raise
     result = {"board": target.name, "device": target.device, "part": target.part,
               "flow": target.flow, "core": core.top, **figures,
+              "units": _units(target.family),
+              "bram_kbit": counts.BRAM_KBIT.get(_units(target.family).get("brams")),
               "tool_seconds": {**steps.seconds, "total": round(time.monotonic() - start, 2)},
               "logs": sorted(p.name for p in partial.glob("*.log"))}
     (partial / "synth.json").write_text(json.dumps(result, indent=1) + "\n")
@@ -105,6 +108,13 @@ def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
     partial.rename(final)
     log.info("synth %s: %s", target.name, final / "synth.json")
     return result
+
+
+def _units(family: str) -> dict:
+    """``synth.json``'s ``units``: what ``luts``/``ffs``/``brams``/``dsps`` count."""
+    if family == "asic":
+        return {"ffs": "FF", "cells": "Yosys generic cells", "nand2_equivalent": "NAND2_X1"}
+    return counts.units(family)
 
 
 def _asic(core, steps: Steps) -> dict:

@@ -60,19 +60,36 @@ class Steps:
             self.progress(text)
 
     def run(self, step: str, tool: str, args: list[str], *, log_name: str,
-            description: str, check: bool = True) -> subprocess.CompletedProcess:
+            description: str, check: bool = True,
+            on_line: Callable[[str], None] | None = None) -> subprocess.CompletedProcess:
         """Run ``tool args`` with output to ``log_name``; a non-zero exit raises
-        :class:`ToolError` unless ``check`` is false (the caller inspects the log)."""
+        :class:`ToolError` unless ``check`` is false (the caller inspects the log).
+        ``on_line`` sees every line of the output as the tool writes it."""
         self.note(description)
         start = time.monotonic()
+        command = [tool_path(tool), *args]
         with open(self.workdir / log_name, "w") as log_file:
-            done = subprocess.run([tool_path(tool), *args], cwd=self.workdir, stdout=log_file,
-                                  stderr=subprocess.STDOUT, text=True)
+            if on_line is None:
+                done = subprocess.run(command, cwd=self.workdir, stdout=log_file,
+                                      stderr=subprocess.STDOUT, text=True)
+            else:
+                done = _run_following(command, self.workdir, log_file, on_line)
         self.seconds[step] = round(time.monotonic() - start, 2)
         if check and done.returncode != 0:
             raise ToolError(f"{tool} failed ({step}); see {self.workdir / log_name}:\n"
                             f"{tail(self.workdir / log_name)}")
         return done
+
+
+def _run_following(command: list[str], cwd: Path, log_file,
+                   on_line: Callable[[str], None]) -> subprocess.CompletedProcess:
+    """Run ``command``, copying each output line to ``log_file`` and ``on_line``."""
+    with subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace", bufsize=1) as proc:
+        for line in proc.stdout:
+            log_file.write(line)
+            on_line(line.rstrip("\n"))
+    return subprocess.CompletedProcess(command, proc.returncode)
 
 
 def tail(path: Path, lines: int = 12) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 
 from .build import BuildOptions, check_out_dir, load_model, prepare, write_bundle
 from .errors import BitsmithError, OptionError
-from .estimate import graph_cycles
+from .estimate import UNITS, graph_cycles
 from .ir import Graph
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ class BenchResult:
 
     def as_json(self) -> dict:
         return {"format": FORMAT, "machine": machine(), "quick": self.quick,
-                "synth_boards": list(self.synth_boards),
+                "synth_boards": list(self.synth_boards), "estimate_units": dict(UNITS),
                 "networks": [n.as_json() for n in self.networks], "passed": self.passed}
 
 
@@ -319,7 +319,7 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
     sim_s = time.perf_counter() - start
     mismatches = compare(golden, run.outputs)
 
-    estimate = {k: v for k, v in built.report["estimate"].items() if k != "model"}
+    estimate = {k: built.report["estimate"][k] for k in ("luts", "ffs", "brams", "dsps")}
     result = NetworkResult(
         net.name, net.title, note=net.note,
         status="ok" if not mismatches and run.protocol_errors == 0 else "mismatch",
@@ -335,8 +335,9 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
 
 
 def synth_figures(out_dir: Path, board: str, progress: Callable[[str], None]) -> dict:
-    """``bitsmith.boards.synth`` figures for one board; a design too big for the device gives
-    ``fits: False`` and the reason, a tool failure ``error``."""
+    """``bitsmith.boards.synth`` figures for one board, with their ``units`` (LUT4 or LUT6,
+    the block-RAM primitive); a design too big for the device gives ``fits: False`` and
+    the reason, a tool failure ``error``."""
     from bitsmith.boards import synth
     from bitsmith.boards.flows.open_fpga import DoesNotFit
     from bitsmith.boards.registry import get_board
@@ -350,7 +351,7 @@ def synth_figures(out_dir: Path, board: str, progress: Callable[[str], None]) ->
     except BitsmithError as exc:
         return {"device": device, "fits": None, "error": _first_line(exc)}
     return {"device": device, "fits": bool(figures.get("fits", True)),
-            **{k: figures.get(k) for k in ("luts", "ffs", "brams", "dsps", "fmax_mhz")},
+            **{k: figures.get(k) for k in ("luts", "ffs", "brams", "dsps", "fmax_mhz", "units")},
             "seconds": round(time.perf_counter() - start, 1)}
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError, OptionError
-from .estimate import Resources, graph_cycles, node_cycles, node_resources
+from .estimate import BRAM_KBIT, MODEL, UNITS, Resources, graph_cycles, node_cycles, node_resources
 from .ir import Graph, LabelSelect, dtype
 from .ir.host import ToNHWC
 from .ir.serialize import FORMAT, dump_graph, load_graph
@@ -251,7 +251,7 @@ def make_report(graph: Graph, io: dict, generation_s: float) -> dict:
         "bottleneck": bottleneck,
         "layers": rows,
         "estimate": {"luts": total.luts, "ffs": total.ffs, "brams": total.brams, "dsps": total.dsps,
-                     "model": "bitsmith analytical estimate (generator/estimate); run `bitsmith synth` for real figures"},
+                     "units": dict(UNITS), "bram_kbit": BRAM_KBIT, "model": MODEL},
         "io": io,
         "provenance": [list(r) for r in graph.provenance],
         "host_pre": [type(s).__name__ for s in graph.host_pre],
@@ -272,7 +272,7 @@ class BuildResult:
 
 def write_bundle(graph: Graph, out_dir: Path, *, progress=None) -> BuildResult:
     """Elaborate ``graph`` and write the whole OUT/ bundle atomically."""
-    from .templating import render
+    from .report import write_report
     check_out_dir(Path(out_dir))
     start = time.perf_counter()
     step = progress or (lambda msg: None)
@@ -290,8 +290,8 @@ def write_bundle(graph: Graph, out_dir: Path, *, progress=None) -> BuildResult:
         (tmp / "rtl").mkdir()
         (tmp / "rtl" / f"{graph.name}.v").write_text(verilog_text)
         (tmp / "design.json").write_text(json.dumps(design))
-        (tmp / "report.json").write_text(json.dumps(report, indent=1))
-        (tmp / "report.md").write_text(render("report.md.j2", r=report))
+        step("writing the report")
+        write_report(tmp, report)
         step("writing the simulation bundle")
         from bitsmith.sim.rtl import write_sim_bundle
         write_sim_bundle(tmp / "sim", elab.io["verilog"], io_of(elab.io))

@@ -29,6 +29,8 @@ def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bitsmith", description="Bit-exact streaming accelerators for quantized "
                      "and binarized neural networks.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="show no progress on stderr (results and errors still print)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMANDS:

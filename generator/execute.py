@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from qonnx.core.datatype import DataType
 
-from .errors import CheckFailed, ToolError
+from .errors import CheckFailed, OptionError, ToolError
 from .ir import Graph
 
 
@@ -34,16 +34,61 @@ def words_to_frames(frames: list[list[int]], io: dict) -> np.ndarray:
         np.zeros((0,) + shape, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class Waves:
+    """What ``bitsmith sim --waves`` writes.
+
+    Members
+    -------
+    path : Path
+        The VCD file.
+    all_signals : bool
+        Every signal (``--waves-all``); by default only named ones, without the ``$<n>``
+        temporaries Yosys and Amaranth make up (two thirds of a design's signals).
+    frames : (int, int or None) or None
+        ``--waves-frames A:B``: only frames A..B-1 (B None: to the end).
+    """
+
+    path: Path
+    all_signals: bool = False
+    frames: tuple[int, int | None] | None = None
+
+
+def parse_frame_window(text: str) -> tuple[int, int | None]:
+    """``"A:B"`` (or ``"A:"``) -> ``(A, B)`` for ``--waves-frames``; OptionError otherwise."""
+    first, sep, stop = text.partition(":")
+    if not sep or not first.strip().isdigit() or not (stop.strip().isdigit() or not stop.strip()):
+        raise OptionError(f"--waves-frames must be A:B (frames A..B-1) or A: (from A on), "
+                          f"not {text!r}")
+    a, b = int(first), (int(stop) if stop.strip() else None)
+    if b is not None and b <= a:
+        raise OptionError(f"--waves-frames {text}: B must be above A")
+    return a, b
+
+
+def check_waves(waves: Waves | None, frames: int) -> None:
+    """A frame window inside the ``frames`` of the run, or OptionError."""
+    if waves is None or waves.frames is None:
+        return
+    a, b = waves.frames
+    if a >= frames or (b is not None and b > frames):
+        raise OptionError(f"--waves-frames {a}:{'' if b is None else b}: the input has "
+                          f"{frames} frames")
+
+
 def run_verilator(out_dir: Path, io: dict, x: np.ndarray, *, idle: str = "none",
-                  backpressure: str = "none", seed: int = 0, waves: Path | None = None) -> RTLRun:
+                  backpressure: str = "none", seed: int = 0, waves: Waves | None = None) -> RTLRun:
     """Build (cached) and run the bulk Verilator harness on integer frames ``x``."""
     from bitsmith.sim import rtl
     from .build import io_of
+    check_waves(waves, len(x))
     sio = io_of(io)
     verilog = Path(out_dir) / io["verilog"]
-    exe = rtl.build(verilog, sio, trace=waves is not None)
+    trace = None if waves is None else ("all" if waves.all_signals else "named")
+    exe = rtl.build(verilog, sio, trace=trace)
     result = rtl.run(exe, sio, frames_to_words(x, io), idle=idle, backpressure=backpressure,
-                     seed=seed, waves=waves)
+                     seed=seed, waves=None if waves is None else waves.path,
+                     waves_frames=None if waves is None else waves.frames)
     if result.timed_out or len(result.out_frames) != len(x):
         result.check()      # raises CheckFailed (exit 1) naming what went wrong
         raise CheckFailed(f"RTL run failed: {len(x)} frames in, {len(result.out_frames)} out")
@@ -53,19 +98,29 @@ def run_verilator(out_dir: Path, io: dict, x: np.ndarray, *, idle: str = "none",
                   protocol_errors=result.protocol_errors + result.tlast_errors + result.extra_words)
 
 
-def run_amaranth(graph: Graph, x: np.ndarray, *, waves: Path | None = None) -> RTLRun:
-    """Run the elaborated design in the Amaranth simulator (slow; for small batches)."""
+def run_amaranth(graph: Graph, x: np.ndarray, *, waves: Waves | None = None) -> RTLRun:
+    """Run the elaborated design in the Amaranth simulator (slow; for small batches).
+
+    Amaranth writes every signal of the whole run; the VCD is then cut down to what
+    ``waves`` asks for (:func:`bitsmith.sim.vcd.filter_vcd`)."""
     from amaranth.sim import Simulator
     from .build import elaborate
+    check_waves(waves, len(x))
     elab = elaborate(graph)
     top, io = elab.top, elab.io
     words = frames_to_words(x, io)
     flat = [w for frame in words for w in frame]
     n_out = len(x) * io["out"]["words_per_frame"]
     received, done_at = [], []
+    cycle = [0]                        # the sink's count of clock edges, shared
+    window_start = [0]
+    first_word = 0 if waves is None or waves.frames is None else \
+        waves.frames[0] * io["in"]["words_per_frame"]
 
     async def source(ctx):
-        for w in flat:
+        for i, w in enumerate(flat):
+            if i == first_word:
+                window_start[0] = cycle[0]
             ctx.set(top.s_axis_tdata, w)
             ctx.set(top.s_axis_tvalid, 1)
             await ctx.tick().until(top.s_axis_tready)
@@ -73,15 +128,14 @@ def run_amaranth(graph: Graph, x: np.ndarray, *, waves: Path | None = None) -> R
 
     async def sink(ctx):
         ctx.set(top.m_axis_tready, 1)
-        cycle = 0
         while len(received) < n_out:
             await ctx.tick()
-            cycle += 1
+            cycle[0] += 1
             if ctx.get(top.m_axis_tvalid):
                 received.append(ctx.get(top.m_axis_tdata))
                 if ctx.get(top.m_axis_tlast):
-                    done_at.append(cycle)
-            if cycle > 1000 + 50 * (len(flat) + n_out) * max(1, graph_cycles_guess(graph)):
+                    done_at.append(cycle[0])
+            if cycle[0] > 1000 + 50 * (len(flat) + n_out) * max(1, graph_cycles_guess(graph)):
                 raise ToolError("Amaranth simulation: the design stopped producing output")
 
     sim = Simulator(top)
@@ -89,8 +143,18 @@ def run_amaranth(graph: Graph, x: np.ndarray, *, waves: Path | None = None) -> R
     sim.add_testbench(source, background=True)
     sim.add_testbench(sink)
     if waves is not None:
-        with sim.write_vcd(str(waves)):
-            sim.run()
+        from bitsmith.sim.vcd import filter_vcd, is_named
+        raw = Path(waves.path).with_name(f".{Path(waves.path).name}.all")
+        try:
+            with sim.write_vcd(str(raw)):
+                sim.run()
+            edges = None
+            if waves.frames is not None:
+                stop = waves.frames[1]
+                edges = (window_start[0], None if stop is None else done_at[stop - 1] + 1)
+            filter_vcd(raw, waves.path, keep=None if waves.all_signals else is_named, edges=edges)
+        finally:
+            raw.unlink(missing_ok=True)
     else:
         sim.run()
     per = io["out"]["words_per_frame"]

@@ -27,7 +27,7 @@ import numpy as np
 
 from .build import BuildOptions, load_model, prepare
 from .errors import OptionError
-from .estimate import Resources, graph_cycles, node_cycles, node_resources
+from .estimate import UNITS, Resources, graph_cycles, node_cycles, node_resources
 from .ir import Graph
 from .passes.fold import Fold, best_folding, fold_parameters
 
@@ -90,7 +90,7 @@ class SweepPoint:
     cycles : int
         Ideal cycles per frame of the folded network (its slowest layer).
     resources : Resources
-        Estimated LUT/FF/BRAM18/DSP of all layers.
+        Estimated LUT4/FF/BRAM18/DSP of all layers (:data:`bitsmith.generator.estimate.UNITS`).
     layers : dict
         ``{layer: {"pe": P, "simd": S, ...}}`` for the foldable layers.
     pareto : bool
@@ -247,7 +247,7 @@ class SweepResult:
         return all(p.verify is None or p.verify["passed"] for p in self.points)
 
     def as_json(self) -> dict:
-        return {"model": self.model, "name": self.name,
+        return {"model": self.model, "name": self.name, "units": dict(UNITS),
                 "bounds": {"unrolled_cycles": self.unrolled_cycles, "folded_cycles": self.folded_cycles},
                 "baseline": self.baseline.as_json(), "executor": self.executor,
                 "points": [p.as_json() for p in self.points],
@@ -315,3 +315,27 @@ def sweep(model: str | Path, opts: BuildOptions, *, targets: Sequence[int] | Non
     log.info("sweep %s: %d points, %d on the Pareto front", graph.name, len(points), len(front))
     return SweepResult(model=str(model), name=graph.name, unrolled_cycles=unrolled,
                        folded_cycles=folded, baseline=baseline, points=points, executor=executor)
+
+
+# --------------------------------------------------------------------------- the plot
+
+def plot_boards(board: str | None = None) -> list[dict]:
+    """The boards a sweep plot draws: ``board`` alone, or every FPGA board of the registry
+    (``{"name", "device", "clock_mhz", "luts", "lut_unit"}`` each)."""
+    from bitsmith.boards.flows.counts import units
+    from bitsmith.boards.registry import BOARDS, get_board
+    chosen = [get_board(board)] if board is not None else list(BOARDS.values())
+    out = [{"name": b.name, "device": b.device, "clock_mhz": b.clock_mhz, "luts": b.resources.luts,
+            "lut_unit": units(b.family)["luts"]}
+           for b in chosen if b.resources is not None and b.clock_mhz is not None]
+    if not out:
+        raise OptionError(f"--board {board}: has no LUTs to draw a sweep against")
+    return out
+
+
+def sweep_plot(result: SweepResult, boards: Sequence[dict]) -> bytes:
+    """The PNG of ``result``: its points and Pareto front against each board's LUT capacity
+    (:func:`bitsmith.generator.plots.sweep_front`)."""
+    from .plots import sweep_front
+    return sweep_front(result.name, [p.as_json() for p in result.points], boards,
+                       baseline=result.baseline.as_json())

@@ -9,9 +9,12 @@ import jinja2
 
 @functools.cache
 def environment() -> jinja2.Environment:
+    # HTML templates (``*.html.j2``) escape what they insert: layer names come from the user
     return jinja2.Environment(loader=jinja2.PackageLoader("bitsmith.templates", ""),
                               undefined=jinja2.StrictUndefined, trim_blocks=True,
-                              lstrip_blocks=True, keep_trailing_newline=True)
+                              lstrip_blocks=True, keep_trailing_newline=True,
+                              autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",),
+                                                                  default_for_string=False))
 
 
 def render(name: str, **context) -> str:

@@ -52,6 +52,7 @@ def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: st
     step = progress or (lambda msg: None)
     t = {}
     t0 = time.perf_counter()
+    step(f"reading {Path(model).name}")
     graph = prepare(load_model(model, opts), opts)
     xi = hardware_input(graph, x, x_source)
     step(f"golden model on {len(xi)} frames")

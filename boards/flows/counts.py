@@ -11,6 +11,18 @@
 
 from __future__ import annotations
 
+#: The unit of each figure per family, as ``synth.json``'s ``units`` records it: the LUT
+#: kind (LUT4 on iCE40 and ECP5, LUT6 on 7-series) and the block-RAM and DSP primitives.
+UNITS = {
+    "ice40": {"luts": "LUT4", "ffs": "FF", "brams": "EBR", "dsps": "SB_MAC16"},
+    "ecp5": {"luts": "LUT4", "ffs": "FF", "brams": "DP16KD", "dsps": "MULT18X18D"},
+    "xc7": {"luts": "LUT6", "ffs": "FF", "brams": "RAMB36", "dsps": "DSP48E1"},
+    "zynq7": {"luts": "LUT6", "ffs": "FF", "brams": "RAMB36", "dsps": "DSP48E1"},
+}
+#: Capacity of one block RAM of each kind, kbit (iCE40 EBR = SB_RAM40_4K; a 7-series
+#: RAMB18 counts as half a RAMB36), recorded in ``synth.json`` as ``bram_kbit``.
+BRAM_KBIT = {"EBR": 4, "DP16KD": 18, "RAMB36": 36}
+
 _XC7_LUTRAM = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4,
                "RAM256X1S": 4, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2,
                "SRL16E": 1, "SRLC32E": 1, "RAM32M16": 8, "RAM64M8": 8}
@@ -41,6 +53,14 @@ def resources(family: str, cells: dict[str, int]) -> dict[str, float]:
                 "brams": int(brams) if brams == int(brams) else brams,
                 "dsps": cells.get("DSP48E1", 0)}
     raise ValueError(f"Family must be one of ice40, ecp5, xc7, zynq7, not {family!r}")
+
+
+def units(family: str) -> dict[str, str]:
+    """The unit of ``luts``/``ffs``/``brams``/``dsps`` for ``family`` (:data:`UNITS`)."""
+    try:
+        return dict(UNITS[family])
+    except KeyError:
+        raise ValueError(f"Family must be one of {', '.join(UNITS)}, not {family!r}") from None
 
 
 def synth_command(family: str, top: str) -> str:

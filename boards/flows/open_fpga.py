@@ -23,6 +23,7 @@ from ..shell.board_top import BoardShell
 from ..tools import Steps, tail, yosys_stat
 from .counts import over_capacity, resources, synth_command, utilisation_table
 from .ecp5_outreg import absorb_output_registers
+from .nextpnr_log import NextpnrLog
 
 FOLD_HINT = ("hint: fold more (smaller PE/SIMD, e.g. `bitsmith build --target-cycles` with a "
              "larger target) or pick a bigger board")
@@ -33,6 +34,12 @@ _NO_FIT = re.compile(r"than available|no BELs remaining|Unable to place cell|"
 _BEL_KEYS = {"ice40": {"ICESTORM_LC": "luts", "ICESTORM_RAM": "brams", "ICESTORM_DSP": "dsps"},
              "ecp5": {"TRELLIS_COMB": "luts", "TRELLIS_FF": "ffs", "DP16KD": "brams",
                       "MULT18X18D": "dsps"}}
+#: What nextpnr counts under each synth.json key of ``system``: an iCE40 logic cell
+#: (ICESTORM_LC) is a LUT4, a flip-flop and a carry together, so ``luts`` there counts
+#: logic cells, not LUTs; ECP5's TRELLIS_COMB is one LUT4 (or half a carry cell).
+SYSTEM_UNITS = {"ice40": {"luts": "logic cells", "ffs": "FF", "brams": "EBR",
+                          "dsps": "SB_MAC16"},
+                "ecp5": {"luts": "LUT4", "ffs": "FF", "brams": "DP16KD", "dsps": "MULT18X18D"}}
 
 
 class DoesNotFit(CheckFailed):
@@ -111,11 +118,13 @@ def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int
     for seed in range(1, seeds + 1):
         suffix = "" if seeds == 1 else f"_seed{seed}"
         log = f"pnr{suffix}.log"
+        follow = NextpnrLog(steps.note, "nextpnr" + (f" seed {seed}" if seeds > 1 else ""))
         done = steps.run(f"pnr{suffix}", tool, pnr_args(seed, suffix), log_name=log,
-                         check=False,
+                         check=False, on_line=follow,
                          description=f"nextpnr: place and route on {board.device} at "
                                      f"{shell.clock_mhz_actual:g} MHz"
                                      + (f" (seed {seed} of {seeds})" if seeds > 1 else ""))
+        follow.finish()
         pnr_log = (workdir / log).read_text(errors="replace")
         if done.returncode != 0:
             if _NO_FIT.search(pnr_log):
@@ -181,14 +190,17 @@ def _fmax(report: dict) -> tuple[float | None, float | None]:
 
 
 def _system(family: str, report: dict, available: dict, synthesised: dict) -> dict:
-    """Whole board design (shell + core) as placed: used/available per resource (nextpnr;
-    iCE40 flip-flops, which nextpnr counts inside logic cells, from Yosys)."""
+    """Whole board design (shell + core) as placed: used/available per resource and its
+    ``unit`` (nextpnr's counts, :data:`SYSTEM_UNITS`; iCE40 flip-flops, which nextpnr
+    counts inside logic cells, from Yosys)."""
     out = {key: {"used": synthesised[key], "available": available[key]}
            for key in ("luts", "ffs", "brams", "dsps")}
     for bel, value in report.get("utilization", {}).items():
         key = _BEL_KEYS[family].get(bel)
         if key is not None:
             out[key] = {"used": value["used"], "available": value["available"]}
+    for key, unit in SYSTEM_UNITS[family].items():
+        out[key]["unit"] = unit
     return out
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
 
 from ..build import BuildOptions, parse_scale
 from ..errors import OptionError
+from ._progress import command_progress as progress  # noqa: F401  (the commands' progress)
 
 
 def positive_int(text: str) -> int:
@@ -59,18 +58,6 @@ def build_options(args) -> BuildOptions:
                         topk=args.topk, board=args.board, sparse=args.sparse)
 
 
-@contextlib.contextmanager
-def progress(enabled: bool = True):
-    """A rich status line for long steps; yields ``step(message)``. Silent when not a TTY."""
-    if not enabled or not sys.stderr.isatty():
-        yield lambda msg: None
-        return
-    from rich.console import Console
-    console = Console(stderr=True)
-    with console.status("starting") as status:
-        yield lambda msg: status.update(f"[bold]{msg}…")
-
-
 def finish(res, as_json: bool, print_summary) -> int:
     """Print ``res`` as one JSON line or with ``print_summary``; exit code 0 if it passed,
     else 1 (the tail of ``verify``, ``sweep`` and ``bench``)."""
@@ -80,3 +67,22 @@ def finish(res, as_json: bool, print_summary) -> int:
     else:
         print_summary(res)
     return 0 if res.passed else 1
+
+
+def check_plot_path(text: str | None):
+    """``--plot FILE.png`` -> Path (None if not given), checked before any work."""
+    from pathlib import Path
+    if text is None:
+        return None
+    path = Path(text)
+    if path.suffix.lower() != ".png":
+        raise OptionError(f"--plot must name a .png file, not {text!r}")
+    if not path.parent.is_dir():
+        raise OptionError(f"--plot {text}: folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def estimate_text(estimate: dict) -> str:
+    """``"9705 LUT4, 8007 FF, 0 BRAM18, 0 DSP"``: a report's estimate with its units."""
+    units = estimate["units"]
+    return ", ".join(f"{estimate[k]:g} {units[k]}" for k in ("luts", "ffs", "brams", "dsps"))

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import finish, positive_int
+from ._common import check_plot_path, finish, positive_int, progress
 
 
 def register(sub) -> None:
@@ -26,38 +26,40 @@ def register(sub) -> None:
     p.add_argument("--frames", type=positive_int, metavar="N",
                    help="frames per network (default: 1000; CNV 12)")
     p.add_argument("-o", "--out", metavar="DIR", help="keep the builds in DIR/<network>/")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="draw measured against ideal cycles per frame per network (PNG)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from ..bench import bench, parse_networks, select_networks
     names = parse_networks(args.networks) if args.networks is not None else None
     networks = select_networks(names, quick=args.quick)
-    console = Console(stderr=True)
-    show = not args.json and sys.stderr.isatty()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} networks"), TimeElapsedColumn(),
-                  console=console, transient=True, disable=not show) as prog:
-        task = prog.add_task("starting", total=len(networks))
+    plot = check_plot_path(args.plot)
+    with progress(args, total=len(networks), unit="networks") as prog:
         res = bench(networks, synth=args.synth, frames=args.frames, quick=args.quick,
-                    out_dir=Path(args.out) if args.out else None,
-                    progress=lambda msg: prog.update(task, description=msg),
-                    finished=lambda result: prog.advance(task))
+                    out_dir=Path(args.out) if args.out else None, progress=prog,
+                    finished=lambda result: prog.advance())
+    if plot is not None:
+        from ..plots import bench_cycles
+        rows = [n.as_json() for n in res.networks]
+        if any(r["ideal_cycles_per_frame"] and r["cycles_per_frame"] for r in rows):
+            plot.write_bytes(bench_cycles(rows))
     return finish(res, args.json, print_tables)
 
 
 def print_tables(res) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from ..estimate import UNITS
     console = Console(width=None if sys.stdout.isatty() else 132)
     table = Table(title="bitsmith bench: measured on this machine (wall times vary, cycle counts do not)",
                   caption="gen. s: model -> Verilog bundle; c/f: cycles per frame, ideal = folding bound, "
                           "measured = Verilator steady state")
     for col in ("network", "gen. s", "ideal c/f", "measured c/f", "ratio", "RTL == golden",
-                "frames", "sim frames/s", "golden frames/s", "est. LUT", "est. BRAM18"):
+                "frames", "sim frames/s", "golden frames/s", f"est. {UNITS['luts']}",
+                f"est. {UNITS['brams']}"):
         table.add_column(col, justify="left" if col == "network" else "right", no_wrap=col == "network")
     for n in res.networks:
         if n.status.startswith("skipped") or n.status == "error":
@@ -88,8 +90,11 @@ def synth_table(res):
     from bitsmith.boards.registry import get_board
     table = Table(title="synthesis (core alone: Yosys; Fmax: nextpnr, board design)")
     table.add_column("network", no_wrap=True)
+    from bitsmith.boards.flows.counts import units
     for board in res.synth_boards:
-        table.add_column(f"{get_board(board).device}\nLUT / FF / BRAM, Fmax", justify="right")
+        u = units(get_board(board).family)
+        table.add_column(f"{get_board(board).device}\n{u['luts']} / {u['ffs']} / {u['brams']}, Fmax",
+                         justify="right")
     for n in res.networks:
         if n.synth:
             table.add_row(n.name, *[_synth_cell(n.synth.get(board)) for board in res.synth_boards])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import add_build_options, build_options, progress
+from ._common import add_build_options, build_options, estimate_text, progress
 
 
 def register(sub) -> None:
@@ -20,15 +20,13 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..build import build
     opts = build_options(args)
-    with progress() as step:
+    with progress(args) as step:
         result = build(args.model, Path(args.out), opts, progress=step)
-    if opts.board:
-        from bitsmith.boards import synth
-        with progress() as step:
-            synth(result.out_dir, opts.board, clock_mhz=opts.clock_mhz, progress=step)
+        if opts.board:
+            from ..report import synthesise
+            synthesise(result.out_dir, opts.board, clock_mhz=opts.clock_mhz, progress=step)
     r = result.report
     print(f"built {r['name']} in {args.out}: {len(r['layers'])} layers, "
           f"{r['ideal_cycles_per_frame']} ideal cycles/frame (bottleneck {r['bottleneck']}), "
-          f"estimate {r['estimate']['luts']} LUT, {r['estimate']['ffs']} FF, "
-          f"{r['estimate']['brams']} BRAM18, {r['estimate']['dsps']} DSP")
+          f"estimate {estimate_text(r['estimate'])}; report: {Path(args.out) / 'report.html'}")
     return 0

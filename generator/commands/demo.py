@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+from ._common import estimate_text, progress
+
 # The menu: example name -> what it is (for --help). The first is the default.
 EXAMPLES = {
     "digits": "a binarized MLP, 64 -> 128 -> 128 -> 10, XNOR-popcount everywhere",
@@ -75,7 +77,6 @@ def layer_line(row: dict) -> str:
 def run(args) -> int:
     import numpy as np
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from bitsmith.sim.golden import run_graph
@@ -89,18 +90,17 @@ def run(args) -> int:
     out = Path(out_text)
     opts = BuildOptions(topk=1, target_cycles=args.target_cycles)
     start = time.perf_counter()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True) as prog:
-        task = prog.add_task("loading the digits test split")
+    with progress(args) as step:
+        step("loading the digits test split")
         _, x_test, _, y_test = example.load_split()
-        prog.update(task, description=f"building {model.name}")
+        step(f"reading {model.name}")
         graph = prepare(load_model(model, opts), opts)
-        built = write_bundle(graph, out, progress=lambda m: prog.update(task, description=m))
-        prog.update(task, description=f"golden model on {len(x_test)} test images")
+        built = write_bundle(graph, out, progress=step)
+        step(f"golden model on {len(x_test)} test images")
         xi = np.asarray(x_test).reshape((len(x_test),) + tuple(graph.in_shape))
         golden = run_graph(graph, xi)[:, 0, 0, 0]
-        prog.update(task, description=f"Verilator: compiling and running {len(x_test)} test images "
-                                      f"(first run compiles, ~1 min)")
+        step(f"Verilator: compiling and running {len(x_test)} test images "
+             f"(first run compiles, ~1 min)")
         rtl = run_verilator(out, built.io, xi)
         labels = rtl.outputs[:, 0, 0, 0]
     elapsed = time.perf_counter() - start
@@ -114,9 +114,8 @@ def run(args) -> int:
     table.add_row("RTL labels == golden labels", "[green]yes, every frame" if identical else "[red]NO")
     table.add_row("cycles/frame measured (steady state)", f"{rtl.cycles_per_frame:g}")
     table.add_row("cycles/frame ideal (folding bound)", str(built.report["ideal_cycles_per_frame"]))
-    table.add_row("estimated resources", f"{est['luts']} LUT, {est['ffs']} FF, {est['brams']} BRAM18, "
-                                         f"{est['dsps']} DSP")
-    table.add_row("build folder", f"{out_text} (report.md has the per-layer table)")
+    table.add_row("estimated resources", estimate_text(est))
+    table.add_row("build folder", f"{out_text} (report.html and report.md: per-layer table and figures)")
     table.add_row("wall time", f"{elapsed:.1f} s")
     console.print(table)
     for row in built.report["layers"]:

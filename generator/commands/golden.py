@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ._common import add_build_options, build_options
+from pathlib import Path
+
+from ._common import add_build_options, build_options, progress
 
 
 def register(sub) -> None:
@@ -19,9 +21,13 @@ def run(args) -> int:
     from ..build import load_model, prepare
     from ..dataio import hardware_input, load_npy, save_npy
     from ..ir.host import run_stages
-    graph = prepare(load_model(args.model, build_options(args)), build_options(args))
-    x = load_npy(args.input)
-    y = run_stages(graph.host_post, run_graph(graph, hardware_input(graph, x, args.input)))
+    with progress(args) as step:
+        step(f"reading {Path(args.model).name}")
+        graph = prepare(load_model(args.model, build_options(args)), build_options(args))
+        x = load_npy(args.input)
+        xi = hardware_input(graph, x, args.input)
+        step(f"golden model on {len(xi)} frames")
+        y = run_stages(graph.host_post, run_graph(graph, xi))
     save_npy(args.output, y)
     print(f"{len(y)} frames -> {args.output} (shape {y.shape[1:]}, {y.dtype})")
     return 0

@@ -13,19 +13,28 @@ def register(sub) -> None:
     p.add_argument("--input", required=True, metavar="X.npy", help="the model's own input, batch first")
     p.add_argument("--output", required=True, metavar="Y.npy")
     p.add_argument("--simulator", choices=("verilator", "amaranth"), default="verilator")
-    p.add_argument("--waves", metavar="FILE", help="write a VCD waveform")
+    p.add_argument("--waves", metavar="FILE.vcd",
+                   help="write a VCD waveform of the named signals (not the $<n> temporaries)")
+    p.add_argument("--waves-all", action="store_true",
+                   help="with --waves: every signal, the tools' temporaries too")
+    p.add_argument("--waves-frames", metavar="A:B",
+                   help="with --waves: only frames A..B-1 (A: from frame A on)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..build import read_bundle
     from ..dataio import hardware_input, load_npy, save_npy
-    from ..execute import run_amaranth, run_verilator
+    from ..errors import OptionError
+    from ..execute import Waves, parse_frame_window, run_amaranth, run_verilator
     from ..ir.host import run_stages
+    if not args.waves and (args.waves_all or args.waves_frames):
+        raise OptionError("--waves-all and --waves-frames go with --waves FILE.vcd")
+    window = parse_frame_window(args.waves_frames) if args.waves_frames else None
     graph, design = read_bundle(args.out)
     x = hardware_input(graph, load_npy(args.input), args.input)
-    waves = Path(args.waves) if args.waves else None
-    with progress() as step:
+    waves = Waves(Path(args.waves), all_signals=args.waves_all, frames=window) if args.waves else None
+    with progress(args) as step:
         step(f"simulating {len(x)} frames in {args.simulator}")
         if args.simulator == "verilator":
             res = run_verilator(Path(args.out), design["io"], x, waves=waves)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._common import add_build_options, build_options, finish, positive_int, progress
+from ._common import add_build_options, build_options, check_plot_path, finish, positive_int, progress
 
 
 def register(sub) -> None:
@@ -22,27 +22,37 @@ def register(sub) -> None:
     p.add_argument("--verify", type=positive_int, metavar="N",
                    help="also run N random frames through Verilator for each Pareto design")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="draw the points and the Pareto front against each board's LUT capacity "
+                        "(--board: that board only), frames/s at the board's clock (PNG)")
     add_build_options(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..sweep import parse_targets, sweep
+    from ..sweep import plot_boards, sweep_plot
     opts = build_options(args)
     targets = parse_targets(args.targets) if args.targets is not None else None
-    with progress(not args.json) as step:
+    plot = check_plot_path(args.plot)
+    boards = plot_boards(opts.board) if plot is not None else None
+    with progress(args) as step:
         res = sweep(args.model, opts, targets=targets, jobs=args.jobs, scheduler=args.scheduler,
                     verify_frames=args.verify or 0, progress=step)
+    if plot is not None:
+        plot.write_bytes(sweep_plot(res, boards))
     return finish(res, args.json, print_summary)
 
 
 def print_summary(res) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from ..estimate import UNITS
     verified = any(p.verify is not None for p in res.points)
     table = Table(title=f"bitsmith sweep: {res.name} (bounds {res.unrolled_cycles}..{res.folded_cycles} "
                         f"cycles/frame; {res.executor})")
-    for col in ("target", "cycles/frame", "LUT", "FF", "BRAM18", "DSP"):
+    for col in ("target", "cycles/frame", *(f"est. {UNITS[k]}" for k in ("luts", "ffs", "brams", "dsps"))):
         table.add_column(col, justify="right")
     table.add_column("Pareto", justify="center")
     if verified:
@@ -61,7 +71,7 @@ def print_summary(res) -> None:
     console = Console()
     console.print(table)
     b = res.baseline
-    console.print(f"the model's own folding: {b.cycles} cycles/frame, {b.resources.luts} LUT "
+    console.print(f"the model's own folding: {b.cycles} cycles/frame, {b.resources.luts} {UNITS['luts']} "
                   f"(rebuild a point with `bitsmith build {res.model} --target-cycles T`)")
 
 

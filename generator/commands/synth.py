@@ -5,36 +5,40 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._common import progress
+
 
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from bitsmith.boards import synth
+    from ..report import synthesise
 
-    console = Console(stderr=True)
-    with console.status(f"synth {args.board}") as status:
-        def progress(step: str) -> None:
-            status.update(f"[bold]{args.board}[/]: {step}")
-            console.print(f"  {step}")
-        result = synth(Path(args.out), args.board, clock_mhz=args.clock_mhz,
-                       progress=progress, baud=args.baud, seeds=args.seeds)
+    with progress(args) as step:
+        result = synthesise(Path(args.out), args.board, clock_mhz=args.clock_mhz,
+                            progress=step, baud=args.baud, seeds=args.seeds)
 
-    table = Table(title=f"{result['board']} ({result['part']})")
+    units = result.get("units") or {}
+    table = Table(title=f"{result['board']} ({result['part']}): the core alone, then the board design")
     table.add_column("figure")
     table.add_column("value", justify="right")
+    table.add_column("unit")
     keys = ("luts", "ffs", "brams", "dsps", "fmax_mhz", "clock_mhz", "fits", "timing_met", "seed",
             "cells", "flops", "nand2_equivalent", "bitstream", "project")
+    extra_units = {"fmax_mhz": "MHz", "clock_mhz": "MHz"}
     for key in keys:
         if key in result and result[key] is not None:
-            table.add_row(key, str(result[key]))
+            table.add_row(key, str(result[key]), units.get(key) or extra_units.get(key, ""))
     for key, value in (result.get("system") or {}).items():
-        table.add_row(f"board design {key}", f"{value['used']} / {value['available']}")
-    table.add_row("tool time s", str(result["tool_seconds"]["total"]))
+        table.add_row(f"board design {key}", f"{value['used']} / {value['available']}",
+                      value.get("unit", ""))
+    table.add_row("tool time", str(result["tool_seconds"]["total"]), "s")
     Console().print(table)
     if result.get("note"):
-        console.print(result["note"])
-    console.print(f"wrote {Path(args.out) / 'board' / result['board'] / 'synth.json'}")
+        print(result["note"])
+    out = Path(args.out)
+    print(f"wrote {out / 'board' / result['board'] / 'synth.json'}"
+          + (f"; report: {out / 'report.html'}" if (out / "report.html").is_file() else ""))
     return 0
 
 

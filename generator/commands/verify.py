@@ -31,7 +31,7 @@ def run(args) -> int:
     opts = build_options(args)
     x = load_npy(args.input)
     expected = load_npy(args.expected) if args.expected else None
-    with progress(not args.json) as step:
+    with progress(args) as step:
         res = verify(args.model, x, opts, x_source=args.input, expected=expected,
                      out_dir=Path(args.out) if args.out else None, idle=args.idle,
                      backpressure=args.backpressure, progress=step)

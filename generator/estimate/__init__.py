@@ -5,7 +5,16 @@ package is imported on first use.
 
 * ``ideal_cycles(node) -> int``: cycles per frame of the node at its folding with
   source always valid and sink always ready (the folding bound).
-* ``resources(node) -> Resources``: estimated LUT/FF/BRAM18/DSP on a 6-input-LUT FPGA.
+* ``resources(node) -> Resources``: estimated LUT4/FF/BRAM18/DSP (:data:`UNITS`).
+
+Units. The LUT figures are 4-input LUTs as Yosys ``synth_ecp5`` counts them (LUT4 cells,
+two per carry cell, four per 16x4 LUT-RAM): the constants of the models were fitted to
+those counts (see :mod:`.dense`), although a few terms still come from a 6-input-LUT
+picture (64-bit LUT RAM, two XNOR lanes per LUT). On a 7-series part the same design
+needs fewer LUT6s; on an iCE40 the LUT4 count is comparable but its block RAMs are
+4-kbit EBRs, so one BRAM18 here is about 4.5 of them. Block RAMs are 18-kbit blocks
+(Xilinx RAMB18, ECP5 DP16KD); DSPs are 18x18 multipliers. Nothing here is device
+specific beyond that; ``bitsmith synth`` gives real, per-family figures.
 """
 
 from __future__ import annotations
@@ -21,8 +30,20 @@ ideal_cycles: Callable = CYCLES.register
 resources: Callable = RESOURCES.register
 
 
+#: Unit of each :class:`Resources` field, as reports label them.
+UNITS = {"luts": "LUT4", "ffs": "FF", "brams": "BRAM18", "dsps": "DSP"}
+#: Capacity of one estimated block RAM (a BRAM18), kbit.
+BRAM_KBIT = 18
+#: One line for reports: what the estimate is and what its units mean.
+MODEL = ("bitsmith analytical estimate (generator/estimate): LUT4 = 4-input LUTs, constants fitted "
+         "to Yosys synth_ecp5 counts; BRAM18 = 18-kbit block RAMs; DSP = 18x18 multipliers. "
+         "Run `bitsmith synth` for real figures")
+
+
 @dataclass(frozen=True)
 class Resources:
+    """Estimated resources; units in :data:`UNITS` (LUT4, FF, BRAM18, DSP)."""
+
     luts: int = 0
     ffs: int = 0
     brams: float = 0.0

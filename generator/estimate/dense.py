@@ -1,10 +1,13 @@
 """Cycle and resource estimates of the dense node kinds.
 
-Resource model (documented, not fitted): per PE a SIMD-wide multiplier array and an
-adder tree, per PE a bank of B threshold comparators of the accumulator width, weights in
-block RAM when a PE's bank holds over 1 Kibit, else in LUT RAM (64 bits per LUT).
-A 1-bit x 1-bit product is one LUT6 per 2 lanes (XNOR folded into the popcount
-compressors); an a-bit x b-bit product costs about a*b LUTs, or one DSP when a*b > 36.
+Resource model (units: :data:`bitsmith.generator.estimate.UNITS`): per PE a SIMD-wide
+multiplier array and an adder tree, per PE a bank of B threshold comparators of the
+accumulator width, weights in 18-kbit block RAMs (BRAM18) when a PE's bank holds over
+1 Kibit, else in LUT RAM at 64 bits per LUT (a 6-input-LUT figure kept from the first
+model: an ECP5 needs four LUT4s per 64 bits). A 1-bit x 1-bit product is one LUT per 2
+lanes (XNOR folded into the popcount compressors); an a-bit x b-bit product costs about
+a*b LUTs, or one 18x18 DSP when a*b > 36. The LUT figures are LUT4s: the control and
+flip-flop terms were set against Yosys's ``synth_ecp5`` counts.
 Flip-flops of a matrix-vector unit are counted register by register from the hardware's
 structure (:func:`mvau_flip_flops`), and its control logic is modelled apart from the
 datapath (:func:`mvau_control_luts`). Measured against Yosys's ECP5 counts (LUT / FF):
@@ -50,6 +53,9 @@ def reshape_cycles(node: Reshape) -> int:
 
 
 def memory_cost(bits_per_bank: int, width: int, banks: int) -> Resources:
+    """``banks`` memories of ``bits_per_bank`` bits read ``width`` bits at a time: LUT RAM
+    up to 1 Kibit a bank (64 bits per LUT), else 18-kbit block RAMs (BRAM18, at most 36
+    bits wide each)."""
     if bits_per_bank <= 1024:
         return Resources(luts=banks * math.ceil(bits_per_bank / 64))
     per_bank = max(math.ceil(bits_per_bank / 18432), math.ceil(width / 36))

@@ -1,7 +1,8 @@
 """Run a bitsmith top under the generic cocotb testbench (:mod:`bitsmith.sim.cocotb_tb`) in Verilator.
 
 Slower than the bulk harness (Python runs every cycle) but independent of it: the same
-stimulus, patterns and cycle convention, driven from cocotb through VPI. The tests use it
+stimulus, patterns and cycle convention, driven from cocotb through VPI by cocotbext-axi's
+AXI-Stream source and sink. The tests use it
 as the protocol tier; its cycle numbers match :func:`bitsmith.sim.rtl.run` for the ``none`` and
 ``cycle`` patterns.
 """

@@ -31,6 +31,12 @@ HARNESS_SOURCE = "harness.cpp"
 EXECUTABLE = "harness"
 STALL_CYCLES = 1_000_000
 """Default: give up after this many cycles without a handshake on either port."""
+TRACE_MODES = ("named", "all")
+"""``build(trace=...)``: VCD of the named signals only, or of every signal."""
+TRACE_CONTROL = "trace_named.vlt"
+TRACE_CONTROL_TEXT = '`verilator_config\ntracing_off -scope "*.$*"\n'
+"""Verilator control file of ``trace="named"``: no tracing of the signals Yosys named
+``$<n>`` (its temporaries: about two thirds of an Amaranth design's signals)."""
 
 
 def render_harness(io: StreamIO) -> str:
@@ -38,10 +44,10 @@ def render_harness(io: StreamIO) -> str:
     return render("harness.cpp", io=io, reset_cycles=RESET_CYCLES)
 
 
-def verilator_args(io: StreamIO, *, trace: bool = False, jobs: int | None = None) -> list[str]:
-    """Arguments of the ``verilator`` call that builds the harness (sources not included).
-
-    The executable lands in ``obj/harness`` below the working directory.
+def verilator_args(io: StreamIO, *, trace: str | None = None, jobs: int | None = None) -> list[str]:
+    """Arguments of the ``verilator`` call that builds the harness (sources not included,
+    except :data:`TRACE_CONTROL` with ``trace="named"``, which must be in the working
+    directory). The executable lands in ``obj/harness`` below the working directory.
     """
     args = ["--cc", "--exe", "--build", "-O3", "-Wno-fatal", "--top-module", io.top,
             "--prefix", "Vtop", "-Mdir", "obj", "-o", EXECUTABLE,
@@ -50,13 +56,15 @@ def verilator_args(io: StreamIO, *, trace: bool = False, jobs: int | None = None
             # to be split into several .cpp files fail to compile ("Vtop__pch.h.fast: linker
             # input file not found"); give make the flag that includes the precompiled header.
             "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"]
-    if trace:
+    if trace is not None:
         args.append("--trace")
+    if trace == "named":
+        args.append(TRACE_CONTROL)
     return args
 
 
 def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
-          trace: bool = False) -> Path:
+          trace: str | None = None) -> Path:
     """Build (or fetch from the cache) the harness executable for one top.
 
     Parameters
@@ -69,8 +77,10 @@ def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
         Cache root; the build lives in ``cache_dir/<key>``. Default: see
         :func:`bitsmith.sim.rtl.toolchain.cache_root` (``$BITSMITH_CACHE/verilator`` or
         ``~/.cache/bitsmith/verilator``).
-    trace : bool
-        Build with ``--trace`` so that :func:`run` can write a VCD (slower simulation).
+    trace : {None, "named", "all"}
+        Build with ``--trace`` so that :func:`run` can write a VCD (slower simulation):
+        of the named signals (``$<n>`` temporaries left out, :data:`TRACE_CONTROL_TEXT`)
+        or of all of them.
 
     Returns
     -------
@@ -79,11 +89,14 @@ def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
     """
     if not isinstance(io, StreamIO):
         raise TypeError(f"io must be a StreamIO, not {io!r}")
+    if trace is not None and trace not in TRACE_MODES:
+        raise ValueError(f"trace must be None, 'named' or 'all', not {trace!r}")
     verilog = Path(verilog)
     text = verilog.read_text()
     harness = render_harness(io)
     args = verilator_args(io, trace=trace, jobs=1)  # the key must not depend on the job count
-    key = cache_key("harness", text, harness, verilator_version(), " ".join(args))
+    key = cache_key("harness", text, harness, verilator_version(), " ".join(args),
+                    TRACE_CONTROL_TEXT if trace == "named" else "")
     root = cache_root(cache_dir)
     entry = root / key
     executable = entry / "obj" / EXECUTABLE
@@ -96,6 +109,8 @@ def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
     try:
         (work / "design.v").write_text(text)
         (work / HARNESS_SOURCE).write_text(harness)
+        if trace == "named":
+            (work / TRACE_CONTROL).write_text(TRACE_CONTROL_TEXT)
         log.info("building the Verilator harness for %s from %s", io.top, verilog)
         try:
             _invoke_verilator([*verilator_args(io, trace=trace), HARNESS_SOURCE, "design.v"],
@@ -127,7 +142,8 @@ def _invoke_verilator(args: Sequence[str], cwd: Path) -> None:
 
 def run(exe: Path, io: StreamIO, frames: Sequence[Sequence[int]], idle: str = "none",
         backpressure: str = "none", seed: int = 0, timeout_cycles: int | None = None, *,
-        stall_cycles: int = STALL_CYCLES, waves: Path | None = None) -> RunResult:
+        stall_cycles: int = STALL_CYCLES, waves: Path | None = None,
+        waves_frames: tuple[int, int | None] | None = None) -> RunResult:
     """Run frames through a harness built by :func:`build`.
 
     Parameters
@@ -149,7 +165,10 @@ def run(exe: Path, io: StreamIO, frames: Sequence[Sequence[int]], idle: str = "n
     stall_cycles : int
         Stop after this many cycles without any handshake (a hung DUT); 0 disables.
     waves : Path, optional
-        Write a VCD here; ``exe`` must be built with ``trace=True``.
+        Write a VCD here; ``exe`` must be built with ``trace``.
+    waves_frames : (int, int or None), optional
+        ``(a, b)``: the VCD covers frames ``a..b-1`` only (``b`` None: to the end), from
+        the cycle after input frame ``a-1`` is in until output frame ``b-1`` is out.
 
     Returns
     -------
@@ -168,9 +187,27 @@ def run(exe: Path, io: StreamIO, frames: Sequence[Sequence[int]], idle: str = "n
                    "--max-cycles", str(timeout_cycles or 0), "--stall-cycles", str(stall_cycles)]
         if waves is not None:
             command += ["--trace", str(Path(waves).resolve())]
+            if waves_frames is not None:
+                first, stop = check_frame_window(waves_frames, len(frames))
+                command += ["--trace-from-frame", str(first), "--trace-to-frame", str(stop or 0)]
         completed = subprocess.run(command, capture_output=True, text=True)
         if completed.returncode != 0:
             message = (completed.stderr.strip() or completed.stdout.strip()).splitlines()
             raise ToolError(f"the harness {exe} failed (exit {completed.returncode}): "
                             f"{message[-1] if message else 'no output'}")
         return read_result(tmp / "out.bin", tmp / "stats.json", io)
+
+
+def check_frame_window(window: tuple[int, int | None], frames: int) -> tuple[int, int | None]:
+    """``(a, b)`` checked against a run of ``frames`` frames: ``0 <= a < b <= frames``
+    (``b`` None: to the end); ValueError otherwise."""
+    if (not isinstance(window, tuple) or len(window) != 2 or not isinstance(window[0], int)
+            or not (window[1] is None or isinstance(window[1], int))):
+        raise ValueError(f"waves_frames must be a pair (a, b) of integers (b may be None), "
+                         f"not {window!r}")
+    first, stop = window
+    end = frames if stop is None else stop
+    if not 0 <= first < end <= frames:
+        raise ValueError(f"waves_frames must satisfy 0 <= a < b <= {frames} (the frames run), "
+                         f"not {window!r}")
+    return first, stop

@@ -30,6 +30,13 @@ def check_open_result(out, board, result, *, clock, bitstream, pll):
     assert result["pll"] == pll
     system = result["system"]
     assert system["luts"]["used"] > result["luts"]          # shell + core > core
+    family = {"icebreaker": "ice40", "ulx3s": "ecp5"}[board]
+    assert result["units"] == {"ice40": {"luts": "LUT4", "ffs": "FF", "brams": "EBR", "dsps": "SB_MAC16"},
+                               "ecp5": {"luts": "LUT4", "ffs": "FF", "brams": "DP16KD",
+                                        "dsps": "MULT18X18D"}}[family]
+    assert result["bram_kbit"] == {"ice40": 4, "ecp5": 18}[family]
+    # nextpnr counts iCE40 logic cells (LUT4 + FF + carry), ECP5 LUT4 slots
+    assert system["luts"]["unit"] == {"ice40": "logic cells", "ecp5": "LUT4"}[family]
     assert system["ffs"]["used"] > result["ffs"]
     assert (folder / bitstream).stat().st_size > 100_000
     for log in ("synth.log", "pnr.log", "pack.log"):
@@ -100,6 +107,7 @@ def test_asic_counts(bundle):
     # 30 flops of at least 5.67 NAND2 each, plus the adders and comparators
     assert result["nand2_equivalent"] > 30 * 5.67 + result["gates"]
     assert result["luts"] is None and result["fmax_mhz"] is None
+    assert result["units"]["ffs"] == "FF" and "luts" not in result["units"]
 
 
 @pytest.mark.parametrize("cell, weight", [

@@ -103,6 +103,8 @@ def test_xilinx_synth_json(xilinx_builds):
         assert result["ffs"] == 30      # 1+16 (stage 1) + 1+6+4 (stage 2) + 2 (word count)
         assert result["luts"] > 0 and result["brams"] == 0 and result["dsps"] == 0
         assert result["fmax_mhz"] is None and "Vivado" in result["note"]
+        assert result["units"] == {"luts": "LUT6", "ffs": "FF", "brams": "RAMB36", "dsps": "DSP48E1"}
+        assert result["bram_kbit"] == 36
         assert result["fits"] is True
     assert results["pynq_z2"]["dma_bits"] == {"mm2s": 16, "s2mm": 16}
 

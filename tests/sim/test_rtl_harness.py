@@ -6,6 +6,7 @@ import logging
 import random
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -169,7 +170,7 @@ def test_cache_key_covers_verilog_shape_and_trace(dut_verilog, tmp_path, monkeyp
     other_text = tmp_path / "other.v"
     other_text.write_text(verilog.read_text() + "\n// changed\n")
     builds = {first, build(verilog, other_shape, tmp_path), build(other_text, io, tmp_path),
-              build(verilog, io, tmp_path, trace=True)}
+              build(verilog, io, tmp_path, trace="named")}
     assert len(builds) == 4 and len(calls) == 4
     assert "--trace" in calls[-1] and "--trace" not in calls[0]
     assert sorted(path.name for path in tmp_path.iterdir() if path.is_dir()) == sorted(
@@ -182,12 +183,61 @@ def test_waves(dut_verilog, sim_cache, executables, tmp_path):
     with pytest.raises(ToolError, match=r"^the harness .* failed \(exit 2\): harness: this "
                                         r"harness was built without --trace$"):
         run(executables[16], io, frames, waves=tmp_path / "none.vcd")
-    exe = build(dut_verilog(16, 24), io, sim_cache, trace=True)
+    exe = build(dut_verilog(16, 24), io, sim_cache, trace="named")
     assert exe != executables[16]
     result = run(exe, io, frames, "cycle", "cycle", waves=tmp_path / "waves.vcd")
     assert result.out_frames == expected_frames(frames, 24)
     vcd = (tmp_path / "waves.vcd").read_text()
     assert "$enddefinitions" in vcd and "s_axis_tdata" in vcd and "m_axis_tlast" in vcd
+
+
+def vcd_names(path) -> list[str]:
+    return [line.split()[4] for line in path.read_text().splitlines()
+            if line.lstrip().startswith("$var")]
+
+
+def vcd_times(path) -> list[int]:
+    return [int(line[1:]) for line in path.read_text().splitlines() if line.startswith("#")]
+
+
+def test_waves_hold_named_signals_unless_all_are_asked_for(dut_verilog, sim_cache, tmp_path):
+    io = stream_io(16, 24)
+    frames = random_frames(6, 16, seed=9)
+    verilog = dut_verilog(16, 24)
+    every = build(verilog, io, sim_cache, trace="all")
+    named = build(verilog, io, sim_cache, trace="named")
+    assert named != every
+    run(every, io, frames, waves=tmp_path / "all.vcd")
+    run(named, io, frames, waves=tmp_path / "named.vcd")
+    all_names, named_names = vcd_names(tmp_path / "all.vcd"), vcd_names(tmp_path / "named.vcd")
+    temporaries = [n for n in all_names if n.startswith("$")]
+    assert temporaries                          # the DUT's Verilog has Yosys's $<n> wires
+    assert sorted(named_names) == sorted(n for n in all_names if not n.startswith("$"))
+    assert vcd_times(tmp_path / "all.vcd") == vcd_times(tmp_path / "named.vcd")
+
+
+def test_waves_frame_window(dut_verilog, sim_cache, tmp_path):
+    io = stream_io(16, 24)
+    frames = random_frames(8, 16, seed=10)
+    exe = build(dut_verilog(16, 24), io, sim_cache, trace="named")
+    whole = run(exe, io, frames, "cycle", "none", waves=tmp_path / "whole.vcd")
+    part = run(exe, io, frames, "cycle", "none", waves=tmp_path / "part.vcd", waves_frames=(2, 4))
+    assert part.frame_done_cycles == whole.frame_done_cycles
+    times = vcd_times(tmp_path / "part.vcd")
+    # time 2*RESET_CYCLES + 2c is the low phase of cycle c, one more its rising edge; the
+    # window opens once frame 1 is in and closes at the edge that completes frame 3
+    reset_half_cycles = 8
+    assert times[-1] == reset_half_cycles + 2 * whole.frame_done_cycles[3] + 1
+    assert reset_half_cycles + 2 * whole.frame_done_cycles[0] < times[0] < times[-1]
+    assert vcd_times(tmp_path / "whole.vcd")[0] == 0
+    with pytest.raises(ValueError, match=r"^waves_frames must satisfy 0 <= a < b <= 8 \(the "
+                                         r"frames run\), not \(3, 9\)$"):
+        run(exe, io, frames, waves=tmp_path / "bad.vcd", waves_frames=(3, 9))
+
+
+def test_bad_trace_mode():
+    with pytest.raises(ValueError, match=r"^trace must be None, 'named' or 'all', not True$"):
+        build(Path("x.v"), stream_io(16, 24), trace=True)
 
 
 def test_bad_verilog_raises_tool_error_with_log(tmp_path):

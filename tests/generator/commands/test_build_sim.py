@@ -68,6 +68,49 @@ def test_sim_equals_golden(built, tmp_path, simulator, capsys):
         assert (tmp_path / "w.vcd").read_text().startswith("$")
 
 
+def vcd_vars(path: Path) -> list[str]:
+    return [line.split()[4] for line in path.read_text().splitlines() if line.lstrip().startswith("$var")]
+
+
+def vcd_times(path: Path) -> list[int]:
+    return [int(line[1:]) for line in path.read_text().splitlines() if line.startswith("#")]
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("simulator", ["verilator", "amaranth"])
+def test_waves_named_all_and_a_frame_window(built, tmp_path, simulator):
+    _, x, _, _ = load_split()
+    np.save(tmp_path / "x.npy", x[:6])
+    base = ["sim", str(built), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"),
+            "--simulator", simulator, "--waves"]
+    assert main([*base, str(tmp_path / "named.vcd")]) == 0
+    assert main([*base, str(tmp_path / "all.vcd"), "--waves-all"]) == 0
+    assert main([*base, str(tmp_path / "part.vcd"), "--waves-frames", "2:4"]) == 0
+    named, every = vcd_vars(tmp_path / "named.vcd"), vcd_vars(tmp_path / "all.vcd")
+    assert any(n.startswith("$") for n in every)
+    assert sorted(named) == sorted(n for n in every if not n.startswith("$"))
+    assert "m_axis_tlast" in named and "s_axis_tdata" in named
+    whole, part = vcd_times(tmp_path / "named.vcd"), vcd_times(tmp_path / "part.vcd")
+    assert whole[0] == 0 and whole[0] < part[0] < part[-1] < whole[-1]
+    assert (tmp_path / "part.vcd").stat().st_size < (tmp_path / "named.vcd").stat().st_size
+    assert not list(tmp_path.glob(".*"))                    # no raw VCD left behind
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--waves-frames", "2:4"], "--waves-all and --waves-frames go with --waves FILE.vcd"),
+    (["--waves", "w.vcd", "--waves-frames", "3"],
+     "--waves-frames must be A:B (frames A..B-1) or A: (from A on), not '3'"),
+    (["--waves", "w.vcd", "--waves-frames", "4:4"], "--waves-frames 4:4: B must be above A"),
+    (["--waves", "w.vcd", "--waves-frames", "1:9"], "--waves-frames 1:9: the input has 3 frames"),
+])
+def test_bad_waves_options_are_one_line(built, tmp_path, capsys, argv, message):
+    np.save(tmp_path / "x.npy", load_split()[1][:3])
+    code = main(["--quiet", "sim", str(built), "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "y.npy"), *argv])
+    assert code == 2
+    assert capsys.readouterr().err == f"bitsmith: error: {message}\n"
+
+
 def test_sim_on_a_folder_that_is_not_a_build(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.ones((1, 64)))
     code = main(["sim", str(tmp_path), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy")])

@@ -237,6 +237,35 @@ def test_bad_options_are_one_line(capsys, argv, pattern):
     one_error_line(capsys, ["sweep", str(DIGITS), *argv], pattern)
 
 
+@pytest.fixture(scope="module")
+def local_cluster():
+    """A real ``dask.distributed.LocalCluster``: two worker processes on this machine."""
+    distributed = pytest.importorskip("distributed")      # the [dask] extra
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        yield cluster
+
+
+def test_sweep_on_a_real_dask_cluster_gives_the_local_result(local_cluster, capsys):
+    address = local_cluster.scheduler_address
+    assert main(["sweep", str(DIGITS), "--topk", "1", "--scheduler", address, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["executor"] == f"dask {address}" and len(out["points"]) == 8
+    local = sweep(DIGITS, BuildOptions(topk=1), jobs=2)
+    assert [(p["target"], p["cycles"], p["luts"], p["ffs"], p["brams"], p["pareto"], p["layers"])
+            for p in out["points"]] == \
+        [(p.target, p.cycles, p.resources.luts, p.resources.ffs, p.resources.brams, p.pareto, p.layers)
+         for p in local.points]
+
+
+@pytest.mark.verilator
+def test_verify_on_a_real_dask_cluster(local_cluster):
+    res = sweep(DIGITS, BuildOptions(topk=1), targets=[256], scheduler=local_cluster.scheduler_address,
+                verify_frames=12)
+    (p,) = res.points
+    assert p.verify["passed"] and p.verify["mismatches"] == 0 and p.verify["frames"] == 12
+
+
 def test_missing_model_is_one_line(tmp_path, capsys):
     one_error_line(capsys, ["sweep", str(tmp_path / "nope.yaml")],
                    rf"^bitsmith: error: {re.escape(str(tmp_path / 'nope.yaml'))}: no such file\n$")
