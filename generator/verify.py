@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import BuildOptions, load_model, prepare, write_bundle
+from .build import BuildOptions, load_model, model_inputs, prepare, write_bundle
 from .errors import InputDataError
 from .execute import compare, run_verilator
 from .ir import LabelSelect
 from .ir.host import run_stages
+from .outdir import check_out_dir
 
 
 @dataclass
@@ -48,11 +49,15 @@ def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: st
            expected: np.ndarray | None = None, out_dir: Path | None = None,
            idle: str = "none", backpressure: str = "none", progress=None) -> VerifyResult:
     from bitsmith.sim.golden import run_graph
-    from .dataio import hardware_input
+    from .dataio import hardware_input, model_frames
     step = progress or (lambda msg: None)
     t = {}
     t0 = time.perf_counter()
+    protect = model_inputs(model, opts) + (Path(x_source),)
+    if out_dir is not None:
+        check_out_dir(out_dir, protect)
     graph = prepare(load_model(model, opts), opts)
+    x = model_frames(graph, x, x_source)
     xi = hardware_input(graph, x, x_source)
     step(f"golden model on {len(xi)} frames")
     t1 = time.perf_counter()
@@ -71,7 +76,7 @@ def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: st
     with tempfile.TemporaryDirectory(prefix="bitsmith-verify-") as tmp:
         target = out_dir or Path(tmp) / graph.name
         t1 = time.perf_counter()
-        built = write_bundle(graph, target, progress=step)
+        built = write_bundle(graph, target, progress=step, protect=protect)
         t["build"] = time.perf_counter() - t1
         step(f"Verilator: building and running {len(xi)} frames")
         t1 = time.perf_counter()

@@ -24,8 +24,9 @@ def run(args) -> int:
         result = build(args.model, Path(args.out), opts, progress=step)
     if opts.board:
         from bitsmith.boards import synth
+        from ..outdir import board_folder
         with progress() as step:
-            synth(result.out_dir, opts.board, clock_mhz=opts.clock_mhz, progress=step)
+            synth(result.out_dir, opts.board, clock_mhz=opts.clock_mhz, progress=step, guard=board_folder)
     r = result.report
     print(f"built {r['name']} in {args.out}: {len(r['layers'])} layers, "
           f"{r['ideal_cycles_per_frame']} ideal cycles/frame (bottleneck {r['bottleneck']}), "

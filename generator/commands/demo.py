@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+from ._common import positive_int
+
 # The menu: example name -> what it is (for --help). The first is the default.
 EXAMPLES = {
     "digits": "a binarized MLP, 64 -> 128 -> 128 -> 10, XNOR-popcount everywhere",
@@ -52,7 +54,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", metavar="OUT",
                    help=f"where to keep the build (default: ./{DEFAULT_OUT} for {DEFAULT_EXAMPLE}, "
                         f"./{DEFAULT_OUT}-<example> for the others)")
-    p.add_argument("--target-cycles", type=int, metavar="N",
+    p.add_argument("--target-cycles", type=positive_int, metavar="N",
                    help="refold for at most N cycles per frame (default: the example's folding)")
     p.set_defaults(func=run)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
-from ._common import progress
+from ._common import output_path, progress
 
 
 def register(sub) -> None:
@@ -22,17 +23,22 @@ def run(args) -> int:
     from ..dataio import hardware_input, load_npy, save_npy
     from ..execute import run_amaranth, run_verilator
     from ..ir.host import run_stages
+    from ..safeio import check_output_file, is_vcd, output_file
+    protect = (args.input, Path(args.out) / "design.json")
+    output_path(args.output, "--output", protect)
+    if args.waves:
+        check_output_file(args.waves, "--waves", suffix_ok=is_vcd, protect=protect + (args.output,))
     graph, design = read_bundle(args.out)
-    x = hardware_input(graph, load_npy(args.input), args.input)
-    waves = Path(args.waves) if args.waves else None
-    with progress() as step:
+    x = hardware_input(graph, load_npy(args.input, "--input"), args.input)
+    with progress() as step, (output_file(args.waves, "--waves", suffix_ok=is_vcd, protect=protect)
+                              if args.waves else contextlib.nullcontext()) as waves:
         step(f"simulating {len(x)} frames in {args.simulator}")
         if args.simulator == "verilator":
             res = run_verilator(Path(args.out), design["io"], x, waves=waves)
         else:
             res = run_amaranth(graph, x, waves=waves)
     y = run_stages(graph.host_post, res.outputs)
-    save_npy(args.output, y)
+    save_npy(args.output, y, protect)
     cpf = f", {res.cycles_per_frame:g} cycles/frame" if res.cycles_per_frame else ""
     print(f"{len(y)} frames -> {args.output} ({res.total_cycles} cycles{cpf})")
     return 0

@@ -28,8 +28,10 @@ import numpy as np
 from ..errors import FoldingError, ModelError
 from ..ir import Graph
 from ..ir.conv import Conv, GlobalAccPool, MaxPool, Residual
-from ..ir.core import Node, dtype, values_fit
-from .native import AUTO, Arrays, fold_value, integer_array, parse_layers, parse_thresholds
+from ..ir.core import Node, dtype
+from .native import (AUTO, PE, SIMD, WEIGHT_DTYPE, Arrays, checked_weights, fold_value, integer_array,
+                     parse_layers, parse_thresholds, threshold_keys)
+from .native_schema import ARRAY, FOLD, LAYERS, PAD, PAIR, Key, native_op, one_of, short
 
 LAYOUTS = ("OHWI", "OIHW")
 
@@ -47,7 +49,7 @@ def _pair(spec: dict, key: str, default, where: str, minimum: int) -> tuple[int,
     if _is_int(value):
         value = [value, value]
     if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(_is_int(v) for v in value):
-        raise ModelError(f"{where}: {key} must be an integer or [H, W], not {value!r}")
+        raise ModelError(f"{where}: {key} must be an integer or [H, W], not {short(value)}")
     if any(v < minimum for v in value):
         raise ModelError(f"{where}: {key} must be >= {minimum}, not {list(value)!r}")
     return int(value[0]), int(value[1])
@@ -61,7 +63,7 @@ def _pad(spec: dict, where: str) -> tuple[int, int, int, int]:
         value = [value[0], value[1], value[0], value[1]]
     if not isinstance(value, list) or len(value) != 4 or not all(_is_int(v) and v >= 0 for v in value):
         raise ModelError(f"{where}: pad must be an integer, [H, W] or [top, left, bottom, right] of "
-                         f"non-negative integers, not {spec.get('pad')!r}")
+                         f"non-negative integers, not {short(spec.get('pad'))}")
     return tuple(int(v) for v in value)
 
 
@@ -80,11 +82,8 @@ def _weights(spec: dict, arrays: Arrays, where: str, depthwise: bool) -> np.ndar
 
 
 def _weight_dtype(spec: dict, w: np.ndarray, where: str):
-    if "weight_dtype" not in spec:
-        raise ModelError(f"{where}: weight_dtype is required")
     wdt = dtype(spec["weight_dtype"])
-    if not values_fit(w, wdt):
-        raise ModelError(f"{where}: weights outside {wdt.name} (found values {int(w.min())}..{int(w.max())})")
+    checked_weights(w, wdt, where)
     return wdt
 
 
@@ -126,14 +125,38 @@ def _check_unfolded(node: Node, where: str) -> None:
         raise ModelError(f"{where}: {msg[len(prefix):] if msg.startswith(prefix) else msg}") from None
 
 
+CONV_KEYS = (
+    Key("weight_layout", one_of(*LAYOUTS), "OHWI: weights (OC, KH, KW, IC); OIHW: PyTorch/ONNX "
+        "(OC, IC, KH, KW)", default="OHWI"),
+    WEIGHT_DTYPE,
+    Key("kernel", PAIR, "kernel size", default_doc="the weights' kernel"),
+    Key("stride", PAIR, "step between windows", default=1),
+    Key("pad", PAD, "zero padding (not on BIPOLAR inputs)", default=0),
+    *threshold_keys(),
+)
+
+
+@native_op("conv", "A convolution on a sliding window and a matrix-vector unit: the MVAU matrix is the "
+           "OHWI weights flattened, columns in window order (kh, kw, ic); thresholds as for dense.",
+           Key("weights", ARRAY, "the kernels, (OC, KH, KW, IC) or as weight_layout says", required=True),
+           *CONV_KEYS, PE, SIMD)
 def parse_conv(spec: dict, in_shape, in_dtype, arrays, where: str) -> Conv:
     return _conv(spec, in_shape, in_dtype, arrays, where, depthwise=False)
 
 
+@native_op("depthwise", "A depthwise convolution: one k x k kernel per channel, on a vector unit "
+           "(channels folded with pe).",
+           Key("weights", ARRAY, "the kernels, (C, KH, KW, 1) or (C, KH, KW) OHWI, (C, 1, KH, KW) OIHW",
+               required=True),
+           *CONV_KEYS, PE, Key("simd", FOLD, "must be 1 (a depthwise layer folds channels with pe)",
+                               default="auto"))
 def parse_depthwise(spec: dict, in_shape, in_dtype, arrays, where: str) -> Conv:
     return _conv(spec, in_shape, in_dtype, arrays, where, depthwise=True)
 
 
+@native_op("maxpool", "Max pooling over kernel windows.",
+           Key("kernel", PAIR, "window size", required=True),
+           Key("stride", PAIR, "step between windows", default_doc="the kernel"), PE)
 def parse_maxpool(spec: dict, in_shape, in_dtype, arrays, where: str) -> MaxPool:
     kernel = _pair(spec, "kernel", None, where, 1) if "kernel" in spec else None
     if kernel is None:
@@ -144,6 +167,8 @@ def parse_maxpool(spec: dict, in_shape, in_dtype, arrays, where: str) -> MaxPool
     return node
 
 
+@native_op("global_pool", "The sum over all pixels, per channel (an integer global average pool "
+           "without its division, which moves into the next thresholds).", PE)
 def parse_global_pool(spec: dict, in_shape, in_dtype, arrays, where: str) -> GlobalAccPool:
     node = GlobalAccPool(name=spec["name"], in_shape=tuple(in_shape), in_dtype=in_dtype,
                          pe=fold_value(spec, "pe", where))
@@ -151,6 +176,10 @@ def parse_global_pool(spec: dict, in_shape, in_dtype, arrays, where: str) -> Glo
     return node
 
 
+@native_op("residual", "A residual block: the output is x + body(x); body layers left at auto folding "
+           "are folded like a network of their own.",
+           Key("body", LAYERS, "the layers of the branch, any ops; its output shape must equal the input's",
+               required=True), PE)
 def parse_residual(spec: dict, in_shape, in_dtype, arrays, where: str) -> Residual:
     from ..passes.fold import Fold
 
@@ -168,12 +197,3 @@ def parse_residual(spec: dict, in_shape, in_dtype, arrays, where: str) -> Residu
                     body=tuple(folded.nodes), pe=fold_value(spec, "pe", where))
     _check_unfolded(node, where)
     return node
-
-
-NATIVE_OPS = {
-    "conv": parse_conv,
-    "depthwise": parse_depthwise,
-    "maxpool": parse_maxpool,
-    "global_pool": parse_global_pool,
-    "residual": parse_residual,
-}

@@ -75,7 +75,7 @@ def test_golden_rejects_input_outside_dtype(capsys, tmp_path):
     np.save(tmp_path / "x.npy", np.full((2, 64), 3))
     code, _, err = run_cli(capsys, "golden", EXAMPLE, "--input", tmp_path / "x.npy",
                            "--output", tmp_path / "y.npy")
-    assert_one_line_error(code, err, r"^bitsmith: error: .*x\.npy: frame 0 holds 3, outside BIPOLAR$")
+    assert_one_line_error(code, err, r"^bitsmith: error: .*x\.npy: batch\[0, 0\] is 3, outside BIPOLAR \(-1 or \+1\)$")
     assert not (tmp_path / "y.npy").exists()
 
 
@@ -83,7 +83,7 @@ def test_golden_rejects_wrong_frame_size(capsys, tmp_path):
     np.save(tmp_path / "x.npy", np.ones((2, 63)))
     code, _, err = run_cli(capsys, "golden", EXAMPLE, "--input", tmp_path / "x.npy",
                            "--output", tmp_path / "y.npy")
-    assert_one_line_error(code, err, r"^bitsmith: error: .*x\.npy: frames of 63 values, the model takes 64")
+    assert_one_line_error(code, err, r"^bitsmith: error: .*x\.npy: frames of shape \(63,\), the model takes \(64,\) \(C, batch first\)$")
 
 
 def test_golden_writes_labels(capsys, tmp_path):

@@ -11,7 +11,8 @@ import yaml
 
 from bitsmith.generator.errors import ModelError
 from bitsmith.generator.frontend.native import load_native
-from bitsmith.generator.frontend.native_conv import NATIVE_OPS, parse_conv
+from bitsmith.generator.frontend.native import native_ops
+from bitsmith.generator.frontend.native_conv import parse_conv
 from bitsmith.generator.ir.conv import Conv, GlobalAccPool, MaxPool, Residual
 from bitsmith.generator.passes import run_pipeline
 from bitsmith.generator.passes.fold import Fold
@@ -34,7 +35,7 @@ def rng():
 
 
 def test_ops_are_registered():
-    assert set(NATIVE_OPS) == {"conv", "depthwise", "maxpool", "global_pool", "residual"}
+    assert {"conv", "depthwise", "maxpool", "global_pool", "residual"} <= set(native_ops())
 
 
 def test_full_network_loads_folds_and_runs(tmp_path, rng):
@@ -76,12 +77,13 @@ def test_full_network_loads_folds_and_runs(tmp_path, rng):
     ({"pad": [1, 2, 3]}, "pad must be an integer, [H, W] or [top, left, bottom, right] of non-negative "
                          "integers, not [1, 2, 3]"),
     ({"pad": 3}, "padding (3, 3, 3, 3) must be smaller than the kernel (3, 3) on each side"),
-    ({"stride": 0}, "stride must be >= 1, not [0, 0]"),
-    ({"stride": "x"}, "stride must be an integer or [H, W], not 'x'"),
+    ({"stride": 0}, "stride must be an integer >= 1 or [H, W] of them, not 0"),
+    ({"stride": "x"}, "stride must be an integer >= 1 or [H, W] of them, not 'x'"),
     ({"weight_layout": "NCHW"}, "weight_layout must be one of OHWI, OIHW, not 'NCHW'"),
     ({"simd": 2}, "SIMD=2 does not divide in_channels=3"),
-    ({"weight_dtype": "INTX"}, "unknown datatype 'INTX' (use qonnx names: BIPOLAR, BINARY, TERNARY, INTn, UINTn)"),
-    ({"weight_dtype": "BIPOLAR"}, "weights outside BIPOLAR (found values -2..1)"),
+    ({"weight_dtype": "INTX"}, "weight_dtype must be an integer datatype (BIPOLAR, BINARY, TERNARY, "
+                               "INT2..INT32, UINT1..UINT32), not 'INTX'"),
+    ({"weight_dtype": "BIPOLAR"}, "weights[0, 0, 0, 1] is 0, outside BIPOLAR (-1 or +1)"),
     ({"weights": "nope"}, "array 'nope' is not in w.npz (has: c_w)"),
 ])
 def test_conv_errors_name_file_and_layer(tmp_path, rng, spec, msg):

@@ -27,6 +27,9 @@ def streamline(model: ModelWrapper, name: str, *, input_dtype: DataType | None,
     if len(shape) < 2 or shape[0] != 1 or any(int(d) <= 0 for d in shape):
         raise ModelError(f"model input {graph_in!r}: shape {shape} must be fixed with batch size 1 first")
     st = Lowering(model=model, name=name, phase="float", shape=shape, dtype=DataType["FLOAT32"])
+    layout = {2: "NC", 3: "NCW", 4: "NCHW"}.get(len(shape), "")
+    st.host_pre.append(host.InputFrame(shape=tuple(int(d) for d in shape[1:]),
+                                       layout=f"{layout + ' ' if layout else ''}as the ONNX graph's input"))
     if input_dtype is not None:
         scale = 1.0 if input_scale is None else float(input_scale)
         st.phase, st.dtype = "int", input_dtype
