@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from bitsmith.generator.errors import ToolError
+from bitsmith.sim.rtl.toolchain import run_process
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,13 @@ class Steps:
         self.note(description)
         start = time.monotonic()
         with open(self.workdir / log_name, "w") as log_file:
-            done = subprocess.run([tool_path(tool), *args], cwd=self.workdir, stdout=log_file,
-                                  stderr=subprocess.STDOUT, text=True)
+            done = run_process([tool_path(tool), *args], cwd=self.workdir, stdout=log_file,
+                               stderr=subprocess.STDOUT, text=True)
         self.seconds[step] = round(time.monotonic() - start, 2)
         if check and done.returncode != 0:
-            raise ToolError(f"{tool} failed ({step}); see {self.workdir / log_name}:\n"
-                            f"{tail(self.workdir / log_name)}")
+            last = tail(self.workdir / log_name, 1).strip()
+            raise ToolError(f"{tool} failed ({step}); see {self.workdir / log_name}"
+                            + (f" (last line: {last})" if last else ""))
         return done
 
 

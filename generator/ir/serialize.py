@@ -26,7 +26,7 @@ def to_jsonable(obj):
     if hasattr(obj, "bitwidth") and hasattr(obj, "name") and type(obj).__module__.startswith("qonnx"):
         return {"__dtype__": obj.name}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {"__kind__": type(obj).__name__}
+        out = {"__kind__": _kind_name(type(obj))}
         for f in dataclasses.fields(obj):
             out[f.name] = to_jsonable(getattr(obj, f.name))
         return out
@@ -37,11 +37,17 @@ def to_jsonable(obj):
     return obj
 
 
+def _kind_name(cls: type) -> str:
+    """Host stages are ``host.<Name>``: ``Reshape`` is both a layer and a host stage."""
+    return f"host.{cls.__name__}" if _host.HOST_KINDS.get(cls.__name__) is cls else cls.__name__
+
+
 def _kinds() -> dict[str, type]:
-    kinds = dict(NODE_KINDS)
+    kinds = {f"host.{name}": cls for name, cls in _host.HOST_KINDS.items()}
+    kinds.update({name: cls for name, cls in _host.HOST_KINDS.items() if name not in NODE_KINDS})
+    kinds.update(NODE_KINDS)
     kinds["Thresholds"] = Thresholds
     kinds["Graph"] = Graph
-    kinds.update(_host.HOST_KINDS)
     return kinds
 
 
@@ -52,7 +58,10 @@ def from_jsonable(obj):
     if not isinstance(obj, dict):
         return obj
     if "__array__" in obj:
-        arr = np.array(obj["__array__"], dtype=obj["dtype"])
+        dt = np.dtype(obj["dtype"])
+        if dt.kind not in "biuf":
+            raise ModelError(f"design.json: arrays hold numbers, not {dt}")
+        arr = np.array(obj["__array__"], dtype=dt)
         return arr.reshape(obj["shape"])
     if "__dtype__" in obj:
         return DataType[obj["__dtype__"]]

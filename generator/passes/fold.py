@@ -19,6 +19,8 @@ from typing import Callable
 from ..errors import FoldingError, OptionError
 from ..estimate import node_cycles
 from ..ir import LabelSelect, MatrixVector, MultiThreshold
+from ..limits import MAX_DESCRIPTION_BYTES
+from ..safeio import read_text
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,8 @@ def _label_dims(node):
 
 
 def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+    small = [d for d in range(1, int(n ** 0.5) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
 
 
 def _dims(node) -> dict[str, int]:
@@ -128,11 +131,12 @@ class Fold:
 
 def apply_fold_file(nodes, path: Path):
     """Apply ``{"layer": {"pe": P, "simd": S}, ...}`` from a JSON file."""
+    text = read_text(path, "--fold", error=OptionError, max_bytes=MAX_DESCRIPTION_BYTES)
     try:
-        spec = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise OptionError(f"--fold {path}: cannot read JSON ({exc})") from None
-    if not isinstance(spec, dict):
+        spec = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise OptionError(f"--fold {path}: cannot read JSON ({str(exc).splitlines()[0] if str(exc) else 'nested too deeply'})") from None
+    if not isinstance(spec, dict) or not all(isinstance(v, dict) for v in spec.values()):
         raise OptionError(f"--fold {path}: must map layer names to {{\"pe\": P, \"simd\": S}}")
     names = {n.name for n in nodes}
     for layer in spec:
@@ -144,9 +148,10 @@ def apply_fold_file(nodes, path: Path):
         if fold:
             allowed = set(_dims(n))
             bad = set(fold) - allowed
-            if bad or not all(isinstance(v, int) and v >= 1 for v in fold.values()):
+            if bad or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v < 1 << 31
+                              for v in fold.values()):
                 raise FoldingError(f"--fold {path}: layer {n.name!r} takes {sorted(allowed)} as positive "
-                                   f"integers, not {fold!r}")
+                                   f"integers, not {fold!r:.200}")
             n = n.replace(**fold)
         out.append(n)
     return out

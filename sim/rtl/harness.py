@@ -22,7 +22,7 @@ from pathlib import Path
 from bitsmith.generator.errors import ToolError
 
 from .stream import RunResult, StreamIO, check_run_args, read_result, write_input
-from .toolchain import (RESET_CYCLES, build_jobs, cache_key, cache_root, render, run_tool,
+from .toolchain import (RESET_CYCLES, build_jobs, cache_key, cache_root, render, run_process, run_tool,
                         verilator_version)
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ def run(exe: Path, io: StreamIO, frames: Sequence[Sequence[int]], idle: str = "n
                    "--max-cycles", str(timeout_cycles or 0), "--stall-cycles", str(stall_cycles)]
         if waves is not None:
             command += ["--trace", str(Path(waves).resolve())]
-        completed = subprocess.run(command, capture_output=True, text=True)
+        completed = run_process(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if completed.returncode != 0:
             message = (completed.stderr.strip() or completed.stdout.strip()).splitlines()
             raise ToolError(f"the harness {exe} failed (exit {completed.returncode}): "
