@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -66,9 +67,13 @@ class BuildOptions:
 def parse_scale(text: str) -> float:
     """``"1/255"`` or ``"0.0039"`` -> float, for ``--input-scale``."""
     try:
-        return float(Fraction(text)) if "/" in text else float(text)
-    except (ValueError, ZeroDivisionError):
-        raise OptionError(f"--input-scale must be a number or a fraction like 1/255, not {text!r}") from None
+        value = float(Fraction(text)) if "/" in text else float(text)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        value = None
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise OptionError(f"--input-scale must be a positive finite number or a fraction like 1/255, "
+                          f"not {text!r}")
+    return value
 
 
 def load_model(path: str | Path, opts: BuildOptions) -> Graph:
@@ -372,6 +377,7 @@ def build(model: str | Path, out_dir: str | Path, opts: BuildOptions, *, progres
     protect = model_inputs(model, opts)
     check_out_dir(Path(out_dir), protect)
     step(f"reading {Path(model).name}")
+    log.info("building %s into %s", model, out_dir)
     graph = prepare(load_model(model, opts), opts)
     return write_bundle(graph, Path(out_dir), progress=progress, protect=protect)
 

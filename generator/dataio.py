@@ -50,7 +50,7 @@ def _layout_hint(got: tuple, want: tuple) -> str:
             return "; it looks like channels first (NCHW): x.transpose(0, 2, 3, 1) gives NHWC"
         if (got[2], got[0], got[1]) == want:
             return "; it looks like channels last (NHWC): x.transpose(0, 3, 1, 2) gives NCHW"
-    if int(np.prod(got, dtype=object)) == int(np.prod(want, dtype=object)):
+    if len(got) != len(want) and int(np.prod(got, dtype=object)) == int(np.prod(want, dtype=object)):
         return f"; x.reshape(-1, {', '.join(map(str, want))}) gives that shape if the values are in that order"
     return ""
 

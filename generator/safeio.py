@@ -88,6 +88,8 @@ def _header(fp, label: str, error) -> tuple[tuple, bool, np.dtype]:
     except (ValueError, EOFError, SyntaxError, TypeError, struct.error) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise error(f"{label}: not a numpy .npy array ({reason})") from None
+    if any(d < 0 for d in shape):
+        raise error(f"{label}: not a numpy .npy array (negative dimension in shape {tuple(shape)})")
     if dt.kind not in NUMERIC_KINDS or dt.fields is not None or dt.subdtype is not None:
         raise error(f"{label}: holds {dt.str!r} values; bitsmith reads numbers only "
                     f"(booleans, integers, floats)")
@@ -178,7 +180,7 @@ def load_npz(path: str | Path, what: str = "", *, error: type[BitsmithError] = M
         raise
     except Exception as exc:   # zipfile/zlib raise many kinds for a damaged archive: all mean corrupt
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        where = f" (array {member!r})" if member else ""
+        where = f" (array {member.removesuffix('.npy')!r})" if member else ""
         raise error(f"{label}: corrupt .npz archive{where}: {reason}") from None
     return arrays
 

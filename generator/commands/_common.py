@@ -8,7 +8,7 @@ import math
 import sys
 
 from ..build import BuildOptions, parse_scale
-from ..errors import OptionError
+from ..errors import ModelError, OptionError
 
 
 INT_LIMIT = (1 << 31) - 1    # larger counts and sizes are typing errors
@@ -66,7 +66,10 @@ def output_path(path: str, what: str, protect=()) -> None:
 def build_options(args) -> BuildOptions:
     from ..ir import dtype
     if args.input_dtype is not None:
-        dtype(args.input_dtype).name  # validates the name
+        try:
+            dtype(args.input_dtype)
+        except ModelError as exc:
+            raise OptionError(f"--input-dtype: {exc}") from None
     scale = parse_scale(args.input_scale) if args.input_scale is not None else None
     if (scale is None) != (args.input_dtype is None) and args.input_scale is not None:
         raise OptionError("--input-scale needs --input-dtype")

@@ -20,6 +20,9 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..build import build
     opts = build_options(args)
+    if opts.board:
+        from bitsmith.boards import get_board
+        get_board(opts.board)           # an unknown board is refused before anything is built
     with progress() as step:
         result = build(args.model, Path(args.out), opts, progress=step)
     if opts.board:

@@ -72,8 +72,12 @@ def fold_parameters(node) -> list[str]:
     return list(_dims(node))
 
 
-def best_folding(node, target: int) -> dict[str, int]:
+def best_folding(node, target: int, *, keep_explicit: bool = False) -> dict[str, int]:
+    """The cheapest folding of ``node`` that meets ``target``; with ``keep_explicit`` only
+    the parameters left at ``auto`` are chosen (the others keep their values)."""
     dims = _dims(node)
+    if keep_explicit:
+        dims = {k: v for k, v in dims.items() if getattr(node, k, AUTO) == AUTO}
     if not dims:
         return {}
     keys = list(dims)
@@ -121,7 +125,8 @@ class Fold:
         out = []
         for n in nodes:
             if self.target_cycles is not None and _dims(n) or is_auto(n):
-                n = n.replace(**best_folding(n, target))
+                # --target-cycles refolds every layer; otherwise explicit PE/SIMD stay as given
+                n = n.replace(**best_folding(n, target, keep_explicit=self.target_cycles is None))
                 if node_cycles(n) > target:
                     log.warning("layer %r cannot reach %d cycles per frame; its fastest folding "
                                 "takes %d", n.name, target, node_cycles(n))

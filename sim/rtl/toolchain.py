@@ -132,18 +132,33 @@ def run_process(command: Sequence[str], **kwargs) -> subprocess.CompletedProcess
         try:
             out, err = proc.communicate()
         except BaseException:
-            with suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _stop_group(proc)
             raise
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """SIGTERM to the tool's process group (a compiler driver then removes its temporary
+    files), SIGKILL to whatever still runs after ``grace`` seconds."""
+    for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signum)
+        try:
+            proc.wait(timeout=wait)
+            with suppress(ProcessLookupError, PermissionError):   # its children may outlive it
+                os.killpg(proc.pid, signal.SIGKILL)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def run_tool(command: Sequence[str], cwd: Path, log_path: Path, what: str) -> None:
     """Run an external tool, log to ``log_path``, raise :class:`ToolError` on failure."""
     log.info("running %s in %s", " ".join(command), cwd)
     with open(log_path, "w") as log_file:
-        completed = run_process(command, cwd=cwd, env=tool_env(), stdout=log_file,
-                                stderr=subprocess.STDOUT)
+        # the tool's own temporary files (the compiler's) go into its work folder, which
+        # its caller removes whatever happens
+        completed = run_process(command, cwd=cwd, env={**tool_env(), "TMPDIR": str(Path(cwd).resolve())},
+                                stdout=log_file, stderr=subprocess.STDOUT)
     if completed.returncode != 0:
         raise ToolError(f"{what} failed (exit {completed.returncode}); log: {log_path}")

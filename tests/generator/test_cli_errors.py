@@ -57,10 +57,11 @@ def test_unknown_model_type(capsys, tmp_path):
     (["build", str(EXAMPLE), "-o", "x", "--target-cycles", "0"],
      r"^bitsmith: error: argument --target-cycles: must be a positive integer, not '0'$"),
     (["build", str(EXAMPLE), "-o", "x", "--input-scale", "1/0", "--input-dtype", "UINT8"],
-     r"^bitsmith: error: --input-scale must be a number or a fraction like 1/255, not '1/0'$"),
+     r"^bitsmith: error: --input-scale must be a positive finite number or a fraction like 1/255, "
+     r"not '1/0'$"),
     (["frobnicate"], r"^bitsmith: error: argument COMMAND: invalid choice: 'frobnicate'"),
     (["build", str(EXAMPLE), "-o", "x", "--input-dtype", "FLOAT99"],
-     r"^bitsmith: error: unknown datatype 'FLOAT99'"),
+     r"^bitsmith: error: --input-dtype: unknown datatype 'FLOAT99'"),
 ])
 def test_usage_errors(capsys, tmp_path, argv, pattern):
     try:

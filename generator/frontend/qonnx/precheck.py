@@ -5,6 +5,7 @@ runs shape inference; on a malformed or hostile graph that can allocate without 
 (a ``ConstantOfShape`` of 10^12 elements), loop (a cycle) or fail deep inside a library.
 So first, on the protobuf alone:
 
+* every standard-domain node matches its ONNX schema (attribute types, input counts);
 * every op is one the front end lowers or a shape-plumbing op exporters emit and the
   clean-up folds away (:data:`PLUMBING_OPS`); ops that create data from sizes
   (``ConstantOfShape``, ``Expand``, ``Tile``, ``Range``, ``Resize``...) are refused;
@@ -92,6 +93,22 @@ def _check_wiring(graph, path) -> None:
         raise ModelError(f"{path}: the graph has a cycle through node {node.name!r} ({node.op_type})")
 
 
+def _check_nodes(model, path) -> None:
+    """Standard-domain nodes against their ONNX schema (attribute types, input counts)."""
+    ctx = onnx.checker.C.CheckerContext()
+    ctx.ir_version = model.ir_version
+    ctx.opset_imports = {o.domain: o.version for o in model.opset_import}
+    for node in model.graph.node:
+        if node.domain not in ("", "ai.onnx"):
+            continue
+        try:
+            onnx.checker.check_node(node, ctx)
+        except Exception as exc:  # onnx.checker.ValidationError and whatever the schema lookup raises
+            first = str(exc).strip().splitlines()
+            raise ModelError(f"{path}: node {node.name!r} ({node.op_type}) is malformed: "
+                             f"{first[0] if first else type(exc).__name__}") from None
+
+
 def _check_initializers(graph, path) -> None:
     for t in graph.initializer:
         n = _elements(t.dims)
@@ -147,6 +164,7 @@ def check_proto(model: onnx.ModelProto, path, supported) -> None:
         raise ModelError(f"{path}: the ONNX model has no graph nodes")
     graph = model.graph
     _check_ops(graph, path, supported)
+    _check_nodes(model, path)
     _check_wiring(graph, path)
     _check_initializers(graph, path)
     _check_input(graph, path)

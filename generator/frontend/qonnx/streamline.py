@@ -54,7 +54,14 @@ def streamline(model: ModelWrapper, name: str, *, input_dtype: DataType | None,
         handler = HANDLERS.get(node.op_type)
         if handler is None:
             raise ModelError(f"{where(node)}: not supported; supported ops: {', '.join(SUPPORTED_OPS)}")
-        handler(st, node)
+        try:
+            handler(st, node)
+        except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError, OverflowError) as exc:
+            # the checks above let only well-typed nodes through; what a handler still cannot
+            # read (an axis out of range, a zero group...) is the node's fault, or a bug
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ModelError(f"{where(node)}: the front end cannot read it ({type(exc).__name__}: {reason}); "
+                             f"if the node is valid ONNX, this is a bug (--debug shows where)") from exc
         current = node.output[1] if node.op_type == "TopK" else node.output[0]
     out = model.graph.output[0].name
     if current != out:
