@@ -76,6 +76,10 @@ def hardware_input(graph: Graph, x: np.ndarray, source: str) -> np.ndarray:
     if unchanged:      # the values reach the hardware as given: check them where the user sees them
         x = to_int64(x, f"{source}: batch", error=InputDataError)
         check_fits(x, graph.in_dtype, f"{source}: batch", error=InputDataError)
+    elif x.dtype.kind == "f" and not np.all(finite := np.isfinite(x)):
+        idx = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise InputDataError(f"{source}: batch[{', '.join(map(str, idx))}] is {float(x[idx])!r}, which is not "
+                             f"a finite number")
     try:
         xi = run_stages(graph.host_pre, x)
     except (ValueError, TypeError) as exc:

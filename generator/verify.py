@@ -73,6 +73,8 @@ def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: st
         reference_mismatches = len(ref_details)
         details += [f"golden != qonnx: {d}" for d in ref_details]
 
+    if expected is not None:             # a wrong --expected is refused before the long RTL run
+        expected_view(expected, run_stages(graph.host_post, golden))
     with tempfile.TemporaryDirectory(prefix="bitsmith-verify-") as tmp:
         target = out_dir or Path(tmp) / graph.name
         t1 = time.perf_counter()
@@ -92,14 +94,8 @@ def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: st
             else golden.reshape(len(golden), -1).tolist()
     expected_mismatches = None
     if expected is not None:
-        exp = np.asarray(expected)
-        got = np.asarray(final)
-        if exp.size == len(got) and got.reshape(len(got), -1).shape[1] != 1:
-            got = got.reshape(len(got), -1).argmax(axis=1)   # expected labels, model gives scores
-        if exp.reshape(-1).size != got.reshape(-1).size:
-            raise InputDataError(f"--expected holds {exp.size} values for {len(got)} frames "
-                                 f"of {got.reshape(len(got), -1).shape[1]} outputs")
-        bad = np.nonzero(exp.reshape(len(got), -1) != got.reshape(len(got), -1))[0]
+        exp, got = expected_view(expected, final)
+        bad = np.nonzero(exp != got)[0]
         expected_mismatches = len(np.unique(bad))
         details += [f"expected != model: frame {i}" for i in np.unique(bad)[:20]]
     t["total"] = time.perf_counter() - t0
@@ -110,3 +106,15 @@ def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: st
                         labels=labels, reference_mismatches=reference_mismatches,
                         expected_mismatches=expected_mismatches, protocol_errors=rtl.protocol_errors,
                         details=details, timings=t, report=built.report)
+
+
+def expected_view(expected: np.ndarray, final: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(expected, model output)`` as ``(frames, values)`` arrays to compare; expected labels
+    against a model giving scores compare with the scores' argmax."""
+    exp, got = np.asarray(expected), np.asarray(final)
+    if exp.size == len(got) and got.reshape(len(got), -1).shape[1] != 1:
+        got = got.reshape(len(got), -1).argmax(axis=1)   # expected labels, model gives scores
+    if exp.reshape(-1).size != got.reshape(-1).size:
+        raise InputDataError(f"--expected holds {exp.size} values for {len(got)} frames "
+                             f"of {got.reshape(len(got), -1).shape[1]} outputs")
+    return exp.reshape(len(got), -1), got.reshape(len(got), -1)

@@ -12,16 +12,28 @@ layers:
   - {name: top, op: topk, k: 1}
 ```
 
-Layer ops: ``dense`` (weights ``(out_features, in_features)``; optional ``thresholds``
-``(C, B)`` or ``(1, B)`` with ``out_dtype``, ``out_scale``, ``out_bias``; BIPOLAR outputs
-default to scale 2, bias -1), ``threshold``, ``reshape`` (``shape``), ``topk`` (``k``),
-plus the ops contributed by ``native_conv`` and ``native_sparse``. ``pe``/``simd`` may be
-integers or ``auto`` (chosen by the folding pass). Every error names the file and layer.
+Layer ops: ``dense``, ``threshold``, ``reshape``, ``topk`` here, plus the ops of every
+``native_*.py`` module of this package (conv, pooling, residual, sparse...). Each op
+declares its keys next to its parser with :func:`~.native_schema.native_op`; the file is
+read within budgets (:mod:`.description`), its keys and value types checked against the
+declarations, and every array converted exactly. ``docs/NATIVE.md`` (generated) lists
+every op and key. Every error names the file and layer.
+
+Adding an op (a few lines next to its parser)::
+
+    @native_op("avgpool", "Average pooling over kernel windows.",
+               Key("kernel", PAIR, "window size", required=True),
+               Key("stride", PAIR, "step between windows", default_doc="the kernel"), PE)
+    def parse_avgpool(spec, in_shape, in_dtype, arrays, where): ...
+
+then ``python -m bitsmith.generator.frontend.native_schema --write`` to republish.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
+import pkgutil
 from pathlib import Path
 from typing import Callable
 
@@ -38,9 +50,6 @@ from .native_schema import (ARRAY, DTYPE, FOLD, INT, INT_LIMIT, IDENT, OPS, SHAP
                             check_description, int_range, native_op, short)
 
 AUTO = 0  # folding placeholder resolved by generator.passes.fold
-
-#: The modules whose ops register themselves with :func:`native_op` (besides this one).
-OP_MODULES = ("native_conv", "native_sparse")
 
 
 class Arrays:
@@ -180,13 +189,17 @@ def parse_topk(spec, in_shape, in_dtype, arrays: Arrays, where: str):
 
 
 def native_ops() -> dict[str, OpSpec]:
-    """Every native op (its modules imported, so they have registered)."""
-    for module in OP_MODULES:
-        try:
-            __import__(f"{__package__}.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{module}":
-                raise
+    """Every native op: the ``native_*`` modules of this package are imported, so their
+    ``@native_op`` parsers have registered. A module still exporting an undeclared
+    ``NATIVE_OPS`` dict is a bug (its keys would go unchecked) and fails loudly."""
+    package = importlib.import_module(__package__)
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("native_") and info.name != "native_schema":
+            module = importlib.import_module(f"{__package__}.{info.name}")
+            undeclared = set(getattr(module, "NATIVE_OPS", {})) - set(OPS)
+            if undeclared:
+                raise TypeError(f"{module.__name__}: native ops {sorted(undeclared)} have no key declaration; "
+                                f"decorate their parsers with @native_op(name, doc, *keys)")
     return OPS
 
 

@@ -270,7 +270,7 @@ def json_schema() -> dict:
         props = {}
         for k in spec.keys:
             props[k.name] = {"const": op, "description": k.doc} if k.name == "op" else \
-                {"$ref": "#/$defs/layers", "description": k.doc} if k.kind is LAYERS else k.schema()
+                {"$ref": "#/$defs/layers", "description": k.doc} if k.kind == LAYERS else k.schema()
         defs[f"op_{op}"] = {"description": spec.doc, "type": "object", "additionalProperties": False,
                             "required": [k.name for k in spec.keys if k.required], "properties": props}
     top = {}
@@ -288,7 +288,7 @@ def json_schema() -> dict:
 def _table(keys, op: str | None = None) -> list[str]:
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for k in keys:
-        kind = f"`{op}`" if k is OP else k.kind.text
+        kind = f"`{op}`" if k.name == "op" else k.kind.text
         rows.append(f"| `{k.name}` | {kind} | {k.default_text()} | {k.doc} |")
     return rows
 
@@ -333,5 +333,6 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if stale else 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":      # run through the package, so the op modules share its registry
+    from bitsmith.generator.frontend.native_schema import main as _main
+    sys.exit(_main())

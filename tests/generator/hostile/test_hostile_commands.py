@@ -473,3 +473,28 @@ COMMAND_CASES = {
 def test_commands(sandbox, build_dir, prepare, argv, pattern):
     prepare(sandbox, build_dir)
     sandbox.rejects(argv, rf"^bitsmith: error: {pattern}$")
+
+
+# ----------------------------------------------------------------------------- regressions that must work
+def test_design_json_keeps_a_reshape_layer(sandbox):
+    """``Reshape`` is a layer kind and a host stage: design.json must tell them apart."""
+    from bitsmith.generator.build import BuildOptions, load_model, prepare
+    from bitsmith.generator.ir import Reshape
+    from bitsmith.generator.ir.serialize import dump_graph, load_graph
+    sandbox.native([{"name": "r", "op": "reshape", "shape": [4, 4, 1]}, {"name": "r2", "op": "reshape", "shape": [16]}])
+    graph = prepare(load_model(sandbox.path("m.yaml"), BuildOptions()), BuildOptions())
+    again = load_graph(json.loads(json.dumps(dump_graph(graph))))
+    assert [type(n) for n in again.nodes] == [Reshape, Reshape]
+    assert [type(s).__name__ for s in again.host_pre] == ["InputFrame", "ToNHWC"]
+
+
+def test_amaranth_sim_of_a_build_with_a_reshape_layer(sandbox):
+    layers = [{"name": "r", "op": "reshape", "shape": [16]},
+              {"name": "fc", "op": "dense", "weights": "w", "weight_dtype": "INT2", "pe": 2, "simd": 4}]
+    sandbox.native(layers, npz={"w": np.ones((4, 16), dtype=np.int8)}, input={"shape": [4, 4, 1], "dtype": "UINT2"})
+    np.save(sandbox.path("x.npy"), np.arange(48).reshape(3, 4, 4, 1) % 4)
+    assert sandbox.run(*BUILD)[0] == 0
+    code, out, err = sandbox.run("sim", "out", "--input", "x.npy", "--output", "y.npy", "--simulator", "amaranth")
+    assert code == 0, err
+    expected = (np.arange(48).reshape(3, 16) % 4).sum(axis=1)
+    assert np.array_equal(np.load(sandbox.path("y.npy")).reshape(3, 4), np.repeat(expected[:, None], 4, axis=1))

@@ -297,6 +297,15 @@ INPUT_CASES = {
 }
 
 
+def test_nan_input_to_a_float_model(sandbox):
+    _conv_model(sandbox)
+    x = RNG.normal(size=(4, 3, 6, 5)).astype(np.float32)
+    x[2, 1, 0, 4] = np.nan
+    np.save(sandbox.path("x.npy"), x)
+    sandbox.rejects(("golden", "x.onnx", "--input", "x.npy", "--output", "y.npy"),
+                    r"^bitsmith: error: x\.npy: batch\[2, 1, 0, 4\] is nan, which is not a finite number$")
+
+
 @pytest.mark.parametrize("shape, pattern", INPUT_CASES.values(), ids=list(INPUT_CASES))
 def test_input_layouts(sandbox, shape, pattern):
     _conv_model(sandbox)
