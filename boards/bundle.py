@@ -13,7 +13,6 @@ from pathlib import Path
 from qonnx.core.datatype import DataType
 
 from bitsmith.generator.errors import ModelError, OptionError
-from bitsmith.generator.ir import dtype as stream_dtype
 from bitsmith.generator.ir.names import identifier_problem
 
 
@@ -60,9 +59,12 @@ def _stream(where: str, raw) -> StreamIO:
     if missing:
         raise ModelError(f"{where} lacks {', '.join(missing)}")
     try:
-        dtype = stream_dtype(raw["dtype"])
-    except ModelError as exc:
-        raise ModelError(f"{where}.dtype: {exc}") from None
+        dtype = DataType[raw["dtype"]]
+        valid = dtype.is_integer() and dtype.bitwidth() >= 1
+    except Exception:  # qonnx raises KeyError, ValueError, TypeError or a bare Exception
+        valid = False
+    if not valid:
+        raise ModelError(f"{where}.dtype {raw['dtype']!r:.80} is not a qonnx integer datatype")
     for key in ("elems_per_word", "tdata_bits", "words_per_frame"):
         if not isinstance(raw[key], int) or isinstance(raw[key], bool) or raw[key] < 1:
             raise ModelError(f"{where}.{key} must be a positive integer, not {raw[key]!r:.80}")

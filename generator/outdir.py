@@ -32,6 +32,7 @@ from pathlib import Path
 
 from .errors import OptionError
 from .interrupt import deferred
+from .safeio import umask
 
 MARKER = ".bitsmith-build.json"
 FORMAT = "bitsmith-build/1"
@@ -195,7 +196,7 @@ def staging(out_dir: Path, protect: Iterable[Path | str | None] = (), *, what: s
     made = _make_parents(out_dir.parent, what, out_dir)
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
-        tmp.chmod(0o777 & ~_umask())      # mkdtemp makes it private; a build folder is not
+        tmp.chmod(0o777 & ~umask())       # mkdtemp makes it private; a build folder is not
     except OSError as exc:
         _remove_parents(made)
         raise OptionError(f"{what} {out_dir}: cannot write there ({exc.strerror})") from None
@@ -209,12 +210,6 @@ def staging(out_dir: Path, protect: Iterable[Path | str | None] = (), *, what: s
         shutil.rmtree(tmp, ignore_errors=True)
         _remove_parents(made)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _make_parents(parent: Path, what: str, out_dir: Path) -> list[Path]:

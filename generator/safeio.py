@@ -187,6 +187,13 @@ def load_npz(path: str | Path, what: str = "", *, error: type[BitsmithError] = M
 
 # --------------------------------------------------------------------------- writing
 
+def umask() -> int:
+    """The process's file-creation mask."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -255,6 +262,7 @@ def output_file(path: str | Path, what: str, *, suffix_ok: Callable[[Path], bool
         raise OptionError(f"{what} {path}: cannot write there ({exc.strerror})") from None
     os.close(fd)
     tmp = Path(tmp)
+    tmp.chmod(0o666 & ~umask())          # mkstemp makes it private; the result is not
     try:
         yield tmp
         tmp.replace(path)
