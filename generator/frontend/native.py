@@ -26,7 +26,7 @@ Adding an op (a few lines next to its parser)::
                Key("stride", PAIR, "step between windows", default_doc="the kernel"), PE)
     def parse_avgpool(spec, in_shape, in_dtype, arrays, where): ...
 
-then ``python -m bitsmith.generator.frontend.native_schema --write`` to republish.
+then ``python -m bitsmith.generator.frontend.publish --write`` to republish.
 """
 
 from __future__ import annotations

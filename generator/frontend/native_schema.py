@@ -17,9 +17,9 @@ integer, a boolean anywhere but where a boolean belongs) is an error naming the 
 declared defaults are filled in.
 
 From the declarations come the published JSON Schema (``native.schema.json`` next to this
-file) and the reference page ``docs/NATIVE.md``; ``python -m
-bitsmith.generator.frontend.native_schema --write`` regenerates both, and a test fails when
-they are stale.
+file) and the reference page ``docs/NATIVE.md`` (:mod:`.publish`; ``python -m
+bitsmith.generator.frontend.publish --write`` regenerates both, and a test fails when they
+are stale).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import difflib
 import functools
 import json
 import reprlib
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -38,8 +37,6 @@ from ..ir.core import DTYPE_CHOICES, STREAM_DTYPES
 from ..ir.names import KEYWORDS, MAX_LENGTH
 from ..limits import MAX_TENSOR_ELEMENTS
 
-SCHEMA_FILE = Path(__file__).with_name("native.schema.json")
-SCHEMA_ID = "urn:bitsmith:native-description:1"
 INT_LIMIT = (1 << 31) - 1     # integers in a description fit 32 bits (sizes, scales, biases)
 
 _short = reprlib.Repr()
@@ -72,10 +69,12 @@ def strict_validator(schema: dict):
 
 @dataclass(frozen=True)
 class Kind:
-    """A value type: ``text`` for messages and the reference, ``schema`` its JSON Schema."""
+    """A value type: ``text`` for messages and the reference, ``schema`` its JSON Schema;
+    a ``shared`` kind is published once under ``$defs/<shared>`` and referenced."""
 
     text: str
     schema: dict = field(hash=False, compare=False)
+    shared: str | None = None
 
     def accepts(self, value) -> bool:
         return _validator(self)(value)
@@ -93,12 +92,12 @@ def _int(lo: int = -INT_LIMIT - 1, hi: int = INT_LIMIT) -> dict:
 IDENT = Kind(f"an identifier (a letter or _ first, then letters, digits, _; at most {MAX_LENGTH} "
              f"characters; not a Verilog keyword)",
              {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": MAX_LENGTH,
-              "not": {"enum": sorted(KEYWORDS)}})
+              "not": {"enum": sorted(KEYWORDS)}}, shared="identifier")
 ARRAY = Kind("the name of an array in the .npz", {"type": "string", "minLength": 1})
 PATH = Kind("a file path (relative to the description)", {"type": "string", "minLength": 1})
 DTYPE = Kind(f"an integer datatype ({DTYPE_CHOICES})",
-             {"type": "string", "pattern": f"^({STREAM_DTYPES.pattern})$"})
-FOLD = Kind("a positive integer or 'auto'", {"anyOf": [_int(1), {"const": "auto"}]})
+             {"type": "string", "pattern": f"^({STREAM_DTYPES.pattern})$"}, shared="datatype")
+FOLD = Kind("a positive integer or 'auto'", {"anyOf": [_int(1), {"const": "auto"}]}, shared="folding")
 INT = Kind("an integer", _int())
 FRACTION = Kind("a number in [0, 1)", {"type": "number", "minimum": 0, "exclusiveMaximum": 1})
 SHAPE = Kind("[C] or [H, W, C] of positive integers",
@@ -152,7 +151,7 @@ class Key:
         return self.default_doc or "none"
 
     def schema(self) -> dict:
-        out = dict(self.kind.schema)
+        out = {"$ref": f"#/$defs/{self.kind.shared}"} if self.kind.shared else dict(self.kind.schema)
         if self.default is not _NO_DEFAULT:
             out["default"] = self.default
         return {"description": self.doc, **out}
@@ -248,91 +247,3 @@ def check_description(data, path: Path) -> dict:
     data = check_keys(data, TOP_KEYS, str(path), "the description")
     data["input"] = check_keys(data["input"], INPUT_KEYS, f"{path}: input", "input")
     return data
-
-
-# --------------------------------------------------------------------------- publishing
-
-def json_schema() -> dict:
-    """The JSON Schema (Draft 2020-12) of a native description, from the declarations."""
-    from .native import native_ops
-    ops = native_ops()
-    defs: dict[str, Any] = {
-        "input": {"type": "object", "additionalProperties": False,
-                  "required": [k.name for k in INPUT_KEYS if k.required],
-                  "properties": {k.name: k.schema() for k in INPUT_KEYS}},
-        "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"}},
-        "layer": {"type": "object", "required": ["op"],
-                  "properties": {"op": {"enum": sorted(ops)}},
-                  "allOf": [{"if": {"properties": {"op": {"const": op}}},
-                             "then": {"$ref": f"#/$defs/op_{op}"}} for op in sorted(ops)]},
-    }
-    for op, spec in sorted(ops.items()):
-        props = {}
-        for k in spec.keys:
-            props[k.name] = {"const": op, "description": k.doc} if k.name == "op" else \
-                {"$ref": "#/$defs/layers", "description": k.doc} if k.kind == LAYERS else k.schema()
-        defs[f"op_{op}"] = {"description": spec.doc, "type": "object", "additionalProperties": False,
-                            "required": [k.name for k in spec.keys if k.required], "properties": props}
-    top = {}
-    for k in TOP_KEYS:
-        top[k.name] = {"$ref": f"#/$defs/{k.name}", "description": k.doc} if k.name in ("input", "layers") \
-            else k.schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
-            "title": "bitsmith native network description",
-            "description": "A network for bitsmith: YAML or JSON, with an .npz of integer arrays. "
-                           "Generated from generator/frontend/native*.py; see docs/NATIVE.md.",
-            "type": "object", "additionalProperties": False,
-            "required": [k.name for k in TOP_KEYS if k.required], "properties": top, "$defs": defs}
-
-
-def _table(keys, op: str | None = None) -> list[str]:
-    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    for k in keys:
-        kind = f"`{op}`" if k.name == "op" else k.kind.text
-        rows.append(f"| `{k.name}` | {kind} | {k.default_text()} | {k.doc} |")
-    return rows
-
-
-def reference_markdown() -> str:
-    """The reference page ``docs/NATIVE.md``, from the declarations."""
-    from .native import native_ops
-    ops = native_ops()
-    lines = ["# The native description: reference", "",
-             "<!-- generated by `python -m bitsmith.generator.frontend.native_schema --write` from the op",
-             "     declarations in generator/frontend/native*.py; do not edit by hand -->", "",
-             "A network is a YAML or JSON file plus an `.npz` of integer arrays. Every key below is",
-             "checked: an unknown key, a value of the wrong type or a missing required key stops the",
-             "build with one line naming the file, the layer and the key. Integers are written",
-             "without a decimal point; booleans are never integers. The same rules as a JSON Schema:",
-             "`generator/frontend/native.schema.json` (installed as",
-             "`bitsmith/generator/frontend/native.schema.json`).", "",
-             "## Top level", "", *_table(TOP_KEYS), "", "## `input`", "", *_table(INPUT_KEYS), "",
-             "## Layers", "",
-             "Each layer is a mapping with an `op`; the ops and their keys:", ""]
-    for op, spec in sorted(ops.items()):
-        lines += [f"### `{op}`", "", spec.doc, "", *_table(spec.keys, op), ""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def published() -> dict[Path, str]:
-    """The generated files and their content: the JSON Schema and the reference page."""
-    docs = Path(__file__).resolve().parents[2] / "docs" / "NATIVE.md"
-    return {SCHEMA_FILE: json.dumps(json_schema(), indent=1) + "\n", docs: reference_markdown()}
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    stale = [p for p, text in published().items() if not p.exists() or p.read_text() != text]
-    if argv == ["--write"]:
-        for path, text in published().items():
-            path.write_text(text)
-        print("wrote " + ", ".join(str(p) for p in published()))
-        return 0
-    for p in stale:
-        print(f"stale: {p} (run with --write)")
-    return 1 if stale else 0
-
-
-if __name__ == "__main__":      # run through the package, so the op modules share its registry
-    from bitsmith.generator.frontend.native_schema import main as _main
-    sys.exit(_main())

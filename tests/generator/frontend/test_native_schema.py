@@ -14,8 +14,8 @@ from jsonschema import Draft202012Validator
 from bitsmith.generator.errors import ModelError
 from bitsmith.generator.frontend.description import read_description
 from bitsmith.generator.frontend.native import load_native, native_ops
-from bitsmith.generator.frontend.native_schema import (OPS, SCHEMA_FILE, check_description, json_schema,
-                                                        published, strict_validator)
+from bitsmith.generator.frontend.native_schema import OPS, check_description, strict_validator
+from bitsmith.generator.frontend.publish import SCHEMA_FILE, json_schema, published
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((ROOT / "generator" / "examples").rglob("*.yaml"))
@@ -23,7 +23,7 @@ EXAMPLES = sorted((ROOT / "generator" / "examples").rglob("*.yaml"))
 
 def test_published_files_are_current():
     stale = [str(p) for p, text in published().items() if not p.exists() or p.read_text() != text]
-    assert not stale, f"regenerate with: python -m bitsmith.generator.frontend.native_schema --write ({stale})"
+    assert not stale, f"regenerate with: python -m bitsmith.generator.frontend.publish --write ({stale})"
 
 
 def test_the_schema_is_a_valid_draft_2020_12_schema():

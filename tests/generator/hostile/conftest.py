@@ -22,9 +22,6 @@ import yaml
 
 from bitsmith.generator.cli import main
 
-ROOT = Path(__file__).resolve().parents[3]
-DIGITS = ROOT / "generator" / "examples" / "digits" / "digits.yaml"
-
 
 def snapshot(root: Path) -> dict[str, tuple]:
     """Every entry below ``root`` (links not followed): type, size, mtime and content hash."""
