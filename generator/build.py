@@ -364,7 +364,7 @@ def read_bundle(out_dir: str | Path) -> tuple[Graph, dict]:
         graph.check()
     except ModelError as exc:
         raise ModelError(f"{path}: {exc}") from None
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RecursionError) as exc:
         raise ModelError(f"{path}: not a valid bitsmith design ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     from bitsmith.boards.bundle import read_core_io

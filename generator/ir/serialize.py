@@ -9,7 +9,7 @@ import numpy as np
 from qonnx.core.datatype import DataType
 
 from ..errors import ModelError
-from .core import NODE_KINDS, Graph, Thresholds
+from .core import NODE_KINDS, Graph, Node, Thresholds
 from . import host as _host
 
 FORMAT = "bitsmith-design/1"
@@ -85,6 +85,18 @@ def load_graph(data: dict) -> Graph:
     graph = from_jsonable(data)
     if not isinstance(graph, Graph):
         raise ModelError("design.json: 'graph' is not a bitsmith graph")
+    if not isinstance(graph.nodes, tuple) or not all(isinstance(n, Node) for n in graph.nodes):
+        raise ModelError("design.json: the graph's nodes are not bitsmith layers")
+    stage_kinds = tuple(_host.HOST_KINDS.values())
+    for part in ("host_pre", "host_post"):
+        stages = getattr(graph, part)
+        if not isinstance(stages, tuple) or not all(isinstance(s, stage_kinds) for s in stages):
+            raise ModelError(f"design.json: the graph's {part} is not a list of host stages")
+        for stage in stages:
+            shape = getattr(stage, "shape", ())
+            if not isinstance(shape, tuple) or not all(type(d) is int and d > 0 for d in shape):
+                raise ModelError(f"design.json: {type(stage).__name__}.shape must be positive integers, "
+                                 f"not {shape!r:.80}")
     return graph
 
 
