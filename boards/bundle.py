@@ -13,6 +13,7 @@ from pathlib import Path
 from qonnx.core.datatype import DataType
 
 from bitsmith.generator.errors import ModelError, OptionError
+from bitsmith.generator.ir.names import identifier_problem
 
 
 @dataclass(frozen=True)
@@ -52,18 +53,25 @@ class CoreIO:
 
 def _stream(where: str, raw) -> StreamIO:
     if not isinstance(raw, dict):
-        raise ModelError(f"{where} must be an object, not {raw!r}")
+        raise ModelError(f"{where} must be an object, not {raw!r:.80}")
     missing = [k for k in ("dtype", "shape", "elems_per_word", "tdata_bits", "words_per_frame")
                if k not in raw]
     if missing:
         raise ModelError(f"{where} lacks {', '.join(missing)}")
     try:
         dtype = DataType[raw["dtype"]]
-    except (KeyError, ValueError, TypeError):
-        raise ModelError(f"{where}.dtype {raw['dtype']!r} is not a qonnx datatype") from None
+        valid = dtype.is_integer() and dtype.bitwidth() >= 1
+    except Exception:  # qonnx raises KeyError, ValueError, TypeError or a bare Exception
+        valid = False
+    if not valid:
+        raise ModelError(f"{where}.dtype {raw['dtype']!r:.80} is not a qonnx integer datatype")
     for key in ("elems_per_word", "tdata_bits", "words_per_frame"):
-        if not isinstance(raw[key], int) or raw[key] < 1:
-            raise ModelError(f"{where}.{key} must be a positive integer, not {raw[key]!r}")
+        if not isinstance(raw[key], int) or isinstance(raw[key], bool) or raw[key] < 1:
+            raise ModelError(f"{where}.{key} must be a positive integer, not {raw[key]!r:.80}")
+    shape = raw["shape"]
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0
+                                              for d in shape):
+        raise ModelError(f"{where}.shape must be a list of positive integers, not {shape!r:.80}")
     if raw["tdata_bits"] % 8:
         raise ModelError(f"{where}.tdata_bits must be a multiple of 8, not {raw['tdata_bits']!r}")
     io = StreamIO(dtype, tuple(int(d) for d in raw["shape"]), raw["elems_per_word"],
@@ -84,16 +92,22 @@ def read_core_io(out_dir: Path) -> CoreIO:
     if not path.is_file():
         raise OptionError(f"{out_dir}: not a build output (no design.json)")
     try:
-        design = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"{path}: not JSON ({exc})") from None
+        design = json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as exc:   # JSON or UTF-8 errors, absurd nesting
+        raise ModelError(f"{path}: not JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
     io = design.get("io") if isinstance(design, dict) else None
     if not isinstance(io, dict):
         raise ModelError(f"{path}: no \"io\" section")
     for key in ("top", "verilog", "in", "out"):
         if key not in io:
             raise ModelError(f"{path}: io lacks {key!r}")
-    verilog = out_dir / io["verilog"]
+    problem = identifier_problem(io["top"])
+    if problem:
+        raise ModelError(f"{path}: io.top {problem}")
+    rel = io["verilog"]
+    if not isinstance(rel, str) or Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise ModelError(f"{path}: io.verilog must be a path inside the build, not {rel!r:.80}")
+    verilog = out_dir / rel
     if not verilog.is_file():
         raise ModelError(f"{path}: io.verilog {io['verilog']!r} does not exist")
     return CoreIO(io["top"], verilog, _stream(f"{path}: io.in", io["in"]),

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bitsmith.generator.errors import CheckFailed, InputDataError, ToolError
+from bitsmith.generator.ir.integers import check_fits, to_int64
 from bitsmith.sim.packing import pack, unpack
 
 from . import protocol
@@ -119,10 +120,8 @@ def _frames(x: np.ndarray, side: StreamIO, where: str) -> np.ndarray:
     if x.shape[1:] != side.shape:
         raise InputDataError(f"{where}: frames must have shape {side.shape} after the batch "
                              f"axis, not {x.shape[1:]}")
-    if not np.issubdtype(x.dtype, np.integer):
-        if not np.all(np.equal(np.mod(x, 1), 0)):
-            raise InputDataError(f"{where}: values must be integers of {side.dtype.name}")
-        x = x.astype(np.int64)
+    x = to_int64(x, f"{where}: batch", error=InputDataError)       # exact: nothing wraps or rounds
+    check_fits(x, side.dtype, f"{where}: batch", error=InputDataError)
     return x
 
 

@@ -15,12 +15,14 @@ The work happens in ``OUT/board/<NAME>.partial/``; on success it replaces
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import time
 from pathlib import Path
+from typing import Callable
 
 from bitsmith.generator.errors import BitsmithError, OptionError
 
@@ -36,7 +38,8 @@ DEFAULT_BAUD = 115200
 
 
 def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
-          progress: Progress | None = None, baud: int = DEFAULT_BAUD, seeds: int = 1) -> dict:
+          progress: Progress | None = None, baud: int = DEFAULT_BAUD, seeds: int = 1,
+          guard: Callable | None = None) -> dict:
     """Synthesise the build in ``out_dir`` for ``board``; returns the ``synth.json`` dict.
 
     Parameters
@@ -54,6 +57,10 @@ def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
         UART rate of the shell (open boards and Arty).
     seeds : int
         iCE40/ECP5: place and route with nextpnr seeds 1..``seeds``, keep the fastest.
+    guard : callable or None
+        ``guard(out_dir, board_name)``: a context manager entered once the options are
+        checked, around everything written below ``out_dir/board/`` (the command line's
+        :func:`bitsmith.generator.outdir.board_folder`: ownership checks and the marker).
 
     Raises
     ------
@@ -77,6 +84,16 @@ def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
     if seeds > 1 and target.flow != "open":
         raise OptionError(f"--seeds applies to the iCE40/ECP5 boards (nextpnr), not {target.name}")
 
+    with (guard or _no_guard)(Path(out_dir), target.name):
+        return _run(Path(out_dir), target, core, progress, clock=clock, baud=baud, seeds=seeds)
+
+
+@contextlib.contextmanager
+def _no_guard(out_dir: Path, board: str):
+    yield
+
+
+def _run(out_dir: Path, target, core, progress, *, clock, baud, seeds) -> dict:
     root = Path(out_dir) / "board"
     final, partial, failed = root / target.name, root / f"{target.name}.partial", \
         root / f"{target.name}.failed"
@@ -96,6 +113,9 @@ def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
         partial.rename(failed)
         # the message names logs in the work folder: point it at where they now are
         exc.args = tuple(str(a).replace(str(partial), str(failed)) for a in exc.args)
+        raise
+    except BaseException:      # a bug or a signal: nothing half-made stays behind
+        shutil.rmtree(partial, ignore_errors=True)
         raise
     result = {"board": target.name, "device": target.device, "part": target.part,
               "flow": target.flow, "core": core.top, **figures,

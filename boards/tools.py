@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from bitsmith.generator.errors import ToolError
+from bitsmith.sim.rtl.toolchain import run_process, stop_group
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +71,15 @@ class Steps:
         command = [tool_path(tool), *args]
         with open(self.workdir / log_name, "w") as log_file:
             if on_line is None:
-                done = subprocess.run(command, cwd=self.workdir, stdout=log_file,
-                                      stderr=subprocess.STDOUT, text=True)
+                done = run_process(command, cwd=self.workdir, stdout=log_file,
+                                   stderr=subprocess.STDOUT, text=True)
             else:
                 done = _run_following(command, self.workdir, log_file, on_line)
         self.seconds[step] = round(time.monotonic() - start, 2)
         if check and done.returncode != 0:
-            raise ToolError(f"{tool} failed ({step}); see {self.workdir / log_name}:\n"
-                            f"{tail(self.workdir / log_name)}")
+            last = tail(self.workdir / log_name, 1).strip()
+            raise ToolError(f"{tool} failed ({step}); see {self.workdir / log_name}"
+                            + (f" (last line: {last})" if last else ""))
         return done
 
 
@@ -85,10 +87,14 @@ def _run_following(command: list[str], cwd: Path, log_file,
                    on_line: Callable[[str], None]) -> subprocess.CompletedProcess:
     """Run ``command``, copying each output line to ``log_file`` and ``on_line``."""
     with subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, errors="replace", bufsize=1) as proc:
-        for line in proc.stdout:
-            log_file.write(line)
-            on_line(line.rstrip("\n"))
+                          text=True, errors="replace", bufsize=1, start_new_session=True) as proc:
+        try:
+            for line in proc.stdout:
+                log_file.write(line)
+                on_line(line.rstrip("\n"))
+        except BaseException:   # interrupted: the tool's whole process group goes too
+            stop_group(proc)
+            raise
     return subprocess.CompletedProcess(command, proc.returncode)
 
 

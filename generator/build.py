@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -26,10 +25,14 @@ from .errors import ModelError, OptionError
 from .estimate import BRAM_KBIT, MODEL, UNITS, Resources, graph_cycles, node_cycles, node_resources
 from .ir import Graph, LabelSelect, dtype
 from .ir.host import ToNHWC
+from .ir.origin import describe_node
 from .ir.serialize import FORMAT, dump_graph, load_graph
+from .limits import MAX_ONNX_BYTES, check_graph, check_hardware
 from .lowering import lower_node
+from .outdir import check_out_dir, staging
 from .passes import run_pipeline
 from .passes.fold import Fold
+from .safeio import read_text, regular_file
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +68,24 @@ class BuildOptions:
 def parse_scale(text: str) -> float:
     """``"1/255"`` or ``"0.0039"`` -> float, for ``--input-scale``."""
     try:
-        return float(Fraction(text)) if "/" in text else float(text)
-    except (ValueError, ZeroDivisionError):
-        raise OptionError(f"--input-scale must be a number or a fraction like 1/255, not {text!r}") from None
+        value = float(Fraction(text)) if "/" in text else float(text)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        value = None
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise OptionError(f"--input-scale must be a positive finite number or a fraction like 1/255, "
+                          f"not {text!r}")
+    return value
 
 
 def load_model(path: str | Path, opts: BuildOptions) -> Graph:
     path = Path(path)
-    if not path.exists():
-        raise ModelError(f"{path}: no such file")
+    regular_file(path, error=ModelError)
+    graph = _front_end(path, opts)
+    check_graph(graph)
+    return graph
+
+
+def _front_end(path: Path, opts: BuildOptions) -> Graph:
     if path.suffix == ".onnx":
         from .frontend.qonnx import load_onnx
         graph = load_onnx(path, input_dtype=dtype(opts.input_dtype) if opts.input_dtype else None,
@@ -123,8 +135,8 @@ def prepare(graph: Graph, opts: BuildOptions) -> Graph:
     if not graph.host_pre:
         graph = graph.replace(host_pre=(ToNHWC(shape=tuple(graph.in_shape)),))
     fold_file = None if opts.fold in (None, "auto") else Path(opts.fold)
-    if fold_file is not None and not fold_file.exists():
-        raise OptionError(f"--fold {fold_file}: no such file (use 'auto' or a JSON file)")
+    if fold_file is not None:
+        regular_file(fold_file, "--fold", error=OptionError)
     graph = run_pipeline(graph, (Fold(target_cycles=opts.resolved_target_cycles(), fold_file=fold_file),))
     return graph
 
@@ -193,9 +205,20 @@ def size_fifos(per_node: list[tuple[object, list]]) -> list:
     return out
 
 
+def lower_checked(graph: Graph, node) -> list:
+    """``lower_node(node)``; a hardware component refusing its parameters (``ValueError`` /
+    ``TypeError`` from its constructor: a datatype or size the hardware does not support)
+    is the model's limit, reported as a :class:`ModelError` naming the layer."""
+    try:
+        return lower_node(node)
+    except (ValueError, TypeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{describe_node(graph, node)}: the hardware does not support it: {reason}") from exc
+
+
 def elaborate(graph: Graph) -> Elaborated:
     from bitsmith.hw.top import AxiStreamTop, Dataflow
-    stages = size_fifos([(node, lower_node(node)) for node in graph.nodes])
+    stages = size_fifos([(node, lower_checked(graph, node)) for node in graph.nodes])
     if not stages:
         raise ModelError(f"network {graph.name!r} has no hardware layers")
     io = stream_io(graph, stages)
@@ -270,10 +293,17 @@ class BuildResult:
     report: dict
 
 
-def write_bundle(graph: Graph, out_dir: Path, *, progress=None) -> BuildResult:
-    """Elaborate ``graph`` and write the whole OUT/ bundle atomically."""
+def write_bundle(graph: Graph, out_dir: Path, *, progress=None, protect=()) -> BuildResult:
+    """Elaborate ``graph`` and write the whole OUT/ bundle atomically.
+
+    ``out_dir`` is replaced only when it holds exactly an earlier bitsmith build, never
+    when it is or contains one of the paths in ``protect`` (the command's inputs) or their
+    folders (see :mod:`bitsmith.generator.outdir`).
+    """
     from .report import write_report
-    check_out_dir(Path(out_dir))
+    out_dir = Path(out_dir)
+    check_out_dir(out_dir, protect)
+    check_hardware(graph)
     start = time.perf_counter()
     step = progress or (lambda msg: None)
     step("lowering to hardware")
@@ -283,10 +313,7 @@ def write_bundle(graph: Graph, out_dir: Path, *, progress=None) -> BuildResult:
     report = make_report(graph, elab.io, time.perf_counter() - start)
     design = {"format": FORMAT, "graph": dump_graph(graph), "io": elab.io,
               "ideal_cycles_per_frame": report["ideal_cycles_per_frame"], "layers": report["layers"]}
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with staging(out_dir, protect) as tmp:
         (tmp / "rtl").mkdir()
         (tmp / "rtl" / f"{graph.name}.v").write_text(verilog_text)
         (tmp / "design.json").write_text(json.dumps(design))
@@ -295,10 +322,6 @@ def write_bundle(graph: Graph, out_dir: Path, *, progress=None) -> BuildResult:
         step("writing the simulation bundle")
         from bitsmith.sim.rtl import write_sim_bundle
         write_sim_bundle(tmp / "sim", elab.io["verilog"], io_of(elab.io))
-        replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return BuildResult(out_dir=out_dir, graph=graph, io=elab.io, report=report)
 
 
@@ -309,43 +332,50 @@ def io_of(io: dict):
                     out_words_per_frame=io["out"]["words_per_frame"])
 
 
-def check_out_dir(out_dir: Path) -> None:
-    """Refuse, before any work, to replace a folder that is not an earlier build."""
-    if out_dir.exists() and (not out_dir.is_dir() or (not (out_dir / "design.json").exists()
-                                                      and any(out_dir.iterdir()))):
-        raise OptionError(f"{out_dir} exists and is not a bitsmith build; refusing to overwrite it")
-
-
-def replace_dir(tmp: Path, out_dir: Path) -> None:
-    """Move the finished ``tmp`` into place; an existing OUT is replaced only now."""
-    if out_dir.exists():
-        check_out_dir(out_dir)
-        old = out_dir.with_name(f".{out_dir.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        out_dir.rename(old)
-        tmp.rename(out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out_dir)
-
-
 def read_bundle(out_dir: str | Path) -> tuple[Graph, dict]:
+    """The graph and the ``design.json`` of a build folder, checked."""
     out_dir = Path(out_dir)
     path = out_dir / "design.json"
+    if not out_dir.is_dir():
+        raise ModelError(f"{out_dir}: not a bitsmith build (not a folder)")
     if not path.exists():
         raise ModelError(f"{out_dir}: not a bitsmith build (no design.json)")
+    text = read_text(path, error=ModelError, max_bytes=MAX_ONNX_BYTES)
     try:
-        design = json.loads(path.read_text())
+        design = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ModelError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ModelError(f"{path}: not a bitsmith design (nested too deeply)") from None
+    if not isinstance(design, dict):
+        raise ModelError(f"{path}: not a bitsmith design (not a JSON object)")
     if design.get("format") != FORMAT:
         raise ModelError(f"{path}: unknown format {design.get('format')!r} (expected {FORMAT})")
-    return load_graph(design["graph"]), design
+    if "graph" not in design:
+        raise ModelError(f"{path}: not a bitsmith build's design (no graph)")
+    try:
+        graph = load_graph(design["graph"])
+        graph.check()
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RecursionError) as exc:
+        raise ModelError(f"{path}: not a valid bitsmith design ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    from bitsmith.boards.bundle import read_core_io
+    read_core_io(out_dir)          # the io section and the Verilog, checked
+    return graph, design
 
 
 def build(model: str | Path, out_dir: str | Path, opts: BuildOptions, *, progress=None) -> BuildResult:
     step = progress or (lambda msg: None)
-    check_out_dir(Path(out_dir))
+    protect = model_inputs(model, opts)
+    check_out_dir(Path(out_dir), protect)
     step(f"reading {Path(model).name}")
+    log.info("building %s into %s", model, out_dir)
     graph = prepare(load_model(model, opts), opts)
-    return write_bundle(graph, Path(out_dir), progress=progress)
+    return write_bundle(graph, Path(out_dir), progress=progress, protect=protect)
+
+
+def model_inputs(model: str | Path, opts: BuildOptions) -> tuple[Path, ...]:
+    """The files a build reads (the model, a --fold file): an output folder must not hold them."""
+    return tuple(Path(p) for p in (model, None if opts.fold in (None, "auto") else opts.fold) if p)

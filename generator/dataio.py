@@ -1,4 +1,12 @@
-"""Reading ``X.npy``, host-pre to hardware integers, and writing ``Y.npy``."""
+"""Reading ``X.npy``, host-pre to hardware integers, and writing ``Y.npy``.
+
+A batch must match the model's declared input frame exactly (``graph.host_pre[0]``, an
+:class:`~generator.ir.host.InputFrame`): ``(N, *frame)``, or one ``frame`` without the
+batch axis. It is never reshaped to fit: a batch in another layout (NCHW for a native
+NHWC model, NHWC for an ONNX NCHW model, flattened frames) is refused with the transpose
+or reshape that would fix it. Values that become integers are converted exactly
+(:func:`~generator.ir.integers.to_int64`) and checked against the input datatype.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +14,73 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputDataError, OptionError
+from .errors import InputDataError
 from .ir import Graph
-from .ir.core import values_fit
-from .ir.host import run_stages
+from .ir.host import InputFrame, IntegerInput, Reshape, ToNHWC, Transpose, run_stages
+from .ir.integers import check_fits, to_int64
+from .limits import MAX_INPUT_ELEMENTS
+from .safeio import load_npy as _load_npy
+from .safeio import save_npy as _save_npy
+
+LAYOUT_STAGES = (InputFrame, ToNHWC, Reshape, Transpose, IntegerInput)
+"""Host stages that move values without changing them: inputs of a graph whose host-pre
+has only these are checked as the user gave them (indices in the user's layout)."""
 
 
-def load_npy(path: str | Path) -> np.ndarray:
-    path = Path(path)
-    try:
-        x = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputDataError(f"{path}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise InputDataError(f"{path}: not a numpy .npy array ({exc})") from None
+def load_npy(path: str | Path, what: str = "") -> np.ndarray:
+    """A batch of numbers (booleans, integers, floats) from ``path``, header checked first."""
+    x = _load_npy(path, what, error=InputDataError, max_elements=MAX_INPUT_ELEMENTS)
+    label = f"{what} {path}".strip()
     if x.ndim == 0 or x.shape[0] == 0:
-        raise InputDataError(f"{path}: needs at least one frame (batch first), got shape {x.shape}")
-    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)
-            or x.dtype == np.bool_):
-        raise InputDataError(f"{path}: must hold numbers, not {x.dtype}")
+        raise InputDataError(f"{label}: needs at least one frame (batch first), got shape {x.shape}")
+    return x
+
+
+def input_frame(graph: Graph) -> InputFrame:
+    """The declared input frame of ``graph`` (for designs without one: its NHWC shape)."""
+    if graph.host_pre and isinstance(graph.host_pre[0], InputFrame):
+        return graph.host_pre[0]
+    h, w, c = graph.in_shape
+    return InputFrame(shape=(c,) if (h, w) == (1, 1) else (h, w, c), layout="C" if (h, w) == (1, 1) else "NHWC")
+
+
+def _layout_hint(got: tuple, want: tuple) -> str:
+    if len(got) == len(want) == 3:
+        if (got[1], got[2], got[0]) == want:
+            return "; it looks like channels first (NCHW): x.transpose(0, 2, 3, 1) gives NHWC"
+        if (got[2], got[0], got[1]) == want:
+            return "; it looks like channels last (NHWC): x.transpose(0, 3, 1, 2) gives NCHW"
+    if len(got) != len(want) and int(np.prod(got, dtype=object)) == int(np.prod(want, dtype=object)):
+        return f"; x.reshape(-1, {', '.join(map(str, want))}) gives that shape if the values are in that order"
+    return ""
+
+
+def model_frames(graph: Graph, x: np.ndarray, source: str) -> np.ndarray:
+    """``x`` as a batch of the model's own frames, ``(N, *frame)``: checked, never reshaped."""
+    frame = input_frame(graph)
+    want = tuple(int(d) for d in frame.shape)
+    x = np.asarray(x)
+    if x.shape == want:
+        return x[None]
+    if x.shape[1:] != want:
+        layout = f"{frame.layout}, " if frame.layout else ""
+        raise InputDataError(f"{source}: frames of shape {x.shape[1:]}, the model takes {want} "
+                             f"({layout}batch first){_layout_hint(x.shape[1:], want)}")
     return x
 
 
 def hardware_input(graph: Graph, x: np.ndarray, source: str) -> np.ndarray:
     """Model input -> the integer frames ``(N, H, W, C)`` the hardware consumes (host-pre)."""
-    expected = int(np.prod(graph.in_shape))
+    x = model_frames(graph, x, source)
+    unchanged = all(isinstance(stage, LAYOUT_STAGES) for stage in graph.host_pre)
+    if unchanged:      # the values reach the hardware as given: check them where the user sees them
+        x = to_int64(x, f"{source}: batch", error=InputDataError)
+        check_fits(x, graph.in_dtype, f"{source}: batch", error=InputDataError)
+    elif x.dtype.kind == "f" and not np.all(finite := np.isfinite(x)):
+        idx = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise InputDataError(f"{source}: batch[{', '.join(map(str, idx))}] is {float(x[idx])!r}, which is not "
+                             f"a finite number")
     try:
-        if x.ndim == 1 and graph.host_pre and type(graph.host_pre[0]).__name__ == "ToNHWC" \
-                and x.size == expected:
-            x = x.reshape(1, -1)   # a single frame without the batch axis
-        per_frame = int(np.prod(x.shape[1:]))
-        if per_frame != expected and graph.host_pre and type(graph.host_pre[0]).__name__ == "ToNHWC":
-            raise ValueError(f"frames of {per_frame} values, the model takes {expected} "
-                             f"(shape {tuple(graph.in_shape)} HWC)")
         xi = run_stages(graph.host_pre, x)
     except (ValueError, TypeError) as exc:
         raise InputDataError(f"{source}: {exc}") from None
@@ -46,27 +88,12 @@ def hardware_input(graph: Graph, x: np.ndarray, source: str) -> np.ndarray:
     if xi.shape[1:] != tuple(graph.in_shape):
         raise InputDataError(f"{source}: host-pre gives frames of shape {xi.shape[1:]}, the hardware "
                              f"takes {tuple(graph.in_shape)}")
-    if not np.all(np.isfinite(xi)) or not np.all(xi == np.round(xi)):
-        raise InputDataError(f"{source}: inputs must be integers of {graph.in_dtype.name} "
-                             f"(use --input-dtype/--input-scale for scaled integer inputs)")
-    xi = xi.astype(np.int64)
-    if not values_fit(xi, graph.in_dtype):
-        bad = np.argwhere(~_fits_mask(xi, graph.in_dtype))[0]
-        raise InputDataError(f"{source}: frame {bad[0]} holds {int(xi[tuple(bad)])}, outside "
-                             f"{graph.in_dtype.name}")
+    what = f"{source}: batch after host-pre"
+    xi = to_int64(xi, what, error=InputDataError)
+    check_fits(xi, graph.in_dtype, what, error=InputDataError)
     return xi
 
 
-def _fits_mask(x, dt):
-    if dt.name == "BIPOLAR":
-        return np.abs(x) == 1
-    return (x >= dt.min()) & (x <= dt.max())
-
-
-def save_npy(path: str | Path, y: np.ndarray) -> None:
-    path = Path(path)
-    if not path.parent.exists():
-        raise OptionError(f"--output {path}: folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.tmp.npy")
-    np.save(tmp, y)
-    tmp.replace(path)
+def save_npy(path: str | Path, y: np.ndarray, protect=()) -> None:
+    """Write ``Y.npy`` safely (see :func:`bitsmith.generator.safeio.output_file`)."""
+    _save_npy(path, y, "--output", protect=protect)

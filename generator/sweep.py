@@ -28,6 +28,7 @@ import numpy as np
 from .build import BuildOptions, load_model, prepare
 from .errors import OptionError
 from .estimate import UNITS, Resources, graph_cycles, node_cycles, node_resources
+from .interrupt import install_in_worker, stop_workers
 from .ir import Graph
 from .passes.fold import Fold, best_folding, fold_parameters
 
@@ -66,14 +67,19 @@ def default_targets(unrolled: int, folded: int, max_points: int = MAX_DEFAULT_PO
     return targets
 
 
+MAX_TARGETS = 256
+
+
 def parse_targets(text: str) -> list[int]:
     """``"64,128,1024"`` -> ``[64, 128, 1024]`` (sorted, without repeats), for ``--targets``."""
     values = []
     for part in text.split(","):
         part = part.strip()
-        if not part.isdigit() or int(part) < 1:
-            raise OptionError(f"--targets must be positive integers separated by commas, not {text!r}")
+        if not (part.isascii() and part.isdigit()) or not 1 <= int(part) < 1 << 31:
+            raise OptionError(f"--targets must be positive integers separated by commas, not {text!r:.200}")
         values.append(int(part))
+    if len(set(values)) > MAX_TARGETS:
+        raise OptionError(f"--targets gives {len(set(values))} targets; at most {MAX_TARGETS}")
     return sorted(set(values))
 
 
@@ -218,11 +224,16 @@ def run_tasks(fn: Callable, tasks: Sequence, *, jobs: int = 2, client=None,
             results[k] = fn(task)
             done(k + 1)
         return results
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=install_in_worker) as pool:
         futures = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
-        for k, future in enumerate(as_completed(futures)):
-            results[futures[future]] = future.result()
-            done(k + 1)
+        try:
+            for k, future in enumerate(as_completed(futures)):
+                results[futures[future]] = future.result()
+                done(k + 1)
+        except KeyboardInterrupt:      # Ctrl-C or SIGTERM: the workers clean up and stop too
+            stop_workers()
+            pool.shutdown(cancel_futures=True)
+            raise
     return results
 
 

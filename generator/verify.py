@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import BuildOptions, load_model, prepare, write_bundle
+from .build import BuildOptions, load_model, model_inputs, prepare, write_bundle
 from .errors import InputDataError
 from .execute import compare, run_verilator
 from .ir import LabelSelect
 from .ir.host import run_stages
+from .outdir import check_out_dir
 
 
 @dataclass
@@ -48,12 +49,16 @@ def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: st
            expected: np.ndarray | None = None, out_dir: Path | None = None,
            idle: str = "none", backpressure: str = "none", progress=None) -> VerifyResult:
     from bitsmith.sim.golden import run_graph
-    from .dataio import hardware_input
+    from .dataio import hardware_input, model_frames
     step = progress or (lambda msg: None)
     t = {}
     t0 = time.perf_counter()
+    protect = model_inputs(model, opts) + (Path(x_source),)
+    if out_dir is not None:
+        check_out_dir(out_dir, protect)
     step(f"reading {Path(model).name}")
     graph = prepare(load_model(model, opts), opts)
+    x = model_frames(graph, x, x_source)
     xi = hardware_input(graph, x, x_source)
     step(f"golden model on {len(xi)} frames")
     t1 = time.perf_counter()
@@ -69,10 +74,12 @@ def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: st
         reference_mismatches = len(ref_details)
         details += [f"golden != qonnx: {d}" for d in ref_details]
 
+    if expected is not None:             # a wrong --expected is refused before the long RTL run
+        expected_view(expected, run_stages(graph.host_post, golden))
     with tempfile.TemporaryDirectory(prefix="bitsmith-verify-") as tmp:
         target = out_dir or Path(tmp) / graph.name
         t1 = time.perf_counter()
-        built = write_bundle(graph, target, progress=step)
+        built = write_bundle(graph, target, progress=step, protect=protect)
         t["build"] = time.perf_counter() - t1
         step(f"Verilator: building and running {len(xi)} frames")
         t1 = time.perf_counter()
@@ -88,14 +95,8 @@ def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: st
             else golden.reshape(len(golden), -1).tolist()
     expected_mismatches = None
     if expected is not None:
-        exp = np.asarray(expected)
-        got = np.asarray(final)
-        if exp.size == len(got) and got.reshape(len(got), -1).shape[1] != 1:
-            got = got.reshape(len(got), -1).argmax(axis=1)   # expected labels, model gives scores
-        if exp.reshape(-1).size != got.reshape(-1).size:
-            raise InputDataError(f"--expected holds {exp.size} values for {len(got)} frames "
-                                 f"of {got.reshape(len(got), -1).shape[1]} outputs")
-        bad = np.nonzero(exp.reshape(len(got), -1) != got.reshape(len(got), -1))[0]
+        exp, got = expected_view(expected, final)
+        bad = np.nonzero(exp != got)[0]
         expected_mismatches = len(np.unique(bad))
         details += [f"expected != model: frame {i}" for i in np.unique(bad)[:20]]
     t["total"] = time.perf_counter() - t0
@@ -106,3 +107,15 @@ def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: st
                         labels=labels, reference_mismatches=reference_mismatches,
                         expected_mismatches=expected_mismatches, protocol_errors=rtl.protocol_errors,
                         details=details, timings=t, report=built.report)
+
+
+def expected_view(expected: np.ndarray, final: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(expected, model output)`` as ``(frames, values)`` arrays to compare; expected labels
+    against a model giving scores compare with the scores' argmax."""
+    exp, got = np.asarray(expected), np.asarray(final)
+    if exp.size == len(got) and got.reshape(len(got), -1).shape[1] != 1:
+        got = got.reshape(len(got), -1).argmax(axis=1)   # expected labels, model gives scores
+    if exp.reshape(-1).size != got.reshape(-1).size:
+        raise InputDataError(f"--expected holds {exp.size} values for {len(got)} frames "
+                             f"of {got.reshape(len(got), -1).shape[1]} outputs")
+    return exp.reshape(len(got), -1), got.reshape(len(got), -1)

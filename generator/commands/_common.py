@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from ..build import BuildOptions, parse_scale
-from ..errors import OptionError
+from ..errors import ModelError, OptionError
 from ._progress import command_progress as progress  # noqa: F401  (the commands' progress)
 
 
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
-    return v
+INT_LIMIT = (1 << 31) - 1    # larger counts and sizes are typing errors
+
+
+def _int_at_least(minimum: int, words: str):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            v = None
+        if v is None or not minimum <= v <= INT_LIMIT:
+            raise argparse.ArgumentTypeError(f"must be {words}, not {text!r}")
+        return v
+    return parse
+
+
+positive_int = _int_at_least(1, "a positive integer")
+nonnegative_int = _int_at_least(0, "an integer >= 0")
 
 
 def positive_float(text: str) -> float:
@@ -24,7 +34,7 @@ def positive_float(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}") from None
-    if v <= 0:
+    if not math.isfinite(v) or v <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
     return v
 
@@ -46,10 +56,19 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
                    help="'auto' lowers layers with >= 50%% zero weights onto the sparse engine")
 
 
+def output_path(path: str, what: str, protect=()) -> None:
+    """Check, before any work, that ``path`` may receive the command's ``.npy`` output."""
+    from ..safeio import check_output_file, is_npy
+    check_output_file(path, what, suffix_ok=is_npy, protect=protect)
+
+
 def build_options(args) -> BuildOptions:
     from ..ir import dtype
     if args.input_dtype is not None:
-        dtype(args.input_dtype).name  # validates the name
+        try:
+            dtype(args.input_dtype)
+        except ModelError as exc:
+            raise OptionError(f"--input-dtype: {exc}") from None
     scale = parse_scale(args.input_scale) if args.input_scale is not None else None
     if (scale is None) != (args.input_dtype is None) and args.input_scale is not None:
         raise OptionError("--input-scale needs --input-dtype")

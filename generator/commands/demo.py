@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-from ._common import estimate_text, progress
+from ._common import estimate_text, positive_int, progress
 
 # The menu: example name -> what it is (for --help). The first is the default.
 EXAMPLES = {
@@ -54,7 +54,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", metavar="OUT",
                    help=f"where to keep the build (default: ./{DEFAULT_OUT} for {DEFAULT_EXAMPLE}, "
                         f"./{DEFAULT_OUT}-<example> for the others)")
-    p.add_argument("--target-cycles", type=int, metavar="N",
+    p.add_argument("--target-cycles", type=positive_int, metavar="N",
                    help="refold for at most N cycles per frame (default: the example's folding)")
     p.set_defaults(func=run)
 

@@ -14,6 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ._common import nonnegative_int, output_path, positive_float, positive_int
+
 
 def _run(args: argparse.Namespace) -> int:
     from bitsmith.boards import get_board
@@ -29,10 +31,12 @@ def _run(args: argparse.Namespace) -> int:
         raise OptionError(f"--board {board.name}: no UART shell on this board "
                           f"(use the generated PYNQ driver on the board itself)")
     out = Path(args.out)
+    protect = (args.input, out / "design.json")
+    output_path(args.output, "--output", protect)
     core = read_core_io(out)
-    x = load_npy(args.input)
+    x = load_npy(args.input, "--input")
     host_post = None
-    if "graph" in json.loads((out / "design.json").read_text()):
+    if "graph" in json.loads((out / "design.json").read_bytes()):
         from ..build import read_bundle
         from ..dataio import hardware_input
         from ..ir.host import run_stages
@@ -45,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
     with open_port(args.port, baud) as port:
         link = Link(port, timeout_s=timeout, retries=args.retries)
         y = run_frames(core, link, x, where=args.input)
-    save_npy(args.output, y if host_post is None else host_post(y))
+    save_npy(args.output, y if host_post is None else host_post(y), protect)
     return 0
 
 
@@ -58,10 +62,10 @@ def register(subparsers) -> None:
     parser.add_argument("--input", required=True, metavar="X.npy",
                         help="the model's own input, batch first")
     parser.add_argument("--output", required=True, metavar="Y.npy")
-    parser.add_argument("--baud", type=int, default=None,
+    parser.add_argument("--baud", type=positive_int, default=None,
                         help="default: the rate synth built the shell with, else 115200")
-    parser.add_argument("--timeout", type=float, default=None,
+    parser.add_argument("--timeout", type=positive_float, default=None,
                         help="seconds allowed per response (default from frame sizes and baud)")
-    parser.add_argument("--retries", type=int, default=3,
+    parser.add_argument("--retries", type=nonnegative_int, default=3,
                         help="re-sends of a frame after a detected error (default 3)")
     parser.set_defaults(func=_run)

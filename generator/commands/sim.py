@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
-from ._common import progress
+from ._common import output_path, progress
 
 
 def register(sub) -> None:
@@ -28,20 +29,26 @@ def run(args) -> int:
     from ..errors import OptionError
     from ..execute import Waves, parse_frame_window, run_amaranth, run_verilator
     from ..ir.host import run_stages
+    from ..safeio import check_output_file, is_vcd, output_file
     if not args.waves and (args.waves_all or args.waves_frames):
         raise OptionError("--waves-all and --waves-frames go with --waves FILE.vcd")
     window = parse_frame_window(args.waves_frames) if args.waves_frames else None
+    protect = (args.input, Path(args.out) / "design.json")
+    output_path(args.output, "--output", protect)
+    if args.waves:
+        check_output_file(args.waves, "--waves", suffix_ok=is_vcd, protect=protect + (args.output,))
     graph, design = read_bundle(args.out)
-    x = hardware_input(graph, load_npy(args.input), args.input)
-    waves = Waves(Path(args.waves), all_signals=args.waves_all, frames=window) if args.waves else None
-    with progress(args) as step:
+    x = hardware_input(graph, load_npy(args.input, "--input"), args.input)
+    with progress(args) as step, (output_file(args.waves, "--waves", suffix_ok=is_vcd, protect=protect)
+                                  if args.waves else contextlib.nullcontext()) as vcd:
+        waves = Waves(Path(vcd), all_signals=args.waves_all, frames=window) if vcd else None
         step(f"simulating {len(x)} frames in {args.simulator}")
         if args.simulator == "verilator":
             res = run_verilator(Path(args.out), design["io"], x, waves=waves)
         else:
             res = run_amaranth(graph, x, waves=waves)
     y = run_stages(graph.host_post, res.outputs)
-    save_npy(args.output, y)
+    save_npy(args.output, y, protect)
     cpf = f", {res.cycles_per_frame:g} cycles/frame" if res.cycles_per_frame else ""
     print(f"{len(y)} frames -> {args.output} ({res.total_cycles} cycles{cpf})")
     return 0

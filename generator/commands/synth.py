@@ -5,18 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import progress
+from ._common import positive_float, positive_int, progress
 
 
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from ..outdir import board_folder
     from ..report import synthesise
 
     with progress(args) as step:
         result = synthesise(Path(args.out), args.board, clock_mhz=args.clock_mhz,
-                            progress=step, baud=args.baud, seeds=args.seeds)
+                            progress=step, baud=args.baud, seeds=args.seeds, guard=board_folder)
 
     units = result.get("units") or {}
     table = Table(title=f"{result['board']} ({result['part']}): the core alone, then the board design")
@@ -46,9 +47,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("synth", help="synthesise (and place and route) for a board")
     parser.add_argument("out", metavar="OUT", help="a bitsmith build output directory")
     parser.add_argument("--board", required=True, metavar="NAME", help="see `bitsmith boards`")
-    parser.add_argument("--clock-mhz", type=float, default=None,
+    parser.add_argument("--clock-mhz", type=positive_float, default=None,
                         help="core clock (default: the board's oscillator; a PLL makes others)")
-    parser.add_argument("--baud", type=int, default=115200, help="UART shell baud rate")
+    parser.add_argument("--baud", type=positive_int, default=115200, help="UART shell baud rate")
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
                         help="iCE40/ECP5: place and route with nextpnr seeds 1..N and keep "
                              "the fastest core clock (default 1)")

@@ -29,8 +29,8 @@ def run(args) -> int:
     from ..dataio import load_npy
     from ..verify import verify
     opts = build_options(args)
-    x = load_npy(args.input)
-    expected = load_npy(args.expected) if args.expected else None
+    x = load_npy(args.input, "--input")
+    expected = load_npy(args.expected, "--expected") if args.expected else None
     with progress(args) as step:
         res = verify(args.model, x, opts, x_source=args.input, expected=expected,
                      out_dir=Path(args.out) if args.out else None, idle=args.idle,

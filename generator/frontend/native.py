@@ -12,27 +12,43 @@ layers:
   - {name: top, op: topk, k: 1}
 ```
 
-Layer ops: ``dense`` (weights ``(out_features, in_features)``; optional ``thresholds``
-``(C, B)`` or ``(1, B)`` with ``out_dtype``, ``out_scale``, ``out_bias``; BIPOLAR outputs
-default to scale 2, bias -1), ``threshold``, ``reshape`` (``shape``), ``topk`` (``k``),
-plus the ops contributed by ``native_conv``, ``native_pool`` and ``native_sparse``.
-``pe``/``simd`` may be integers or ``auto`` (chosen by the folding pass). Every error
-names the file and layer. A shape ``[L, C]`` (input or ``reshape``) is a sequence, the
-tensor ``(L, 1, C)`` the 1-D ops take (see :mod:`bitsmith.generator.ir.conv`).
+Layer ops: ``dense``, ``threshold``, ``reshape``, ``topk`` here, plus the ops of every
+``native_*.py`` module of this package (conv, pooling, residual, sparse...). Each op
+declares its keys next to its parser with :func:`~.native_schema.native_op`; the file is
+read within budgets (:mod:`.description`), its keys and value types checked against the
+declarations, and every array converted exactly. ``docs/NATIVE.md`` (generated) lists
+every op and key. Every error names the file and layer. A shape ``[L, C]`` (input or
+``reshape``) is a sequence: the tensor ``(L, 1, C)`` the 1-D ops take (see
+:mod:`bitsmith.generator.ir.conv`).
+
+Adding an op (a few lines next to its parser)::
+
+    @native_op("upsample", "Nearest-neighbour upsampling.",
+               Key("scale", PAIR, "repeat factors [FH, FW]", required=True), PE)
+    def parse_upsample(spec, in_shape, in_dtype, arrays, where): ...
+
+then ``python -m bitsmith.generator.frontend.publish --write`` to republish.
 """
 
 from __future__ import annotations
 
-import json
+import difflib
+import importlib
+import pkgutil
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import yaml
 
 from ..errors import BitsmithError, ModelError
-from ..ir import Graph, LabelSelect, MatrixVector, MultiThreshold, Reshape, Thresholds, dtype
-from ..ir.core import values_fit
+from ..ir import Graph, LabelSelect, MatrixVector, MultiThreshold, Reshape, Thresholds, dtype, host
+from ..ir.integers import check_fits, to_int64
+from ..ir.names import safe_name
+from ..limits import MAX_LAYERS, TooLarge, check_tensor
+from ..safeio import load_npz
+from .description import read_description
+from .native_schema import (ARRAY, DTYPE, FOLD, INT, INT_LIMIT, IDENT, OPS, SHAPE, Key, OpSpec,
+                            check_description, int_range, native_op, short)
 
 AUTO = 0  # folding placeholder resolved by generator.passes.fold
 
@@ -49,30 +65,56 @@ class Arrays:
                 raise ModelError(f"{where}: missing array name")
             return None
         if not isinstance(key, str):
-            raise ModelError(f"{where}: array names must be strings, not {key!r}")
+            raise ModelError(f"{where}: array names must be strings, not {short(key)}")
         if key not in self.data:
             raise ModelError(f"{where}: array {key!r} is not in {self.path.name if self.path else 'the arrays'}"
-                             f" (has: {', '.join(sorted(self.data)) or 'nothing'})")
+                             f" (has: {_listing(sorted(self.data)) or 'nothing'})")
         self.used.add(key)
         return self.data[key]
 
 
+def _listing(names: list[str], limit: int = 20) -> str:
+    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
 def integer_array(arr: np.ndarray, what: str, where: str) -> np.ndarray:
-    arr = np.asarray(arr)
-    if np.issubdtype(arr.dtype, np.integer):
-        return arr.astype(np.int64)
-    if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-        return arr.astype(np.int64)
-    raise ModelError(f"{where}: {what} must be integers")
+    """``arr`` as exact int64 (see :func:`~generator.ir.integers.to_int64`)."""
+    return to_int64(arr, f"{where}: {what}")
+
+
+def checked_weights(w: np.ndarray, wdt, where: str) -> None:
+    """Refuse weights outside their datatype, naming the first one."""
+    check_fits(w, wdt, f"{where}: weights")
 
 
 def fold_value(spec: dict, key: str, where: str) -> int:
     value = spec.get(key, "auto")
     if value == "auto":
         return AUTO
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ModelError(f"{where}: {key} must be a positive integer or 'auto', not {value!r}")
+    if not FOLD.accepts(value):
+        raise ModelError(f"{where}: {key} must be {FOLD.text}, not {short(value)}")
     return value
+
+
+# --------------------------------------------------------------------------- shared keys
+
+WEIGHTS = Key("weights", ARRAY, "the weight matrix, (out_features, in_features)", required=True)
+WEIGHT_DTYPE = Key("weight_dtype", DTYPE, "the datatype every weight must fit", required=True)
+PE = Key("pe", FOLD, "processing elements: output channels computed in parallel (must divide them)",
+         default="auto")
+SIMD = Key("simd", FOLD, "input elements each PE takes per cycle (must divide the inputs)", default="auto")
+
+
+def threshold_keys(required: bool = False) -> tuple[Key, ...]:
+    """``thresholds``, ``out_dtype``, ``out_scale``, ``out_bias`` (qonnx MultiThreshold)."""
+    return (
+        Key("thresholds", ARRAY, "multi-threshold steps, (C, B) or (1, B) ascending integers: "
+            "y = sum_i [acc >= T_i]", required=required,
+            default_doc=None if required else "none: the layer outputs its accumulator"),
+        Key("out_dtype", DTYPE, "the datatype of out_scale * y + out_bias", default_doc="required with thresholds"),
+        Key("out_scale", INT, "output scale", default_doc="2 for a BIPOLAR out_dtype, else 1"),
+        Key("out_bias", INT, "output bias", default_doc="-1 for a BIPOLAR out_dtype, else 0"),
+    )
 
 
 def parse_thresholds(spec: dict, arrays: Arrays, channels: int, where: str) -> Thresholds | None:
@@ -90,13 +132,19 @@ def parse_thresholds(spec: dict, arrays: Arrays, channels: int, where: str) -> T
     default_scale, default_bias = (2, -1) if odt.name == "BIPOLAR" else (1, 0)
     scale, bias = spec.get("out_scale", default_scale), spec.get("out_bias", default_bias)
     for name, v in (("out_scale", scale), ("out_bias", bias)):
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ModelError(f"{where}: {name} must be an integer, not {v!r}")
+        if not INT.accepts(v):
+            raise ModelError(f"{where}: {name} must be {INT.text}, not {short(v)}")
     th = Thresholds(values=values, out_dtype=odt, out_scale=scale, out_bias=bias)
     th.check(where, channels)
     return th
 
 
+# --------------------------------------------------------------------------- the ops
+
+@native_op("dense", "A fully connected layer on a matrix-vector unit: acc = W x (XNOR-popcount when "
+           "weights and inputs are BIPOLAR), then optionally a multi-threshold activation in the same "
+           "unit; without thresholds it outputs the accumulator, its width proven from the weights.",
+           WEIGHTS, WEIGHT_DTYPE, *threshold_keys(), PE, SIMD)
 def parse_dense(spec, in_shape, in_dtype, arrays: Arrays, where: str):
     w = integer_array(arrays.get(spec.get("weights"), where), "weights", where)
     if w.ndim != 2:
@@ -104,12 +152,8 @@ def parse_dense(spec, in_shape, in_dtype, arrays: Arrays, where: str):
     if w.shape[1] != in_shape[2]:
         raise ModelError(f"{where}: weights have {w.shape[1]} inputs but the layer receives "
                          f"{in_shape[2]} (input shape {tuple(in_shape)})")
-    if "weight_dtype" not in spec:
-        raise ModelError(f"{where}: weight_dtype is required")
     wdt = dtype(spec["weight_dtype"])
-    if not values_fit(w, wdt):
-        raise ModelError(f"{where}: weights outside {wdt.name} "
-                         f"(found values {int(w.min())}..{int(w.max())})")
+    checked_weights(w, wdt, where)
     th = parse_thresholds(spec, arrays, w.shape[0], where)
     acc = MatrixVector.minimal_acc_dtype(w, wdt, in_dtype)
     return MatrixVector(name=spec["name"], in_shape=tuple(in_shape), in_dtype=in_dtype, weights=w,
@@ -117,15 +161,19 @@ def parse_dense(spec, in_shape, in_dtype, arrays: Arrays, where: str):
                         pe=fold_value(spec, "pe", where), simd=fold_value(spec, "simd", where))
 
 
+@native_op("threshold", "A stand-alone multi-threshold activation, per channel.",
+           *threshold_keys(required=True), PE)
 def parse_threshold(spec, in_shape, in_dtype, arrays: Arrays, where: str):
     th = parse_thresholds(spec, arrays, in_shape[2], where)
-    if th is None:
-        raise ModelError(f"{where}: a threshold layer needs thresholds")
     return MultiThreshold(name=spec["name"], in_shape=tuple(in_shape), in_dtype=in_dtype,
                           thresholds=th, pe=fold_value(spec, "pe", where))
 
 
-def shape3(shape: list) -> tuple[int, int, int]:
+FRAME_LAYOUTS = {1: "C", 2: "NLC", 3: "NHWC"}
+"""The layout named for an input frame ``[C]``, ``[L, C]`` or ``[H, W, C]`` (batch first)."""
+
+
+def shape3(shape) -> tuple[int, int, int]:
     """``[C]`` -> ``(1, 1, C)``, ``[L, C]`` -> ``(L, 1, C)`` (a sequence), ``[H, W, C]`` as is."""
     if len(shape) == 1:
         return (1, 1, shape[0])
@@ -134,98 +182,69 @@ def shape3(shape: list) -> tuple[int, int, int]:
     return tuple(shape)
 
 
+@native_op("reshape", "A new frame shape for the same values in the same (NHWC) order; free in hardware.",
+           Key("shape", SHAPE, "the new frame shape, [C], [L, C] (a sequence) or [H, W, C], with as many "
+               "elements", required=True))
 def parse_reshape(spec, in_shape, in_dtype, arrays: Arrays, where: str):
-    shape = spec.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d > 0 for d in shape) \
-            or len(shape) not in (1, 2, 3):
-        raise ModelError(f"{where}: shape must be [C], [L, C] or [H, W, C] of positive integers, "
-                         f"not {shape!r}")
-    shape = shape3(shape)
-    if int(np.prod(shape)) != int(np.prod(in_shape)):
+    shape = shape3(spec["shape"])
+    if int(np.prod(shape, dtype=object)) != int(np.prod(in_shape, dtype=object)):
         raise ModelError(f"{where}: cannot reshape {tuple(in_shape)} to {shape}")
     return Reshape(name=spec["name"], in_shape=tuple(in_shape), in_dtype=in_dtype, shape=shape)
 
 
+@native_op("topk", "The indices of the k largest values of a vector, best first (FINN's LabelSelect).",
+           Key("k", int_range(1, INT_LIMIT), "how many indices", default=1), PE)
 def parse_topk(spec, in_shape, in_dtype, arrays: Arrays, where: str):
-    k = spec.get("k", 1)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= in_shape[2]:
+    k = spec["k"]
+    if not 1 <= k <= in_shape[2]:
         raise ModelError(f"{where}: k must be an integer in 1..{in_shape[2]}, not {k!r}")
     return LabelSelect(name=spec["name"], in_shape=tuple(in_shape), in_dtype=in_dtype, k=k,
                        pe=fold_value(spec, "pe", where))
 
 
-def native_ops() -> dict[str, Callable]:
-    ops = {"dense": parse_dense, "threshold": parse_threshold, "reshape": parse_reshape,
-           "topk": parse_topk}
-    for module in ("native_conv", "native_pool", "native_sparse"):
-        try:
-            mod = __import__(f"{__package__}.{module}", fromlist=["NATIVE_OPS"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{module}":
-                raise
-            continue
-        ops.update(mod.NATIVE_OPS)
-    return ops
+def native_ops() -> dict[str, OpSpec]:
+    """Every native op: the ``native_*`` modules of this package are imported, so their
+    ``@native_op`` parsers have registered. A module still exporting an undeclared
+    ``NATIVE_OPS`` dict is a bug (its keys would go unchecked) and fails loudly."""
+    package = importlib.import_module(__package__)
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("native_") and info.name != "native_schema":
+            module = importlib.import_module(f"{__package__}.{info.name}")
+            undeclared = set(getattr(module, "NATIVE_OPS", {})) - set(OPS)
+            if undeclared:
+                raise TypeError(f"{module.__name__}: native ops {sorted(undeclared)} have no key declaration; "
+                                f"decorate their parsers with @native_op(name, doc, *keys)")
+    return OPS
 
 
-def read_description(path: Path) -> dict:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        msg = str(exc).splitlines()[0]
-        raise ModelError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {msg}") from None
-    if not isinstance(data, dict):
-        raise ModelError(f"{path}: top level must be a mapping with 'input' and 'layers'")
-    return data
-
+# --------------------------------------------------------------------------- the file
 
 def load_arrays(path: Path, data: dict) -> Arrays:
     ref = data.get("arrays")
     if ref is None:
         return Arrays(None, {})
     npz = (path.parent / ref) if not Path(ref).is_absolute() else Path(ref)
-    try:
-        with np.load(npz, allow_pickle=False) as f:
-            return Arrays(npz, {k: f[k] for k in f.files})
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{path}: cannot load arrays {ref!r}: {exc}") from None
+    return Arrays(npz, load_npz(npz, f"{path}: arrays"))
 
 
 def load_native(path: str | Path) -> Graph:
     """Read a native description into an (unfolded where 'auto') integer graph."""
     path = Path(path)
-    data = read_description(path)
-    unknown = set(data) - {"name", "input", "arrays", "layers"}
-    if unknown:
-        raise ModelError(f"{path}: unknown top-level key {sorted(unknown)[0]!r} "
-                         f"(expected name, input, arrays, layers)")
-    inp = data.get("input")
-    if not isinstance(inp, dict) or "shape" not in inp or "dtype" not in inp:
-        raise ModelError(f"{path}: 'input' must give shape and dtype")
-    shape = inp["shape"]
-    if not isinstance(shape, list) or len(shape) not in (1, 2, 3) or \
-            not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
-        raise ModelError(f"{path}: input shape must be [C], [L, C] or [H, W, C] of positive integers, "
-                         f"not {shape!r}")
+    data = check_description(read_description(path), path)
+    shape = data["input"]["shape"]
     in_shape = shape3(shape)
-    try:
-        in_dtype = dtype(inp["dtype"])
-    except ModelError as exc:
-        raise ModelError(f"{path}: input: {exc}") from None
+    check_tensor(in_shape, f"{path}: input")
+    in_dtype = dtype(data["input"]["dtype"])
+    layers = data["layers"]
+    if len(layers) > MAX_LAYERS:
+        raise TooLarge(f"{path}: {len(layers):,} layers; bitsmith's budget is {MAX_LAYERS:,}")
     arrays = load_arrays(path, data)
-    layers = data.get("layers")
-    if not isinstance(layers, list) or not layers:
-        raise ModelError(f"{path}: 'layers' must be a non-empty list")
     nodes = parse_layers(layers, in_shape, in_dtype, arrays, container=str(path), scope=path.name,
                          label="layer", default_name=lambda i: f"layer{i}")
-    name = data.get("name", path.stem)
-    if not isinstance(name, str) or not name.replace("_", "a").isalnum() or name[0].isdigit():
-        raise ModelError(f"{path}: name must be an identifier (letters, digits, _), not {name!r}")
-    graph = Graph(name=name, in_shape=in_shape, in_dtype=in_dtype, nodes=tuple(nodes))
+    name = data.get("name", safe_name(path.stem))
+    frame = host.InputFrame(shape=tuple(shape), layout=FRAME_LAYOUTS[len(shape)])
+    graph = Graph(name=name, in_shape=in_shape, in_dtype=in_dtype, nodes=tuple(nodes),
+                  host_pre=(frame, host.ToNHWC(shape=in_shape)))
     check_folding_later(graph, path)
     return graph
 
@@ -241,23 +260,29 @@ def parse_layers(layers: list, in_shape, in_dtype, arrays: Arrays, *, container:
     nodes, shape, dt, names = [], tuple(in_shape), in_dtype, set()
     for i, spec in enumerate(layers):
         if not isinstance(spec, dict):
-            raise ModelError(f"{container}: {label} {i} must be a mapping, not {spec!r}")
+            raise ModelError(f"{container}: {label} {i} must be a mapping, not {short(spec)}")
         spec = dict(spec)
         spec.setdefault("name", default_name(i))
-        where = f"{scope}: {label} {spec['name']!r}"
-        if spec["name"] in names:
+        name = spec["name"]
+        if not IDENT.accepts(name):
+            raise ModelError(f"{scope}: {label} {i}: name must be {IDENT.text}, not {short(name)}")
+        where = f"{scope}: {label} {name!r}"
+        if name in names:
             raise ModelError(f"{where}: duplicate layer name")
-        names.add(spec["name"])
+        names.add(name)
         op = spec.get("op")
-        if op not in ops:
-            raise ModelError(f"{where}: unknown op {op!r} (supported: {', '.join(sorted(ops))})")
+        if not isinstance(op, str) or op not in ops:
+            close = difflib.get_close_matches(op, list(ops), n=1) if isinstance(op, str) else []
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ModelError(f"{where}: unknown op {short(op)} ({hint}supported: {', '.join(sorted(ops))})")
         try:
-            node = ops[op](spec, shape, dt, arrays, where)
+            node = ops[op].parse(spec, shape, dt, arrays, where)
         except ModelError as exc:
             msg = str(exc)
-            raise ModelError(msg if msg.startswith(scope) else f"{where}: {msg}") from None
+            raise type(exc)(msg if msg.startswith(scope) else f"{where}: {msg}") from None
         nodes.append(node)
         shape, dt = tuple(node.out_shape), node.out_dtype
+        check_tensor(shape, f"{where}: output")
     return nodes
 
 

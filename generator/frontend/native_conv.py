@@ -1,39 +1,30 @@
-"""Native description ops for convolutions, pooling and residual blocks.
+"""Native description ops for convolutions, max pooling, global pooling and residual blocks,
+in 2-D and on sequences. Every op here declares its keys with ``@native_op`` next to its
+parser; ``docs/NATIVE.md`` (generated from the declarations) is the reference of the ops
+and their keys. For example::
 
-```yaml
   - {name: c0, op: conv, weights: c0_w, weight_dtype: INT2, kernel: [3, 3], stride: 1, pad: 1,
      thresholds: c0_t, out_dtype: UINT2, pe: 8, simd: 3}
-  - {name: dw, op: depthwise, weights: dw_w, weight_dtype: INT4, kernel: 3, pad: [1, 1], pe: 4}
   - {name: p0, op: maxpool, kernel: 3, stride: 2, pad: 1, ceil_mode: false, pe: 8}
-  - {name: gp, op: global_pool, pe: 4}
   - {name: r0, op: residual, pe: 4, body: [ {name: r0a, op: conv, ...}, ... ]}
-  # 1-D, on sequences (input shape [L, C], the tensor (L, 1, C)):
+  # on a sequence (input shape [L, C], the tensor (L, 1, C)):
   - {name: k0, op: conv1d, weights: k0_w, weight_dtype: INT4, kernel: 5, stride: 1, pad: 2, simd: 5}
-  - {name: k1, op: depthwise1d, weights: k1_w, weight_dtype: INT4, kernel: 3, pad: [1, 1], pe: 8}
-  - {name: k2, op: maxpool1d, kernel: 2, stride: 2, pad: 0}
-```
+
+What the declarations do not say:
 
 * ``conv`` weights are ``(OC, KH, KW, IC)`` (``weight_layout: OHWI``, the default) or
   PyTorch/ONNX ``(OC, IC, KH, KW)`` (``weight_layout: OIHW``); the MVAU matrix is the
   OHWI array flattened, columns in window order (kh, kw, ic) (see :mod:`bitsmith.generator.ir.conv`).
-* ``depthwise`` weights are ``(C, KH, KW, 1)`` or ``(C, KH, KW)`` (OHWI) or ``(C, 1, KH, KW)`` (OIHW).
-* ``kernel``, ``stride``: an integer or ``[H, W]``; ``kernel`` defaults to the weights'
-  kernel, a pool's ``stride`` to its kernel. ``pad``: an integer, ``[H, W]`` or
-  ``[top, left, bottom, right]``; a convolution pads with zero (not on BIPOLAR inputs),
-  ``maxpool`` with the input datatype's minimum (ONNX's -inf). ``ceil_mode`` (pools,
-  default false): the output size rounds up, as in ONNX/PyTorch.
-* ``simd`` of a ``conv`` divides ``KH*KW*IC``: beyond the input channels a word spans
+* A convolution pads with zero (not on BIPOLAR inputs), a max pool with the input
+  datatype's minimum (ONNX's -inf); ``ceil_mode`` rounds a pool's output size up, as in
+  ONNX/PyTorch.
+* ``simd`` of a convolution divides ``KH*KW*IC``: beyond the input channels a word spans
   several kernel positions (the window held in registers; a first layer with 1 or 3
   channels then takes fewer cycles than ``OH*OW*KH*KW``).
-* 1-D ops take a ``(L, 1, C)`` input and are the 2-D layers with ``(K, 1)`` kernels:
-  ``kernel``/``stride`` integers, ``pad`` an integer or ``[left, right]``. ``conv1d``
-  weights are ``(OC, K, IC)`` (``weight_layout: OWI``, the default) or PyTorch's
-  ``(OC, IC, K)`` (``OIW``); ``depthwise1d`` weights ``(C, K)`` (``OWI``) or ``(C, 1, K)``
-  (``OIW``); ``maxpool1d`` as ``maxpool``. ``avgpool1d`` comes with ``avgpool``
-  (``native_pool``).
-* ``residual``: ``body`` is a list of layers of any op; the block outputs ``x + body(x)``.
-  Body layers left at ``auto`` folding are folded like a graph of their own.
-* Thresholds, ``out_dtype``, ``out_scale``, ``out_bias``, ``pe``, ``simd`` as for ``dense``.
+* A 1-D op is its 2-D layer with ``(K, 1)`` kernels on a ``(L, 1, C)`` input (a 2-D
+  input is refused by name); its weights are read as the OHWI array of that kernel.
+* ``residual``: the block outputs ``x + body(x)``; body layers left at ``auto`` folding
+  are folded like a graph of their own.
 """
 
 from __future__ import annotations
@@ -43,8 +34,11 @@ import numpy as np
 from ..errors import FoldingError, ModelError
 from ..ir import Graph
 from ..ir.conv import Conv, GlobalAccPool, MaxPool, Residual
-from ..ir.core import Node, dtype, values_fit
-from .native import AUTO, Arrays, fold_value, integer_array, parse_layers, parse_thresholds
+from ..ir.core import Node, dtype
+from .native import (AUTO, PE, SIMD, WEIGHT_DTYPE, Arrays, checked_weights, fold_value, integer_array,
+                     parse_layers, parse_thresholds, threshold_keys)
+from .native_schema import (ARRAY, BOOL, FOLD, LAYERS, PAD, PAD_1D, PAIR, POSITIVE, Key, native_op, one_of,
+                            short)
 
 LAYOUTS = ("OHWI", "OIHW")
 LAYOUTS_1D = ("OWI", "OIW")
@@ -63,7 +57,7 @@ def _pair(spec: dict, key: str, default, where: str, minimum: int) -> tuple[int,
     if _is_int(value):
         value = [value, value]
     if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(_is_int(v) for v in value):
-        raise ModelError(f"{where}: {key} must be an integer or [H, W], not {value!r}")
+        raise ModelError(f"{where}: {key} must be an integer or [H, W], not {short(value)}")
     if any(v < minimum for v in value):
         raise ModelError(f"{where}: {key} must be >= {minimum}, not {list(value)!r}")
     return int(value[0]), int(value[1])
@@ -77,7 +71,7 @@ def _pad(spec: dict, where: str) -> tuple[int, int, int, int]:
         value = [value[0], value[1], value[0], value[1]]
     if not isinstance(value, list) or len(value) != 4 or not all(_is_int(v) and v >= 0 for v in value):
         raise ModelError(f"{where}: pad must be an integer, [H, W] or [top, left, bottom, right] of "
-                         f"non-negative integers, not {spec.get('pad')!r}")
+                         f"non-negative integers, not {short(spec.get('pad'))}")
     return tuple(int(v) for v in value)
 
 
@@ -96,11 +90,8 @@ def _weights(spec: dict, arrays: Arrays, where: str, depthwise: bool) -> np.ndar
 
 
 def _weight_dtype(spec: dict, w: np.ndarray, where: str):
-    if "weight_dtype" not in spec:
-        raise ModelError(f"{where}: weight_dtype is required")
     wdt = dtype(spec["weight_dtype"])
-    if not values_fit(w, wdt):
-        raise ModelError(f"{where}: weights outside {wdt.name} (found values {int(w.min())}..{int(w.max())})")
+    checked_weights(w, wdt, where)
     return wdt
 
 
@@ -149,20 +140,100 @@ def _check_unfolded(node: Node, where: str) -> None:
         raise ModelError(f"{where}: {msg[len(prefix):] if msg.startswith(prefix) else msg}") from None
 
 
+# --------------------------------------------------------------------------- declared keys
+
+def conv_keys(one_d: bool = False) -> tuple[Key, ...]:
+    """The keys of a (depthwise) convolution but ``weights`` and ``simd``; ``one_d``: integer
+    kernel and stride, ``[left, right]`` padding and the 1-D weight layouts."""
+    if one_d:
+        layout = Key("weight_layout", one_of(*LAYOUTS_1D), "OWI: weights (OC, K, IC); OIW: PyTorch's "
+                     "Conv1d (OC, IC, K)", default="OWI")
+        size, pad = POSITIVE, PAD_1D
+    else:
+        layout = Key("weight_layout", one_of(*LAYOUTS), "OHWI: weights (OC, KH, KW, IC); OIHW: PyTorch/ONNX "
+                     "(OC, IC, KH, KW)", default="OHWI")
+        size, pad = PAIR, PAD
+    return (layout, WEIGHT_DTYPE,
+            Key("kernel", size, "kernel size", default_doc="the weights' kernel"),
+            Key("stride", size, "step between windows", default=1),
+            Key("pad", pad, "zero padding (not on BIPOLAR inputs)", default=0),
+            *threshold_keys())
+
+
+def pool_keys(pad_doc: str, one_d: bool = False) -> tuple[Key, ...]:
+    """``kernel`` (required), ``stride``, ``pad`` (meaning ``pad_doc``), ``ceil_mode`` of a
+    pool; ``one_d``: integer kernel and stride, ``[left, right]`` padding."""
+    size, pad = (POSITIVE, PAD_1D) if one_d else (PAIR, PAD)
+    return (Key("kernel", size, "window size", required=True),
+            Key("stride", size, "step between windows", default_doc="the kernel"),
+            Key("pad", pad, pad_doc, default=0),
+            Key("ceil_mode", BOOL, "round the output size up (ONNX/PyTorch ceil_mode)", default=False))
+
+
+CONV_SIMD = Key("simd", FOLD, "input elements each PE takes per cycle: must divide KH*KW*IC (beyond IC a "
+                "word spans several kernel positions)", default="auto")
+DEPTHWISE_SIMD = Key("simd", FOLD, "must be 1 (a depthwise layer folds channels with pe)", default="auto")
+MAXPOOL_PAD = "padding with the input datatype's minimum (ONNX's -inf)"
+
+
+# --------------------------------------------------------------------------- convolutions
+
+@native_op("conv", "A convolution on a sliding window and a matrix-vector unit: the MVAU matrix is the "
+           "OHWI weights flattened, columns in window order (kh, kw, ic); thresholds as for dense.",
+           Key("weights", ARRAY, "the kernels, (OC, KH, KW, IC) or as weight_layout says", required=True),
+           *conv_keys(), PE, CONV_SIMD)
 def parse_conv(spec: dict, in_shape, in_dtype, arrays, where: str) -> Conv:
     return _conv(spec, in_shape, in_dtype, arrays, where, depthwise=False)
 
 
+@native_op("depthwise", "A depthwise convolution: one k x k kernel per channel, on a vector unit "
+           "(channels folded with pe).",
+           Key("weights", ARRAY, "the kernels, (C, KH, KW, 1) or (C, KH, KW) OHWI, (C, 1, KH, KW) OIHW",
+               required=True),
+           *conv_keys(), PE, DEPTHWISE_SIMD)
 def parse_depthwise(spec: dict, in_shape, in_dtype, arrays, where: str) -> Conv:
     return _conv(spec, in_shape, in_dtype, arrays, where, depthwise=True)
 
 
-def _ceil_mode(spec: dict, where: str) -> bool:
-    value = spec.get("ceil_mode", False)
-    if not isinstance(value, bool):
-        raise ModelError(f"{where}: ceil_mode must be true or false, not {value!r}")
-    return value
+def _weights_1d(spec: dict, arrays: Arrays, where: str, depthwise: bool) -> np.ndarray:
+    """1-D weights as the OHWI array of a ``(K, 1)`` kernel."""
+    w = integer_array(arrays.get(spec.get("weights"), where), "weights", where)
+    layout = spec.get("weight_layout", "OWI")
+    if layout not in LAYOUTS_1D:
+        raise ModelError(f"{where}: weight_layout must be one of {', '.join(LAYOUTS_1D)}, not {layout!r}")
+    if depthwise and w.ndim == 2 and layout == "OWI":
+        w = w[..., None]
+    if w.ndim != 3:
+        raise ModelError(f"{where}: weights must be 3-D ({layout}), not shape {tuple(w.shape)}")
+    if layout == "OIW":
+        w = w.transpose(0, 2, 1)
+    return np.ascontiguousarray(w[:, :, None, :])
 
+
+def _conv1d(spec: dict, in_shape, in_dtype, arrays, where: str, depthwise: bool) -> Conv:
+    arrays = _arrays(arrays)
+    w = _weights_1d(spec, arrays, where, depthwise)
+    geometry = geometry_1d(spec, in_shape, where, kernel_default=int(w.shape[1]), stride_default=1)
+    return _conv(spec, in_shape, in_dtype, arrays, where, depthwise, w=w, geometry=geometry)
+
+
+@native_op("conv1d", "A 1-D convolution on a sequence (L, 1, C): the conv with (K, 1) kernels.",
+           Key("weights", ARRAY, "the kernels, (OC, K, IC) or as weight_layout says", required=True),
+           *conv_keys(one_d=True), PE,
+           Key("simd", FOLD, "input elements each PE takes per cycle: must divide K*IC", default="auto"))
+def parse_conv1d(spec: dict, in_shape, in_dtype, arrays, where: str) -> Conv:
+    return _conv1d(spec, in_shape, in_dtype, arrays, where, depthwise=False)
+
+
+@native_op("depthwise1d", "A 1-D depthwise convolution on a sequence (L, 1, C): one kernel of K taps "
+           "per channel.",
+           Key("weights", ARRAY, "the kernels, (C, K) OWI or (C, 1, K) OIW", required=True),
+           *conv_keys(one_d=True), PE, DEPTHWISE_SIMD)
+def parse_depthwise1d(spec: dict, in_shape, in_dtype, arrays, where: str) -> Conv:
+    return _conv1d(spec, in_shape, in_dtype, arrays, where, depthwise=True)
+
+
+# --------------------------------------------------------------------------- pools
 
 def pool_geometry(spec: dict, where: str) -> tuple:
     """``(kernel, stride, pad)`` of a 2-D pool: ``kernel`` required, ``stride`` defaults to it."""
@@ -188,59 +259,38 @@ def geometry_1d(spec: dict, in_shape, where: str, kernel_default=None, stride_de
     stride = spec.get("stride", kernel if stride_default is None else stride_default)
     for key, value in (("kernel", kernel), ("stride", stride)):
         if not _is_int(value) or value < 1:
-            raise ModelError(f"{where}: {key} must be a positive integer, not {value!r}")
+            raise ModelError(f"{where}: {key} must be a positive integer, not {short(value)}")
     pad = spec.get("pad", 0)
     if _is_int(pad):
         pad = [pad, pad]
     if not isinstance(pad, list) or len(pad) != 2 or not all(_is_int(v) and v >= 0 for v in pad):
         raise ModelError(f"{where}: pad must be an integer or [left, right] of non-negative integers, "
-                         f"not {spec.get('pad')!r}")
+                         f"not {short(spec.get('pad'))}")
     return (kernel, 1), (stride, 1), (pad[0], 0, pad[1], 0)
 
 
-def parse_maxpool(spec: dict, in_shape, in_dtype, arrays, where: str, geometry=None) -> MaxPool:
-    kernel, stride, pad = geometry or pool_geometry(spec, where)
+def _maxpool(spec: dict, in_shape, in_dtype, where: str, geometry: tuple) -> MaxPool:
+    kernel, stride, pad = geometry
     node = MaxPool(name=spec["name"], in_shape=tuple(in_shape), in_dtype=in_dtype, kernel=kernel,
-                   stride=stride, pad=pad, ceil_mode=_ceil_mode(spec, where),
+                   stride=stride, pad=pad, ceil_mode=spec.get("ceil_mode", False),
                    pe=fold_value(spec, "pe", where))
     _check_unfolded(node, where)
     return node
 
 
+@native_op("maxpool", "Max pooling over kernel windows.", *pool_keys(MAXPOOL_PAD), PE)
+def parse_maxpool(spec: dict, in_shape, in_dtype, arrays, where: str) -> MaxPool:
+    return _maxpool(spec, in_shape, in_dtype, where, pool_geometry(spec, where))
+
+
+@native_op("maxpool1d", "Max pooling over windows of a sequence (L, 1, C).",
+           *pool_keys(MAXPOOL_PAD, one_d=True), PE)
 def parse_maxpool1d(spec: dict, in_shape, in_dtype, arrays, where: str) -> MaxPool:
-    return parse_maxpool(spec, in_shape, in_dtype, arrays, where, geometry_1d(spec, in_shape, where))
+    return _maxpool(spec, in_shape, in_dtype, where, geometry_1d(spec, in_shape, where))
 
 
-def _weights_1d(spec: dict, arrays: Arrays, where: str, depthwise: bool) -> np.ndarray:
-    """1-D weights as the OHWI array of a ``(K, 1)`` kernel."""
-    w = integer_array(arrays.get(spec.get("weights"), where), "weights", where)
-    layout = spec.get("weight_layout", "OWI")
-    if layout not in LAYOUTS_1D:
-        raise ModelError(f"{where}: weight_layout must be one of {', '.join(LAYOUTS_1D)}, not {layout!r}")
-    if depthwise and w.ndim == 2 and layout == "OWI":
-        w = w[..., None]
-    if w.ndim != 3:
-        raise ModelError(f"{where}: weights must be 3-D ({layout}), not shape {tuple(w.shape)}")
-    if layout == "OIW":
-        w = w.transpose(0, 2, 1)
-    return np.ascontiguousarray(w[:, :, None, :])
-
-
-def _conv1d(spec: dict, in_shape, in_dtype, arrays, where: str, depthwise: bool) -> Conv:
-    arrays = _arrays(arrays)
-    w = _weights_1d(spec, arrays, where, depthwise)
-    geometry = geometry_1d(spec, in_shape, where, kernel_default=int(w.shape[1]), stride_default=1)
-    return _conv(spec, in_shape, in_dtype, arrays, where, depthwise, w=w, geometry=geometry)
-
-
-def parse_conv1d(spec: dict, in_shape, in_dtype, arrays, where: str) -> Conv:
-    return _conv1d(spec, in_shape, in_dtype, arrays, where, depthwise=False)
-
-
-def parse_depthwise1d(spec: dict, in_shape, in_dtype, arrays, where: str) -> Conv:
-    return _conv1d(spec, in_shape, in_dtype, arrays, where, depthwise=True)
-
-
+@native_op("global_pool", "The sum over all pixels, per channel (an integer global average pool "
+           "without its division, which moves into the next thresholds).", PE)
 def parse_global_pool(spec: dict, in_shape, in_dtype, arrays, where: str) -> GlobalAccPool:
     node = GlobalAccPool(name=spec["name"], in_shape=tuple(in_shape), in_dtype=in_dtype,
                          pe=fold_value(spec, "pe", where))
@@ -248,6 +298,10 @@ def parse_global_pool(spec: dict, in_shape, in_dtype, arrays, where: str) -> Glo
     return node
 
 
+@native_op("residual", "A residual block: the output is x + body(x); body layers left at auto folding "
+           "are folded like a network of their own.",
+           Key("body", LAYERS, "the layers of the branch, any ops; its output shape must equal the input's",
+               required=True), PE)
 def parse_residual(spec: dict, in_shape, in_dtype, arrays, where: str) -> Residual:
     from ..passes.fold import Fold
 
@@ -265,15 +319,3 @@ def parse_residual(spec: dict, in_shape, in_dtype, arrays, where: str) -> Residu
                     body=tuple(folded.nodes), pe=fold_value(spec, "pe", where))
     _check_unfolded(node, where)
     return node
-
-
-NATIVE_OPS = {
-    "conv": parse_conv,
-    "depthwise": parse_depthwise,
-    "maxpool": parse_maxpool,
-    "global_pool": parse_global_pool,
-    "residual": parse_residual,
-    "conv1d": parse_conv1d,
-    "depthwise1d": parse_depthwise1d,
-    "maxpool1d": parse_maxpool1d,
-}

@@ -22,12 +22,10 @@ from ..sparse import compress
 from ..sparse.node import DEFAULT_PE, DEFAULT_QUEUE_DEPTH, largest_divisor, lossless_layer, sparse_node
 from ..sparse.node import sparsify_graph
 from ..sparse.share import MAX_BITS, MIN_BITS
-from .native import integer_array, parse_thresholds
+from .native import WEIGHTS, integer_array, parse_thresholds, threshold_keys
+from .native_schema import FRACTION, INT_LIMIT, Key, int_range, native_op
 
-__all__ = ["parse_sparse", "sparsify_graph", "NATIVE_OPS"]
-
-KEYS = {"name", "op", "weights", "sparsity", "codebook_bits", "thresholds", "out_dtype", "out_scale",
-        "out_bias", "n_pe", "queue_depth", "simd"}
+__all__ = ["parse_sparse", "sparsify_graph"]
 
 
 def _int_option(spec: dict, key: str, lo: int, hi: int, default, where: str) -> int:
@@ -37,12 +35,22 @@ def _int_option(spec: dict, key: str, lo: int, hi: int, default, where: str) -> 
     return value
 
 
+@native_op("sparse_dense", "A fully connected layer on the EIE sparse engine (DESIGN.md section 6): "
+           "weights pruned and shared through a codebook; zero activations skipped.",
+           WEIGHTS,
+           Key("sparsity", FRACTION, "magnitude-prune to this fraction of zeros first",
+               default_doc="none: the matrix is taken as already pruned"),
+           Key("codebook_bits", int_range(MIN_BITS, MAX_BITS), "2**b shared values, index 0 = zero",
+               default=4),
+           *threshold_keys(),
+           Key("n_pe", int_range(1, MAX_PE), "processing elements (each owns rows r = k mod n_pe; "
+               "must divide out_features)", default_doc=f"the largest divisor of out_features up to {DEFAULT_PE}"),
+           Key("queue_depth", int_range(1, MAX_QUEUE_DEPTH), "activation queue entries per PE",
+               default=DEFAULT_QUEUE_DEPTH),
+           Key("simd", int_range(1, INT_LIMIT), "input elements per stream word (must divide in_features)",
+               default_doc="all of them"))
 def parse_sparse(spec: dict, in_shape, in_dtype, arrays, where: str) -> Node:
     """Build a :class:`~generator.ir.sparse.SparseMatrixVector` from a native layer spec."""
-    unknown = sorted(set(spec) - KEYS)
-    if unknown:
-        raise ModelError(f"{where}: unknown key {unknown[0]!r} for sparse_dense "
-                         f"(expected {', '.join(sorted(KEYS - {'name', 'op'}))})")
     in_dtype = dtype(in_dtype)
     if in_dtype.name == "BIPOLAR":
         raise ModelError(f"{where}: sparse_dense needs activations with a zero (INTn, UINTn, BINARY, "
@@ -74,6 +82,3 @@ def parse_sparse(spec: dict, in_shape, in_dtype, arrays, where: str) -> Node:
         layer = compress(w, n_pe=n_pe, sparsity=sparsity, bits=bits)
     return sparse_node(spec["name"], in_shape, in_dtype, layer, thresholds=th, queue_depth=depth,
                        simd=simd)
-
-
-NATIVE_OPS = {"sparse_dense": parse_sparse}

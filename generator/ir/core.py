@@ -13,6 +13,7 @@ estimate (``generator/estimate.py``).
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -20,6 +21,7 @@ import numpy as np
 from qonnx.core.datatype import DataType
 
 from ..errors import ModelError
+from .integers import ascending
 
 Shape3 = tuple[int, int, int]
 
@@ -32,14 +34,30 @@ def register(cls):
     return cls
 
 
+STREAM_DTYPES = re.compile(r"BIPOLAR|BINARY|TERNARY|INT([2-9]|[12][0-9]|3[0-2])|UINT([1-9]|[12][0-9]|3[0-2])")
+"""Datatype names a user may give (weights, activations, inputs): integers of 1..32 bits."""
+
+DTYPE_CHOICES = "BIPOLAR, BINARY, TERNARY, INT2..INT32, UINT1..UINT32"
+
+
 def dtype(name_or_dt) -> DataType:
-    """A qonnx DataType from a name (``"INT4"``) or a DataType, with a clear error."""
+    """A qonnx DataType from a name (``"INT4"``) or a DataType, with a clear error.
+
+    Names are those of :data:`STREAM_DTYPES`: the integer types of at most 32 bits that
+    streams carry (DESIGN.md §2); float, fixed-point and wider types are refused.
+    """
     if isinstance(name_or_dt, str):
-        try:
+        if STREAM_DTYPES.fullmatch(name_or_dt):
             return DataType[name_or_dt]
-        except (KeyError, ValueError):
+        try:
+            DataType[name_or_dt]
+        except Exception:  # qonnx raises KeyError, ValueError or a bare Exception
             raise ModelError(f"unknown datatype {name_or_dt!r} (use qonnx names: BIPOLAR, BINARY, "
                              f"TERNARY, INTn, UINTn)") from None
+        raise ModelError(f"datatype {name_or_dt!r} is not supported (bitsmith takes the integer types "
+                         f"{DTYPE_CHOICES})")
+    if not hasattr(name_or_dt, "bitwidth"):
+        raise ModelError(f"a datatype must be a name like 'INT4', not {type(name_or_dt).__name__}")
     return name_or_dt
 
 
@@ -86,8 +104,8 @@ class Thresholds:
                              f"not {tuple(v.shape)}")
         if not np.issubdtype(v.dtype, np.integer):
             raise ModelError(f"{where}: thresholds must be integers, not {v.dtype}")
-        if v.shape[1] and np.any(np.diff(v, axis=1) < 0):
-            row = int(np.nonzero(np.any(np.diff(v, axis=1) < 0, axis=1))[0][0])
+        if not np.all(ok := ascending(v)):      # compares neighbours: no overflow near int64 limits
+            row = int(np.nonzero(~ok)[0][0])
             raise ModelError(f"{where}: thresholds of channel {row} are not sorted ascending")
         lo = self.out_bias
         hi = self.out_scale * self.steps + self.out_bias

@@ -23,6 +23,29 @@ def host_stage(cls):
 
 @host_stage
 @dataclass(frozen=True, eq=False)
+class InputFrame:
+    """The model's own input frame: ``shape`` (without the batch axis) in ``layout``.
+
+    First in ``host_pre``. A batch must have exactly this frame shape; a lone frame gains
+    its batch axis. Anything else is refused, never reshaped (:mod:`bitsmith.generator.dataio`
+    words the error for the command line).
+    """
+
+    shape: tuple
+    layout: str = "NHWC"
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.shape == tuple(self.shape):
+            return x[None]
+        if x.shape[1:] != tuple(self.shape):
+            raise ValueError(f"frames of shape {x.shape[1:]}, the model takes {tuple(self.shape)} "
+                             f"({self.layout})")
+        return x
+
+
+@host_stage
+@dataclass(frozen=True, eq=False)
 class ToNHWC:
     """Reshape a batch to ``(N, H, W, C)``; ``layout`` is ``"NHWC"`` or ``"NCHW"`` (transposed)."""
 

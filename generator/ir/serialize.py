@@ -9,7 +9,7 @@ import numpy as np
 from qonnx.core.datatype import DataType
 
 from ..errors import ModelError
-from .core import NODE_KINDS, Graph, Thresholds
+from .core import NODE_KINDS, Graph, Node, Thresholds
 from . import host as _host
 
 FORMAT = "bitsmith-design/1"
@@ -26,7 +26,7 @@ def to_jsonable(obj):
     if hasattr(obj, "bitwidth") and hasattr(obj, "name") and type(obj).__module__.startswith("qonnx"):
         return {"__dtype__": obj.name}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {"__kind__": type(obj).__name__}
+        out = {"__kind__": _kind_name(type(obj))}
         for f in dataclasses.fields(obj):
             out[f.name] = to_jsonable(getattr(obj, f.name))
         return out
@@ -37,11 +37,17 @@ def to_jsonable(obj):
     return obj
 
 
+def _kind_name(cls: type) -> str:
+    """Host stages are ``host.<Name>``: ``Reshape`` is both a layer and a host stage."""
+    return f"host.{cls.__name__}" if _host.HOST_KINDS.get(cls.__name__) is cls else cls.__name__
+
+
 def _kinds() -> dict[str, type]:
-    kinds = dict(NODE_KINDS)
+    kinds = {f"host.{name}": cls for name, cls in _host.HOST_KINDS.items()}
+    kinds.update({name: cls for name, cls in _host.HOST_KINDS.items() if name not in NODE_KINDS})
+    kinds.update(NODE_KINDS)
     kinds["Thresholds"] = Thresholds
     kinds["Graph"] = Graph
-    kinds.update(_host.HOST_KINDS)
     return kinds
 
 
@@ -52,7 +58,10 @@ def from_jsonable(obj):
     if not isinstance(obj, dict):
         return obj
     if "__array__" in obj:
-        arr = np.array(obj["__array__"], dtype=obj["dtype"])
+        dt = np.dtype(obj["dtype"])
+        if dt.kind not in "biuf":
+            raise ModelError(f"design.json: arrays hold numbers, not {dt}")
+        arr = np.array(obj["__array__"], dtype=dt)
         return arr.reshape(obj["shape"])
     if "__dtype__" in obj:
         return DataType[obj["__dtype__"]]
@@ -76,6 +85,18 @@ def load_graph(data: dict) -> Graph:
     graph = from_jsonable(data)
     if not isinstance(graph, Graph):
         raise ModelError("design.json: 'graph' is not a bitsmith graph")
+    if not isinstance(graph.nodes, tuple) or not all(isinstance(n, Node) for n in graph.nodes):
+        raise ModelError("design.json: the graph's nodes are not bitsmith layers")
+    stage_kinds = tuple(_host.HOST_KINDS.values())
+    for part in ("host_pre", "host_post"):
+        stages = getattr(graph, part)
+        if not isinstance(stages, tuple) or not all(isinstance(s, stage_kinds) for s in stages):
+            raise ModelError(f"design.json: the graph's {part} is not a list of host stages")
+        for stage in stages:
+            shape = getattr(stage, "shape", ())
+            if not isinstance(shape, tuple) or not all(type(d) is int and d > 0 for d in shape):
+                raise ModelError(f"design.json: {type(stage).__name__}.shape must be positive integers, "
+                                 f"not {shape!r:.80}")
     return graph
 
 

@@ -19,6 +19,8 @@ from typing import Callable
 from ..errors import FoldingError, OptionError
 from ..estimate import node_cycles
 from ..ir import LabelSelect, MatrixVector, MultiThreshold
+from ..limits import MAX_DESCRIPTION_BYTES
+from ..safeio import read_text
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,8 @@ def _label_dims(node):
 
 
 def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+    small = [d for d in range(1, int(n ** 0.5) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
 
 
 def _dims(node) -> dict[str, int]:
@@ -79,8 +82,12 @@ def fold_parameters(node) -> list[str]:
     return list(_dims(node))
 
 
-def best_folding(node, target: int) -> dict[str, int]:
+def best_folding(node, target: int, *, keep_explicit: bool = False) -> dict[str, int]:
+    """The cheapest folding of ``node`` that meets ``target``; with ``keep_explicit`` only
+    the parameters left at ``auto`` are chosen (the others keep their values)."""
     dims = _dims(node)
+    if keep_explicit:
+        dims = {k: v for k, v in dims.items() if getattr(node, k, AUTO) == AUTO}
     if not dims:
         return {}
     keys = list(dims)
@@ -130,7 +137,8 @@ class Fold:
         out = []
         for n in nodes:
             if self.target_cycles is not None and _dims(n) or is_auto(n):
-                n = n.replace(**best_folding(n, target))
+                # --target-cycles refolds every layer; otherwise explicit PE/SIMD stay as given
+                n = n.replace(**best_folding(n, target, keep_explicit=self.target_cycles is None))
                 if node_cycles(n) > target:
                     log.warning("layer %r cannot reach %d cycles per frame; its fastest folding "
                                 "takes %d", n.name, target, node_cycles(n))
@@ -140,11 +148,12 @@ class Fold:
 
 def apply_fold_file(nodes, path: Path):
     """Apply ``{"layer": {"pe": P, "simd": S}, ...}`` from a JSON file."""
+    text = read_text(path, "--fold", error=OptionError, max_bytes=MAX_DESCRIPTION_BYTES)
     try:
-        spec = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise OptionError(f"--fold {path}: cannot read JSON ({exc})") from None
-    if not isinstance(spec, dict):
+        spec = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise OptionError(f"--fold {path}: cannot read JSON ({str(exc).splitlines()[0] if str(exc) else 'nested too deeply'})") from None
+    if not isinstance(spec, dict) or not all(isinstance(v, dict) for v in spec.values()):
         raise OptionError(f"--fold {path}: must map layer names to {{\"pe\": P, \"simd\": S}}")
     names = {n.name for n in nodes}
     for layer in spec:
@@ -156,9 +165,10 @@ def apply_fold_file(nodes, path: Path):
         if fold:
             allowed = set(_dims(n))
             bad = set(fold) - allowed
-            if bad or not all(isinstance(v, int) and v >= 1 for v in fold.values()):
+            if bad or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v < 1 << 31
+                              for v in fold.values()):
                 raise FoldingError(f"--fold {path}: layer {n.name!r} takes {sorted(allowed)} as positive "
-                                   f"integers, not {fold!r}")
+                                   f"integers, not {fold!r:.200}")
             n = n.replace(**fold)
         out.append(n)
     return out

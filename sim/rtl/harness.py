@@ -22,7 +22,7 @@ from pathlib import Path
 from bitsmith.generator.errors import ToolError
 
 from .stream import RunResult, StreamIO, check_run_args, read_result, write_input
-from .toolchain import (RESET_CYCLES, build_jobs, cache_key, cache_root, render, run_tool,
+from .toolchain import (RESET_CYCLES, build_jobs, cache_key, cache_root, render, run_process, run_tool,
                         verilator_version)
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,7 @@ def run(exe: Path, io: StreamIO, frames: Sequence[Sequence[int]], idle: str = "n
             if waves_frames is not None:
                 first, stop = check_frame_window(waves_frames, len(frames))
                 command += ["--trace-from-frame", str(first), "--trace-to-frame", str(stop or 0)]
-        completed = subprocess.run(command, capture_output=True, text=True)
+        completed = run_process(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if completed.returncode != 0:
             message = (completed.stderr.strip() or completed.stdout.strip()).splitlines()
             raise ToolError(f"the harness {exe} failed (exit {completed.returncode}): "

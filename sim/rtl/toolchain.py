@@ -11,9 +11,10 @@ import functools
 import hashlib
 import logging
 import os
+import signal
 import subprocess
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import metadata
 from pathlib import Path
 
@@ -123,11 +124,41 @@ def build_jobs() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+def run_process(command: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
+    """``subprocess.run`` in a process group of its own: when this process is interrupted
+    (Ctrl-C, SIGTERM) the tool and everything it started (make, the compiler) are killed
+    before the exception goes on, so no orphan keeps writing into a folder being removed."""
+    with subprocess.Popen(list(command), start_new_session=True, **kwargs) as proc:
+        try:
+            out, err = proc.communicate()
+        except BaseException:
+            stop_group(proc)
+            raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """SIGTERM to the tool's process group (a compiler driver then removes its temporary
+    files), SIGKILL to whatever still runs after ``grace`` seconds."""
+    for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signum)
+        try:
+            proc.wait(timeout=wait)
+            with suppress(ProcessLookupError, PermissionError):   # its children may outlive it
+                os.killpg(proc.pid, signal.SIGKILL)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def run_tool(command: Sequence[str], cwd: Path, log_path: Path, what: str) -> None:
     """Run an external tool, log to ``log_path``, raise :class:`ToolError` on failure."""
     log.info("running %s in %s", " ".join(command), cwd)
     with open(log_path, "w") as log_file:
-        completed = subprocess.run(list(command), cwd=cwd, env=tool_env(), stdout=log_file,
-                                   stderr=subprocess.STDOUT)
+        # the tool's own temporary files (the compiler's) go into its work folder, which
+        # its caller removes whatever happens
+        completed = run_process(command, cwd=cwd, env={**tool_env(), "TMPDIR": str(Path(cwd).resolve())},
+                                stdout=log_file, stderr=subprocess.STDOUT)
     if completed.returncode != 0:
         raise ToolError(f"{what} failed (exit {completed.returncode}); log: {log_path}")

@@ -38,7 +38,7 @@ def test_not_a_build(tmp_path):
                                                r"not 36$"),
     ({"in": {**IO["in"], "words_per_frame": 3}}, r"io\.in: shape \[1, 1, 64\] is not 3 words "
                                                  r"of 32 elements$"),
-    ({"in": {**IO["in"], "dtype": "INT99X"}}, r"io\.in\.dtype 'INT99X' is not a qonnx datatype$"),
+    ({"in": {**IO["in"], "dtype": "INT99X"}}, r"io\.in\.dtype 'INT99X' is not a qonnx integer datatype$"),
     ({"out": {**IO["out"], "elems_per_word": 6}}, r"io\.out: 6 x UINT8 do not fit 40 tdata bits$"),
     ({"verilog": "rtl/missing.v"}, r"io\.verilog 'rtl/missing\.v' does not exist$"),
 ])

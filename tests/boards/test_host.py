@@ -97,7 +97,7 @@ def test_bad_input_shape_and_values(setup):
         run_frames(io, link, x.reshape(4, 1, 12), where="x.npy")
     bad = x.copy()
     bad[1, 0, 0, 5] = 16
-    with pytest.raises(InputDataError, match=r"^x\.npy: frame 1: value 16 is outside UINT4$"):
+    with pytest.raises(InputDataError, match=r"^x\.npy: batch\[1, 0, 0, 5\] is 16, outside UINT4 \(0\.\.15\)$"):
         run_frames(io, Link(ModelPort(core), timeout_s=0.05), bad, where="x.npy")
 
 

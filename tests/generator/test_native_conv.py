@@ -1,4 +1,5 @@
-"""Native description ops conv / depthwise / maxpool / global_pool / residual."""
+"""Native description ops of native_conv: conv, depthwise, maxpool, global_pool, residual
+(the 1-D ops and the pools of native_pool: test_native_pool.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 import yaml
 
 from bitsmith.generator.errors import ModelError
-from bitsmith.generator.frontend.native import load_native
-from bitsmith.generator.frontend.native_conv import NATIVE_OPS, parse_conv
+from bitsmith.generator.frontend import native_conv
+from bitsmith.generator.frontend.native import load_native, native_ops
+from bitsmith.generator.frontend.native_conv import parse_conv
 from bitsmith.generator.ir.conv import Conv, GlobalAccPool, MaxPool, Residual
 from bitsmith.generator.passes import run_pipeline
 from bitsmith.generator.passes.fold import Fold
@@ -28,14 +30,19 @@ def write(tmp_path: Path, layers, arrays, input_=None) -> Path:
     return path
 
 
+def ops_of(module) -> set[str]:
+    """The native ops whose parsers ``module`` declares."""
+    return {op for op, spec in native_ops().items() if spec.parse.__module__ == module.__name__}
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
 
 
 def test_ops_are_registered():
-    assert set(NATIVE_OPS) == {"conv", "depthwise", "maxpool", "global_pool", "residual", "conv1d",
-                               "depthwise1d", "maxpool1d"}
+    assert ops_of(native_conv) == {"conv", "depthwise", "maxpool", "global_pool", "residual", "conv1d",
+                                   "depthwise1d", "maxpool1d"}
 
 
 def test_full_network_loads_folds_and_runs(tmp_path, rng):
@@ -77,12 +84,13 @@ def test_full_network_loads_folds_and_runs(tmp_path, rng):
     ({"pad": [1, 2, 3]}, "pad must be an integer, [H, W] or [top, left, bottom, right] of non-negative "
                          "integers, not [1, 2, 3]"),
     ({"pad": 3}, "padding (3, 3, 3, 3) must be smaller than the kernel (3, 3) on each side"),
-    ({"stride": 0}, "stride must be >= 1, not [0, 0]"),
-    ({"stride": "x"}, "stride must be an integer or [H, W], not 'x'"),
+    ({"stride": 0}, "stride must be an integer >= 1 or [H, W] of them, not 0"),
+    ({"stride": "x"}, "stride must be an integer >= 1 or [H, W] of them, not 'x'"),
     ({"weight_layout": "NCHW"}, "weight_layout must be one of OHWI, OIHW, not 'NCHW'"),
     ({"simd": 2}, "SIMD=2 does not divide KH*KW*in_channels=27"),
-    ({"weight_dtype": "INTX"}, "unknown datatype 'INTX' (use qonnx names: BIPOLAR, BINARY, TERNARY, INTn, UINTn)"),
-    ({"weight_dtype": "BIPOLAR"}, "weights outside BIPOLAR (found values -2..1)"),
+    ({"weight_dtype": "INTX"}, "weight_dtype must be an integer datatype (BIPOLAR, BINARY, TERNARY, "
+                               "INT2..INT32, UINT1..UINT32), not 'INTX'"),
+    ({"weight_dtype": "BIPOLAR"}, "weights[0, 0, 0, 1] is 0, outside BIPOLAR (-1 or +1)"),
     ({"weights": "nope"}, "array 'nope' is not in w.npz (has: c_w)"),
 ])
 def test_conv_errors_name_file_and_layer(tmp_path, rng, spec, msg):

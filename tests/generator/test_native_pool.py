@@ -9,14 +9,14 @@ import pytest
 
 from bitsmith.generator.errors import ModelError
 from bitsmith.generator.frontend.native import load_native
-from bitsmith.generator.frontend.native_pool import NATIVE_OPS
+from bitsmith.generator.frontend import native_pool
 from bitsmith.generator.ir.conv import Conv, MaxPool
 from bitsmith.generator.ir.pool import AvgPool
 from bitsmith.generator.ir.resize import Upsample
 from bitsmith.generator.passes import run_pipeline
 from bitsmith.generator.passes.fold import Fold
 from bitsmith.sim.golden import run_graph
-from test_native_conv import write          # this folder is on sys.path under pytest
+from test_native_conv import ops_of, write          # this folder is on sys.path under pytest
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def rng():
 
 
 def test_ops_are_registered():
-    assert set(NATIVE_OPS) == {"avgpool", "avgpool1d", "upsample"}
+    assert ops_of(native_pool) == {"avgpool", "avgpool1d", "upsample"}
 
 
 def test_image_network(tmp_path, rng):
@@ -84,10 +84,15 @@ ERRORS = [
      "cover, a divisor that varies with the output position; pad explicitly or count the padding "
      "(count_include_pad: true)"),
     ({"op": "avgpool", "kernel": 2, "count_include_pad": "no"}, "count_include_pad must be true or false, not 'no'"),
-    ({"op": "avgpool", "kernel": 2, "shift": 1.5}, "shift must be a non-negative integer, not 1.5"),
+    ({"op": "avgpool", "kernel": 2, "shift": 1.5}, "shift must be an integer in 0..62, not 1.5"),
+    ({"op": "avgpool", "kernel": 2, "shift": 63}, "shift must be an integer in 0..62, not 63"),
     ({"op": "avgpool", "kernel": 2, "rounding": "NEAREST"},
-     "rounding must be one of ROUND, HALF_EVEN, CEIL, FLOOR, UP, DOWN, HALF_UP, HALF_DOWN, not 'NEAREST'"),
-    ({"op": "avgpool", "kernel": 2, "rounding": 3}, "rounding must be a string, not 3"),
+     "rounding must be one of ROUND, HALF_EVEN, CEIL, FLOOR, UP, DOWN, HALF_UP, HALF_DOWN (any case), "
+     "not 'NEAREST'"),
+    ({"op": "avgpool", "kernel": 2, "rounding": 3},
+     "rounding must be one of ROUND, HALF_EVEN, CEIL, FLOOR, UP, DOWN, HALF_UP, HALF_DOWN (any case), not 3"),
+    ({"op": "avgpool", "kernel": 2, "count_include_pads": False},
+     "unknown key 'count_include_pads' for avgpool (did you mean 'count_include_pad'?)"),
     ({"op": "avgpool", "kernel": 2, "trunc_dtype": "BIPOLAR"},
      "trunc_dtype must be an INTn or UINTn datatype, not 'BIPOLAR'"),
     ({"op": "avgpool", "kernel": 2, "narrow": True}, "narrow needs a trunc_dtype"),
@@ -96,8 +101,10 @@ ERRORS = [
                                                "each side"),
     ({"op": "maxpool", "kernel": 3, "ceil_mode": "yes"}, "ceil_mode must be true or false, not 'yes'"),
     ({"op": "upsample"}, "scale is required"),
-    ({"op": "upsample", "scale": 0}, "scale must be >= 1, not [0, 0]"),
-    ({"op": "upsample", "scale": [2, 2, 2]}, "scale must be an integer or [H, W], not [2, 2, 2]"),
+    ({"op": "upsample", "scale": 0}, "scale must be an integer >= 1 or [H, W] of them, not 0"),
+    ({"op": "upsample", "scale": [2, 2, 2]}, "scale must be an integer >= 1 or [H, W] of them, not [2, 2, 2]"),
+    ({"op": "upsample", "scale": 2, "mode": "nearest"},
+     "unknown key 'mode' for upsample (valid keys: name, op, pe, scale)"),
     ({"op": "maxpool1d", "kernel": 2}, "a 1-D layer takes a sequence (L, 1, C) (input shape [L, C]), "
                                        "not (6, 6, 3)"),
 ]
@@ -136,11 +143,12 @@ def test_sequence_errors(tmp_path, rng, spec, msg):
         load_native(path)
 
 
-def test_sequence_input_shape_errors(tmp_path):
+@pytest.mark.parametrize("shape", [[8, 0], [1, 8, 8, 3], [8, 3.0]])
+def test_sequence_input_shape_errors(tmp_path, shape):
     path = write(tmp_path, [{"name": "x", "op": "maxpool1d", "kernel": 2}], {},
-                 input_={"shape": [8, 0], "dtype": "UINT2"})
-    with pytest.raises(ModelError, match=r"^.*net\.yaml: input shape must be \[C\], \[L, C\] or \[H, W, C\] of "
-                                         r"positive integers, not \[8, 0\]$"):
+                 input_={"shape": shape, "dtype": "UINT2"})
+    with pytest.raises(ModelError, match=rf"^.*net\.yaml: input: shape must be \[C\], \[L, C\] or \[H, W, C\] of "
+                                         rf"positive integers, not {re.escape(str(shape))}$"):
         load_native(path)
 
 

@@ -16,6 +16,7 @@ from qonnx.core.datatype import BaseDataType, DataType
 
 from ...errors import OptionError
 from ...ir import Graph
+from ...ir.names import safe_name
 from .reader import SUPPORTED_OPS, read_model
 from .reference import compare_with_reference, model_input, reference_outputs
 from .streamline import streamline
@@ -65,7 +66,7 @@ def load_onnx(path: Path, *, input_dtype: DataType | None = None, input_scale: f
         raise OptionError(f"topk must be a positive integer, not {topk!r}")
     path = Path(path)
     model = read_model(path)
-    name = path.name.split(".")[0] or "model"
+    name = safe_name(path.name.split(".")[0])     # unsw_nb15-mlp-w2a2.onnx -> unsw_nb15_mlp_w2a2
     graph = streamline(model, name, input_dtype=input_dtype, input_scale=input_scale, topk=topk)
     if sparse == "auto":
         from ...sparse import sparsify_graph

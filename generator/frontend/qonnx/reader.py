@@ -13,6 +13,9 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.cleanup import cleanup_model
 
 from ...errors import ModelError
+from ...limits import MAX_ONNX_BYTES
+from ...safeio import regular_file
+from .precheck import check_proto
 
 #: ONNX op types the front end lowers (the report and the errors list them).
 SUPPORTED_OPS = ("Quant", "BipolarQuant", "Trunc", "MultiThreshold", "MatMul", "Gemm", "Conv", "Add",
@@ -34,12 +37,12 @@ def _first_line(exc: Exception) -> str:
 def load_wrapper(path: Path) -> ModelWrapper:
     """The raw model (external ``.onnx.data`` files are read from next to ``path``)."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path}: no such file")
+    regular_file(path, error=ModelError, max_bytes=MAX_ONNX_BYTES)
     try:
         proto = onnx.load(str(path), load_external_data=True)
     except Exception as exc:  # onnx raises DecodeError, OSError, ...: all mean "not readable"
         raise ModelError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
+    check_proto(proto, path, SUPPORTED_OPS)
     return ModelWrapper(proto)
 
 

@@ -41,11 +41,9 @@ def reference_outputs(path: Path, x: np.ndarray) -> np.ndarray:
     in_name = [i.name for i in single.graph.input if single.get_initializer(i.name) is None][0]
     frame_shape = tuple(single.get_tensor_shape(in_name))
     x = np.asarray(x, dtype=np.float32)
-    if x.shape[1:] != frame_shape[1:]:
-        if int(np.prod(x.shape[1:])) != int(np.prod(frame_shape[1:])):
-            raise InputDataError(f"{path}: frames of shape {x.shape[1:]} for a model input of "
-                                 f"{frame_shape[1:]}")
-        x = x.reshape((len(x),) + frame_shape[1:])
+    if x.shape[1:] != frame_shape[1:]:       # never reshaped to fit: that would hide a wrong layout
+        raise InputDataError(f"{path}: frames of shape {x.shape[1:]} for a model input of "
+                             f"{frame_shape[1:]}")
     first = _run(single, x[:1])
     outs = _batched(path, x, first)
     if outs is None:

@@ -7,6 +7,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from ...errors import ModelError
 from ...ir import Graph, host
+from ...ir.origin import check_naming_origin
 from . import chain as ch
 from .ops import HANDLERS, where
 from .ops.tail import select_labels
@@ -27,6 +28,9 @@ def streamline(model: ModelWrapper, name: str, *, input_dtype: DataType | None,
     if len(shape) < 2 or shape[0] != 1 or any(int(d) <= 0 for d in shape):
         raise ModelError(f"model input {graph_in!r}: shape {shape} must be fixed with batch size 1 first")
     st = Lowering(model=model, name=name, phase="float", shape=shape, dtype=DataType["FLOAT32"])
+    layout = {2: "NC", 3: "NCW", 4: "NCHW"}.get(len(shape), "")
+    st.host_pre.append(host.InputFrame(shape=tuple(int(d) for d in shape[1:]),
+                                       layout=f"{layout + ' ' if layout else ''}as the ONNX graph's input"))
     if input_dtype is not None:
         scale = 1.0 if input_scale is None else float(input_scale)
         st.phase, st.dtype = "int", input_dtype
@@ -51,7 +55,14 @@ def streamline(model: ModelWrapper, name: str, *, input_dtype: DataType | None,
         handler = HANDLERS.get(node.op_type)
         if handler is None:
             raise ModelError(f"{where(node)}: not supported; supported ops: {', '.join(SUPPORTED_OPS)}")
-        handler(st, node)
+        try:
+            handler(st, node)
+        except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError, OverflowError) as exc:
+            # the checks above let only well-typed nodes through; what a handler still cannot
+            # read (an axis out of range, a zero group...) is the node's fault, or a bug
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ModelError(f"{where(node)}: the front end cannot read it ({type(exc).__name__}: {reason}); "
+                             f"if the node is valid ONNX, this is a bug (--debug shows where)") from exc
         current = node.output[1] if node.op_type == "TopK" else node.output[0]
     out = model.graph.output[0].name
     if current != out:
@@ -59,7 +70,7 @@ def streamline(model: ModelWrapper, name: str, *, input_dtype: DataType | None,
     _finish(st, topk)
     graph = Graph(name=name, in_shape=st.in_shape, in_dtype=st.in_dtype, nodes=tuple(st.nodes),
                   host_pre=tuple(st.host_pre), host_post=tuple(st.host_post), provenance=tuple(st.provenance))
-    graph.check()
+    check_naming_origin(graph)
     return graph
 
 

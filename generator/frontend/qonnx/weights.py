@@ -18,6 +18,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from ...errors import ModelError
 from ...ir.core import smallest_dtype
+from ...ir.integers import to_int64
 from .quantizers import BipolarQuant, IntQuant
 
 
@@ -50,7 +51,7 @@ def read_weights(model: ModelWrapper, tensor: str, where: str) -> Weights:
         if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
             raise ModelError(f"{where}: the weights {tensor!r} are float values without a quantizer "
                              f"(Quant/BipolarQuant) and not integers, so they cannot run in integer hardware")
-        ints = values.astype(np.int64)
+        ints = to_int64(values, f"{where}: weights")
         return Weights(ints, np.ones((1,) * ints.ndim), weight_dtype(ints), None)
     producer = model.find_producer(tensor)
     if producer is None or producer.op_type not in ("Quant", "BipolarQuant"):
@@ -75,12 +76,14 @@ def read_weights(model: ModelWrapper, tensor: str, where: str) -> Weights:
                      bitwidth=int(bits), signed=bool(op.get_nodeattr("signed")),
                      narrow=bool(op.get_nodeattr("narrow")), rounding_mode=op.get_nodeattr("rounding_mode"))
         codes, zero = q.codes(w), np.asarray(params[2], np.float64)
-        if not np.all(zero == np.round(zero)):
+        if not np.all(np.isfinite(zero)) or not np.all(zero == np.round(zero)):
             raise ModelError(f"{where}: weight quantizer {producer.name!r} has a non-integer zero point")
-    ints = np.broadcast_to(codes - zero, w.shape).astype(np.int64)
     scale = np.asarray(params[1], dtype=np.float64)
+    if not np.all(np.isfinite(scale)):
+        raise ModelError(f"{where}: weight quantizer {producer.name!r} has a scale that is not finite")
     if np.any(scale == 0):
         raise ModelError(f"{where}: weight quantizer {producer.name!r} has a zero scale")
+    ints = to_int64(np.broadcast_to(codes - zero, w.shape), f"{where}: weight codes")
     return Weights(ints, scale, weight_dtype(ints), producer)
 
 

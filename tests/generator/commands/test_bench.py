@@ -92,8 +92,8 @@ def test_out_dir_that_is_not_a_build_is_refused_before_any_work(tmp_path, capsys
     (tmp_path / "digits").mkdir()
     (tmp_path / "digits" / "notes.txt").write_text("mine")
     one_error_line(capsys, ["bench", "--no-synth", "--networks", "digits", "-o", str(tmp_path)],
-                   rf"^bitsmith: error: {re.escape(str(tmp_path / 'digits'))} exists and is not a bitsmith "
-                   rf"build; refusing to overwrite it\n$")
+                   rf"^bitsmith: error: refusing to overwrite OUT {re.escape(str(tmp_path / 'digits'))}: it holds "
+                   rf"'notes\.txt', which bitsmith did not write\n$")
 
 
 @pytest.mark.verilator

@@ -142,7 +142,8 @@ def test_float_input_with_normalisation_host_pre_and_integer_input(tmp_path):
     pixels = rng.integers(0, 256, size=(300, 1, 4, 4))
     # float input: normalisation + quantizer on the host, exactly as qonnx
     graph, _ = check_model(path, (pixels / 255).astype(np.float32))
-    assert [type(s).__name__ for s in graph.host_pre] == ["Elementwise", "Elementwise", "Quantize", "ToNHWC"]
+    assert [type(s).__name__ for s in graph.host_pre] == ["InputFrame", "Elementwise", "Elementwise", "Quantize",
+                                                          "ToNHWC"]
     # integer input: normalisation + quantizer become one multi-threshold on the pixel
     graph, _ = check_model(path, pixels.astype(np.float32), input_dtype=DataType["UINT8"], input_scale=1 / 255)
     assert isinstance(graph.nodes[0], MultiThreshold) and graph.nodes[0].in_dtype.name == "UINT8"
@@ -234,7 +235,7 @@ def test_finn_onnx_multithreshold_and_integer_weights(tmp_path):
     path = net.save(tmp_path / "finn.onnx")
     x = rng.normal(size=(300, 16)).astype(np.float32)
     graph, _ = check_model(path, x)
-    assert type(graph.host_pre[0]).__name__ == "ThresholdCount" and graph.in_dtype.name == "UINT2"
+    assert type(graph.host_pre[1]).__name__ == "ThresholdCount" and graph.in_dtype.name == "UINT2"
     assert [n.weight_dtype.name for n in graph.nodes] == ["INT3", "INT2"]
     assert graph.nodes[0].thresholds.values.shape == (8, 3)
 

@@ -10,7 +10,8 @@ from bitsmith.generator.errors import FoldingError, ModelError
 from bitsmith.generator.estimate import node_cycles, node_resources
 from bitsmith.generator.estimate.sparse import cycles_for, ideal_cycles_for, pe_bound_for
 from bitsmith.generator.frontend.native import Arrays
-from bitsmith.generator.frontend.native_sparse import NATIVE_OPS, parse_sparse, sparsify_graph
+from bitsmith.generator.frontend.native import native_ops
+from bitsmith.generator.frontend.native_sparse import parse_sparse, sparsify_graph
 from bitsmith.generator.ir import Graph, MatrixVector, Thresholds
 from bitsmith.generator.ir.serialize import dump_graph, load_graph
 from bitsmith.generator.ir.sparse import SparseMatrixVector
@@ -140,7 +141,7 @@ def arrays(rows=32, cols=20, seed=0):
 
 def test_parse_sparse_prunes_and_shares():
     a = arrays()
-    node = NATIVE_OPS["sparse_dense"](spec(sparsity=0.9, codebook_bits=3, n_pe=8, queue_depth=2,
+    node = native_ops()["sparse_dense"].parse(spec(sparsity=0.9, codebook_bits=3, n_pe=8, queue_depth=2,
                                            thresholds="t", out_dtype="UINT2"),
                                       (1, 1, 20), DT["UINT4"], a, "m.yaml: layer 'fc1'")
     assert (node.n_pe, node.queue_depth, node.codebook_bits, node.simd) == (8, 2, 3, 20)
@@ -165,8 +166,10 @@ def test_parse_sparse_keeps_a_pruned_matrix_exactly():
     (dict(n_pe=3), "INT4", "m.yaml: layer 'fc1': n_pe=3 does not divide out_features=32"),
     (dict(queue_depth=20), "INT4", "m.yaml: layer 'fc1': queue_depth must be an integer in 1..16, not 20"),
     (dict(simd=3), "INT4", "m.yaml: layer 'fc1': simd must be a positive divisor of in_features=20, not 3"),
-    (dict(pe=2), "INT4", "m.yaml: layer 'fc1': unknown key 'pe' for sparse_dense (expected codebook_bits, "
-                         "n_pe, out_bias, out_dtype, out_scale, queue_depth, simd, sparsity, thresholds, weights)"),
+    (dict(pe=2), "INT4", "m.yaml: layer 'fc1': unknown key 'pe' for sparse_dense (did you mean 'n_pe'?)"),
+    (dict(colour=2), "INT4", "m.yaml: layer 'fc1': unknown key 'colour' for sparse_dense (valid keys: "
+                             "codebook_bits, n_pe, name, op, out_bias, out_dtype, out_scale, queue_depth, simd, "
+                             "sparsity, thresholds, weights)"),
     (dict(), "BIPOLAR", "m.yaml: layer 'fc1': sparse_dense needs activations with a zero (INTn, UINTn, "
                         "BINARY, TERNARY), not BIPOLAR"),
 ])
