@@ -80,7 +80,10 @@ class NonZeroScan(wiring.Component):
         base = Signal(range(self.in_features))
         last_word = Signal()
 
-        lowbit = mask & (~mask + 1)[:simd]                  # one-hot lowest remaining non-zero
+        # one-hot lowest remaining non-zero; a Signal, so that the adder is built once (an
+        # expression would be lowered again at each of its uses, ~simd times)
+        lowbit = Signal(simd, name="lowbit")
+        m.d.comb += lowbit.eq(mask & (~mask + 1)[:simd])
         # ``lowbit`` is one-hot, so bit b of its position is the OR of the bits whose
         # position has bit b set: a balanced OR tree (a chain of ``simd`` priority muxes
         # here was too deep even for Yosys, whose ABC9 pass ran out of stack)
