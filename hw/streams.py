@@ -17,7 +17,7 @@ from qonnx.core.datatype import BaseDataType
 
 __all__ = [
     "check_int", "check_dtype", "check_int_array", "is_bipolar", "elements", "element_value",
-    "encode_int", "dtype_shape", "next_mod", "delay", "pipelined_sum", "occupancy",
+    "encode_int", "pack_codes", "dtype_shape", "next_mod", "delay", "pipelined_sum", "occupancy",
     "add_output_queue", "ram_attrs",
 ]
 
@@ -81,6 +81,22 @@ def encode_int(value: int, dtype: BaseDataType) -> int:
     if is_bipolar(dtype):
         return 1 if value > 0 else 0
     return value & ((1 << dtype.bitwidth()) - 1)
+
+
+def pack_codes(values: np.ndarray, dtype: BaseDataType) -> list[int]:
+    """Memory words from a ``(words, elements)`` array of integer values of ``dtype``:
+    element ``e`` of a word at bits ``[e*w, (e+1)*w)`` (element 0 in the LSBs), each
+    encoded as :func:`encode_int` does; vectorised (a ROM of a million bits takes
+    milliseconds, not seconds)."""
+    values = np.asarray(values)
+    if values.ndim != 2:
+        raise ValueError(f"values must be a 2-D (words, elements) array, not shape {values.shape}")
+    bits = dtype.bitwidth()
+    codes = (values > 0).astype(np.uint64) if is_bipolar(dtype) else \
+        (values.astype(np.int64) & ((1 << bits) - 1)).astype(np.uint64)
+    planes = (codes[:, :, None] >> np.arange(bits, dtype=np.uint64)) & 1      # (words, elems, bits)
+    packed = np.packbits(planes.reshape(len(codes), -1).astype(np.uint8), axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
 
 
 def next_mod(counter: Value, modulus: int) -> Value:

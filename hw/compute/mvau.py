@@ -10,8 +10,8 @@ from amaranth.lib.wiring import In, Out
 from qonnx.core.datatype import BaseDataType
 
 from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
-                       accumulate_and_emit, elements, encode_int, is_bipolar,
-                       next_mod, pipelined_sum, product, ram_attrs)
+                       accumulate_and_emit, elements, is_bipolar,
+                       next_mod, pack_codes, pipelined_sum, product, ram_attrs)
 from .threshold_unit import ThresholdTable
 
 TREE_LEVELS_PER_STAGE = 2
@@ -178,16 +178,8 @@ class MVAU(wiring.Component):
 
     def _weight_words(self) -> list[int]:
         """ROM contents: address ``nf*SF + sf`` holds PE x SIMD weight codes, PE-major."""
-        words = []
-        mask = (1 << self.w_bits) - 1
-        for n in range(self.nf):
-            for s in range(self.sf):
-                block = self.weights[n * self.pe:(n + 1) * self.pe, s * self.simd:(s + 1) * self.simd]
-                word = 0
-                for k, v in enumerate(block.reshape(-1).tolist()):
-                    word |= (encode_int(v, self.weight_dtype) & mask) << (k * self.w_bits)
-                words.append(word)
-        return words
+        blocks = self.weights.reshape(self.nf, self.pe, self.sf, self.simd).transpose(0, 2, 1, 3)
+        return pack_codes(blocks.reshape(self.nf * self.sf, self.pe * self.simd), self.weight_dtype)
 
     def _weight_read(self, m: Module, waddr: Signal):
         """Weight word of address ``waddr`` (issue cycle ``t``) at ``t + 2``, from registers.

@@ -9,7 +9,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
-                       accumulate_and_emit, elements, encode_int, is_bipolar, next_mod,
+                       accumulate_and_emit, elements, is_bipolar, next_mod, pack_codes,
                        product, ram_attrs)
 from .mvau import MAX_INPUT_BITS, accumulator_range
 from .threshold_unit import ThresholdTable
@@ -119,15 +119,8 @@ class VVAU(wiring.Component):
 
     def _weight_words(self) -> list[int]:
         """ROM contents: address ``cg*K + k`` holds the PE weights of kernel position k."""
-        words, mask = [], (1 << self.w_bits) - 1
-        for cg in range(self.folds):
-            for k in range(self.k):
-                word = 0
-                for p in range(self.pe):
-                    code = encode_int(self.weights[cg * self.pe + p, k], self.weight_dtype) & mask
-                    word |= code << (p * self.w_bits)
-                words.append(word)
-        return words
+        blocks = self.weights.reshape(self.folds, self.pe, self.k).transpose(0, 2, 1)
+        return pack_codes(blocks.reshape(self.folds * self.k, self.pe), self.weight_dtype)
 
     def elaborate(self, platform):
         m = Module()
