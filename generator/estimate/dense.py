@@ -65,6 +65,20 @@ def memory_cost(bits_per_bank: int, width: int, banks: int) -> Resources:
 @resources(MatrixVector)
 def mvau_resources(node: MatrixVector) -> Resources:
     wbits, xbits = node.weight_dtype.bitwidth(), node.in_dtype.bitwidth()
+    steps = node.thresholds.steps if node.thresholds is not None else 0
+    accbits = node.acc_dtype.bitwidth()
+    depth = node.cycles_per_vector()
+    weights = memory_cost(depth * node.simd * wbits, node.simd * wbits, node.pe)
+    th_bits = (node.out_features // node.pe) * steps * accbits
+    th = memory_cost(th_bits, steps * accbits, node.pe) if steps else Resources()
+    inbuf = memory_cost((node.in_features // node.simd) * node.simd * xbits, node.simd * xbits, 1)
+    return mvau_logic(node) + weights + th + inbuf
+
+
+def mvau_logic(node: MatrixVector) -> Resources:
+    """The matrix-vector unit without its memories (weights, thresholds, input buffer):
+    products, adder trees, threshold compares, control, and its flip-flops."""
+    wbits, xbits = node.weight_dtype.bitwidth(), node.in_dtype.bitwidth()
     accbits = node.acc_dtype.bitwidth()
     lanes = node.pe * node.simd
     if node.xnor:
@@ -76,13 +90,8 @@ def mvau_resources(node: MatrixVector) -> Resources:
     tree = node.pe * node.simd * max(1, accbits // 2)
     steps = node.thresholds.steps if node.thresholds is not None else 0
     compare = node.pe * steps * accbits // 2
-    depth = node.cycles_per_vector()
-    weights = memory_cost(depth * node.simd * wbits, node.simd * wbits, node.pe)
-    th_bits = (node.out_features // node.pe) * steps * accbits
-    th = memory_cost(th_bits, steps * accbits, node.pe) if steps else Resources()
-    inbuf = memory_cost((node.in_features // node.simd) * node.simd * xbits, node.simd * xbits, 1)
-    return (Resources(luts=mult + tree + compare + mvau_control_luts(node), ffs=mvau_flip_flops(node),
-                      dsps=dsps) + weights + th + inbuf)
+    return Resources(luts=mult + tree + compare + mvau_control_luts(node), ffs=mvau_flip_flops(node),
+                     dsps=dsps)
 
 
 def mvau_control_luts(node: MatrixVector) -> int:

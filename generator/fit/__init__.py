@@ -1,0 +1,1 @@
+"""Fitting a design to a board: per-family resource estimates and the folding search."""

@@ -1,0 +1,94 @@
+"""A folded graph's resources on one device family (:mod:`.family`), from its lowering.
+
+The graph is lowered (cheap: components are constructed, not elaborated) so that the
+memories come from the hardware's own parameters and the FIFOs from the build's own
+sizing; the logic comes from the analytical model of :mod:`bitsmith.generator.estimate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..estimate import node_resources
+from ..estimate.dense import mvau_logic
+from ..ir import Graph, MatrixVector
+from .family import Family, MemoryCost, family_of, map_memory
+from .memories import MemoryShape, stage_memories
+
+#: The figures of an estimate, in :attr:`Family.units`.
+KEYS = ("luts", "ffs", "brams", "dsps", "spram")
+
+
+@dataclass
+class DesignEstimate:
+    """Estimated resources of a design on a family, with the memories' placement."""
+
+    family: str
+    luts: int
+    ffs: int
+    brams: float
+    dsps: int
+    spram: int
+    memories: list[tuple[MemoryShape, MemoryCost]] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in KEYS}
+
+    def as_json(self) -> dict:
+        fam = family_of(self.family)
+        units = {k: v for k, v in fam.units.items() if k != "spram" or fam.spram}
+        out = {k: v for k, v in self.as_dict().items() if k in units}
+        return {**out, "units": units, "family": self.family}
+
+
+def logic_resources(node):
+    """A node's logic without the memories the inventory counts (the matrix-vector unit
+    apart; other kinds keep their whole analytical estimate, block RAMs aside)."""
+    if isinstance(node, MatrixVector):
+        return mvau_logic(node)
+    return node_resources(node)
+
+
+def lowered_stages(graph: Graph, cache: dict | None = None) -> list:
+    """The :class:`~bitsmith.hw.top.Stage` list ``elaborate`` would wire, FIFOs sized."""
+    from ..build import lower_checked, size_fifos
+    per_node = []
+    for node in graph.nodes:
+        key = (node.name, tuple(getattr(node, k, None) for k in ("pe", "simd", "weight_memory")))
+        if cache is not None and key in cache and cache[key][0] is node.__class__:
+            stages = cache[key][1]
+        else:
+            stages = lower_checked(graph, node)
+            if cache is not None:
+                cache[key] = (node.__class__, stages)
+        per_node.append((node, stages))
+    return size_fifos(per_node)
+
+
+def estimate_design(graph: Graph, family: str | Family, *, cache: dict | None = None,
+                    stages: Sequence | None = None) -> DesignEstimate:
+    """Resources of ``graph`` (folded) on ``family``.
+
+    ``cache`` (a dict kept by the caller) reuses the lowering of layers whose folding
+    did not change, as a folding search does many times.
+    """
+    fam = family if isinstance(family, Family) else family_of(family)
+    stages = lowered_stages(graph, cache) if stages is None else stages
+    logic_luts = logic_ffs = dsps = 0
+    for node in graph.nodes:
+        res = logic_resources(node)
+        logic_luts += res.luts
+        logic_ffs += res.ffs
+        dsps += res.dsps
+    placed = [(mem, map_memory(mem, fam)) for mem in stage_memories(stages)]
+    mem_luts = sum(c.luts for _, c in placed)
+    mem_ffs = sum(c.ffs for _, c in placed)
+    return DesignEstimate(
+        family=fam.name,
+        luts=round(fam.lut_scale * logic_luts + fam.lut_fixed) + mem_luts,
+        ffs=round(fam.ff_scale * logic_ffs + fam.ff_fixed) + mem_ffs,
+        brams=sum(c.brams for _, c in placed),
+        dsps=0 if fam.name == "ice40" else dsps,       # synth_ice40 maps no DSPs without -dsp
+        spram=sum(c.spram for _, c in placed),
+        memories=placed)

@@ -1,0 +1,165 @@
+"""Resource estimates per device family, in the units Yosys's counts use (``synth.json``).
+
+* **Memories** map as Yosys's ``memory_libmap`` maps them (its rule, checked shape by
+  shape against ``synth_ice40``/``synth_ecp5``/``synth_xilinx``): a memory marked
+  ``ram_style = "block"`` takes the block-RAM configuration with the fewest primitives
+  (iCE40 SB_RAM40_4K 256x16 .. 2048x2; ECP5 DP16KD 512x36 .. 16384x1; 7-series RAMB18
+  512x36 .. 16Kx1 or RAMB36 512x72 .. 32Kx1, counted in RAMB36 as Yosys's figures are,
+  a RAMB18 being half); an unmarked one goes where Yosys's cost model puts it: a ROM
+  into logic (its cost per bit, 1/16, is below any block RAM's for the depths left
+  unmarked), a synchronously read RAM into distributed RAM on ECP5 (TRELLIS_DPR16X4, four
+  LUT4s) and 7-series (RAM32M/RAM64M, four LUT6s), and on the iCE40, which has none, into
+  block RAM when ``primitives x 64`` (an EBR's cost) is below its bit count, else
+  flip-flops; a combinationally read queue into distributed RAM or, on the iCE40,
+  flip-flops and a read multiplexer. SPRAM-backed weights (:mod:`bitsmith.hw.plumbing.spram`)
+  use ``ceil(W/16) x ceil(D/16384)`` SB_SPRAM256KA.
+* **Logic** LUTs are the analytical model of :mod:`bitsmith.generator.estimate` (LUT4s
+  as ECP5 counts them) scaled per family, plus a fixed part for the AXI top, and the
+  memories mapped to logic; flip-flops likewise. The scale and the fixed part were
+  fitted (least squares) to Yosys's counts of a sweep of designs
+  (:data:`CALIBRATION`); ``tests/generator/fit/test_family_vs_yosys.py`` keeps a few
+  designs per family within :data:`LUT_TOLERANCE` and the block RAMs exact.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .memories import MemoryShape
+
+#: Relative LUT error the calibration keeps (the board-tier test asserts it).
+LUT_TOLERANCE = 0.15
+
+
+@dataclass(frozen=True)
+class BlockRamKind:
+    """A block-RAM primitive: its (width, depth) configurations and what one counts."""
+
+    name: str
+    configs: tuple[tuple[int, int], ...]
+    count: float = 1.0          # in the family's block-RAM unit (a RAMB18 is half a RAMB36)
+
+    def cells(self, width: int, depth: int) -> int:
+        """Primitives for ``depth`` words of ``width`` bits: the best configuration; a
+        configuration wider than the memory holds ``2**k`` words per row (the address's
+        low bits choose among them, as Yosys's ``memory_libmap`` does)."""
+        best = None
+        for w, d in self.configs:
+            if width >= w:
+                n = math.ceil(width / w) * math.ceil(depth / d)
+            else:
+                per_row = 1 << ((w // width).bit_length() - 1)
+                n = math.ceil(depth / (d * per_row))
+            best = n if best is None else min(best, n)
+        return best
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one device family counts: units, block RAMs, distributed RAM, LUT scale.
+
+    Members
+    -------
+    name : str
+        ``ice40``, ``ecp5`` or ``xc7`` (``zynq7`` counts as ``xc7``).
+    units : dict
+        As ``synth.json``'s ``units`` (``bitsmith.boards.flows.counts.UNITS``), plus
+        ``spram`` on the iCE40.
+    block_rams : tuple of BlockRamKind
+        The block-RAM primitives; a memory takes the kind and configuration with the
+        smallest count.
+    lutram : tuple or None
+        ``(depth, width, luts)`` of the distributed-RAM primitive (``None``: the family
+        has none).
+    rom_words_per_lut : int
+        Words of a ROM mapped to logic that one LUT decodes per bit (16 for a LUT4,
+        64 for a LUT6).
+    lut_scale, lut_fixed, ff_scale, ff_fixed : float
+        The calibration: ``luts = lut_scale * model + lut_fixed + memory LUTs`` and
+        ``ffs = ff_scale * model + ff_fixed + memory FFs``.
+    """
+
+    name: str
+    units: dict
+    block_rams: tuple[BlockRamKind, ...]
+    lutram: tuple[int, int, int] | None
+    rom_words_per_lut: int
+    lut_scale: float
+    lut_fixed: float
+    ff_scale: float
+    ff_fixed: float
+    spram: bool = False
+    notes: str = field(default="", compare=False)
+
+    def block_ram_count(self, width: int, depth: int) -> float:
+        return min(kind.cells(width, depth) * kind.count for kind in self.block_rams)
+
+
+_XC7_18 = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
+_XC7_36 = ((72, 512), (36, 1024), (18, 2048), (9, 4096), (4, 8192), (2, 16384), (1, 32768))
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("ice40", {"luts": "LUT4", "ffs": "FF", "brams": "EBR", "dsps": "SB_MAC16",
+                     "spram": "SB_SPRAM256KA"},
+           (BlockRamKind("SB_RAM40_4K", ((16, 256), (8, 512), (4, 1024), (2, 2048))),),
+           None, 16, lut_scale=1.0, lut_fixed=0.0, ff_scale=1.0, ff_fixed=0.0, spram=True),
+    Family("ecp5", {"luts": "LUT4", "ffs": "FF", "brams": "DP16KD", "dsps": "MULT18X18D"},
+           (BlockRamKind("DP16KD", ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192),
+                                    (1, 16384))),),
+           (16, 4, 4), 16, lut_scale=1.0, lut_fixed=0.0, ff_scale=1.0, ff_fixed=0.0),
+    Family("xc7", {"luts": "LUT6", "ffs": "FF", "brams": "RAMB36", "dsps": "DSP48E1"},
+           (BlockRamKind("RAMB18E1", _XC7_18, 0.5), BlockRamKind("RAMB36E1", _XC7_36, 1.0)),
+           (32, 6, 4), 64, lut_scale=1.0, lut_fixed=0.0, ff_scale=1.0, ff_fixed=0.0),
+)}
+
+#: Yosys's cost of one iCE40 EBR and of one bit of RAM built from logic (memory_libmap).
+EBR_COST, LOGIC_COST_RAM = 64, 1.0
+
+
+def family_of(name: str) -> Family:
+    """The :class:`Family` of a board family name (``zynq7`` counts as ``xc7``)."""
+    key = "xc7" if name == "zynq7" else name
+    try:
+        return FAMILIES[key]
+    except KeyError:
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)} or zynq7, not {name!r}") from None
+
+
+@dataclass
+class MemoryCost:
+    """What one memory takes on a family."""
+
+    brams: float = 0.0
+    luts: int = 0
+    ffs: int = 0
+    spram: int = 0
+    where: str = "logic"
+
+
+def map_memory(mem: MemoryShape, family: Family) -> MemoryCost:
+    """Where Yosys puts ``mem`` on ``family`` and what it takes there (see the module)."""
+    w, d = mem.width, mem.depth
+    if mem.kind == "spram":
+        if not family.spram:
+            raise ValueError(f"{family.name} has no SPRAM ({mem.owner})")
+        return MemoryCost(spram=math.ceil(w / 16) * math.ceil(d / 16384), where="spram")
+    if mem.block:
+        return MemoryCost(brams=family.block_ram_count(w, d), where="block")
+    if mem.kind == "rom":
+        # logic: one LUT per bit per rom_words_per_lut words, and the read register
+        return MemoryCost(luts=w * math.ceil(d / family.rom_words_per_lut), ffs=w)
+    if mem.kind in ("ram", "async") and family.lutram is None and d > 2:
+        # an iCE40 has no distributed RAM: block RAM when cheaper than logic by Yosys's
+        # costs (two-word memories stay registers); a queue's combinational read feeds
+        # a register, which Yosys folds into the read port at a cost of two per bit
+        cells = family.block_ram_count(w, d)
+        emulation = 2 * w if mem.kind == "async" else 0
+        if cells * EBR_COST + emulation < int(mem.bits * LOGIC_COST_RAM):
+            return MemoryCost(brams=cells, where="block")
+    if family.lutram is not None:
+        depth, width, luts = family.lutram
+        cells = math.ceil(w / width) * math.ceil(d / depth)
+        return MemoryCost(luts=cells * luts, ffs=w if mem.kind == "ram" else 0, where="lutram")
+    # flip-flops and a read multiplexer (about a LUT4 per bit per three words)
+    return MemoryCost(luts=w * math.ceil((d - 1) / 3), ffs=w * d + (w if mem.kind == "ram" else 0))

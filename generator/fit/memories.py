@@ -1,0 +1,128 @@
+"""The memories of a lowered design, read from its hardware components.
+
+Every memory the hardware instantiates is listed as a :class:`MemoryShape` (width,
+depth, ports, synthesis attributes) straight from the components' own parameters (the
+same attributes their ``elaborate`` uses), so the list is what Yosys sees, not a guess;
+``tests/generator/fit/test_memories.py`` checks it against an elaborated design.
+:mod:`.family` maps each shape onto a device family's block RAMs, distributed RAM or
+logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from bitsmith.hw.compute.mvau import MVAU, weight_bank_depth
+from bitsmith.hw.compute.threshold_unit import ThresholdTable
+from bitsmith.hw.compute.thresholds import Thresholding
+from bitsmith.hw.compute.sliding_window import SlidingWindow
+from bitsmith.hw.streams import BLOCK_RAM_MIN_WORDS
+
+#: Memory kinds: ``rom`` (initialised, read only), ``ram`` (written and read through a
+#: synchronous port), ``async`` (read combinationally: a queue's storage), ``spram``
+#: (an iCE40 SB_SPRAM256KA bank, written at run time: :mod:`bitsmith.hw.plumbing.spram`).
+KINDS = ("rom", "ram", "async", "spram")
+
+
+@dataclass(frozen=True)
+class MemoryShape:
+    """One memory: ``depth`` words of ``width`` bits.
+
+    ``block`` is Yosys's ``ram_style = "block"`` (the memory must become block RAM);
+    without it Yosys chooses by cost (:func:`bitsmith.generator.fit.family.map_memory`).
+    ``owner`` names the stage and what the memory holds, for reports and tests.
+    """
+
+    width: int
+    depth: int
+    kind: str
+    block: bool
+    owner: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+
+    @property
+    def bits(self) -> int:
+        return self.width * self.depth
+
+
+INVENTORIES: dict[type, Callable] = {}
+
+
+def inventory(component_cls):
+    """Register ``fn(component, name) -> list[MemoryShape]`` for a hardware component."""
+    def wrap(fn):
+        INVENTORIES[component_cls] = fn
+        return fn
+    return wrap
+
+
+def _sync(width: int, depth: int, kind: str, owner: str) -> MemoryShape:
+    return MemoryShape(width, depth, kind, depth >= BLOCK_RAM_MIN_WORDS, owner)
+
+
+def threshold_memories(table: ThresholdTable | None, owner: str) -> list[MemoryShape]:
+    """The threshold ROM of a :class:`ThresholdTable` (none when the thresholds are shared
+    by all channels or there is one fold: they are constants then)."""
+    if table is None or not table.in_rom:
+        return []
+    return [_sync(table.pe * table.steps * table.bits, table.folds, "rom", f"{owner} thresholds")]
+
+
+@inventory(MVAU)
+def mvau_memories(unit: MVAU, name: str) -> list[MemoryShape]:
+    """Weight ROM banks (:func:`weight_bank_depth` words each; a single word is a
+    constant), the input buffer (several neuron and synapse folds), the threshold ROM
+    and the output queue (read combinationally)."""
+    words = unit.nf * unit.sf
+    width = unit.pe * unit.simd * unit.w_bits
+    out = []
+    if getattr(unit, "weight_memory", "rom") == "spram":
+        out += unit.spram.memories(f"{name} weights")
+    elif words > 1:
+        bank = weight_bank_depth(width)
+        for base in range(0, words, bank):
+            out.append(_sync(width, min(bank, words - base), "rom", f"{name} weights"))
+    if unit.nf > 1 and unit.sf > 1:
+        out.append(_sync(unit.simd * unit.in_bits, unit.sf, "ram", f"{name} input buffer"))
+    out += threshold_memories(unit.thresholds, name)
+    out.append(MemoryShape(unit.pe * unit.out_bits, unit.out_fifo_depth, "async", False,
+                           f"{name} output queue"))
+    return out
+
+
+@inventory(Thresholding)
+def thresholding_memories(unit: Thresholding, name: str) -> list[MemoryShape]:
+    return threshold_memories(unit.table, name)
+
+
+@inventory(SlidingWindow)
+def sliding_window_memories(unit: SlidingWindow, name: str) -> list[MemoryShape]:
+    """The line buffer: ``rows`` rows of ``W*C/SIMD`` words."""
+    return [_sync(len(unit.i.payload), unit.rows * unit.row_words, "ram", f"{name} line buffer")]
+
+
+def fifo_memories(width: int, depth: int, owner: str) -> list[MemoryShape]:
+    """The storage of a :class:`StreamFifo` (none up to 4 words: a register slice)."""
+    if depth <= 4:
+        return []
+    stages = 2 if depth - 4 >= BLOCK_RAM_MIN_WORDS else 1      # as StreamFifo reads
+    size = depth - 2 - stages
+    return [MemoryShape(width, size, "ram", stages == 2 and size >= BLOCK_RAM_MIN_WORDS, owner)]
+
+
+def stage_memories(stages) -> list[MemoryShape]:
+    """Every memory of a :class:`~bitsmith.hw.top.Dataflow` of ``stages``: each stage's
+    component (registered inventories; a component without one holds no memory the
+    estimate counts apart from its logic) and the FIFO after it."""
+    out = []
+    for k, stage in enumerate(stages):
+        fn = INVENTORIES.get(type(stage.component))
+        if fn is not None:
+            out += fn(stage.component, stage.name)
+        elems = stages[k + 1].in_elems if k + 1 < len(stages) else stage.out_elems
+        out += fifo_memories(elems * stage.out_elem_bits, stage.fifo_depth, f"{stage.name} FIFO")
+    return out
