@@ -11,6 +11,8 @@ logic.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 from typing import Callable
 
 from bitsmith.hw.compute.mvau import MVAU, weight_bank_depth
@@ -64,12 +66,32 @@ def _sync(width: int, depth: int, kind: str, owner: str) -> MemoryShape:
     return MemoryShape(width, depth, kind, depth >= BLOCK_RAM_MIN_WORDS, owner)
 
 
+def live_bits(codes: np.ndarray, bits: int) -> int:
+    """Bit columns of a ROM that are not the same in every word: Yosys drops the
+    constant ones (``opt_mem``), so only these take block RAM. ``codes`` is a
+    ``(words, elements)`` array of element codes of ``bits`` bits each."""
+    codes = np.asarray(codes, dtype=np.int64) & ((1 << bits) - 1)
+    if codes.shape[0] <= 1:
+        return 0
+    planes = (codes[:, :, None] >> np.arange(bits)) & 1
+    return int(np.count_nonzero(planes.min(axis=0) != planes.max(axis=0)))
+
+
+def weight_codes(unit: MVAU) -> np.ndarray:
+    """The MVAU's ROM as element codes, ``(words, PE*SIMD)`` (as ``_weight_words`` lays it out)."""
+    w = unit.weights
+    codes = (w > 0).astype(np.int64) if unit.weight_dtype.name == "BIPOLAR" else w.astype(np.int64)
+    blocks = codes.reshape(unit.nf, unit.pe, unit.sf, unit.simd).transpose(0, 2, 1, 3)
+    return blocks.reshape(unit.nf * unit.sf, unit.pe * unit.simd)
+
+
 def threshold_memories(table: ThresholdTable | None, owner: str) -> list[MemoryShape]:
     """The threshold ROM of a :class:`ThresholdTable` (none when the thresholds are shared
     by all channels or there is one fold: they are constants then)."""
     if table is None or not table.in_rom:
         return []
-    return [_sync(table.pe * table.steps * table.bits, table.folds, "rom", f"{owner} thresholds")]
+    codes = np.asarray(table.table, dtype=np.int64).reshape(table.folds, table.pe * table.steps)
+    return [_sync(live_bits(codes, table.bits), table.folds, "rom", f"{owner} thresholds")]
 
 
 @inventory(MVAU)
@@ -84,8 +106,10 @@ def mvau_memories(unit: MVAU, name: str) -> list[MemoryShape]:
         out += unit.spram.memories(f"{name} weights")
     elif words > 1:
         bank = weight_bank_depth(width)
+        codes = weight_codes(unit)
         for base in range(0, words, bank):
-            out.append(_sync(width, min(bank, words - base), "rom", f"{name} weights"))
+            live = live_bits(codes[base:base + bank], unit.w_bits)
+            out.append(_sync(live, min(bank, words - base), "rom", f"{name} weights"))
     if unit.nf > 1 and unit.sf > 1:
         out.append(_sync(unit.simd * unit.in_bits, unit.sf, "ram", f"{name} input buffer"))
     out += threshold_memories(unit.thresholds, name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -12,6 +12,7 @@ from qonnx.core.datatype import BaseDataType
 from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
                        accumulate_and_emit, elements, is_bipolar,
                        next_mod, pack_codes, pipelined_sum, product, ram_attrs)
+from ..plumbing.spram import RuntimeWeights
 from .threshold_unit import ThresholdTable
 
 TREE_LEVELS_PER_STAGE = 2
@@ -20,7 +21,11 @@ popcount tree of a 64-wide XNOR fold at 59.9 MHz, nextpnr seed 1) and 170 MHz on
 1 costs a register per node at every level (+11 % flip-flops on the digits demo) and
 did not move the UP5K figure, which routing dominates."""
 
-__all__ = ["MVAU", "accumulator_range", "BANK_BITS", "MAX_INPUT_BITS", "weight_bank_depth"]
+__all__ = ["MVAU", "accumulator_range", "BANK_BITS", "MAX_INPUT_BITS", "WEIGHT_MEMORIES",
+           "weight_bank_depth"]
+
+#: Where an MVAU keeps its weights (``MVAU(weight_memory=...)``).
+WEIGHT_MEMORIES = ("rom", "spram", "ram")
 
 #: Widest input element the matrix units (MVAU, VVAU) multiply.
 MAX_INPUT_BITS = 16
@@ -85,6 +90,14 @@ class MVAU(wiring.Component):
         Output type with thresholds (required then); must be ``acc_dtype`` or omitted without.
     out_scale, out_bias : int
         Threshold output mapping.
+    weight_memory : str
+        ``"rom"`` (default): the weights are the memory's initial contents. ``"spram"``
+        (iCE40 UltraPlus SB_SPRAM256KA primitives) or ``"ram"`` (a plain RAM, same
+        behaviour): the weights are loaded at run time, through ``i``, after each reset
+        (:class:`~bitsmith.hw.plumbing.spram.RuntimeWeights`): the first input words
+        carry them, :meth:`load_words_per_weight_word` input words per ROM word (its
+        bits little-endian across them, element 0 first), in ROM order
+        (:meth:`weight_words`). Those frames produce outputs of unspecified values.
 
     Members
     -------
@@ -111,7 +124,8 @@ class MVAU(wiring.Component):
 
     def __init__(self, *, weights: np.ndarray, weight_dtype: BaseDataType, in_dtype: BaseDataType,
                  acc_dtype: BaseDataType, pe: int, simd: int, thresholds: np.ndarray | None = None,
-                 out_dtype: BaseDataType | None = None, out_scale: int = 1, out_bias: int = 0):
+                 out_dtype: BaseDataType | None = None, out_scale: int = 1, out_bias: int = 0,
+                 weight_memory: str = "rom"):
         w = check_int_array("weights", weights, 2)
         self.weight_dtype = check_dtype("weight_dtype", weight_dtype, max_bits=8)
         self.in_dtype = check_dtype("in_dtype", in_dtype, max_bits=MAX_INPUT_BITS)
@@ -139,6 +153,13 @@ class MVAU(wiring.Component):
             raise ValueError(f"acc_dtype must hold the accumulator range {lo}..{hi}, "
                              f"not {self.acc_dtype.name}")
         self.nf, self.sf = self.mh // self.pe, self.mw // self.simd
+        if weight_memory not in WEIGHT_MEMORIES:
+            raise ValueError(f"weight_memory must be one of {', '.join(map(repr, WEIGHT_MEMORIES))}, "
+                             f"not {weight_memory!r}")
+        if weight_memory != "rom" and self.nf * self.sf == 1:
+            raise ValueError(f"weight_memory must be 'rom' when the weights are one word "
+                             f"(PE = MH, SIMD = MW), not {weight_memory!r}")
+        self.weight_memory = weight_memory
         if thresholds is None:
             if out_dtype is not None and out_dtype != self.acc_dtype:
                 raise ValueError(f"out_dtype must be acc_dtype ({self.acc_dtype.name}) or None "
@@ -176,6 +197,23 @@ class MVAU(wiring.Component):
     def cycles_per_vector(self) -> int:
         return self.nf * self.sf
 
+    def load_words_per_weight_word(self) -> int:
+        """Input words that carry one ROM word while the weights load."""
+        return -(-self.pe * self.simd * self.w_bits // (self.simd * self.in_bits))
+
+    def load_words(self) -> list[int]:
+        """The input words that load the weights (``weight_memory`` ``"spram"``/``"ram"``),
+        padded with zero words to whole input vectors (``MW/SIMD`` words each), so that
+        the vectors after them keep their alignment."""
+        word_bits, per = self.simd * self.in_bits, self.load_words_per_weight_word()
+        mask = (1 << word_bits) - 1
+        words = [(w >> (k * word_bits)) & mask for w in self._weight_words() for k in range(per)]
+        return words + [0] * (-len(words) % self.sf)
+
+    def weight_words(self) -> list[int]:
+        """The weight memory's words, in address order (what a run-time load writes)."""
+        return self._weight_words()
+
     def _weight_words(self) -> list[int]:
         """ROM contents: address ``nf*SF + sf`` holds PE x SIMD weight codes, PE-major."""
         blocks = self.weights.reshape(self.nf, self.pe, self.sf, self.simd).transpose(0, 2, 1, 3)
@@ -189,8 +227,14 @@ class MVAU(wiring.Component):
         whose outputs are each registered before the bank multiplexer (which the product
         logic absorbs): a block RAM's slow clock-to-output never shares a path with logic.
         """
-        words = self._weight_words()
         width = self.pe * self.simd * self.w_bits
+        if self.weight_memory != "rom":
+            m.submodules.weights = mem = RuntimeWeights(width=width, depth=self.nf * self.sf,
+                                                        kind=self.weight_memory)
+            m.d.comb += mem.r_addr.eq(waddr)
+            self._load_into(m, mem)
+            return delay(m, mem.r_data, 1, "weights_data", reset_less=True)
+        words = self._weight_words()
         if len(words) == 1:
             return Const(words[0], width)
         bank_depth = weight_bank_depth(width)
@@ -208,6 +252,21 @@ class MVAU(wiring.Component):
             return banks[0]
         bank = delay(m, waddr[abits:], 2, "w_bank")
         return Array(banks)[bank]
+
+    def _load_into(self, m: Module, mem: RuntimeWeights) -> None:
+        """While ``mem`` loads, gather each ROM word from the input words that carry it."""
+        word_bits, per = len(self.i.payload), self.load_words_per_weight_word()
+        taken = Signal(name="load_take")
+        m.d.comb += taken.eq(self.i.valid & self.i.ready & mem.loading)
+        if per == 1:
+            m.d.comb += [mem.w_data.eq(self.i.payload), mem.w_en.eq(taken)]
+            return
+        gathered = Signal((per - 1) * word_bits, name="load_gathered", reset_less=True)
+        part = Signal(range(per), name="load_part")
+        m.d.comb += [mem.w_data.eq(Cat(gathered, self.i.payload)), mem.w_en.eq(taken & (part == per - 1))]
+        with m.If(taken):
+            m.d.sync += part.eq(Mux(part == per - 1, 0, part + 1))
+            m.d.sync += gathered.eq(Cat(gathered[word_bits:], self.i.payload) if per > 2 else self.i.payload)
 
     def elaborate(self, platform):
         m = Module()

@@ -266,3 +266,43 @@ def test_mvau_banked_weight_rom(monkeypatch, bank_bits, banks):
     dut, x, _ = build(case)
     _, cap = run_stream(dut, pack(x, dut.in_dtype, 1), case.vectors * 8)
     assert cap.cycles == [v * 1152 + n * 144 + 143 + dut.latency for v in range(2) for n in range(8)]
+
+
+RUNTIME_CASES = [
+    Case("INT2", "UINT2", 6, 15, 3, 5, "channel"),     # ROM word 30 bits, input 10: three words
+    Case("INT2", "UINT8", 4, 8, 2, 4, "none"),          # ROM word 16 bits, input word 32 bits
+    Case("BIPOLAR", "BIPOLAR", 6, 12, 3, 2, "bipolar"),  # ROM word 6 bits, input 2: three words
+    Case("TERNARY", "INT4", 8, 6, 4, 3, "shared"),      # ROM word 24 bits, input 12: two words
+]
+
+
+@pytest.mark.parametrize("memory", ["ram"])
+@pytest.mark.parametrize("idle,backpressure", [("none", "none"), ("random", "random")])
+@pytest.mark.parametrize("case", RUNTIME_CASES, ids=str)
+def test_mvau_runtime_weights(case, memory, idle, backpressure):
+    """Weights loaded through ``i`` after reset (the SPRAM protocol): the vectors after
+    the load words give the reference outputs; the load takes whole vectors."""
+    rom, x, expected = build(case)
+    dut = MVAU(weights=rom.weights, weight_dtype=rom.weight_dtype, in_dtype=rom.in_dtype,
+               acc_dtype=rom.acc_dtype, pe=case.pe, simd=case.simd,
+               thresholds=None if rom.thresholds is None else rom.thresholds.table.reshape(case.mh, -1),
+               out_dtype=rom.out_dtype if rom.thresholds is not None else None,
+               out_scale=1 if rom.thresholds is None else rom.thresholds.out_scale,
+               out_bias=0 if rom.thresholds is None else rom.thresholds.out_bias,
+               weight_memory=memory)
+    load = dut.load_words()
+    sf, nf = case.mw // case.simd, case.mh // case.pe
+    assert len(load) % sf == 0 and len(load) >= dut.nf * sf * dut.load_words_per_weight_word()
+    skip = len(load) // sf * nf
+    _, cap = run_stream(dut, load + pack(x, dut.in_dtype, case.simd), skip + case.vectors * nf,
+                        idle=idle, backpressure=backpressure, seed=3)
+    got = unpack(cap.words[skip:], dut.out_dtype, case.pe).reshape(case.vectors, case.mh)
+    for v, c in zip(*np.nonzero(got != expected)):
+        pytest.fail(f"vector {v} channel {c}: expected {expected[v, c]}, got {got[v, c]}")
+
+
+def test_mvau_runtime_weights_rejects_one_word():
+    with pytest.raises(ValueError, match=r"^weight_memory must be 'rom' when the weights are one word "
+                                         r"\(PE = MH, SIMD = MW\), not 'spram'$"):
+        MVAU(weights=np.ones((2, 2), dtype=int), weight_dtype=DT["INT2"], in_dtype=DT["INT2"],
+             acc_dtype=DT["INT4"], pe=2, simd=2, weight_memory="spram")
