@@ -310,6 +310,10 @@ def write_bundle(graph: Graph, out_dir: Path, *, progress=None, protect=()) -> B
     elab = elaborate(graph)
     step("emitting Verilog")
     verilog_text = emit_verilog(elab.top, graph.name)
+    from .fit.preload import PRELOAD_FILE, preload_frames
+    preload = preload_frames(graph)
+    if preload is not None:
+        elab.io["preload_frames"] = len(preload)
     report = make_report(graph, elab.io, time.perf_counter() - start)
     design = {"format": FORMAT, "graph": dump_graph(graph), "io": elab.io,
               "ideal_cycles_per_frame": report["ideal_cycles_per_frame"], "layers": report["layers"]}
@@ -317,6 +321,8 @@ def write_bundle(graph: Graph, out_dir: Path, *, progress=None, protect=()) -> B
         (tmp / "rtl").mkdir()
         (tmp / "rtl" / f"{graph.name}.v").write_text(verilog_text)
         (tmp / "design.json").write_text(json.dumps(design))
+        if preload is not None:
+            np.save(tmp / PRELOAD_FILE, preload)
         step("writing the report")
         write_report(tmp, report)
         step("writing the simulation bundle")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,12 +77,33 @@ def check_waves(waves: Waves | None, frames: int) -> None:
                           f"{frames} frames")
 
 
+def with_preload(out_dir: Path, io: dict, x: np.ndarray) -> tuple[np.ndarray, int]:
+    """``x`` after the frames that load run-time weights (``io.preload_frames``, from
+    ``preload.npy``: :mod:`bitsmith.generator.fit.preload`), and how many those are."""
+    k = int(io.get("preload_frames", 0) or 0)
+    if not k:
+        return x, 0
+    from .fit.preload import PRELOAD_FILE
+    from .safeio import load_npy
+    pre = load_npy(Path(out_dir) / PRELOAD_FILE, "preload")
+    if pre.shape != (k, *x.shape[1:]):
+        raise CheckFailed(f"{Path(out_dir) / PRELOAD_FILE}: shape {pre.shape}, expected "
+                          f"{(k, *x.shape[1:])}")
+    return np.concatenate([pre.astype(np.int64), np.asarray(x, dtype=np.int64)]), k
+
+
 def run_verilator(out_dir: Path, io: dict, x: np.ndarray, *, idle: str = "none",
                   backpressure: str = "none", seed: int = 0, waves: Waves | None = None) -> RTLRun:
-    """Build (cached) and run the bulk Verilator harness on integer frames ``x``."""
+    """Build (cached) and run the bulk Verilator harness on integer frames ``x`` (after
+    the weight-loading frames, if the design has any: their outputs are dropped)."""
     from bitsmith.sim import rtl
     from .build import io_of
     check_waves(waves, len(x))
+    real = len(x)
+    x, skip = with_preload(out_dir, io, x)
+    if skip and waves is not None and waves.frames is not None:
+        a, b = waves.frames
+        waves = Waves(waves.path, waves.all_signals, (a + skip, None if b is None else b + skip))
     sio = io_of(io)
     verilog = Path(out_dir) / io["verilog"]
     trace = None if waves is None else ("all" if waves.all_signals else "named")
@@ -92,7 +114,10 @@ def run_verilator(out_dir: Path, io: dict, x: np.ndarray, *, idle: str = "none",
     if result.timed_out or len(result.out_frames) != len(x):
         result.check()      # raises CheckFailed (exit 1) naming what went wrong
         raise CheckFailed(f"RTL run failed: {len(x)} frames in, {len(result.out_frames)} out")
-    cpf = rtl.steady_state_cycles_per_frame(result) if len(x) > 2 else None
+    if skip:
+        result = dataclasses.replace(result, out_frames=result.out_frames[skip:],
+                                     frame_done_cycles=result.frame_done_cycles[skip:])
+    cpf = rtl.steady_state_cycles_per_frame(result) if real > 2 else None
     return RTLRun(outputs=words_to_frames(result.out_frames, io), cycles_per_frame=cpf,
                   total_cycles=result.total_cycles,
                   protocol_errors=result.protocol_errors + result.tlast_errors + result.extra_words)
@@ -105,7 +130,20 @@ def run_amaranth(graph: Graph, x: np.ndarray, *, waves: Waves | None = None) -> 
     ``waves`` asks for (:func:`bitsmith.sim.vcd.filter_vcd`)."""
     from amaranth.sim import Simulator
     from .build import elaborate
+    from .fit.preload import preload_frames
     check_waves(waves, len(x))
+    # the simulator runs no vendor primitive: SPRAM weights become a RAM of the same
+    # behaviour, loaded by the same frames (whose outputs are dropped)
+    graph = graph.replace(nodes=tuple(
+        n.replace(weight_memory="ram") if getattr(n, "weight_memory", "rom") == "spram" else n
+        for n in graph.nodes))
+    pre = preload_frames(graph)
+    skip = 0 if pre is None else len(pre)
+    if skip:
+        x = np.concatenate([pre, np.asarray(x, dtype=np.int64)])
+        if waves is not None and waves.frames is not None:
+            a, b = waves.frames
+            waves = Waves(waves.path, waves.all_signals, (a + skip, None if b is None else b + skip))
     elab = elaborate(graph)
     top, io = elab.top, elab.io
     words = frames_to_words(x, io)
@@ -158,8 +196,8 @@ def run_amaranth(graph: Graph, x: np.ndarray, *, waves: Waves | None = None) -> 
     else:
         sim.run()
     per = io["out"]["words_per_frame"]
-    frames = [received[i * per:(i + 1) * per] for i in range(len(x))]
-    diffs = np.diff(done_at)
+    frames = [received[i * per:(i + 1) * per] for i in range(skip, len(x))]
+    diffs = np.diff(done_at[skip:])
     return RTLRun(outputs=words_to_frames(frames, io),
                   cycles_per_frame=float(np.median(diffs[len(diffs) // 2:])) if len(diffs) > 1 else None,
                   total_cycles=done_at[-1] if done_at else 0, protocol_errors=0)

@@ -25,6 +25,9 @@ bits): a wide sum, such as a global pool's, may feed a matrix layer directly."""
 MAX_WEIGHT_BITS = 8
 """Widest weight a matrix layer holds."""
 
+WEIGHT_MEMORIES = ("rom", "spram", "ram")
+"""Where a matrix layer keeps its weights (``MatrixVector.weight_memory``)."""
+
 
 def check_matrix_dtypes(node: str, weight_dtype: DataType, in_dtype: DataType) -> None:
     """Reject weights or inputs wider than the matrix units take, naming the layer."""
@@ -77,6 +80,10 @@ class MatrixVector(Node):
     thresholds: Thresholds | None = None
     pe: int = 1
     simd: int = 1
+    weight_memory: str = "rom"
+    """``rom``: weights in the memory's initial contents; ``spram`` (iCE40 UltraPlus
+    SB_SPRAM256KA) or ``ram``: loaded at run time through the input stream after each
+    reset (only the network's first layer: :mod:`bitsmith.generator.fit.preload`)."""
 
     kind = "mvau"
 
@@ -129,6 +136,12 @@ class MatrixVector(Node):
             self.thresholds.check(where, self.out_features)
         _check_fold(self.name, "SIMD", self.simd, self.in_features, "in_features")
         _check_fold(self.name, "PE", self.pe, self.out_features, "out_features")
+        if self.weight_memory not in WEIGHT_MEMORIES:
+            raise ModelError(f"{where}: weight_memory must be one of {', '.join(WEIGHT_MEMORIES)}, "
+                             f"not {self.weight_memory!r}")
+        if self.weight_memory != "rom" and self.cycles_per_vector() == 1:
+            raise FoldingError(f"{where}: weight_memory {self.weight_memory} needs more than one "
+                               f"weight word (PE < out_features or SIMD < in_features)")
 
     def cycles_per_vector(self) -> int:
         return (self.out_features // self.pe) * (self.in_features // self.simd)

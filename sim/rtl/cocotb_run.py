@@ -22,6 +22,7 @@ from xml.etree import ElementTree
 
 from bitsmith.generator.errors import ToolError
 
+from .primitives import with_models
 from .stream import RunResult, StreamIO, check_run_args, read_result, write_input
 from .toolchain import cache_key, cache_root, verilator_on_path, verilator_version
 
@@ -42,7 +43,7 @@ def cocotb_build(verilog: Path, io: StreamIO, build_dir: Path | None = None) -> 
     """
     from cocotb_tools.runner import get_runner
 
-    text = Path(verilog).read_text()
+    text = with_models(Path(verilog).read_text())      # + models of vendor primitives (SPRAM)
     key = cache_key("cocotb", text, io.top, verilator_version(), metadata.version("cocotb"))
     root = Path(build_dir) if build_dir is not None else cache_root(None) / "cocotb"
     directory = root / key

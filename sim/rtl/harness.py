@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bitsmith.generator.errors import ToolError
 
+from .primitives import with_models
 from .stream import RunResult, StreamIO, check_run_args, read_result, write_input
 from .toolchain import (RESET_CYCLES, build_jobs, cache_key, cache_root, render, run_process, run_tool,
                         verilator_version)
@@ -92,7 +93,7 @@ def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
     if trace is not None and trace not in TRACE_MODES:
         raise ValueError(f"trace must be None, 'named' or 'all', not {trace!r}")
     verilog = Path(verilog)
-    text = verilog.read_text()
+    text = with_models(verilog.read_text())      # + models of vendor primitives (SPRAM)
     harness = render_harness(io)
     args = verilator_args(io, trace=trace, jobs=1)  # the key must not depend on the job count
     key = cache_key("harness", text, harness, verilator_version(), " ".join(args),
