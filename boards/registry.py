@@ -21,6 +21,8 @@ class Resources:
     ffs: int
     brams: int
     dsps: int
+    spram: int = 0
+    """iCE40 UltraPlus SB_SPRAM256KA (256 kbit each); weights may live there."""
 
     def as_dict(self) -> dict[str, int]:
         return {"luts": self.luts, "ffs": self.ffs, "brams": self.brams, "dsps": self.dsps}
@@ -73,7 +75,7 @@ class Board:
 
 BOARDS: dict[str, Board] = {b.name: b for b in (
     Board("icebreaker", "1BitSquared iCEBreaker", "ice40", "open", "iCE40UP5K", "SG48", "",
-          "iCE40UP5K-SG48", 12.0, Resources(luts=5280, ffs=5280, brams=30, dsps=8),
+          "iCE40UP5K-SG48", 12.0, Resources(luts=5280, ffs=5280, brams=30, dsps=8, spram=4),
           "amaranth_boards.icebreaker:ICEBreakerPlatform",
           "UART on the FTDI's second channel; PLL SB_PLL40_2_PAD on the 12 MHz pin (port A: the 12 MHz shell clock)"),
     Board("ulx3s", "Radiona ULX3S 85F", "ecp5", "open", "LFE5U-85F", "BG381", "6",

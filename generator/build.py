@@ -141,6 +141,26 @@ def prepare(graph: Graph, opts: BuildOptions) -> Graph:
     return graph
 
 
+def folds_to_board(opts: BuildOptions) -> bool:
+    """``--board`` chooses the folding unless ``--fold FILE`` or a cycle/fps target does."""
+    return (opts.board is not None and opts.fold in (None, "auto") and opts.target_cycles is None
+            and opts.target_fps is None)
+
+
+def fit_to_board(graph: Graph, opts: BuildOptions) -> tuple[Graph, dict | None]:
+    """``graph`` (prepared) refolded for ``opts.board`` when :func:`folds_to_board`, and
+    the fit summary for the report (``None`` when the board did not choose)."""
+    if not folds_to_board(opts):
+        return graph, None
+    from bitsmith.boards.registry import get_board
+    from .fit.search import fold_to_board
+    board = get_board(opts.board)
+    if board.resources is None:
+        return graph, None
+    result = fold_to_board(graph, board)
+    return result.chosen.graph, result.as_json()
+
+
 # --------------------------------------------------------------------------- hardware
 
 @dataclass
@@ -261,7 +281,15 @@ def layer_rows(graph: Graph) -> list[dict]:
     return rows
 
 
-def make_report(graph: Graph, io: dict, generation_s: float) -> dict:
+def family_estimates(graph: Graph, stages=None) -> dict:
+    """The design's estimate on each FPGA family (:mod:`bitsmith.generator.fit`)."""
+    from .fit.estimate import estimate_design
+    from .fit.family import FAMILIES
+    return {fam: estimate_design(graph, fam, stages=stages).as_json() for fam in FAMILIES}
+
+
+def make_report(graph: Graph, io: dict, generation_s: float, *, stages=None,
+                fit: dict | None = None) -> dict:
     rows = layer_rows(graph)
     total = Resources()
     for node in graph.nodes:
@@ -279,6 +307,8 @@ def make_report(graph: Graph, io: dict, generation_s: float) -> dict:
         "provenance": [list(r) for r in graph.provenance],
         "host_pre": [type(s).__name__ for s in graph.host_pre],
         "host_post": [type(s).__name__ for s in graph.host_post],
+        "family_estimates": family_estimates(graph, stages),
+        "fit": fit,
         "generation_seconds": round(generation_s, 3),
     }
 
@@ -293,12 +323,13 @@ class BuildResult:
     report: dict
 
 
-def write_bundle(graph: Graph, out_dir: Path, *, progress=None, protect=()) -> BuildResult:
+def write_bundle(graph: Graph, out_dir: Path, *, progress=None, protect=(), fit: dict | None = None) -> BuildResult:
     """Elaborate ``graph`` and write the whole OUT/ bundle atomically.
 
     ``out_dir`` is replaced only when it holds exactly an earlier bitsmith build, never
     when it is or contains one of the paths in ``protect`` (the command's inputs) or their
-    folders (see :mod:`bitsmith.generator.outdir`).
+    folders (see :mod:`bitsmith.generator.outdir`). ``fit`` (from :func:`fit_to_board`)
+    goes into the report.
     """
     from .report import write_report
     out_dir = Path(out_dir)
@@ -314,7 +345,8 @@ def write_bundle(graph: Graph, out_dir: Path, *, progress=None, protect=()) -> B
     preload = preload_frames(graph)
     if preload is not None:
         elab.io["preload_frames"] = len(preload)
-    report = make_report(graph, elab.io, time.perf_counter() - start)
+    report = make_report(graph, elab.io, time.perf_counter() - start, stages=elab.stages,
+                         fit=fit)
     design = {"format": FORMAT, "graph": dump_graph(graph), "io": elab.io,
               "ideal_cycles_per_frame": report["ideal_cycles_per_frame"], "layers": report["layers"]}
     with staging(out_dir, protect) as tmp:
@@ -379,7 +411,10 @@ def build(model: str | Path, out_dir: str | Path, opts: BuildOptions, *, progres
     step(f"reading {Path(model).name}")
     log.info("building %s into %s", model, out_dir)
     graph = prepare(load_model(model, opts), opts)
-    return write_bundle(graph, Path(out_dir), progress=progress, protect=protect)
+    if folds_to_board(opts):
+        step(f"folding for {opts.board}")
+    graph, fit = fit_to_board(graph, opts)
+    return write_bundle(graph, Path(out_dir), progress=progress, protect=protect, fit=fit)
 
 
 def model_inputs(model: str | Path, opts: BuildOptions) -> tuple[Path, ...]:

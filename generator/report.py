@@ -114,7 +114,12 @@ def synthesis_rows(report: dict) -> list[dict]:
         if fig.get("brams") and fig.get("bram_kbit"):
             brams += f" ({fig['brams'] * fig['bram_kbit']:g} kbit)"
         system = fig.get("system") or {}
+        est = family_estimate_for(report, units)
         rows.append({
+            "est_luts": "n/a" if est is None else f"{est['luts']:,}",
+            "est_ffs": "n/a" if est is None else f"{est['ffs']:,}",
+            "est_brams": "n/a" if est is None else f"{est['brams']:g}"
+            + (f" + {est['spram']} SPRAM" if est.get("spram") else ""),
             "board": board, "device": fig.get("device", ""), "luts": cell("luts"),
             "ffs": cell("ffs"), "brams": brams, "dsps": cell("dsps"),
             "fmax": "n/a" if fig.get("fmax_mhz") is None else f"{fig['fmax_mhz']:g}",
@@ -123,6 +128,16 @@ def synthesis_rows(report: dict) -> list[dict]:
                                 for k, v in system.items()),
         })
     return rows
+
+
+#: The estimate family of a synthesis result, by its block-RAM unit.
+_FAMILY_BY_BRAM = {"EBR": "ice40", "DP16KD": "ecp5", "RAMB36": "xc7"}
+
+
+def family_estimate_for(report: dict, units: dict) -> dict | None:
+    """The report's per-family estimate for a synthesis result with ``units``."""
+    family = _FAMILY_BY_BRAM.get((units or {}).get("brams"))
+    return (report.get("family_estimates") or {}).get(family)
 
 
 def synthesis_summary(result: dict) -> dict:

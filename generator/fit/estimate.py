@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..estimate import node_resources
-from ..estimate.dense import mvau_logic
+from ..estimate.dense import mvau_control_luts, mvau_logic
 from ..ir import Graph, MatrixVector
 from .family import Family, MemoryCost, family_of, map_memory
 from .memories import MemoryShape, stage_memories
@@ -42,12 +42,33 @@ class DesignEstimate:
         return {**out, "units": units, "family": self.family}
 
 
+def logic_features(node) -> dict[str, float]:
+    """What a layer's logic LUTs scale with (the family's ``lut_model`` weighs them):
+    ``xnor`` lanes, ``intmul`` product bits (lanes x weight bits x input bits),
+    ``compare`` bits of the threshold compares, ``control`` (the analytical control
+    LUTs), and ``other``: the analytical LUT estimate of any other kind of layer."""
+    if isinstance(node, MatrixVector):
+        lanes = node.pe * node.simd
+        acc = node.acc_dtype.bitwidth()
+        steps = node.thresholds.steps if node.thresholds is not None else 0
+        return {"xnor": lanes if node.xnor else 0,
+                "intmul": 0 if node.xnor else lanes * node.weight_dtype.bitwidth() * node.in_dtype.bitwidth(),
+                "compare": node.pe * steps * acc // 2, "control": mvau_control_luts(node)}
+    return {"other": node_resources(node).luts}
+
+
 def logic_resources(node):
     """A node's logic without the memories the inventory counts (the matrix-vector unit
     apart; other kinds keep their whole analytical estimate, block RAMs aside)."""
     if isinstance(node, MatrixVector):
         return mvau_logic(node)
     return node_resources(node)
+
+
+def silence(component) -> None:
+    """Mark a component built only to read its parameters, so that Amaranth does not
+    warn that it was never elaborated (the flag ``Fragment.get`` sets)."""
+    component._MustUse__silence = True
 
 
 def lowered_stages(graph: Graph, cache: dict | None = None) -> list:
@@ -60,6 +81,8 @@ def lowered_stages(graph: Graph, cache: dict | None = None) -> list:
             stages = cache[key][1]
         else:
             stages = lower_checked(graph, node)
+            for stage in stages:          # constructed to be read, not elaborated
+                silence(stage.component)
             if cache is not None:
                 cache[key] = (node.__class__, stages)
         per_node.append((node, stages))
@@ -75,18 +98,19 @@ def estimate_design(graph: Graph, family: str | Family, *, cache: dict | None = 
     """
     fam = family if isinstance(family, Family) else family_of(family)
     stages = lowered_stages(graph, cache) if stages is None else stages
-    logic_luts = logic_ffs = dsps = 0
+    logic_luts = fam.lut_model.get("fixed", 0.0)
+    logic_ffs = dsps = 0
     for node in graph.nodes:
         res = logic_resources(node)
-        logic_luts += res.luts
         logic_ffs += res.ffs
         dsps += res.dsps
+        logic_luts += sum(fam.lut_model.get(k, 0.0) * v for k, v in logic_features(node).items())
     placed = [(mem, map_memory(mem, fam)) for mem in stage_memories(stages)]
     mem_luts = sum(c.luts for _, c in placed)
     mem_ffs = sum(c.ffs for _, c in placed)
     return DesignEstimate(
         family=fam.name,
-        luts=round(fam.lut_scale * logic_luts + fam.lut_fixed) + mem_luts,
+        luts=round(logic_luts) + mem_luts,
         ffs=round(fam.ff_scale * logic_ffs + fam.ff_fixed) + mem_ffs,
         brams=sum(c.brams for _, c in placed),
         dsps=0 if fam.name == "ice40" else dsps,       # synth_ice40 maps no DSPs without -dsp

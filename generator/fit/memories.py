@@ -102,8 +102,10 @@ def mvau_memories(unit: MVAU, name: str) -> list[MemoryShape]:
     words = unit.nf * unit.sf
     width = unit.pe * unit.simd * unit.w_bits
     out = []
-    if getattr(unit, "weight_memory", "rom") == "spram":
-        out += unit.spram.memories(f"{name} weights")
+    if unit.weight_memory == "spram":
+        out.append(MemoryShape(width, words, "spram", False, f"{name} weights"))
+    elif unit.weight_memory == "ram":
+        out.append(_sync(width, words, "ram", f"{name} weights"))
     elif words > 1:
         bank = weight_bank_depth(width)
         codes = weight_codes(unit)

@@ -78,7 +78,9 @@ def preload_frames(graph: Graph) -> np.ndarray | None:
     from bitsmith.sim.packing import unpack
     from ..build import lower_checked
     node = layers[0]
+    from .estimate import silence
     unit = lower_checked(graph, node)[0].component
+    silence(unit)
     values = unpack(unit.load_words(), DataType[node.in_dtype.name], node.simd).reshape(-1)
     # whole frames of the matrix layer's input, padded with its all-zero-bits element
     frame = int(np.prod(node.in_shape))

@@ -1,0 +1,231 @@
+"""Fold to a board: the fastest folding whose estimate fits the board, with a margin.
+
+Candidates are cycle targets: every ideal cycle count some folding of some layer has.
+For a target T the folding pass (:class:`~bitsmith.generator.passes.fold.Fold`) gives
+each layer the fewest lanes that meet T; on an iCE40 UltraPlus a second variant keeps
+the first matrix layer's weights in SPRAM (:mod:`.preload`). A variant fits when its
+estimate on the board's family (:mod:`.estimate`) plus the board shell's share
+(:data:`SHELL`) stays within the board's capacity less the margin (:data:`MARGINS`):
+LUTs are kept below :data:`MARGINS` ``["luts"]`` of the device so that place and route
+still meets the clock goal (:data:`CLOCK_GOAL_MHZ`), the rest must merely fit. Resources
+fall as T grows, though not strictly (block-RAM shapes), so the search bisects for the
+boundary and then checks the faster targets near it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+from ..errors import OptionError
+from ..estimate import graph_cycles, node_cycles
+from ..ir import Graph, MatrixVector
+from ..passes.fold import Fold, divisors, fold_parameters
+from .estimate import DesignEstimate, estimate_design
+from .family import family_of, map_memory
+from .memories import MemoryShape
+from .preload import check_runtime_layers, runtime_layers
+
+log = logging.getLogger(__name__)
+
+#: Share of each resource a design may use. LUTs keep headroom for routing (the clock
+#: goal; see ``docs/FIT.md`` for the place-and-route runs behind the figure), block RAM,
+#: SPRAM and DSPs may be used up.
+MARGINS = {"ice40": {"luts": 0.85, "ffs": 0.85, "brams": 1.0, "dsps": 1.0, "spram": 1.0},
+           "ecp5": {"luts": 0.75, "ffs": 0.85, "brams": 1.0, "dsps": 1.0, "spram": 1.0},
+           "xc7": {"luts": 0.80, "ffs": 0.90, "brams": 1.0, "dsps": 1.0, "spram": 1.0}}
+#: iCE40 logic cells (ICESTORM_LC: a LUT4 and a flip-flop) that nextpnr uses per
+#: estimated LUT and flip-flop: a flip-flop shares a cell with the LUT driving it about
+#: 40 % of the time in these designs (TFC-w1a1 on the UP5K: 3,196 LUTs and 3,601
+#: flip-flops took 5,718 cells: 1,446 LUT+FF, 1,750 LUT-only, 2,155 FF-only, 215 carries).
+ICE40_CELLS_PER_FF = 0.70
+#: The budget of logic cells on an iCE40 (the device's count, ``luts`` in the registry).
+ICE40_CELL_MARGIN = 0.85
+#: The clock each family's folding is chosen for (the board build's default core clock).
+CLOCK_GOAL_MHZ = {"ice40": 60.0, "ecp5": 150.0, "xc7": 100.0}
+#: The UART shell around the core on a board (boards/shell): LUTs and flip-flops as
+#: Yosys counted them (iCE40 UP5K and ECP5-85F builds of the digits demo), block RAM from
+#: its input frame buffer (:func:`shell_memories`).
+SHELL = {"ice40": {"luts": 520, "ffs": 420}, "ecp5": {"luts": 560, "ffs": 430},
+         "xc7": {"luts": 420, "ffs": 430}}
+
+
+def shell_memories(frame_bytes: int) -> list[MemoryShape]:
+    """The shell's input frame buffer: one byte per word (``boards/shell/input_frame.py``)."""
+    return [MemoryShape(8, frame_bytes, "ram", False, "shell input frame")]
+
+
+@dataclass
+class Candidate:
+    """One folding tried: its target, graph, estimate (core + shell) and verdict."""
+
+    target: int
+    graph: Graph
+    core: DesignEstimate
+    total: dict
+    fits: bool
+    over: list[str] = field(default_factory=list)
+
+    @property
+    def cycles(self) -> int:
+        return graph_cycles(self.graph)
+
+    @property
+    def spram(self) -> bool:
+        return bool(runtime_layers(self.graph))
+
+
+@dataclass
+class FitResult:
+    """The folding chosen for a board, and what was tried."""
+
+    board: str
+    family: str
+    chosen: Candidate
+    budget: dict
+    tried: list[Candidate]
+
+    def as_json(self) -> dict:
+        c = self.chosen
+        budget_text = ", ".join(f"{c.total[k]:g}/{v} {k}" for k, v in self.budget.items() if v)
+        return {"board": self.board, "family": self.family, "target_cycles": c.target,
+                "budget_text": budget_text,
+                "cycles": c.cycles, "spram_weights": c.spram, "estimate": c.core.as_json(),
+                "with_shell": c.total, "budget": self.budget,
+                "clock_goal_mhz": CLOCK_GOAL_MHZ[self.family],
+                "candidates_tried": len(self.tried)}
+
+
+def candidate_targets(graph: Graph) -> list[int]:
+    """Every cycle count a folding of a layer can take, ascending (the targets worth trying)."""
+    values = set()
+    for node in graph.nodes:
+        params = fold_parameters(node)
+        if not params:
+            continue
+        dims = _fold_sizes(node, params)
+        for fold in _combinations(dims):
+            values.add(node_cycles(node.replace(**fold)))
+    values.discard(0)
+    floor = max((node_cycles(n) for n in graph.nodes if not fold_parameters(n)), default=1)
+    return sorted(v for v in values if v >= floor) or [max(1, floor)]
+
+
+def _fold_sizes(node, params):
+    from ..passes.fold import _dims
+    return {k: v for k, v in _dims(node).items() if k in params}
+
+
+def _combinations(dims: dict):
+    keys = list(dims)
+    def rec(i, acc):
+        if i == len(keys):
+            yield dict(acc)
+            return
+        for d in divisors(dims[keys[i]]):
+            acc[keys[i]] = d
+            yield from rec(i + 1, acc)
+    yield from rec(0, {})
+
+
+def board_budget(board) -> dict:
+    """The board's capacity per resource, less the family's margin."""
+    fam = family_of(board.family).name
+    cap = {**board.resources.as_dict(), "spram": getattr(board.resources, "spram", 0)}
+    budget = {k: math.floor(cap[k] * MARGINS[fam][k]) for k in cap}
+    if fam == "ice40":
+        budget["cells"] = math.floor(cap["luts"] * ICE40_CELL_MARGIN)
+    return budget
+
+
+def spram_variant(graph: Graph) -> Graph | None:
+    """``graph`` with the first matrix layer's weights in SPRAM, or ``None`` when that is
+    not possible (no matrix layer, one weight word, or layers in front it cannot load
+    through)."""
+    first = next((n for n in graph.nodes if isinstance(n, MatrixVector)), None)
+    if first is None or first.cycles_per_vector() == 1:
+        return None
+    nodes = tuple(n.replace(weight_memory="spram") if n is first else n for n in graph.nodes)
+    variant = graph.replace(nodes=nodes)
+    try:
+        check_runtime_layers(variant)
+    except Exception:            # a FoldingError: not a candidate
+        return None
+    return variant
+
+
+def evaluate(graph: Graph, target: int, board, budget: dict, cache: dict) -> list[Candidate]:
+    """The candidates of one target: ROM weights, and SPRAM weights where the board has SPRAM."""
+    fam = family_of(board.family)
+    folded = Fold(target_cycles=target).run(graph)
+    variants = [folded]
+    if budget.get("spram"):
+        spram = spram_variant(folded)
+        if spram is not None:
+            variants.append(spram)
+    out = []
+    for g in variants:
+        shell = [map_memory(m, fam) for m in shell_memories(_frame_bytes(g))]
+        core = estimate_design(g, fam, cache=cache)
+        total = {"luts": core.luts + SHELL[fam.name]["luts"] + sum(c.luts for c in shell),
+                 "ffs": core.ffs + SHELL[fam.name]["ffs"] + sum(c.ffs for c in shell),
+                 "brams": core.brams + sum(c.brams for c in shell),
+                 "dsps": core.dsps, "spram": core.spram}
+        if fam.name == "ice40":
+            total["cells"] = round(total["luts"] + ICE40_CELLS_PER_FF * total["ffs"])
+        over = [k for k in total if total[k] > budget.get(k, 0)]
+        out.append(Candidate(target, g, core, total, not over, over))
+    return out
+
+
+def fold_to_board(graph: Graph, board) -> FitResult:
+    """The fastest folding of ``graph`` that fits ``board`` (a
+    :class:`~bitsmith.boards.registry.Board`), ROM weights preferred at equal speed.
+
+    Raises :class:`OptionError` when even the most folded design does not fit.
+    """
+    if board.resources is None:
+        raise OptionError(f"--board {board.name}: has no resources to fold for")
+    fam = family_of(board.family).name
+    budget = board_budget(board)
+    targets = candidate_targets(graph)
+    cache: dict = {}
+    tried: list[Candidate] = []
+    results: dict[int, list[Candidate]] = {}
+
+    def fits(i: int) -> Candidate | None:
+        if i not in results:
+            results[i] = evaluate(graph, targets[i], board, budget, cache)
+            tried.extend(results[i])
+        return next((c for c in results[i] if c.fits), None)
+
+    lo, hi = 0, len(targets) - 1
+    if fits(hi) is None:
+        worst = min(results[hi], key=lambda c: len(c.over))
+        raise OptionError(f"--board {board.name}: the network does not fit {board.device} even fully "
+                          f"folded ({', '.join(f'{k} {worst.total[k]:g} > {budget[k]}' for k in worst.over)})")
+    while lo < hi:                                   # first index that fits, if monotone
+        mid = (lo + hi) // 2
+        if fits(mid) is not None:
+            hi = mid
+        else:
+            lo = mid + 1
+    best = hi
+    for i in range(max(0, hi - 8), hi):              # non-monotone block RAM: look just below
+        if fits(i) is not None:
+            best = i
+            break
+    chosen = fits(best)
+    log.info("fold to %s: %d cycles/frame (target %d, %s weights), %d candidates tried",
+             board.name, chosen.cycles, chosen.target, "SPRAM" if chosen.spram else "ROM", len(tried))
+    return FitResult(board.name, fam, chosen, budget, tried)
+
+
+def _frame_bytes(graph: Graph) -> int:
+    """Bytes of one input frame on the core's ``s_axis`` (what the shell buffers)."""
+    bits = graph.in_dtype.bitwidth()
+    first = graph.nodes[0]
+    elems = getattr(first, "simd", None) or getattr(first, "pe", None) or 1
+    words = int(math.prod(graph.in_shape)) // max(1, elems)
+    return words * max(1, -(-elems * bits // 8))
