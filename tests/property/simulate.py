@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bitsmith.generator.build import elaborate
+from bitsmith.generator.estimate import graph_cycles
 from bitsmith.generator.execute import frames_to_words, words_to_frames
 from bitsmith.sim.golden import run_graph
 from tests.hw.util import port, run_streams
@@ -30,8 +31,11 @@ def check_graph_in_amaranth(graph, x: np.ndarray, *, idle: str = "none",
     per_frame = io["out"]["words_per_frame"]
     s = port(top.s_axis_tvalid, top.s_axis_tready, top.s_axis_tdata)
     m = port(top.m_axis_tvalid, top.m_axis_tready, top.m_axis_tdata)
+    # patterns pause at most 3 cycles in 4: budget 4x the folding bound per frame, plus fill
+    budget = 20 * (len(words) + len(x) * per_frame) + 4 * (len(x) + 2) * graph_cycles(graph) + 500
     _, (cap,) = run_streams(top, [(s, words)], [(m, len(x) * per_frame)], idle=idle,
-                            backpressure=backpressure, seed=seed, extras=[top.m_axis_tlast])
+                            backpressure=backpressure, seed=seed, extras=[top.m_axis_tlast],
+                            max_cycles=budget)
     got = words_to_frames([cap.words[i:i + per_frame] for i in range(0, len(cap.words), per_frame)],
                           io)
     problem = first_mismatch(want, got)
