@@ -32,6 +32,7 @@ from bitsmith.generator.execute import frames_to_bytes, run_amaranth, words_to_f
 from bitsmith.sim.golden import run_graph
 from bitsmith.sim.rtl import FrameTiming, ResetAt, build, frame_timing, run
 from frame_dut import STALL3_CYCLES, expected_frames, stream_io
+from tests import rtl_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "generator" / "examples"
@@ -85,15 +86,7 @@ def designs(tmp_path_factory):
 
 
 def check_outputs(design: Design, x: np.ndarray, result) -> int:
-    """Every output frame equals the golden model of the input frame it belongs to."""
-    result.check()
-    ids = np.arange(len(result.out_frames)) if result.frame_ids is None else np.array(result.frame_ids)
-    got = words_to_frames(result.out_frames, design.io)
-    want = run_graph(design.graph, x[ids])
-    bad = np.argwhere(got != want)
-    assert bad.size == 0, (f"output frame {bad[0][0]} (input frame {ids[bad[0][0]]}), index "
-                           f"{tuple(bad[0][1:])}: expected {want[tuple(bad[0])]}, got {got[tuple(bad[0])]}")
-    return len(ids)
+    return rtl_checks.check_outputs(design.graph, design.io, x, result)
 
 
 # --------------------------------------------------------------------------- idle / backpressure
@@ -139,31 +132,13 @@ def test_patterns_pause_as_specified(dut_verilog, sim_cache):
 
 # --------------------------------------------------------------------------- reset mid-frame
 
-def check_resets(design: Design, x: np.ndarray, result, events) -> None:
-    """After each reset the frames sent after it come out complete, in order, exactly once."""
-    assert len(result.resets) == len(events), result.resets
-    ids = list(result.frame_ids)
-    starts = [0] + [r["resumed_frame"] for r in result.resets]
-    # split the output frames into the runs between resets: each is a range of input frames
-    runs, current = [], []
-    for i in ids:
-        if current and i != current[-1] + 1:
-            runs.append(current)
-            current = []
-        current.append(i)
-    runs.append(current)
-    assert runs[-1] == list(range(starts[-1], len(x))), "frames after the last reset"
-    for part in runs[:-1]:
-        assert part[0] in starts, part
-    check_outputs(design, x, result)
-
-
 def reset_plans(design: Design) -> dict[str, list[ResetAt]]:
     win, wout = design.io["in"]["words_per_frame"], design.io["out"]["words_per_frame"]
     mid_in = win // 2 if win > 1 else 0
+    stall = 3 * graph_cycles(design.graph) + 50     # long enough for the next output word
     return {
         "input_mid_frame": [ResetAt("in", 3 * win + max(1, mid_in))],
-        "output_stalled": [ResetAt("out", 5 * wout + wout // 2 if wout > 1 else 5, stall=200)],
+        "output_stalled": [ResetAt("out", 5 * wout + wout // 2 if wout > 1 else 5, stall=stall)],
         "three": [ResetAt("in", 2 * win + max(1, mid_in)), ResetAt("out", 10 * wout, stall=37),
                   ResetAt("in", 20 * win + max(1, mid_in))],
     }
@@ -178,7 +153,7 @@ def test_reset_in_the_middle_of_the_traffic(designs, name, patterns):
     win = design.io["in"]["words_per_frame"]
     for plan, events in reset_plans(design).items():
         result = design.run(x, idle=patterns[0], backpressure=patterns[1], seed=5, resets=events)
-        check_resets(design, x, result, events)
+        rtl_checks.check_resets(design.graph, design.io, x, result, events)
         first = result.resets[0]
         if plan == "input_mid_frame" and patterns[0] == "none":
             assert first["input_holding"], first            # the source offered the next word
