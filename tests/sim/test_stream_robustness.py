@@ -96,7 +96,7 @@ PATTERN_PAIRS = ([(f"random:{p}", "none") for p in (10, 50, 90, 95)]
                  + [(f"random:{p}", f"random:{p}") for p in (25, 75, 95)]
                  + [("stall:64:400", "none"), ("none", "stall:5:300"), ("stall:17:250", "stall:3:700"),
                     ("random:0", "random:0")])
-FRAMES = {"digits": 2000, "tfc_w1a1": 300, "digits_cnn": 40, "digits_sparse": 300}
+FRAMES = {"digits": 2000, "tfc_w1a1": 300, "digits_cnn": 40, "digits_sparse": 150}
 
 
 @pytest.mark.verilator
