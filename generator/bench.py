@@ -171,6 +171,8 @@ class NetworkResult:
     generation_s: float | None = None
     ideal_cycles_per_frame: int | None = None
     cycles_per_frame: float | None = None
+    mean_cycles_per_frame: float | None = None
+    longest_frame_gap: int | None = None
     mismatches: int | None = None
     golden_s: float | None = None
     sim_s: float | None = None
@@ -199,6 +201,8 @@ class NetworkResult:
                "generation_s": _round(self.generation_s),
                "ideal_cycles_per_frame": self.ideal_cycles_per_frame,
                "cycles_per_frame": self.cycles_per_frame, "cycle_ratio": _round(self.cycle_ratio, 4),
+               "mean_cycles_per_frame": self.mean_cycles_per_frame,
+               "longest_frame_gap": self.longest_frame_gap,
                "mismatches": self.mismatches,
                "golden_s": _round(self.golden_s), "golden_fps": _round(self.golden_fps, 1),
                "sim_s": _round(self.sim_s), "sim_fps": _round(self.sim_fps, 1),
@@ -324,7 +328,8 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
         net.name, net.title, note=net.note,
         status="ok" if not mismatches and run.protocol_errors == 0 else "mismatch",
         frames=frames, generation_s=generation_s, ideal_cycles_per_frame=graph_cycles(graph),
-        cycles_per_frame=run.cycles_per_frame, mismatches=len(mismatches), golden_s=golden_s,
+        cycles_per_frame=run.cycles_per_frame, mean_cycles_per_frame=run.mean_cycles_per_frame,
+        longest_frame_gap=run.longest_frame_gap, mismatches=len(mismatches), golden_s=golden_s,
         sim_s=sim_s, verilator_build_s=verilator_build_s, estimate=estimate, details=mismatches[:10])
     if run.protocol_errors:
         result.details.append(f"{run.protocol_errors} stream protocol errors")

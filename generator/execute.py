@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +15,20 @@ from .ir import Graph
 @dataclass
 class RTLRun:
     outputs: np.ndarray              # (N, H, W, C) integers
-    cycles_per_frame: float | None   # steady state (None for a single frame)
+    cycles_per_frame: float | None   # median over the steady part (None for fewer than 3 frames)
     total_cycles: int
     protocol_errors: int
+    mean_cycles_per_frame: float | None = None   # mean over the steady part
+    longest_frame_gap: int | None = None         # longest gap between frames in the steady part
+
+    @classmethod
+    def timed(cls, outputs: np.ndarray, done_cycles, total_cycles: int, protocol_errors: int) -> "RTLRun":
+        """With the steady-state statistics of ``done_cycles`` (see ``bitsmith.sim.rtl.frame_timing``)."""
+        from bitsmith.sim.rtl.stream import frame_timing
+        if len(done_cycles) < 3:
+            return cls(outputs, None, total_cycles, protocol_errors)
+        timing = frame_timing(done_cycles)
+        return cls(outputs, timing.median, total_cycles, protocol_errors, timing.mean, timing.longest_gap)
 
 
 def frames_to_words(x: np.ndarray, io: dict) -> list[list[int]]:
@@ -27,12 +37,23 @@ def frames_to_words(x: np.ndarray, io: dict) -> list[list[int]]:
     return [pack(frame.reshape(-1), dt, n) for frame in x]
 
 
+def frames_to_bytes(x: np.ndarray, io: dict) -> np.ndarray:
+    """Integer frames -> the harness's input word bytes ``(frames, words, tdata_bits/8)``."""
+    from bitsmith.sim.packing import pack_bytes
+    dt, n = DataType[io["in"]["dtype"]], io["in"]["elems_per_word"]
+    nbytes = io["in"]["tdata_bits"] // 8
+    return pack_bytes(x, dt, n, nbytes).reshape(len(x), io["in"]["words_per_frame"], nbytes)
+
+
 def words_to_frames(frames: list[list[int]], io: dict) -> np.ndarray:
     from bitsmith.sim.packing import unpack
     dt, n = DataType[io["out"]["dtype"]], io["out"]["elems_per_word"]
     shape = tuple(io["out"]["shape"])
-    return np.stack([unpack(words, dt, n).reshape(shape) for words in frames]) if frames else \
-        np.zeros((0,) + shape, dtype=np.int64)
+    if not frames:
+        return np.zeros((0,) + shape, dtype=np.int64)
+    if all(len(words) == len(frames[0]) for words in frames):      # one unpack for all
+        return unpack([w for words in frames for w in words], dt, n).reshape((len(frames),) + shape)
+    return np.stack([unpack(words, dt, n).reshape(shape) for words in frames])
 
 
 @dataclass(frozen=True)
@@ -99,7 +120,6 @@ def run_verilator(out_dir: Path, io: dict, x: np.ndarray, *, idle: str = "none",
     from bitsmith.sim import rtl
     from .build import io_of
     check_waves(waves, len(x))
-    real = len(x)
     x, skip = with_preload(out_dir, io, x)
     if skip and waves is not None and waves.frames is not None:
         a, b = waves.frames
@@ -108,19 +128,16 @@ def run_verilator(out_dir: Path, io: dict, x: np.ndarray, *, idle: str = "none",
     verilog = Path(out_dir) / io["verilog"]
     trace = None if waves is None else ("all" if waves.all_signals else "named")
     exe = rtl.build(verilog, sio, trace=trace)
-    result = rtl.run(exe, sio, frames_to_words(x, io), idle=idle, backpressure=backpressure,
+    result = rtl.run(exe, sio, frames_to_bytes(x, io), idle=idle, backpressure=backpressure,
                      seed=seed, waves=None if waves is None else waves.path,
                      waves_frames=None if waves is None else waves.frames)
     if result.timed_out or len(result.out_frames) != len(x):
         result.check()      # raises CheckFailed (exit 1) naming what went wrong
         raise CheckFailed(f"RTL run failed: {len(x)} frames in, {len(result.out_frames)} out")
-    if skip:
-        result = dataclasses.replace(result, out_frames=result.out_frames[skip:],
-                                     frame_done_cycles=result.frame_done_cycles[skip:])
-    cpf = rtl.steady_state_cycles_per_frame(result) if real > 2 else None
-    return RTLRun(outputs=words_to_frames(result.out_frames, io), cycles_per_frame=cpf,
-                  total_cycles=result.total_cycles,
-                  protocol_errors=result.protocol_errors + result.tlast_errors + result.extra_words)
+    # the weight-loading frames' outputs and times are not the model's
+    return RTLRun.timed(words_to_frames(result.out_frames[skip:], io), result.frame_done_cycles[skip:],
+                        result.total_cycles,
+                        result.protocol_errors + result.tlast_errors + result.extra_words)
 
 
 def run_amaranth(graph: Graph, x: np.ndarray, *, waves: Waves | None = None) -> RTLRun:
@@ -197,10 +214,7 @@ def run_amaranth(graph: Graph, x: np.ndarray, *, waves: Waves | None = None) -> 
         sim.run()
     per = io["out"]["words_per_frame"]
     frames = [received[i * per:(i + 1) * per] for i in range(skip, len(x))]
-    diffs = np.diff(done_at[skip:])
-    return RTLRun(outputs=words_to_frames(frames, io),
-                  cycles_per_frame=float(np.median(diffs[len(diffs) // 2:])) if len(diffs) > 1 else None,
-                  total_cycles=done_at[-1] if done_at else 0, protocol_errors=0)
+    return RTLRun.timed(words_to_frames(frames, io), done_at[skip:], done_at[-1] if done_at else 0, 0)
 
 
 def graph_cycles_guess(graph: Graph) -> int:

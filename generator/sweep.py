@@ -102,7 +102,8 @@ class SweepPoint:
     pareto : bool
         On the Pareto front of (cycles, LUTs) among the sweep's points.
     verify : dict or None
-        With ``verify_frames``: ``frames``, ``mismatches``, ``cycles_per_frame``.
+        With ``verify_frames``: ``frames``, ``mismatches``, ``cycles_per_frame`` (median),
+        ``mean_cycles_per_frame``, ``longest_frame_gap``.
     """
 
     target: int
@@ -176,6 +177,7 @@ def verify_point(task: tuple[Graph, int, int]) -> dict:
     mismatches = compare(golden, rtl.outputs)
     return {"frames": frames, "mismatches": len(mismatches), "details": mismatches[:5],
             "protocol_errors": rtl.protocol_errors, "cycles_per_frame": rtl.cycles_per_frame,
+            "mean_cycles_per_frame": rtl.mean_cycles_per_frame, "longest_frame_gap": rtl.longest_frame_gap,
             "ideal_cycles_per_frame": graph_cycles(folded),
             "passed": not mismatches and rtl.protocol_errors == 0}
 

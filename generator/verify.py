@@ -28,6 +28,8 @@ class VerifyResult:
     reference_mismatches: int | None = None
     expected_mismatches: int | None = None
     protocol_errors: int = 0
+    mean_cycles_per_frame: float | None = None
+    longest_frame_gap: int | None = None
     details: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     report: dict | None = None
@@ -35,6 +37,8 @@ class VerifyResult:
     def as_json(self) -> dict:
         out = {"frames": self.frames, "mismatches": self.mismatches,
                "cycles_per_frame": self.cycles_per_frame,
+               "mean_cycles_per_frame": self.mean_cycles_per_frame,
+               "longest_frame_gap": self.longest_frame_gap,
                "ideal_cycles_per_frame": self.ideal_cycles_per_frame, "passed": self.passed,
                "reference_mismatches": self.reference_mismatches,
                "expected_mismatches": self.expected_mismatches,
@@ -106,6 +110,8 @@ def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: st
                         ideal_cycles_per_frame=built.report["ideal_cycles_per_frame"], passed=passed,
                         labels=labels, reference_mismatches=reference_mismatches,
                         expected_mismatches=expected_mismatches, protocol_errors=rtl.protocol_errors,
+                        mean_cycles_per_frame=rtl.mean_cycles_per_frame,
+                        longest_frame_gap=rtl.longest_frame_gap,
                         details=details, timings=t, report=built.report)
 
 

@@ -49,22 +49,42 @@ def decode(codes: np.ndarray, dtype: DataType) -> np.ndarray:
     return codes
 
 
+def pack_bytes(values: np.ndarray, dtype: DataType, elems_per_word: int,
+               nbytes: int | None = None) -> np.ndarray:
+    """Flat sequence of values -> ``(words, nbytes)`` ``uint8``: each word little endian,
+    element 0 in the LSBs, zero-padded to ``nbytes`` (default: the payload's bytes).
+
+    The word-file layout of the RTL runners, built without one Python ``int`` per word
+    (the fast path for large runs); processed in chunks to bound the temporaries.
+    """
+    values = np.asarray(values).reshape(-1)
+    if values.size % elems_per_word:
+        raise ValueError(f"{values.size} elements do not fill words of {elems_per_word}")
+    bits = element_bits(dtype)
+    payload = -(-elems_per_word * bits // 8)
+    nbytes = payload if nbytes is None else nbytes
+    if nbytes < payload:
+        raise ValueError(f"{elems_per_word} elements of {bits} bits do not fit {nbytes} bytes")
+    words = values.size // elems_per_word
+    out = np.zeros((words, nbytes), dtype=np.uint8)
+    step = max(1, (1 << 20) // max(1, elems_per_word * bits))
+    for start in range(0, words, step):
+        part = encode(values[start * elems_per_word:(start + step) * elems_per_word], dtype)
+        part = part.reshape(-1, elems_per_word)
+        # bit j of element i of a word -> bit i*bits + j of the word
+        bitmat = ((part[:, :, None] >> np.arange(bits, dtype=np.uint64)) & 1).astype(np.uint8)
+        bitmat = bitmat.reshape(len(part), elems_per_word * bits)
+        out[start:start + len(part), :payload] = np.packbits(bitmat, axis=1, bitorder="little")
+    return out
+
+
 def pack(values: np.ndarray, dtype: DataType, elems_per_word: int) -> list[int]:
     """Flat sequence of values -> list of words (element 0 in the LSBs).
 
     ``len(values)`` must be a multiple of ``elems_per_word``. Vectorised through a bit
-    matrix, so it costs one ``int.from_bytes`` per word.
+    matrix (:func:`pack_bytes`), so it costs one ``int.from_bytes`` per word.
     """
-    codes = encode(np.asarray(values).reshape(-1), dtype)
-    if codes.size % elems_per_word:
-        raise ValueError(f"{codes.size} elements do not fill words of {elems_per_word}")
-    bits = element_bits(dtype)
-    words = codes.reshape(-1, elems_per_word)
-    # bit j of element i of a word -> bit i*bits + j of the word
-    bitmat = ((words[:, :, None] >> np.arange(bits, dtype=np.uint64)) & 1).astype(np.uint8)
-    bitmat = bitmat.reshape(len(words), elems_per_word * bits)
-    packed = np.packbits(bitmat, axis=1, bitorder="little")
-    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+    return [int.from_bytes(row.tobytes(), "little") for row in pack_bytes(values, dtype, elems_per_word)]
 
 
 def unpack(words, dtype: DataType, elems_per_word: int) -> np.ndarray:

@@ -10,8 +10,12 @@ Yosys writes, before nextpnr reads it.
 A read port's register is absorbed only when every data bit the design uses goes to
 exactly one flip-flop, and each of those flip-flops is a plain one: data input straight
 from the RAM, always enabled, no set/reset, the RAM port's clock on the same edge, and
-no global set/reset; the port itself must have its output enable tied high and its
-reset tied low. The RAM's output register then holds what the flip-flop held (both
+no global set/reset; the port itself must have its output always enabled and never
+reset. Enables, resets and clocks are judged as the cell sees them, from the mux
+parameter and the pin together (``CEMUX = "INV"`` on a pin tied to 1 never loads), and a
+flip-flop that lacks one of the parameters Yosys always writes is left alone rather than
+read with a guessed default. The DP16KD's ``OCEAMUX``/``RSTAMUX``... are never written by
+Yosys; absent, each passes its pin, as in the cell library's model. The RAM's output register then holds what the flip-flop held (both
 start at zero), one clock after the read as before, so the design's behaviour is
 unchanged. Any other port is left as Yosys mapped it.
 """
@@ -19,23 +23,62 @@ unchanged. Any other port is left as Yosys mapped it.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 
-def _const(bits: list, value: str) -> bool:
-    return len(bits) == 1 and bits[0] == value
+FF_PARAMETERS = ("CEMUX", "CLKMUX", "LSRMUX", "GSR", "REGSET")
+"""Parameters a TRELLIS_FF must carry (Yosys's ECP5 mapping writes all of them); a flip-flop
+lacking one is left alone rather than read with a guessed default."""
 
 
-def _plain_ff(cell: dict, clock_bit) -> bool:
-    """A TRELLIS_FF that is a bare D flip-flop on ``clock_bit``'s rising edge."""
-    p, c = cell["parameters"], cell["connections"]
-    return (cell["type"] == "TRELLIS_FF"
-            and p.get("CLKMUX", "CLK").strip() == "CLK"
-            and p.get("GSR", "DISABLED").strip() == "DISABLED"
-            and p.get("REGSET", "RESET").strip() == "RESET"
-            and (p.get("CEMUX", "CE").strip() == "1" or _const(c.get("CE", ["1"]), "1"))
-            and (p.get("LSRMUX", "LSR").strip() == "0" or _const(c.get("LSR", ["0"]), "0"))
-            and c.get("CLK") == [clock_bit])
+def effective(cell: dict, mux: str, port: str):
+    """What a cell's input sees after its programmable inverter/constant mux.
+
+    ``mux`` is the cell's ``...MUX`` parameter for ``port`` (TRELLIS_FF's ``CEMUX``: ``"1"``
+    or ``"0"`` a constant, ``"INV"`` the inverted pin, the pin's own name the pin).
+    Returns ``0``/``1`` for a constant, ``("net", n)`` or ``("inv", n)`` for a signal, or
+    None when the value cannot be known (unknown setting, pin absent, several bits, or an
+    undefined ``x``/``z``).
+    """
+    mux = mux.strip()
+    if mux in ("0", "1"):
+        return int(mux)
+    if mux not in ("INV", port):
+        return None
+    bits = cell["connections"].get(port)
+    if not bits or len(bits) != 1:
+        return None
+    bit, inverted = bits[0], mux == "INV"
+    if bit in ("0", "1"):
+        return int(bit) ^ inverted
+    if isinstance(bit, int):
+        return ("inv" if inverted else "net", bit)
+    return None
+
+
+def _plain_ff(cell: dict, clock) -> str | None:
+    """None if ``cell`` is a bare D flip-flop on the effective clock ``clock``, else why not.
+
+    Clock enable and reset are judged by what the flip-flop sees: the mux setting and the
+    pin together (``CEMUX="INV"`` on a pin tied to 1 is a flip-flop that never loads).
+    """
+    if cell["type"] != "TRELLIS_FF":
+        return f"a {cell['type']} cell"
+    p = cell["parameters"]
+    missing = [name for name in FF_PARAMETERS if name not in p]
+    if missing:
+        return f"parameter {missing[0]} missing"
+    if p["GSR"].strip() != "DISABLED" or p["REGSET"].strip() != "RESET":
+        return "global set/reset or a set value"
+    if effective(cell, p["CEMUX"], "CE") != 1:
+        return "a clock enable"
+    if effective(cell, p["LSRMUX"], "LSR") != 0:
+        return "a set/reset"
+    if effective(cell, p["CLKMUX"], "CLK") != clock:
+        return "another clock"
+    return None
 
 
 def absorb_module(module: dict) -> int:
@@ -61,17 +104,19 @@ def absorb_module(module: dict) -> int:
             continue
         params, conns = ram["parameters"], ram["connections"]
         for side in "AB":
-            if params.get(f"REGMODE_{side}", "NOREG").strip() != "NOREG":
+            if f"REGMODE_{side}" not in params or f"CLK{side}MUX" not in params:
+                log.info("%s port %s: REGMODE/CLKMUX parameter missing; left as mapped", name, side)
                 continue
-            if params.get(f"CLK{side}MUX", f"CLK{side}").strip() != f"CLK{side}":
+            if params[f"REGMODE_{side}"].strip() != "NOREG":
                 continue
             # output register always enabled and never reset (a reset would act a
-            # cycle later than on the flip-flop it replaces)
-            if not (_const(conns.get(f"OCE{side}", ["1"]), "1")
-                    and _const(conns.get(f"RST{side}", ["0"]), "0")):
+            # cycle later than on the flip-flop it replaces), judged after the port's muxes
+            oce = effective(ram, params.get(f"OCE{side}MUX", f"OCE{side}"), f"OCE{side}")
+            rst = effective(ram, params.get(f"RST{side}MUX", f"RST{side}"), f"RST{side}")
+            if oce != 1 or rst != 0:
                 continue
-            clock = conns.get(f"CLK{side}", ["0"])[0]
-            if not isinstance(clock, int):
+            clock = effective(ram, params[f"CLK{side}MUX"], f"CLK{side}")
+            if not isinstance(clock, tuple):
                 continue
             moves = []
             for port, bits in conns.items():
@@ -84,7 +129,9 @@ def absorb_module(module: dict) -> int:
                     moves = None
                     break
                 ff_name = users[0][0]
-                if not _plain_ff(cells[ff_name], clock):
+                why = _plain_ff(cells[ff_name], clock)
+                if why is not None:
+                    log.info("%s port %s: %s on %s (%s); left as mapped", name, side, ff_name, port, why)
                     moves = None
                     break
                 moves.append((port, ff_name))

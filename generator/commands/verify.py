@@ -42,7 +42,8 @@ def print_summary(res) -> None:
     from rich.console import Console
     from rich.table import Table
     table = Table(title="bitsmith verify", show_header=False)
-    cpf = f"{res.cycles_per_frame:g}" if res.cycles_per_frame is not None else "n/a (< 3 frames)"
+    cpf = (f"{res.cycles_per_frame:g} median, {res.mean_cycles_per_frame:g} mean, longest gap "
+           f"{res.longest_frame_gap}" if res.cycles_per_frame is not None else "n/a (< 3 frames)")
     rows = [("frames", str(res.frames)), ("RTL vs golden mismatches", str(res.mismatches)),
             ("cycles/frame (measured, steady state)", cpf),
             ("cycles/frame (ideal, folding bound)", str(res.ideal_cycles_per_frame))]

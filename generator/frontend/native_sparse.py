@@ -78,7 +78,8 @@ def parse_sparse(spec: dict, in_shape, in_dtype, arrays, where: str) -> Node:
                          f"not {simd!r}")
     th = parse_thresholds(spec, arrays, out_features, where)
     layer = lossless_layer(w, n_pe, bits) if sparsity is None else None
+    source = w if layer is not None else None       # lossless: must decode to w itself
     if layer is None:
         layer = compress(w, n_pe=n_pe, sparsity=sparsity, bits=bits)
     return sparse_node(spec["name"], in_shape, in_dtype, layer, thresholds=th, queue_depth=depth,
-                       simd=simd)
+                       simd=simd, source=source)

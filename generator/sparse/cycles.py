@@ -116,6 +116,9 @@ def simulate(lengths: np.ndarray, x: np.ndarray, *, simd: int, queue_depth: int,
     in_cycles, out_cycles = [], []
     busy = 0
     expected_out = vectors * rows
+    # after reset every PE clears its 2 banks of 2**row_bits accumulators, one per cycle,
+    # before it takes a token (``SparsePE``)
+    clear_cycles = 2 << max(1, (rows - 1).bit_length())
     t = 0
     while len(out_cycles) < expected_out:
         if t > max_cycles:
@@ -143,7 +146,7 @@ def simulate(lengths: np.ndarray, x: np.ndarray, *, simd: int, queue_depth: int,
             entry.append(g and pe.rem > 0)
             eov.append(f and pe.last)
             pop.append(p)
-            ready.append(len(pe.queue) + int(e) - int(p) < queue_depth)
+            ready.append(len(pe.queue) + int(e) - int(p) < queue_depth and t >= clear_cycles)
         all_ready = all(ready)
         fire = out_valid and all_ready
         finishing = held and ((any_left and single and fire) or (not any_left and last_word and fire)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import CheckFailed
+
 REL_BITS = 4
 MAX_REL = (1 << REL_BITS) - 1
 
@@ -92,3 +94,24 @@ def decode_columns(enc: ColumnEncoding) -> np.ndarray:
                 if code:
                     index[pos * n + k, c] = code
     return index
+
+
+def check_decodes_to(enc: ColumnEncoding, codebook: np.ndarray, weights: np.ndarray, where: str) -> None:
+    """Decode ``enc`` on its own and compare it with the ``weights`` it was made from.
+
+    The golden model and the hardware both read the encoding, so an encoder bug would make
+    them agree on the wrong matrix; this check walks the columns again with
+    :func:`decode_columns` (not the code the golden model uses) and raises
+    :class:`~bitsmith.generator.errors.CheckFailed` naming the first differing weight.
+    """
+    weights = np.asarray(weights)
+    if weights.shape != (enc.out_features, enc.in_features):
+        raise CheckFailed(f"{where}: the sparse encoding holds a {enc.out_features}x{enc.in_features} "
+                          f"matrix, the weights are {weights.shape[0]}x{weights.shape[1]}")
+    decoded = np.asarray(codebook, dtype=np.int64)[decode_columns(enc)]
+    bad = np.argwhere(decoded != weights)
+    if bad.size:
+        r, c = (int(i) for i in bad[0])
+        raise CheckFailed(f"{where}: the sparse encoding decodes to weight {int(decoded[r, c])} at row {r}, "
+                          f"column {c}, not {int(weights[r, c])} as in the weights it was made from "
+                          f"({len(bad)} weights differ; an encoder bug)")

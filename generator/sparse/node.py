@@ -9,7 +9,7 @@ from ..ir import Graph, MatrixVector, Thresholds, smallest_dtype
 from ..ir.dense import accumulator_range
 from ..ir.sparse import MAX_PE, SparseMatrixVector
 from .compress import CompressedLayer
-from .encode import encode_columns
+from .encode import check_decodes_to, encode_columns
 from .share import SharedWeights
 
 DEFAULT_PE = 16
@@ -29,14 +29,21 @@ def default_simd(in_features: int, in_dtype: DataType) -> int:
 def sparse_node(name: str, in_shape, in_dtype: DataType, layer: CompressedLayer, *,
                 thresholds: Thresholds | None = None, n_pe: int | None = None,
                 queue_depth: int = DEFAULT_QUEUE_DEPTH, simd: int | None = None,
-                acc_dtype: DataType | None = None) -> SparseMatrixVector:
+                acc_dtype: DataType | None = None, source: np.ndarray | None = None) -> SparseMatrixVector:
     """A checked :class:`SparseMatrixVector` running ``layer`` (its encoding's PE count wins
-    unless ``n_pe`` differs, in which case the index matrix is re-encoded)."""
+    unless ``n_pe`` differs, in which case the index matrix is re-encoded).
+
+    The encoding is decoded on its own and must give back ``source``, the integer matrix
+    the layer was made from (default: the layer's shared matrix ``layer.weights()``; pass
+    the original weights when the codebook is lossless), else
+    :class:`~bitsmith.generator.errors.CheckFailed`.
+    """
     enc = layer.encoding
     if n_pe is not None and n_pe != enc.n_pe:
         enc = encode_columns(layer.shared.index, n_pe)
     cb = layer.codebook
-    weights = layer.weights()
+    weights = layer.weights() if source is None else np.asarray(source)
+    check_decodes_to(enc, cb, weights, f"layer {name!r}")
     wdt = smallest_dtype(min(0, int(cb.min())), max(1, int(cb.max())))
     if acc_dtype is None:
         acc_dtype = smallest_dtype(*accumulator_range(weights, wdt, in_dtype))
@@ -83,6 +90,7 @@ def sparsify_graph(graph: Graph, threshold: float = 0.5) -> Graph:
             if layer is not None:
                 simd = node.simd if node.simd >= 1 else None
                 node = sparse_node(node.name, node.in_shape, node.in_dtype, layer,
-                                   thresholds=node.thresholds, simd=simd, acc_dtype=node.acc_dtype)
+                                   thresholds=node.thresholds, simd=simd, acc_dtype=node.acc_dtype,
+                                   source=node.weights)
         nodes.append(node)
     return graph.replace(nodes=tuple(nodes))

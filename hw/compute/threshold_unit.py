@@ -124,5 +124,9 @@ class ThresholdTable:
             if is_bipolar(self.out_dtype):
                 codes.append(y[0])
             else:
-                codes.append((y * self.out_scale + self.out_bias)[:out_bits])
+                # through a signal of out_bits: assignment sign-extends a negative result
+                # (a slice of the narrower product would fill the high bits with zeros)
+                code = Signal(out_bits, name=f"{name}_code{p}")
+                m.d.comb += code.eq(y * self.out_scale + self.out_bias)
+                codes.append(code)
         return codes, delay(m, valid, self.latency - int(self.rom_register), f"{name}_valid")

@@ -75,6 +75,8 @@ class SparsePE(wiring.Component):
         A stored entry (or padding) is issued this cycle; the complement is an idle PE-cycle.
 
     Latency: token to queue 2 cycles, pop to first issue 1, issue to accumulate 2 cycles.
+    After a reset the PE clears its ``2 * 2**row_bits`` accumulators (one per cycle) before
+    it takes a token: a reset in the middle of a vector must not leave partial sums behind.
     """
 
     def __init__(self, *, entries: np.ndarray, col_ptr: np.ndarray, codebook: np.ndarray,
@@ -168,9 +170,18 @@ class SparsePE(wiring.Component):
         eov = finish & last
         want = ~active | finish
         pop = want & queue.r_rdy
+        # After a reset the accumulators may hold partial sums of a vector the reset cut
+        # short (a memory keeps its contents): sweep them to 0 before taking tokens.
+        depth = 2 << rb
+        clearing = Signal(init=1)
+        clear_addr = Signal(range(depth))
+        with m.If(clearing):
+            m.d.sync += clear_addr.eq(clear_addr + 1)
+            with m.If(clear_addr == depth - 1):
+                m.d.sync += clearing.eq(0)
         m.d.comb += [
             queue.r_en.eq(pop),
-            self.ready.eq(queue.level + enqueue - pop < self.queue_depth),
+            self.ready.eq((queue.level + enqueue - pop < self.queue_depth) & ~clearing),
             self.busy.eq(entry),
         ]
         with m.If(pop):
@@ -208,7 +219,7 @@ class SparsePE(wiring.Component):
         c_prod = Signal(product.shape())
         m.d.sync += [c_valid.eq(b_valid), c_eov.eq(b_eov), c_bank.eq(b_bank), c_row.eq(row),
                      c_prod.eq(product)]
-        m.submodules.accs = accs = Memory(shape=self.acc_shape, depth=2 << rb, init=[])
+        m.submodules.accs = accs = Memory(shape=self.acc_shape, depth=depth, init=[])
         acc_rd = accs.read_port(domain="comb")
         acc_wr = accs.write_port()
         drain_rd = accs.read_port(domain="comb")
@@ -219,9 +230,9 @@ class SparsePE(wiring.Component):
             acc_wr.data.eq(acc_rd.data + c_prod),
             acc_wr.en.eq(c_valid),
             drain_rd.addr.eq(Cat(self.drain_row, self.drain_bank)),
-            drain_wr.addr.eq(Cat(self.drain_row, self.drain_bank)),
+            drain_wr.addr.eq(Mux(clearing, clear_addr, Cat(self.drain_row, self.drain_bank))),
             drain_wr.data.eq(0),
-            drain_wr.en.eq(self.drain_clear),
+            drain_wr.en.eq(self.drain_clear | clearing),
             self.acc.eq(drain_rd.data),
             self.done.eq(done),
         ]

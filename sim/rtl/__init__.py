@@ -11,7 +11,9 @@ Every top has the ports of DESIGN.md §3 and is described by a :class:`StreamIO`
 from .bundle import write_sim_bundle
 from .cocotb_run import run_cocotb
 from .harness import build, run
-from .stream import PATTERNS, RunResult, StreamIO, steady_state_cycles_per_frame
+from .stream import (PATTERNS, FrameTiming, ResetAt, RunResult, StreamIO, frame_timing,
+                     steady_state_cycles_per_frame)
 
-__all__ = ["PATTERNS", "RunResult", "StreamIO", "build", "run", "run_cocotb",
+__all__ = ["PATTERNS", "FrameTiming", "ResetAt", "RunResult", "StreamIO", "build", "frame_timing",
+           "run", "run_cocotb",
            "steady_state_cycles_per_frame", "write_sim_bundle"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from bitsmith.generator.errors import ToolError
 
 from .primitives import with_models
-from .stream import RunResult, StreamIO, check_run_args, read_result, write_input
+from .stream import ResetAt, RunResult, StreamIO, check_run_args, read_result, write_input
 from .toolchain import (RESET_CYCLES, build_jobs, cache_key, cache_root, render, run_process, run_tool,
                         verilator_version)
 
@@ -144,7 +144,8 @@ def _invoke_verilator(args: Sequence[str], cwd: Path) -> None:
 def run(exe: Path, io: StreamIO, frames: Sequence[Sequence[int]], idle: str = "none",
         backpressure: str = "none", seed: int = 0, timeout_cycles: int | None = None, *,
         stall_cycles: int = STALL_CYCLES, waves: Path | None = None,
-        waves_frames: tuple[int, int | None] | None = None) -> RunResult:
+        waves_frames: tuple[int, int | None] | None = None,
+        resets: Sequence[ResetAt] = ()) -> RunResult:
     """Run frames through a harness built by :func:`build`.
 
     Parameters
@@ -156,9 +157,11 @@ def run(exe: Path, io: StreamIO, frames: Sequence[Sequence[int]], idle: str = "n
     frames : sequence of sequence of int, or numpy.ndarray
         Input words, ``io.in_words_per_frame`` per frame, each ``0 <= w < 2**io.in_bits``;
         a 2-D integer array ``(frames, in_words_per_frame)`` is packed fastest.
-    idle, backpressure : {"none", "cycle", "random"}
+    idle, backpressure : str
         Pause patterns of the source (idle cycles between input words) and of the sink
-        (``m_axis_tready`` low): never, 1,1,1,0 repeated, or 50 % at random.
+        (``m_axis_tready`` low): ``"none"``, ``"cycle"`` (1,1,1,0 repeated), ``"random"``
+        (50 %), ``"random:P"`` (P % of the cycles, 0..99) or ``"stall:RUN:PAUSE"`` (RUN
+        cycles active, PAUSE paused, repeated: long stalls).
     seed : int
         Seed of the random patterns.
     timeout_cycles : int, optional
@@ -170,6 +173,10 @@ def run(exe: Path, io: StreamIO, frames: Sequence[Sequence[int]], idle: str = "n
     waves_frames : (int, int or None), optional
         ``(a, b)``: the VCD covers frames ``a..b-1`` only (``b`` None: to the end), from
         the cycle after input frame ``a-1`` is in until output frame ``b-1`` is out.
+    resets : sequence of ResetAt
+        Resets asserted in the middle of the traffic, in the order they happen (see
+        :class:`ResetAt`); frames in flight are lost, :attr:`RunResult.frame_ids` says
+        which input frame each output frame belongs to.
 
     Returns
     -------
@@ -178,7 +185,9 @@ def run(exe: Path, io: StreamIO, frames: Sequence[Sequence[int]], idle: str = "n
         raised; call :meth:`RunResult.check` to turn them into :class:`CheckFailed`.
     """
     check_run_args(idle=idle, backpressure=backpressure, seed=seed,
-                   timeout_cycles=timeout_cycles, stall_cycles=stall_cycles)
+                   timeout_cycles=timeout_cycles, stall_cycles=stall_cycles, harness=True)
+    if not all(isinstance(event, ResetAt) for event in resets):
+        raise TypeError(f"resets must be ResetAt events, not {list(resets)!r}")
     with tempfile.TemporaryDirectory(prefix="bitsmith-harness-") as tmp:
         tmp = Path(tmp)
         write_input(tmp / "in.bin", io, frames)
@@ -186,6 +195,8 @@ def run(exe: Path, io: StreamIO, frames: Sequence[Sequence[int]], idle: str = "n
                    "--stats", str(tmp / "stats.json"), "--idle", idle,
                    "--backpressure", backpressure, "--seed", str(seed),
                    "--max-cycles", str(timeout_cycles or 0), "--stall-cycles", str(stall_cycles)]
+        if resets:
+            command += ["--resets", ",".join(event.to_arg() for event in resets)]
         if waves is not None:
             command += ["--trace", str(Path(waves).resolve())]
             if waves_frames is not None:

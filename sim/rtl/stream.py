@@ -24,6 +24,10 @@ from bitsmith.generator.errors import CheckFailed
 PATTERNS = ("none", "cycle", "random")
 """Idle / backpressure patterns: never pause, pause 1,1,1,0 repeated, pause 50 % at random."""
 
+_HARNESS_PATTERN = re.compile(r"^(none|cycle|random|random:(\d{1,3})|stall:([1-9]\d*):(\d+))$")
+"""The bulk harness also takes ``random:P`` (pause P % of the cycles, P in 0..99) and
+``stall:RUN:PAUSE`` (RUN cycles active, then PAUSE cycles paused, repeated)."""
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 
 
@@ -99,6 +103,15 @@ class RunResult:
         Words the DUT emitted after the expected number of output words.
     timed_out : bool
         The run stopped on ``timeout_cycles`` or on a stall before all frames came out.
+    frame_ids : list of int, optional
+        The input frame of each complete output frame (``None``: ``0, 1, 2...``, no reset).
+    resets : tuple of dict
+        One entry per reset in the middle of the run (:class:`ResetAt`): ``side``,
+        ``cycle``, ``in_words``/``out_words`` transferred before it, ``input_holding``
+        (the source offered a word), ``output_pending`` (``m_axis_tvalid`` was high) and
+        ``resumed_frame`` (the first input frame sent after it).
+    discarded_words : int
+        Words of unfinished output frames dropped at resets.
     """
 
     out_frames: list[list[int]]
@@ -108,6 +121,9 @@ class RunResult:
     tlast_errors: int = 0
     extra_words: int = 0
     timed_out: bool = False
+    frame_ids: list[int] | None = None
+    resets: tuple = ()
+    discarded_words: int = 0
 
     @property
     def ok(self) -> bool:
@@ -147,6 +163,39 @@ def steady_state_cycles_per_frame(result: RunResult) -> float:
     return float(statistics.median(b - a for a, b in zip(cycles, cycles[1:])))
 
 
+@dataclass(frozen=True)
+class FrameTiming:
+    """How output frames are spaced over the steady part of a run (see :func:`frame_timing`).
+
+    Members
+    -------
+    median, mean : float
+        Median and mean cycles between consecutive output frames.
+    longest_gap : int
+        The longest of those gaps.
+    """
+
+    median: float
+    mean: float
+    longest_gap: int
+
+
+def frame_timing(done_cycles: Sequence[int]) -> FrameTiming:
+    """Median, mean and longest gap between output frames over the steady part of a run.
+
+    ``done_cycles`` holds the cycle each output frame completed. The steady part is every
+    gap after the first quarter of the frames (pipeline fill and FIFO warm-up). A design
+    at its folding bound has all three equal to its initiation interval; one that slips a
+    stall into every third frame keeps the median but not the mean or the longest gap.
+    Needs at least three frames.
+    """
+    if len(done_cycles) < 3:
+        raise ValueError(f"frame timing needs at least 3 complete frames, not {len(done_cycles)}")
+    gaps = np.diff(np.asarray(done_cycles, dtype=np.int64))[len(done_cycles) // 4:]
+    return FrameTiming(median=float(np.median(gaps)), mean=float(gaps.mean()),
+                       longest_gap=int(gaps.max()))
+
+
 def check_pattern(name: str, value: object) -> str:
     """Validate an idle / backpressure pattern name."""
     if not isinstance(value, str):
@@ -156,11 +205,61 @@ def check_pattern(name: str, value: object) -> str:
     return value
 
 
+def check_harness_pattern(name: str, value: object) -> str:
+    """Validate a bulk-harness pattern: one of :data:`PATTERNS`, ``random:P`` or ``stall:RUN:PAUSE``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, not {value!r}")
+    match = _HARNESS_PATTERN.match(value)
+    if not match or (match.group(2) is not None and int(match.group(2)) > 99):
+        raise ValueError(f"{name} must be one of {', '.join(PATTERNS)}, random:P (P in 0..99) or "
+                         f"stall:RUN:PAUSE (RUN >= 1), not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ResetAt:
+    """A reset asserted in the middle of a bulk-harness run (synchronous ``rst``, DESIGN.md §3).
+
+    Parameters
+    ----------
+    side : {"in", "out"}
+        ``"in"``: right after the ``words``-th input word was accepted, while the source
+        offers the next. ``"out"``: after the ``words``-th output word the sink stalls for
+        ``stall`` cycles, then the reset comes while it still stalls.
+    words : int
+        Words transferred on that side since the start of the run, at least 1.
+    stall : int
+        Sink stall before an output-side reset (0 for ``"in"``).
+    """
+
+    side: str
+    words: int
+    stall: int = 0
+
+    def __post_init__(self) -> None:
+        if self.side not in ("in", "out"):
+            raise ValueError(f"side must be 'in' or 'out', not {self.side!r}")
+        for name in ("words", "stall"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an integer, not {value!r}")
+        if self.words < 1 or self.stall < 0:
+            raise ValueError(f"words must be >= 1 and stall >= 0, not {self.words!r} and {self.stall!r}")
+        if self.side == "in" and self.stall:
+            raise ValueError(f"an input-side reset has no sink stall, not {self.stall!r}")
+
+    def to_arg(self) -> str:
+        """The event as the harness's ``--resets`` takes it."""
+        return f"in:{self.words}" if self.side == "in" else f"out:{self.words}:{self.stall}"
+
+
 def check_run_args(*, idle: str, backpressure: str, seed: int, timeout_cycles: int | None,
-                   stall_cycles: int) -> None:
-    """Validate the arguments shared by :func:`bitsmith.sim.rtl.run` and :func:`bitsmith.sim.rtl.run_cocotb`."""
-    check_pattern("idle", idle)
-    check_pattern("backpressure", backpressure)
+                   stall_cycles: int, harness: bool = False) -> None:
+    """Validate the arguments shared by :func:`bitsmith.sim.rtl.run` and
+    :func:`bitsmith.sim.rtl.run_cocotb` (``harness``: the bulk harness's wider pattern set)."""
+    check = check_harness_pattern if harness else check_pattern
+    check("idle", idle)
+    check("backpressure", backpressure)
     for name, value in (("seed", seed), ("stall_cycles", stall_cycles)):
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"{name} must be an integer, not {value!r}")
@@ -216,9 +315,17 @@ def decode_words(data: bytes, bits: int) -> list[int]:
 def write_input(path: Path, io: StreamIO, frames: Sequence[Sequence[int]] | np.ndarray) -> None:
     """Write the frames' words as an input word file.
 
-    ``frames`` is a sequence of frames, or a 2-D integer array of shape
-    ``(frames, in_words_per_frame)`` (the fast path for large runs).
+    ``frames`` is a sequence of frames, a 2-D integer array of shape
+    ``(frames, in_words_per_frame)``, or the word-file bytes themselves as a ``uint8``
+    array ``(frames, in_words_per_frame, in_bits // 8)`` (the fast paths for large runs;
+    see :func:`bitsmith.sim.packing.pack_bytes`).
     """
+    if isinstance(frames, np.ndarray) and frames.ndim == 3:
+        if frames.dtype != np.uint8 or frames.shape[1:] != (io.in_words_per_frame, io.in_bits // 8):
+            raise ValueError(f"word bytes must be uint8 of shape (frames, {io.in_words_per_frame}, "
+                             f"{io.in_bits // 8}), not {frames.dtype} {frames.shape}")
+        path.write_bytes(frames.tobytes())
+        return
     if isinstance(frames, np.ndarray) and frames.ndim == 2:
         if frames.shape[1] != io.in_words_per_frame:
             raise ValueError(f"frames must have {io.in_words_per_frame} words per row, "
@@ -247,4 +354,7 @@ def read_result(out_path: Path, stats_path: Path, io: StreamIO) -> RunResult:
         tlast_errors=int(stats["tlast_errors"]),
         extra_words=int(stats["extra_words"]),
         timed_out=bool(stats["timed_out"]),
+        frame_ids=[int(i) for i in stats["frame_ids"]] if "frame_ids" in stats else None,
+        resets=tuple(stats.get("resets", ())),
+        discarded_words=int(stats.get("discarded_words", 0)),
     )

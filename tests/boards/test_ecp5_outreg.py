@@ -83,6 +83,64 @@ def test_anything_but_plain_flip_flops_stays_as_it_was(case, change):
     assert module == before
 
 
+def _without(cell, *parameters):
+    for name in parameters:
+        del cell["parameters"][name]
+    return cell
+
+
+def _drop_pin(cell, pin):
+    del cell["connections"][pin]
+    return cell
+
+
+def _ram_with(params=(), **conns):
+    ram = _ram(**conns)
+    ram["parameters"].update(params)
+    return ram
+
+
+@pytest.mark.parametrize("case, change", [
+    ("enable pin tied high", dict(ff1=_ff(11, 21, CEMUX="CE", CE=["1"]))),
+    ("inverted enable pin tied low", dict(ff1=_ff(11, 21, CEMUX="INV", CE=["0"]))),
+    ("inverted reset pin tied high", dict(ff1=_ff(11, 21, LSRMUX="INV", LSR=["1"]))),
+    ("constant enable, no enable pin", dict(ff1=_ff(11, 21, CEMUX="1"))),
+    ("RAM output enable inverted, pin low", dict(ram=_ram_with({"OCEAMUX": "INV"}, OCEA=["0"]))),
+    ("RAM reset inverted, pin high", dict(ram=_ram_with({"RSTAMUX": "INV"}, RSTA=["1"]))),
+    ("RAM and flip-flops on the inverted clock",
+     dict(ram=_ram_with({"CLKAMUX": "INV"}), **{f"ff{i}": _ff(10 + i, 20 + i, CLKMUX="INV") for i in range(3)})),
+])
+def test_mux_and_pin_together_make_a_plain_flip_flop(case, change):
+    module = _module(**change)
+    assert absorb_module(module) == 1, case
+    assert module["cells"]["ram"]["parameters"]["REGMODE_A"] == "OUTREG"
+
+
+@pytest.mark.parametrize("case, change", [
+    ("inverted enable pin tied high: never loads", dict(ff1=_ff(11, 21, CEMUX="INV", CE=["1"]))),
+    ("enable mux constant 0", dict(ff1=_ff(11, 21, CEMUX="0"))),
+    ("enable from the pin, pin absent", dict(ff1=_ff(11, 21, CEMUX="CE"))),
+    ("enable pin undefined", dict(ff1=_ff(11, 21, CEMUX="CE", CE=["x"]))),
+    ("unknown enable mux setting", dict(ff1=_ff(11, 21, CEMUX="SIG", CE=["1"]))),
+    ("inverted reset pin tied low: always in reset", dict(ff1=_ff(11, 21, LSRMUX="INV"))),
+    ("reset pin absent", dict(ff1=_drop_pin(_ff(11, 21), "LSR"))),
+    ("CEMUX missing", dict(ff1=_without(_ff(11, 21), "CEMUX"))),
+    ("GSR missing", dict(ff1=_without(_ff(11, 21), "GSR"))),
+    ("LSRMUX missing", dict(ff1=_without(_ff(11, 21), "LSRMUX"))),
+    ("REGSET missing", dict(ff1=_without(_ff(11, 21), "REGSET"))),
+    ("RAM output enable inverted, pin high", dict(ram=_ram_with({"OCEAMUX": "INV"}))),
+    ("RAM reset inverted, pin low: always reset", dict(ram=_ram_with({"RSTAMUX": "INV"}))),
+    ("RAM REGMODE_A missing", dict(ram=_without(_ram(), "REGMODE_A"))),
+    ("RAM CLKAMUX missing", dict(ram=_without(_ram(), "CLKAMUX"))),
+    ("RAM on the inverted clock, flip-flops not", dict(ram=_ram_with({"CLKAMUX": "INV"}))),
+])
+def test_effective_enable_reset_and_missing_parameters_are_refused(case, change):
+    module = _module(**change)
+    before = copy.deepcopy(module)
+    assert absorb_module(module) == 0, case
+    assert module == before
+
+
 def test_a_data_bit_leaving_the_module_is_not_absorbed():
     module = _module()
     module["ports"] = {"out": {"direction": "output", "bits": [11]}}

@@ -14,7 +14,8 @@ from bitsmith.sim.rtl import StreamIO
 
 IN_WORDS = 3
 OUT_WORDS = 2
-BUGS = (None, "tlast", "drop", "unstable")
+BUGS = (None, "tlast", "drop", "unstable", "stall3")
+STALL3_CYCLES = 3
 
 
 class FrameSumXor(wiring.Component):
@@ -27,7 +28,9 @@ class FrameSumXor(wiring.Component):
     bug : {None, "tlast", "drop"}
         ``"tlast"`` raises tlast on the first word of each frame instead of the last;
         ``"drop"`` drops the xor word of frame 1 (and marks its sum as last);
-        ``"unstable"`` flips tdata bit 0 every cycle, breaking the hold rule when stalled.
+        ``"unstable"`` flips tdata bit 0 every cycle, breaking the hold rule when stalled;
+        ``"stall3"`` holds ``s_axis_tready`` low for :data:`STALL3_CYCLES` cycles before
+        every third frame (right data, irregular timing: gaps 3, 3, 6, ...).
 
     Members
     -------
@@ -65,7 +68,18 @@ class FrameSumXor(wiring.Component):
 
         out_fire = self.m_axis_tvalid & self.m_axis_tready
         frees = out_fire & (second | dropping)
-        m.d.comb += self.s_axis_tready.eq((count != IN_WORDS - 1) | ~self.m_axis_tvalid | frees)
+        ready = (count != IN_WORDS - 1) | ~self.m_axis_tvalid | frees
+        if self._bug == "stall3":
+            pause = Signal(range(STALL3_CYCLES + 1))
+            third = Signal(range(3))
+            ready = ready & (pause == 0)
+            with m.If(pause != 0):
+                m.d.sync += pause.eq(pause - 1)
+            with m.If(self.s_axis_tvalid & ready & (count == IN_WORDS - 1)):
+                m.d.sync += third.eq(Mux(third == 2, 0, third + 1))
+                with m.If(third == 1):
+                    m.d.sync += pause.eq(STALL3_CYCLES)
+        m.d.comb += self.s_axis_tready.eq(ready)
         in_fire = self.s_axis_tvalid & self.s_axis_tready
 
         with m.If(out_fire):

@@ -254,7 +254,14 @@ def test_bad_verilog_raises_tool_error_with_log(tmp_path):
     (["--in", "{tmp}/bad.bin"], r"^harness: .*bad\.bin does not hold whole frames of 3 words "
                                 r"of 2 bytes$"),
     (["--in", "{tmp}/in.bin", "--idle", "often"],
-     r"^harness: --idle must be none, cycle or random, not 'often'$"),
+     r"^harness: --idle must be none, cycle, random, random:P \(P in 0\.\.99\) or "
+     r"stall:RUN:PAUSE \(RUN >= 1\), not 'often'$"),
+    (["--in", "{tmp}/in.bin", "--backpressure", "random:100"],
+     r"^harness: --backpressure must be none, .*, not 'random:100'$"),
+    (["--in", "{tmp}/in.bin", "--resets", "in:0"],
+     r"^harness: --resets: K must be at least 1 in 'in:0'$"),
+    (["--in", "{tmp}/in.bin", "--resets", "out:3"],
+     r"^harness: --resets takes in:K or out:K:S events separated by commas, not 'out:3'$"),
     (["--in", "{tmp}/in.bin", "--seed", "-3"],
      r"^harness: --seed must be a non-negative integer, not '-3'$"),
 ])

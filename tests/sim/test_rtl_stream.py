@@ -116,7 +116,11 @@ def test_check_lists_every_problem():
 
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(idle="sometimes"), ValueError,
-     r"^idle must be one of none, cycle, random, not 'sometimes'$"),
+     r"^idle must be one of none, cycle, random, random:P \(P in 0\.\.99\) or stall:RUN:PAUSE "
+     r"\(RUN >= 1\), not 'sometimes'$"),
+    (dict(idle="random:100"), ValueError, r"^idle must be one of .*, not 'random:100'$"),
+    (dict(backpressure="stall:0:5"), ValueError, r"^backpressure must be one of .*, not 'stall:0:5'$"),
+    (dict(resets=["in:3"]), TypeError, r"^resets must be ResetAt events, not \['in:3'\]$"),
     (dict(backpressure=1), TypeError, r"^backpressure must be a string, not 1$"),
     (dict(seed=-1), ValueError, r"^seed must be a non-negative 64-bit integer, not -1$"),
     (dict(timeout_cycles=0), ValueError, r"^timeout_cycles must be positive, not 0$"),

@@ -107,7 +107,9 @@ def test_busy_counter_counts_work():
 @pytest.mark.parametrize("steps", [0, 3])
 def test_latency(steps):
     # one PE, one column of 2 entries (rows 0 and 2), one non-zero activation: the word is
-    # taken at 0, entries issue at 4 and 5, row l leaves at 5 + 5 + latency + l
+    # taken at 0 and broadcast at 1, entries issue at 4 and 5, row l leaves at 5 + 5 +
+    # latency + l -- all 7 cycles later, because after reset the PE first clears its 2
+    # banks of 4 accumulators (cycles 0..7) and takes the token only at 8
     entries = (np.array([[1, 0], [2, 1]]),)
     thresholds = np.array([[-1, 0, 1]] * 3) if steps else None
     dut = SparseEngine(entries=entries, col_ptr=np.array([[0, 2]]), codebook=np.array([0, 1, 2, 3]),
@@ -116,7 +118,7 @@ def test_latency(steps):
                        out_dtype=DT["UINT2"] if steps else None)
     src, cap = run_stream(dut, [3], 3)
     assert src == [0]
-    assert cap.cycles == [10 + dut.latency + l for l in range(3)]
+    assert cap.cycles == [7 + 10 + dut.latency + l for l in range(3)]
     y = [3, 0, 6] if not steps else [3, 2, 3]
     assert unpack(cap.words, DT["UINT2"] if steps else DT["INT6"], 1).tolist() == y
 

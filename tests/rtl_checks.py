@@ -1,0 +1,40 @@
+"""Checks of bulk-harness results against the golden model, shared by the RTL tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bitsmith.generator.execute import words_to_frames
+from bitsmith.sim.golden import run_graph
+
+
+def check_outputs(graph, io: dict, x: np.ndarray, result) -> int:
+    """The run respected the stream protocol and every output frame equals the golden model
+    of the input frame it belongs to (``result.frame_ids``); returns the frames checked."""
+    result.check()
+    ids = np.arange(len(result.out_frames)) if result.frame_ids is None else np.array(result.frame_ids)
+    got = words_to_frames(result.out_frames, io)
+    want = run_graph(graph, x[ids])
+    bad = np.argwhere(got != want)
+    assert bad.size == 0, (f"output frame {bad[0][0]} (input frame {ids[bad[0][0]]}), index "
+                           f"{tuple(bad[0][1:])}: expected {want[tuple(bad[0])]}, got {got[tuple(bad[0])]}")
+    return len(ids)
+
+
+def check_resets(graph, io: dict, x: np.ndarray, result, events) -> None:
+    """After each reset the frames sent after it come out complete, in order, exactly once:
+    the output frames split into runs of consecutive input frames, each starting at frame 0
+    or where a reset resumed, the last one running to the end; and each equals the golden."""
+    assert len(result.resets) == len(events), result.resets
+    starts = [0] + [r["resumed_frame"] for r in result.resets]
+    runs, current = [], []
+    for i in result.frame_ids:
+        if current and i != current[-1] + 1:
+            runs.append(current)
+            current = []
+        current.append(i)
+    runs.append(current)
+    assert runs[-1] == list(range(starts[-1], len(x))), "frames after the last reset"
+    for part in runs[:-1]:
+        assert part[0] in starts, part
+    check_outputs(graph, io, x, result)
