@@ -282,10 +282,14 @@ def layer_rows(graph: Graph) -> list[dict]:
 
 
 def family_estimates(graph: Graph, stages=None) -> dict:
-    """The design's estimate on each FPGA family (:mod:`bitsmith.generator.fit`)."""
+    """The design's estimate on each FPGA family (:mod:`bitsmith.generator.fit`) that
+    can build it (SPRAM weights: the iCE40 UltraPlus only)."""
     from .fit.estimate import estimate_design
     from .fit.family import FAMILIES
-    return {fam: estimate_design(graph, fam, stages=stages).as_json() for fam in FAMILIES}
+    from .fit.preload import runtime_layers
+    spram = any(n.weight_memory == "spram" for n in runtime_layers(graph))
+    return {name: estimate_design(graph, fam, stages=stages).as_json()
+            for name, fam in FAMILIES.items() if fam.spram or not spram}
 
 
 def make_report(graph: Graph, io: dict, generation_s: float, *, stages=None,
