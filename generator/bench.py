@@ -180,6 +180,16 @@ class NetworkResult:
     estimate: dict | None = None
     synth: dict = field(default_factory=dict)
     details: list[str] = field(default_factory=list)
+    ops_per_frame: int | None = None
+    sim_cycles: int | None = None
+    fit: dict | None = None
+    family_estimates: dict | None = None
+    sweep: dict = field(default_factory=dict)
+
+    @property
+    def sim_cycles_per_s(self) -> float | None:
+        """Simulated clock cycles per second of the Verilator run (packing included)."""
+        return _rate(self.sim_cycles or 0, self.sim_s)
 
     @property
     def cycle_ratio(self) -> float | None:
@@ -207,7 +217,10 @@ class NetworkResult:
                "golden_s": _round(self.golden_s), "golden_fps": _round(self.golden_fps, 1),
                "sim_s": _round(self.sim_s), "sim_fps": _round(self.sim_fps, 1),
                "verilator_build_s": _round(self.verilator_build_s),
-               "estimate": self.estimate, "synth": self.synth}
+               "estimate": self.estimate, "synth": self.synth,
+               "ops_per_frame": self.ops_per_frame, "sim_cycles": self.sim_cycles,
+               "sim_cycles_per_s": _round(self.sim_cycles_per_s, 1), "fit": self.fit,
+               "family_estimates": self.family_estimates, "sweep": self.sweep}
         if self.details:
             out["details"] = self.details[:10]
         return out
@@ -231,10 +244,13 @@ class BenchResult:
     def passed(self) -> bool:
         return all(n.status not in ("mismatch", "error") for n in self.networks)
 
+    board: str | None = None
+
     def as_json(self) -> dict:
-        return {"format": FORMAT, "machine": machine(), "quick": self.quick,
+        return {"format": FORMAT, "machine": machine(), "quick": self.quick, "board": self.board,
                 "synth_boards": list(self.synth_boards), "estimate_units": dict(UNITS),
-                "networks": [n.as_json() for n in self.networks], "passed": self.passed}
+                "networks": [n.as_json() for n in self.networks],
+                "versus_finn": versus_finn(self), "passed": self.passed}
 
 
 def machine() -> dict:
@@ -248,7 +264,8 @@ def machine() -> dict:
 
 def bench(networks: Sequence[Network], *, synth: bool = True, frames: int | None = None, quick: bool = False,
           out_dir: Path | None = None, progress: Callable[[str], None] | None = None,
-          finished: Callable[[NetworkResult], None] | None = None) -> BenchResult:
+          finished: Callable[[NetworkResult], None] | None = None,
+          board: str | None = None) -> BenchResult:
     """Measure ``networks`` one after the other.
 
     Parameters
@@ -265,12 +282,18 @@ def bench(networks: Sequence[Network], *, synth: bool = True, frames: int | None
         Keep the builds in ``out_dir/<network>/`` (default: a temporary folder).
     progress, finished : callable or None
         Called with a step description, and with each network's result.
+    board : str or None
+        Fold every network for this board (``build --board``: the fastest folding whose
+        estimate fits) instead of the suite's own folding, and synthesise for it alone.
     """
     if frames is not None and (not isinstance(frames, int) or frames < 3):
         raise OptionError(f"--frames must be an integer >= 3 (steady state needs 3), not {frames!r}")
     step = progress or (lambda msg: None)
     finished = finished or (lambda result: None)
-    boards = SYNTH_BOARDS if synth else ()
+    if board is not None:
+        from bitsmith.boards.registry import get_board
+        get_board(board)
+    boards = ((board,) if board is not None else SYNTH_BOARDS) if synth else ()
     if out_dir is not None:
         for net in networks:
             check_out_dir(Path(out_dir) / net.name)
@@ -280,18 +303,19 @@ def bench(networks: Sequence[Network], *, synth: bool = True, frames: int | None
         for net in networks:
             try:
                 result = bench_network(net, root / net.name, boards=boards, frames=frames or net.frames,
-                                       progress=lambda msg, net=net: step(f"{net.name}: {msg}"))
+                                       progress=lambda msg, net=net: step(f"{net.name}: {msg}"),
+                                       fold_board=board)
             except BitsmithError as exc:        # a tool failed: report it, go on with the others
                 log.warning("bench %s: %s", net.name, exc)
                 result = NetworkResult(net.name, net.title, note=net.note, status="error",
                                        details=[_first_line(exc)])
             results.append(result)
             finished(result)
-    return BenchResult(networks=results, synth_boards=boards, quick=quick)
+    return BenchResult(networks=results, synth_boards=boards, quick=quick, board=board)
 
 
 def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames: int,
-                  progress: Callable[[str], None]) -> NetworkResult:
+                  progress: Callable[[str], None], fold_board: str | None = None) -> NetworkResult:
     from bitsmith.sim import rtl
     from bitsmith.sim.golden import run_graph
     from .build import io_of
@@ -304,7 +328,11 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
     progress("generating Verilog")
     start = time.perf_counter()
     graph = net.generate(model)
-    built = write_bundle(graph, out_dir)
+    fit = None
+    if fold_board is not None:
+        from .build import fit_to_board
+        graph, fit = fit_to_board(graph, BuildOptions(board=fold_board))
+    built = write_bundle(graph, out_dir, fit=fit)
     generation_s = time.perf_counter() - start
     x = net.inputs(graph, frames)
 
@@ -330,7 +358,11 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
         frames=frames, generation_s=generation_s, ideal_cycles_per_frame=graph_cycles(graph),
         cycles_per_frame=run.cycles_per_frame, mean_cycles_per_frame=run.mean_cycles_per_frame,
         longest_frame_gap=run.longest_frame_gap, mismatches=len(mismatches), golden_s=golden_s,
-        sim_s=sim_s, verilator_build_s=verilator_build_s, estimate=estimate, details=mismatches[:10])
+        sim_s=sim_s, verilator_build_s=verilator_build_s, estimate=estimate, details=mismatches[:10],
+        ops_per_frame=ops_per_frame(graph), sim_cycles=run.total_cycles, fit=fit,
+        family_estimates=built.report.get("family_estimates"))
+    progress("estimating other foldings (frames/s against LUTs)")
+    result.sweep = folding_curves(graph, boards or SYNTH_BOARDS)
     if run.protocol_errors:
         result.details.append(f"{run.protocol_errors} stream protocol errors")
     for board in boards:
@@ -362,3 +394,119 @@ def synth_figures(out_dir: Path, board: str, progress: Callable[[str], None]) ->
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- against FINN
+
+def ops_per_frame(graph: Graph) -> int:
+    """Operations per frame, FINN's way: two (a multiply and an add) per weight use of
+    every matrix layer (dense: MW x MH per pixel; a convolution: its matrix per output pixel)."""
+    from .ir import MatrixVector
+    total = 0
+    for node in graph.nodes:
+        if isinstance(node, MatrixVector):
+            h, w, _ = node.in_shape
+            total += 2 * h * w * node.in_features * node.out_features
+        elif hasattr(node, "matrix") and hasattr(node, "out_hw"):
+            oh, ow = node.out_hw
+            total += 2 * oh * ow * int(node.matrix().size)
+    return total
+
+
+@dataclass(frozen=True)
+class Published:
+    """A figure FINN's authors published for a network, as they measured it."""
+
+    network: str
+    source: str
+    device: str
+    clock_mhz: float
+    frames_per_s: float
+    luts: int | None
+    ops_per_frame: int
+    note: str = ""
+
+
+#: FINN's published figures: TFC-w1a1 from the finn-examples repository (measured on a
+#: PYNQ-Z1 at 100 MHz; its folding bound is 1.56 M frames/s, 64 cycles/frame) and
+#: SFC-max from the FINN paper (Umuroglu et al., FPGA 2017: 784-256-256-256-10, fully
+#: parallel, ZC706 at 200 MHz). LUTs are Vivado's; bitsmith's are Yosys's, which counts
+#: differently (the core synthesised alone, other mapping of adders and memories), so
+#: LUT ratios are indicative only.
+FINN_PUBLISHED = (
+    Published("tfc-w1a1", "finn-examples (PYNQ-Z1)", "xc7z020", 100.0, 837_019, None,
+              2 * (784 * 64 + 64 * 64 * 2 + 64 * 10),
+              "measured; folding bound 1.56 M frames/s at 100 MHz; LUTs not published"),
+    Published("sfc-max", "FINN paper, SFC-max (ZC706)", "xc7z045", 200.0, 12_300_000, 91_131,
+              2 * (784 * 256 + 256 * 256 * 2 + 256 * 10), "fully parallel 784-256-256-256-10"),
+)
+
+
+def versus_finn(res: "BenchResult") -> list[dict]:
+    """Rows of the bitsmith-against-FINN table: each benchmarked network on each board it
+    was synthesised for (frames/s at the achieved Fmax and the measured cycles per frame,
+    LUTs, operations per cycle per LUT), then FINN's published figures."""
+    rows = []
+    for n in res.networks:
+        if not n.cycles_per_frame or not n.ops_per_frame:
+            continue
+        for board, fig in n.synth.items():
+            if not fig.get("fits") or fig.get("luts") is None:
+                continue
+            fmax = fig.get("fmax_mhz")
+            rows.append(_row(n.name, f"bitsmith ({board})", fig.get("device"), fmax,
+                             None if fmax is None else fmax * 1e6 / n.cycles_per_frame,
+                             fig.get("luts"), (fig.get("units") or {}).get("luts", "LUT"),
+                             n.ops_per_frame, n.cycles_per_frame,
+                             "Yosys LUTs, nextpnr Fmax" if fmax is not None
+                             else "Yosys LUTs; no Fmax without Vivado"))
+    for p in FINN_PUBLISHED:
+        rows.append(_row(p.network, f"FINN: {p.source}", p.device, p.clock_mhz, p.frames_per_s, p.luts,
+                         "LUT6 (Vivado)", p.ops_per_frame, p.clock_mhz * 1e6 / p.frames_per_s, p.note))
+    return rows
+
+
+def _row(network, implementation, device, clock, fps, luts, unit, ops, cycles, note) -> dict:
+    ops_per_cycle = ops / cycles if cycles else None
+    return {"network": network, "implementation": implementation, "device": device,
+            "clock_mhz": clock, "cycles_per_frame": None if cycles is None else round(cycles, 2),
+            "frames_per_s": None if fps is None else round(fps, 1), "luts": luts, "lut_unit": unit,
+            "ops_per_frame": ops,
+            "ops_per_cycle": None if ops_per_cycle is None else round(ops_per_cycle, 1),
+            "ops_per_cycle_per_lut": None if not luts or ops_per_cycle is None
+            else round(ops_per_cycle / luts, 4),
+            "note": note}
+
+
+def folding_curves(graph: Graph, boards: Sequence[str], points: int = 12) -> dict:
+    """Per board: estimated LUTs and frames/s (at the family's clock goal) of the network
+    folded for cycle targets across its range (:func:`bitsmith.generator.sweep.default_targets`),
+    for the frames/s-against-LUTs figure."""
+    from bitsmith.boards.registry import get_board
+    from .fit.estimate import estimate_design
+    from .fit.family import family_of
+    from .fit.search import CLOCK_GOAL_MHZ
+    from .passes.fold import Fold
+    from .sweep import cycle_bounds, default_targets
+    base = graph.replace(nodes=tuple(n.replace(weight_memory="rom") if hasattr(n, "weight_memory") else n
+                                     for n in graph.nodes))
+    lo, hi = cycle_bounds(base)
+    targets = default_targets(lo, hi, points)
+    out: dict = {}
+    cache: dict = {}
+    for name in boards:
+        b = get_board(name)
+        if b.resources is None:
+            continue
+        fam = family_of(b.family).name
+        clock = CLOCK_GOAL_MHZ[fam]
+        curve = []
+        for t in targets:
+            folded = Fold(target_cycles=t).run(base)
+            est = estimate_design(folded, fam, cache=cache)
+            cycles = graph_cycles(folded)
+            curve.append({"target": t, "cycles": cycles, "luts": est.luts, "brams": est.brams,
+                          "frames_per_s": round(clock * 1e6 / max(1, cycles), 1)})
+        out[name] = {"family": fam, "clock_mhz": clock, "lut_capacity": b.resources.luts,
+                     "points": curve}
+    return out

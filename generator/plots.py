@@ -253,3 +253,61 @@ def _draw_bench_cycles(rows):
     ax.set_title("bitsmith bench: measured against ideal cycles per frame")
     ax.legend(fontsize=8, loc="upper left")
     return fig
+
+
+# --------------------------------------------------------------------------- bench: frames/s vs LUTs
+
+def bench_fps_luts(networks: Sequence[dict], finn: Sequence[dict] = ()) -> bytes:
+    """Frames/s against LUTs across foldings, one panel per board.
+
+    Each network's line is its folding curve (``NetworkResult.sweep``: estimated LUTs in
+    the board family's unit, frames/s at the family's clock goal); a filled marker is the
+    benchmarked design as synthesised (Yosys LUTs, frames/s at nextpnr's Fmax and the
+    measured cycles per frame); FINN's published points (``versus_finn`` rows with LUTs)
+    appear on the Xilinx panels as stars. The dashed line is the device's LUT capacity.
+    """
+    boards = sorted({b for n in networks for b in (n.get("sweep") or {})})
+    if not boards:
+        raise ValueError("networks must carry folding curves (sweep) for at least one board")
+    return _png(_draw_bench_fps_luts, list(networks), boards, list(finn))
+
+
+def _draw_bench_fps_luts(networks, boards, finn):
+    cols = 1 if len(boards) == 1 else min(3, len(boards))
+    rows = math.ceil(len(boards) / cols)
+    fig = _figure(4.8 * cols, 3.8 * rows)
+    axes = fig.subplots(rows, cols, squeeze=False).reshape(-1)
+    colours = [BLUE, ORANGE, GREEN, PURPLE, RED, GREY]
+    for ax, board in zip(axes, boards):
+        capacity, family = None, None
+        for k, net in enumerate(networks):
+            curve = (net.get("sweep") or {}).get(board)
+            if not curve:
+                continue
+            capacity, family, clock = curve["lut_capacity"], curve["family"], curve["clock_mhz"]
+            pts = sorted(curve["points"], key=lambda p: p["luts"])
+            colour = colours[k % len(colours)]
+            ax.plot([p["luts"] for p in pts], [p["frames_per_s"] for p in pts], color=colour,
+                    marker=".", linewidth=1, label=f"{net['name']} (estimate, {clock:g} MHz)")
+            fig_ = (net.get("synth") or {}).get(board) or {}
+            if fig_.get("luts") and fig_.get("fmax_mhz") and net.get("cycles_per_frame"):
+                ax.scatter([fig_["luts"]], [fig_["fmax_mhz"] * 1e6 / net["cycles_per_frame"]],
+                           color=colour, edgecolor="black", s=50, zorder=5,
+                           label=f"{net['name']} synthesised, {fig_['fmax_mhz']:g} MHz")
+        if family == "xc7":
+            for row in finn:
+                if row.get("luts") and row.get("frames_per_s"):
+                    ax.scatter([row["luts"]], [row["frames_per_s"]], marker="*", s=110, color=RED,
+                               zorder=6, label=f"FINN {row['network']} ({row['device']}, Vivado LUTs)")
+        if capacity:
+            ax.axvline(capacity, color=RED, linestyle="--", linewidth=1, label=f"capacity {capacity:,}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"LUTs ({'LUT6' if family == 'xc7' else 'LUT4'}, Yosys-calibrated estimate)")
+        ax.set_ylabel("frames/s")
+        ax.set_title(board)
+        ax.legend(fontsize=6, loc="upper left")
+        ax.grid(True, which="major", alpha=0.3)
+    for ax in axes[len(boards):]:
+        ax.set_visible(False)
+    return fig

@@ -28,6 +28,12 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", metavar="DIR", help="keep the builds in DIR/<network>/")
     p.add_argument("--plot", metavar="FILE.png",
                    help="draw measured against ideal cycles per frame per network (PNG)")
+    p.add_argument("--plot-fps", metavar="FILE.png",
+                   help="draw frames/s against LUTs across foldings, one panel per board, with the "
+                        "synthesised designs and FINN's published points (PNG)")
+    p.add_argument("--board", metavar="NAME",
+                   help="fold every network for this board (the fastest folding whose estimate "
+                        "fits it, as `build --board` does) and synthesise for it alone")
     p.set_defaults(func=run)
 
 
@@ -36,15 +42,22 @@ def run(args) -> int:
     names = parse_networks(args.networks) if args.networks is not None else None
     networks = select_networks(names, quick=args.quick)
     plot = check_plot_path(args.plot)
+    plot_fps = check_plot_path(args.plot_fps)
     with progress(args, total=len(networks), unit="networks") as prog:
         res = bench(networks, synth=args.synth, frames=args.frames, quick=args.quick,
                     out_dir=Path(args.out) if args.out else None, progress=prog,
-                    finished=lambda result: prog.advance())
+                    finished=lambda result: prog.advance(), board=args.board)
     if plot is not None:
         from ..plots import bench_cycles
         rows = [n.as_json() for n in res.networks]
         if any(r["ideal_cycles_per_frame"] and r["cycles_per_frame"] for r in rows):
             plot.write_bytes(bench_cycles(rows))
+    if plot_fps is not None:
+        from ..bench import versus_finn
+        from ..plots import bench_fps_luts
+        rows = [n.as_json() for n in res.networks if n.sweep]
+        if rows:
+            plot_fps.write_bytes(bench_fps_luts(rows, versus_finn(res)))
     return finish(res, args.json, print_tables)
 
 
@@ -58,7 +71,7 @@ def print_tables(res) -> None:
                   caption="gen. s: model -> Verilog bundle; c/f: cycles per frame, ideal = folding bound, "
                           "measured = Verilator steady state")
     for col in ("network", "gen. s", "ideal c/f", "measured c/f", "ratio", "RTL == golden",
-                "frames", "sim frames/s", "golden frames/s", f"est. {UNITS['luts']}",
+                "frames", "sim frames/s", "sim Mcycles/s", "golden frames/s", f"est. {UNITS['luts']}",
                 f"est. {UNITS['brams']}"):
         table.add_column(col, justify="left" if col == "network" else "right", no_wrap=col == "network")
     for n in res.networks:
@@ -69,7 +82,9 @@ def print_tables(res) -> None:
         table.add_row(n.name, _num(n.generation_s, ".2f"), str(n.ideal_cycles_per_frame),
                       _num(n.cycles_per_frame, "g"), _num(n.cycle_ratio, ".3f"),
                       "[green]yes" if n.status == "ok" else f"[red]NO ({n.mismatches})",
-                      str(n.frames), _num(n.sim_fps, ",.0f"), _num(n.golden_fps, ",.0f"),
+                      str(n.frames), _num(n.sim_fps, ",.0f"),
+                      _num(None if n.sim_cycles_per_s is None else n.sim_cycles_per_s / 1e6, ".2f"),
+                      _num(n.golden_fps, ",.0f"),
                       str(est.get("luts")), f"{est.get('brams', 0):g}")
     console.print(table)
     if res.synth_boards:
@@ -78,6 +93,13 @@ def print_tables(res) -> None:
             for board, fig in n.synth.items():
                 if fig.get("error"):
                     console.print(f"{n.name} on {fig['device']}: {fig['error']}", soft_wrap=True)
+    console.print(finn_table(res))
+    for n in res.networks:
+        if n.fit:
+            f = n.fit
+            console.print(f"{n.name}: folded for {f['board']}: {f['cycles']} cycles/frame"
+                          f"{', first layer weights in SPRAM' if f['spram_weights'] else ''} "
+                          f"({f['budget_text']})", soft_wrap=True)
     for n in res.networks:
         if n.note:
             console.print(f"{n.name}: {n.note}")
@@ -114,3 +136,21 @@ def _synth_cell(fig: dict | None) -> str:
 
 def _num(value, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
+
+
+def finn_table(res):
+    """bitsmith against FINN's published figures (``bench.versus_finn``)."""
+    from rich.table import Table
+    from ..bench import versus_finn
+    table = Table(title="bitsmith against FINN (same network where FINN published one)",
+                  caption="frames/s at the achieved Fmax and the measured cycles/frame; ops = 2 per "
+                          "weight use; LUTs: Yosys (bitsmith) and Vivado (FINN) count differently")
+    for col in ("network", "implementation", "device", "MHz", "cycles/frame", "frames/s", "LUTs",
+                "ops/cycle", "ops/cycle/LUT"):
+        table.add_column(col, justify="left" if col in ("network", "implementation", "device") else "right")
+    for r in versus_finn(res):
+        table.add_row(r["network"], r["implementation"], str(r["device"]), _num(r["clock_mhz"], "g"),
+                      _num(r["cycles_per_frame"], "g"), _num(r["frames_per_s"], ",.0f"),
+                      "n/a" if r["luts"] is None else f"{r['luts']:,} {r['lut_unit']}",
+                      _num(r["ops_per_cycle"], ",.1f"), _num(r["ops_per_cycle_per_lut"], ".3f"))
+    return table
