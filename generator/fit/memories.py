@@ -19,6 +19,7 @@ from bitsmith.hw.compute.mvau import MVAU, weight_bank_depth
 from bitsmith.hw.compute.threshold_unit import ThresholdTable
 from bitsmith.hw.compute.thresholds import Thresholding
 from bitsmith.hw.compute.sliding_window import SlidingWindow
+from bitsmith.hw.sparse.engine import SparseEngine
 from bitsmith.hw.streams import BLOCK_RAM_MIN_WORDS
 
 #: Memory kinds: ``rom`` (initialised, read only), ``ram`` (written and read through a
@@ -122,13 +123,24 @@ def mvau_memories(unit: MVAU, name: str) -> list[MemoryShape]:
 
 @inventory(Thresholding)
 def thresholding_memories(unit: Thresholding, name: str) -> list[MemoryShape]:
-    return threshold_memories(unit.table, name)
+    """The threshold ROM and the output queue (read combinationally)."""
+    return threshold_memories(unit.table, name) + [
+        MemoryShape(len(unit.o.payload), unit.out_fifo_depth, "async", False, f"{name} output queue")]
 
 
 @inventory(SlidingWindow)
 def sliding_window_memories(unit: SlidingWindow, name: str) -> list[MemoryShape]:
     """The line buffer: ``rows`` rows of ``W*C/SIMD`` words."""
     return [_sync(len(unit.i.payload), unit.rows * unit.row_words, "ram", f"{name} line buffer")]
+
+
+@inventory(SparseEngine)
+def sparse_memories(unit: SparseEngine, name: str) -> list[MemoryShape]:
+    """The output queue (read combinationally; ``latency + 3`` words, as the engine sizes
+    it). The engine's other memories (sparse matrix, pointers, codebook, the
+    accumulators read combinationally by two ports) never become block RAM; their logic
+    is in the analytical estimate."""
+    return [MemoryShape(len(unit.o.payload), unit.latency + 3, "async", False, f"{name} output queue")]
 
 
 def fifo_memories(width: int, depth: int, owner: str) -> list[MemoryShape]:
