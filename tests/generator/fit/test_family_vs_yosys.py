@@ -1,0 +1,61 @@
+"""The per-family estimate against Yosys's own count of the same Verilog (board tier).
+
+A few designs per family, synthesised alone (``synth_ice40``, ``synth_ecp5``,
+``synth_xilinx``): block RAMs exactly as estimated, LUTs within
+:data:`bitsmith.generator.fit.family.LUT_TOLERANCE`.
+"""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bitsmith.boards.flows.counts import resources, synth_command
+from bitsmith.boards.tools import tool_path, yosys_stat
+from bitsmith.generator.build import BuildOptions, load_model, prepare, write_bundle
+from bitsmith.generator.fit.estimate import estimate_design
+from bitsmith.generator.fit.family import LUT_TOLERANCE
+
+ROOT = Path(__file__).resolve().parents[3]
+DIGITS = ROOT / "generator" / "examples" / "digits" / "digits.yaml"
+TFC1 = ROOT / "tests" / "models" / "TFC_1W1A.onnx"
+TFC2 = ROOT / "tests" / "models" / "TFC_2W2A.onnx"
+TFC_OPTS = dict(input_dtype="UINT8", input_scale=1 / 255, topk=1)
+
+DESIGNS = {
+    "digits-256": (DIGITS, dict(topk=1, target_cycles=256)),
+    "tfc1-2048": (TFC1, dict(TFC_OPTS, target_cycles=2048)),
+    "tfc2-4096": (TFC2, dict(TFC_OPTS, target_cycles=4096)),
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            model, opts = DESIGNS[name]
+            opts = BuildOptions(**opts)
+            graph = prepare(load_model(model, opts), opts)
+            out = tmp_path_factory.mktemp(name) / "out"
+            write_bundle(graph, out)
+            cache[name] = (graph, next((out / "rtl").glob("*.v")))
+        return cache[name]
+    return get
+
+
+@pytest.mark.board
+@pytest.mark.parametrize("family", ["ice40", "ecp5", "xc7"])
+@pytest.mark.parametrize("design", list(DESIGNS))
+def test_estimate_against_yosys(built, design, family):
+    graph, rtl = built(design)
+    stat = f"stat_{family}.json"
+    subprocess.run([tool_path("yosys"), "-q", "-p",
+                    f"read_verilog {rtl.name}; {synth_command(family, rtl.stem)}; "
+                    f"tee -q -o {stat} stat -json"], cwd=rtl.parent, check=True,
+                   stdout=subprocess.DEVNULL)
+    real = resources(family, yosys_stat(rtl.parent / stat))
+    est = estimate_design(graph, family)
+    assert est.brams == real["brams"], (design, family, est.as_dict(), real)
+    assert abs(est.luts - real["luts"]) <= LUT_TOLERANCE * real["luts"], (design, family, est.as_dict(), real)

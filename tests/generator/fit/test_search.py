@@ -1,0 +1,107 @@
+"""Folding to a board: the fastest folding whose estimate (with the shell) fits the budget."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bitsmith.boards.registry import Board, Resources, get_board
+from bitsmith.generator.build import BuildOptions, fit_to_board, folds_to_board, load_model, prepare
+from bitsmith.generator.errors import FoldingError, OptionError
+from bitsmith.generator.estimate import graph_cycles
+from bitsmith.generator.fit.preload import invert_thresholds, preload_frames
+from bitsmith.generator.fit.search import candidate_targets, evaluate, fold_to_board
+from bitsmith.generator.ir import MultiThreshold
+from bitsmith.generator.ir.core import Thresholds
+from bitsmith.generator.ir import dtype
+
+ROOT = Path(__file__).resolve().parents[3]
+DIGITS = ROOT / "generator" / "examples" / "digits" / "digits.yaml"
+TFC1 = ROOT / "tests" / "models" / "TFC_1W1A.onnx"
+TFC2 = ROOT / "tests" / "models" / "TFC_2W2A.onnx"
+TFC_OPTS = dict(input_dtype="UINT8", input_scale=1 / 255, topk=1)
+
+
+def graph_of(model, **opts):
+    opts = BuildOptions(**opts)
+    return prepare(load_model(model, opts), opts)
+
+
+@pytest.mark.parametrize("model, opts", [(DIGITS, dict(topk=1)), (TFC1, TFC_OPTS), (TFC2, TFC_OPTS)],
+                         ids=["digits", "tfc-w1a1", "tfc-w2a2"])
+def test_chosen_folding_fits_and_no_faster_one_does(model, opts):
+    graph = graph_of(model, **opts)
+    board = get_board("icebreaker")
+    result = fold_to_board(graph, board)
+    chosen = result.chosen
+    assert chosen.fits and chosen.cycles == graph_cycles(chosen.graph)
+    assert all(chosen.total[k] <= result.budget[k] for k in chosen.total)
+    # every faster target tried does not fit
+    faster = [c for c in result.tried if c.target < chosen.target]
+    assert faster and not any(c.fits for c in faster)
+
+
+def test_tfc_w2a2_needs_spram_on_the_up5k():
+    result = fold_to_board(graph_of(TFC2, **TFC_OPTS), get_board("icebreaker"))
+    assert result.chosen.spram
+    assert result.chosen.core.spram <= 4 and result.chosen.core.memories
+    rom_only = [c for c in result.tried if c.target == result.chosen.target and not c.spram]
+    assert rom_only and not rom_only[0].fits and "brams" in rom_only[0].over
+
+
+def test_a_network_too_big_for_the_board_is_refused():
+    tiny = Board("tiny", "test board", "ice40", "open", "iCE40UP5K", "SG48", "", "x", 12.0,
+                 Resources(luts=600, ffs=600, brams=2, dsps=0))
+    with pytest.raises(OptionError, match=r"^--board tiny: the network does not fit iCE40UP5K even fully "
+                                          r"folded \(.*\)$"):
+        fold_to_board(graph_of(TFC1, **TFC_OPTS), tiny)
+
+
+def test_explicit_folding_keeps_the_board_from_choosing():
+    assert folds_to_board(BuildOptions(board="icebreaker"))
+    assert not folds_to_board(BuildOptions(board="icebreaker", target_cycles=64))
+    assert not folds_to_board(BuildOptions(board="icebreaker", fold="f.json"))
+    graph = graph_of(DIGITS, topk=1)
+    same, fit = fit_to_board(graph, BuildOptions(board="icebreaker", target_cycles=64))
+    assert same is graph and fit is None
+
+
+def test_candidate_targets_are_the_layers_cycle_counts():
+    targets = candidate_targets(graph_of(DIGITS, topk=1))
+    assert targets == sorted(set(targets)) and 1024 in targets and targets[0] >= 1
+
+
+def test_preload_frames_load_the_weights_through_the_input_thresholds():
+    graph = graph_of(TFC2, **TFC_OPTS, target_cycles=1568)
+    mv = graph.nodes[1]
+    graph = graph.replace(nodes=(graph.nodes[0], mv.replace(weight_memory="spram"), *graph.nodes[2:]))
+    frames = preload_frames(graph)
+    assert frames.shape[1:] == tuple(graph.in_shape) and frames.min() >= 0 and frames.max() <= 255
+    # through the input thresholds the frames carry the weight words
+    th = graph.nodes[0]
+    t = th.thresholds.per_channel(784)
+    codes = th.thresholds.out_scale * (frames.reshape(-1, 784)[:, :, None] >= t[None]).sum(axis=2) \
+        + th.thresholds.out_bias
+    from bitsmith.generator.build import lower_checked
+    from bitsmith.sim.packing import pack
+    unit = lower_checked(graph, mv)[0].component
+    assert pack(codes.reshape(-1), mv.in_dtype, mv.simd)[:len(unit.load_words())] == unit.load_words()
+
+
+def test_an_unreachable_threshold_output_is_refused():
+    node = MultiThreshold(name="q", in_shape=(1, 1, 2), in_dtype=dtype("UINT2"),
+                          thresholds=Thresholds(values=np.array([[1, 1], [1, 2]]), out_dtype=dtype("UINT2")))
+    assert invert_thresholds(node, np.array([0, 2])).tolist() == [0, 2]
+    with pytest.raises(FoldingError, match=r"^layer 'q': no input gives output 1 on channel 0, so run-time "
+                                           r"weights cannot be loaded through it$"):
+        invert_thresholds(node, np.array([1, 0]))
+
+
+def test_run_time_weights_only_on_the_first_matrix_layer():
+    graph = graph_of(TFC2, **TFC_OPTS, target_cycles=2048)
+    late = graph.replace(nodes=tuple(n.replace(weight_memory="spram") if n.name == "MVAU1" else n
+                                     for n in graph.nodes))
+    with pytest.raises(FoldingError, match=r"^layer 'MVAU1': weight_memory spram is possible on the first "
+                                           r"matrix layer only, behind thresholds or reshapes at most "
+                                           r"\(the input stream loads it\)$"):
+        preload_frames(late)
