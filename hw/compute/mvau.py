@@ -203,12 +203,13 @@ class MVAU(wiring.Component):
 
     def load_words(self) -> list[int]:
         """The input words that load the weights (``weight_memory`` ``"spram"``/``"ram"``),
-        padded with zero words to whole input vectors (``MW/SIMD`` words each), so that
-        the vectors after them keep their alignment."""
+        then zero words up to the end of the next whole input vector (``MW/SIMD`` words
+        each): the vectors after them keep their alignment, and their first weight read
+        comes at least a vector after the last write."""
         word_bits, per = self.simd * self.in_bits, self.load_words_per_weight_word()
         mask = (1 << word_bits) - 1
         words = [(w >> (k * word_bits)) & mask for w in self._weight_words() for k in range(per)]
-        return words + [0] * (-len(words) % self.sf)
+        return words + [0] * (-len(words) % self.sf + self.sf)
 
     def weight_words(self) -> list[int]:
         """The weight memory's words, in address order (what a run-time load writes)."""

@@ -35,6 +35,8 @@ class RuntimeWeights(wiring.Component):
     ``loading`` stays high until the last of them is written. From then on the memory
     is read: ``r_addr`` at cycle ``t`` gives its word on ``r_data`` at ``t + 1`` (the
     SPRAM's own output register). One address port serves both, as an SPRAM has one.
+    A loaded word is written one cycle after it is taken (from registers), so a read
+    must come at least two cycles after the last word is taken.
 
     Parameters
     ----------
@@ -72,26 +74,34 @@ class RuntimeWeights(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w_addr = Signal(range(self.depth), name="w_addr")
-        write = Signal(name="write")
-        m.d.comb += write.eq(self.loading & self.w_en)
-        with m.If(write):
+        take = Signal(name="take")
+        m.d.comb += take.eq(self.loading & self.w_en)
+        with m.If(take):
             m.d.sync += w_addr.eq(w_addr + 1)
             with m.If(w_addr == self.depth - 1):
                 m.d.sync += [w_addr.eq(0), self.loading.eq(0)]
+        # the write reaches the memory one cycle later, from registers: the handshake
+        # logic that makes ``w_en`` never shares a path with the SPRAM's slow write pins
+        write = Signal(name="write")
+        write_addr = Signal(range(self.depth), name="write_addr", reset_less=True)
+        write_data = Signal(self.width, name="write_data", reset_less=True)
+        writing = Signal(name="writing", init=1)
+        m.d.sync += [write.eq(take), write_addr.eq(w_addr), write_data.eq(self.w_data),
+                     writing.eq(self.loading)]
         addr = Signal(range(self.depth), name="addr")
-        m.d.comb += addr.eq(Mux(self.loading, w_addr, self.r_addr))
+        m.d.comb += addr.eq(Mux(writing, write_addr, self.r_addr))
         if self.kind == "ram":
             m.submodules.storage = storage = Memory(
                 shape=self.width, depth=self.depth, init=[],
                 attrs=ram_attrs(self.depth, collisions_unused=True))
             wr, rd = storage.write_port(), storage.read_port()
-            m.d.comb += [wr.addr.eq(addr), wr.data.eq(self.w_data), wr.en.eq(write),
+            m.d.comb += [wr.addr.eq(addr), wr.data.eq(write_data), wr.en.eq(write),
                          rd.addr.eq(addr), self.r_data.eq(rd.data)]
             return m
         lanes = math.ceil(self.width / SPRAM_BITS)
         banks = math.ceil(self.depth / SPRAM_WORDS)
         padded = Signal(lanes * SPRAM_BITS, name="w_padded")
-        m.d.comb += padded.eq(self.w_data)
+        m.d.comb += padded.eq(write_data)
         low = addr[:min(len(addr), 14)]
         bank = addr[14:] if len(addr) > 14 else Const(0, 1)
         outputs = []

@@ -30,7 +30,7 @@ def test_tfc_w2a2_with_spram_weights_in_verilator(tmp_path):
                                    target_cycles=1568))
     built = write_bundle(graph, tmp_path / "out")
     assert "SB_SPRAM256KA" in (tmp_path / "out" / built.io["verilog"]).read_text()
-    assert built.io["preload_frames"] == 64 and (tmp_path / "out" / "preload.npy").is_file()
+    assert built.io["preload_frames"] == 65 and (tmp_path / "out" / "preload.npy").is_file()
     x = random_frames(graph, 12, seed=5)
     run = run_verilator(tmp_path / "out", built.io, x)
     assert compare(run_graph(graph, x), run.outputs) == []
