@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 from ..estimate import node_resources
 from ..estimate.dense import mvau_control_luts, mvau_logic
+from ..estimate import Resources
 from ..ir import Graph, MatrixVector
-from .family import Family, MemoryCost, family_of, map_memory
+from ..ir.sparse import SparseMatrixVector
+from .family import SPARSE_FF_SCALE, Family, MemoryCost, family_of, map_memory
 from .memories import MemoryShape, stage_memories
 
 #: The figures of an estimate, in :attr:`Family.units`.
@@ -46,7 +48,8 @@ def logic_features(node) -> dict[str, float]:
     """What a layer's logic LUTs scale with (the family's ``lut_model`` weighs them):
     ``xnor`` lanes, ``intmul`` product bits (lanes x weight bits x input bits),
     ``compare`` bits of the threshold compares, ``control`` (the analytical control
-    LUTs), and ``other``: the analytical LUT estimate of any other kind of layer."""
+    LUTs), ``sparse``: the analytical LUT estimate of a sparse engine, and ``other``: that
+    of any other kind of layer."""
     if isinstance(node, MatrixVector):
         lanes = node.pe * node.simd
         acc = node.acc_dtype.bitwidth()
@@ -54,6 +57,8 @@ def logic_features(node) -> dict[str, float]:
         return {"xnor": lanes if node.xnor else 0,
                 "intmul": 0 if node.xnor else lanes * node.weight_dtype.bitwidth() * node.in_dtype.bitwidth(),
                 "compare": node.pe * steps * acc // 2, "control": mvau_control_luts(node)}
+    if isinstance(node, SparseMatrixVector):
+        return {"sparse": node_resources(node).luts}
     return {"other": node_resources(node).luts}
 
 
@@ -62,6 +67,9 @@ def logic_resources(node):
     apart; other kinds keep their whole analytical estimate, block RAMs aside)."""
     if isinstance(node, MatrixVector):
         return mvau_logic(node)
+    if isinstance(node, SparseMatrixVector):
+        res = node_resources(node)
+        return Resources(luts=res.luts, ffs=round(SPARSE_FF_SCALE * res.ffs), dsps=res.dsps)
     return node_resources(node)
 
 
