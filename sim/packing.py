@@ -22,19 +22,21 @@ def element_bits(dtype: DataType) -> int:
     return dtype.bitwidth()
 
 
-def encode(values: np.ndarray, dtype: DataType) -> np.ndarray:
-    """Integer values of ``dtype`` -> unsigned element codes (``uint64``)."""
+def encode(values: np.ndarray, dtype: DataType, out_dtype=np.uint64) -> np.ndarray:
+    """Integer values of ``dtype`` -> unsigned element codes (``out_dtype``, wide enough
+    for the codes; ``uint64`` by default)."""
     values = np.asarray(values)
-    if not np.all((values >= dtype.min()) & (values <= dtype.max())):
+    if values.size and (values.min() < dtype.min() or values.max() > dtype.max()):
         bad = values[(values < dtype.min()) | (values > dtype.max())].flat[0]
         raise ValueError(f"value {bad} is outside {dtype.name}")
-    values = values.astype(np.int64)
     if dtype.name == "BIPOLAR":
-        if not np.all(np.abs(values) == 1):
+        if values.size and np.any(values == 0):
             raise ValueError("BIPOLAR values must be -1 or +1")
-        return ((values + 1) // 2).astype(np.uint64)
+        return (values > 0).astype(out_dtype)
     bits = dtype.bitwidth()
-    return (values & ((1 << bits) - 1)).astype(np.uint64)
+    if dtype.min() >= 0:                     # unsigned: the value is its code
+        return values.astype(out_dtype)
+    return (values.astype(np.int64) & ((1 << bits) - 1)).astype(out_dtype)
 
 
 def decode(codes: np.ndarray, dtype: DataType) -> np.ndarray:
@@ -67,6 +69,17 @@ def pack_bytes(values: np.ndarray, dtype: DataType, elems_per_word: int,
         raise ValueError(f"{elems_per_word} elements of {bits} bits do not fit {nbytes} bytes")
     words = values.size // elems_per_word
     out = np.zeros((words, nbytes), dtype=np.uint8)
+    if bits in (8, 16, 32, 64) or (8 % bits == 0 and elems_per_word * bits % 8 == 0):
+        # byte-aligned elements, or whole bytes of 1-, 2- or 4-bit elements: no bit matrix
+        if bits >= 8:
+            raw = encode(values, dtype, f"<u{bits // 8}").view(np.uint8)
+        else:
+            codes = encode(values, dtype, np.uint8)
+            per_byte = 8 // bits
+            shifts = np.arange(0, 8, bits, dtype=np.uint8)
+            raw = np.bitwise_or.reduce(codes.reshape(-1, per_byte) << shifts, axis=1)
+        out[:, :payload] = raw.reshape(words, payload)
+        return out
     step = max(1, (1 << 20) // max(1, elems_per_word * bits))
     for start in range(0, words, step):
         part = encode(values[start * elems_per_word:(start + step) * elems_per_word], dtype)
