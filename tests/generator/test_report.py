@@ -94,9 +94,12 @@ def test_synthesis_is_added_beside_the_estimate(built, tmp_path):
     assert report["synth"]["icebreaker"]["units"]["brams"] == "EBR"
     assert json.loads((out / "report.json").read_text())["synth"] == report["synth"]
     md = (out / "report.md").read_text()
-    assert "| icebreaker | iCE40UP5K | 3,210 LUT4 | 2,900 FF | 6 EBR (24 kbit) | 0 SB_MAC16 | 61.5 | 60 " \
-           "| 4,000/5,280 logic cells |" in md
-    assert "| ulx3s | LFE5U-85F | 9,100 LUT4 | 8,500 FF | 2 DP16KD (36 kbit) |" in md
+    ice, ecp = report["family_estimates"]["ice40"], report["family_estimates"]["ecp5"]
+    assert (f"| icebreaker | iCE40UP5K | 3,210 LUT4 ({ice['luts']:,}) | 2,900 FF ({ice['ffs']:,}) | "
+            f"6 EBR (24 kbit) ({ice['brams']:g}) | 0 SB_MAC16 | 61.5 | 60 | 4,000/5,280 logic cells |") in md
+    assert (f"| ulx3s | LFE5U-85F | 9,100 LUT4 ({ecp['luts']:,}) | 8,500 FF ({ecp['ffs']:,}) | "
+            f"2 DP16KD (36 kbit) ({ecp['brams']:g}) |") in md
+    assert "## Estimate per device family" in md and "| xc7 |" in md
     assert "![Estimate beside synthesis of the core](figures/synthesis.png)" in md
     assert png_chunks((out / "figures" / "synthesis.png").read_bytes())[0] == "IHDR"
     assert (out / "report.html").read_text().count("data:image/png;base64,") == 3
@@ -122,7 +125,7 @@ def test_synthesise_writes_the_report_again(built, tmp_path, monkeypatch):
     assert synthesise(out, "icebreaker", progress=steps.append, clock_mhz=30.0) == \
         {"board": "icebreaker", "options": {"clock_mhz": 30.0}}
     assert steps == ["writing the report with the synthesis figures"]
-    assert "| icebreaker | iCE40UP5K | 1 LUT4 |" in (out / "report.md").read_text()
+    assert "| icebreaker | iCE40UP5K | 1 LUT4 (" in (out / "report.md").read_text()
 
 
 def test_html_escapes_what_the_user_named(built):
