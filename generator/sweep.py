@@ -112,6 +112,7 @@ class SweepPoint:
     layers: dict
     pareto: bool = False
     verify: dict | None = None
+    board: dict | None = None
 
     @property
     def meets_target(self) -> bool:
@@ -124,6 +125,8 @@ class SweepPoint:
                "pareto": self.pareto, "layers": self.layers}
         if self.verify is not None:
             out["verify"] = self.verify
+        if self.board is not None:
+            out["board"] = self.board
         return out
 
 
@@ -250,6 +253,7 @@ class SweepResult:
     baseline: SweepPoint
     points: list[SweepPoint]
     executor: str
+    board_fit: dict | None = None
 
     @property
     def pareto(self) -> list[SweepPoint]:
@@ -264,7 +268,8 @@ class SweepResult:
                 "bounds": {"unrolled_cycles": self.unrolled_cycles, "folded_cycles": self.folded_cycles},
                 "baseline": self.baseline.as_json(), "executor": self.executor,
                 "points": [p.as_json() for p in self.points],
-                "pareto": [p.target for p in self.pareto], "passed": self.passed}
+                "pareto": [p.target for p in self.pareto], "board_fit": self.board_fit,
+                "passed": self.passed}
 
 
 def sweep(model: str | Path, opts: BuildOptions, *, targets: Sequence[int] | None = None,
@@ -325,9 +330,32 @@ def sweep(model: str | Path, opts: BuildOptions, *, targets: Sequence[int] | Non
     finally:
         if client is not None:
             client.close()
+    board_fit = None
+    if opts.board is not None:
+        step(f"folding for {opts.board}")
+        board_fit = mark_board_fit(graph, points, opts.board)
     log.info("sweep %s: %d points, %d on the Pareto front", graph.name, len(points), len(front))
     return SweepResult(model=str(model), name=graph.name, unrolled_cycles=unrolled,
-                       folded_cycles=folded, baseline=baseline, points=points, executor=executor)
+                       folded_cycles=folded, baseline=baseline, points=points, executor=executor,
+                       board_fit=board_fit)
+
+
+def mark_board_fit(graph: Graph, points: Sequence[SweepPoint], board: str) -> dict | None:
+    """With ``--board``: each point's estimate on the board's family and whether it fits
+    the board's budget (``SweepPoint.board``), and the folding ``build --board`` would
+    choose (:func:`bitsmith.generator.fit.search.fold_to_board`), which is returned."""
+    from bitsmith.boards.registry import get_board
+    from .fit.search import board_budget, evaluate, fold_to_board
+    target = get_board(board)
+    if target.resources is None:
+        return None
+    budget, cache = board_budget(target), {}
+    for p in points:
+        variants = evaluate(graph, p.target, target, budget, cache)
+        best = next((c for c in variants if c.fits), variants[0])
+        p.board = {"fits": best.fits, "spram_weights": best.spram, **best.total,
+                   "over": best.over}
+    return fold_to_board(graph, target).as_json()
 
 
 # --------------------------------------------------------------------------- the plot

@@ -70,6 +70,13 @@ def print_summary(res) -> None:
         table.add_row(*row)
     console = Console()
     console.print(table)
+    if res.board_fit is not None:
+        f = res.board_fit
+        fits = [p.target for p in res.points if p.board and p.board["fits"]]
+        console.print(f"{f['board']}: targets that fit {fits or 'none'}; `build --board {f['board']}` "
+                      f"chooses {f['cycles']} cycles/frame"
+                      f"{' with the first layer in SPRAM' if f['spram_weights'] else ''} ({f['budget_text']})",
+                      soft_wrap=True)
     b = res.baseline
     console.print(f"the model's own folding: {b.cycles} cycles/frame, {b.resources.luts} {UNITS['luts']} "
                   f"(rebuild a point with `bitsmith build {res.model} --target-cycles T`)")

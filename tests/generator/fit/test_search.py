@@ -105,3 +105,14 @@ def test_run_time_weights_only_on_the_first_matrix_layer():
                                            r"matrix layer only, behind thresholds or reshapes at most "
                                            r"\(the input stream loads it\)$"):
         preload_frames(late)
+
+
+def test_sweep_with_a_board_marks_the_points_that_fit():
+    from bitsmith.generator.sweep import sweep
+    res = sweep(TFC1, BuildOptions(board="icebreaker", **TFC_OPTS), targets=[64, 256, 1024, 4096], jobs=1)
+    chosen = res.board_fit["cycles"]
+    assert res.board_fit["board"] == "icebreaker" and chosen == fold_to_board(
+        graph_of(TFC1, **TFC_OPTS), get_board("icebreaker")).chosen.cycles
+    for p in res.points:
+        assert p.board["fits"] == (p.cycles >= chosen and p.board["cells"] <= res.board_fit["budget"]["cells"])
+    assert [p.board["fits"] for p in res.points] == [False, False, True, True]
