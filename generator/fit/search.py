@@ -109,9 +109,9 @@ def candidate_targets(graph: Graph) -> list[int]:
         dims = _fold_sizes(node, params)
         for fold in _combinations(dims):
             values.add(node_cycles(node.replace(**fold)))
-    values.discard(0)
-    floor = max((node_cycles(n) for n in graph.nodes if not fold_parameters(n)), default=1)
-    return sorted(v for v in values if v >= floor) or [max(1, floor)]
+    from ..sweep import cycle_bounds
+    floor = cycle_bounds(graph)[0]             # no target below what every layer can reach
+    return sorted(v for v in values if v >= floor) or [floor]
 
 
 def _fold_sizes(node, params):
