@@ -24,8 +24,8 @@ TFC_OPTS = dict(input_dtype="UINT8", input_scale=1 / 255, topk=1)
 
 DESIGNS = {
     "digits-256": (DIGITS, dict(topk=1, target_cycles=256)),
-    "tfc1-2048": (TFC1, dict(TFC_OPTS, target_cycles=2048)),
-    "tfc2-4096": (TFC2, dict(TFC_OPTS, target_cycles=4096)),
+    "tfc1-512": (TFC1, dict(TFC_OPTS, target_cycles=512)),
+    "tfc2-1024": (TFC2, dict(TFC_OPTS, target_cycles=1024)),
 }
 
 
