@@ -44,11 +44,15 @@ def _run(args: argparse.Namespace) -> int:
         x = hardware_input(graph, x, args.input)
         host_post = lambda y: run_stages(graph.host_post, y)   # noqa: E731
 
+    # weights in SPRAM: their loading frames go first (after a reset they load the
+    # weights; once loaded they are ordinary frames), and their outputs are dropped
+    from ..execute import with_preload
+    x, skip = with_preload(out, json.loads((out / "design.json").read_bytes())["io"], x)
     baud = args.baud or board_baud(out, board.name, DEFAULT_BAUD)
     timeout = args.timeout or default_timeout(core, baud)
     with open_port(args.port, baud) as port:
         link = Link(port, timeout_s=timeout, retries=args.retries)
-        y = run_frames(core, link, x, where=args.input)
+        y = run_frames(core, link, x, where=args.input)[skip:]
     save_npy(args.output, y if host_post is None else host_post(y), protect)
     return 0
 
