@@ -284,7 +284,8 @@ def bench(networks: Sequence[Network], *, synth: bool = True, frames: int | None
         Called with a step description, and with each network's result.
     board : str or None
         Fold every network for this board (``build --board``: the fastest folding whose
-        estimate fits) instead of the suite's own folding, and synthesise for it alone.
+        estimate fits) instead of the suite's own folding, and synthesise for it alone,
+        at the family's clock goal (``fit.search.CLOCK_GOAL_MHZ``).
     """
     if frames is not None and (not isinstance(frames, int) or frames < 3):
         raise OptionError(f"--frames must be an integer >= 3 (steady state needs 3), not {frames!r}")
@@ -367,11 +368,25 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
         result.details.append(f"{run.protocol_errors} stream protocol errors")
     for board in boards:
         result.synth[board] = synth_figures(built.out_dir, board,
-                                            lambda msg, board=board: progress(f"{board}: {msg}"))
+                                            lambda msg, board=board: progress(f"{board}: {msg}"),
+                                            clock_mhz=clock_goal(board) if fold_board else None)
     return result
 
 
-def synth_figures(out_dir: Path, board: str, progress: Callable[[str], None]) -> dict:
+def clock_goal(board: str) -> float | None:
+    """The core clock a board's folding is chosen for (``fit.search.CLOCK_GOAL_MHZ``);
+    ``None`` for a board without a family estimate."""
+    from bitsmith.boards.registry import get_board
+    from .fit.family import FAMILIES, family_of
+    from .fit.search import CLOCK_GOAL_MHZ
+    family = get_board(board).family
+    if family not in FAMILIES and family != "zynq7":
+        return None
+    return CLOCK_GOAL_MHZ[family_of(family).name]
+
+
+def synth_figures(out_dir: Path, board: str, progress: Callable[[str], None],
+                  clock_mhz: float | None = None) -> dict:
     """``bitsmith.boards.synth`` figures for one board, with their ``units`` (LUT4 or LUT6,
     the block-RAM primitive); a design too big for the device gives ``fits: False`` and
     the reason, a tool failure ``error``."""
@@ -381,7 +396,8 @@ def synth_figures(out_dir: Path, board: str, progress: Callable[[str], None]) ->
     device = get_board(board).device
     start = time.perf_counter()
     try:
-        figures = synth(out_dir, board, progress=progress)
+        figures = synth(out_dir, board, progress=progress,
+                        **({} if clock_mhz is None else {"clock_mhz": clock_mhz}))
     except DoesNotFit as exc:
         return {"device": device, "fits": False, "reason": _first_line(exc),
                 "seconds": round(time.perf_counter() - start, 1)}
