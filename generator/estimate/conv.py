@@ -1,4 +1,4 @@
-"""Cycle and resource estimates of the convolution, pooling and residual node kinds.
+"""Cycle and resource estimates of the convolution and pooling node kinds.
 
 Cycles per frame (source always valid, sink always ready, steady state):
 
@@ -10,14 +10,13 @@ Cycles per frame (source always valid, sink always ready, steady state):
   ``max(SWU, OH*OW * (C/PE) * KH*KW)`` (the VVAU takes one window word per cycle);
   a 1x1/stride-1/unpadded conv has no SWU: ``H*W * (OC/PE)*(IC/SIMD)``;
 * max-pool: the SWU term with SIMD = PE (the window max takes one word per cycle);
-* global pool: ``H*W*C/PE``;
-* residual: the slowest of its body, its duplicate and its add (``H*W*C/PE`` each).
+* global pool: ``H*W*C/PE``.
 
 Resources follow :mod:`bitsmith.generator.estimate.dense` (same memory and LUT models): the SWU
 is its line buffer (:func:`bitsmith.hw.compute.sliding_window.buffer_rows` rows of ``W*C``
 elements) plus counters and address arithmetic; the VVAU is PE multipliers and
-accumulators plus its weight ROM and thresholds; the bypass FIFO of a residual is
-counted at :func:`bitsmith.generator.lowering.conv.bypass_depth` words.
+accumulators plus its weight ROM and thresholds. FIFOs are counted apart, edge by edge
+(:func:`bitsmith.generator.estimate.fifo_resources`).
 """
 
 from __future__ import annotations
@@ -26,9 +25,9 @@ import math
 
 from bitsmith.hw.compute.sliding_window import buffer_rows, window_cycles
 
-from ..ir.conv import Conv, GlobalAccPool, MaxPool, Residual
+from ..ir.conv import Conv, GlobalAccPool, MaxPool
 from ..ir.dense import MatrixVector
-from . import Resources, ideal_cycles, node_cycles, node_resources, resources
+from . import Resources, ideal_cycles, node_resources, resources
 from .dense import memory_cost
 from ..passes.fold import fold_dims
 
@@ -69,12 +68,6 @@ def maxpool_cycles(node: MaxPool) -> int:
 def global_pool_cycles(node: GlobalAccPool) -> int:
     h, w, c = node.in_shape
     return h * w * c // node.pe
-
-
-@ideal_cycles(Residual)
-def residual_cycles(node: Residual) -> int:
-    h, w, c = node.in_shape
-    return max([h * w * c // node.pe] + [node_cycles(inner) for inner in node.body])
 
 
 def swu_resources(node, simd: int) -> Resources:
@@ -121,30 +114,6 @@ def global_pool_resources(node: GlobalAccPool) -> Resources:
     return Resources(luts=node.pe * obits + 24, ffs=node.pe * obits + 24) + sums
 
 
-def _stage_count(node) -> int:
-    """Stages the lowering makes of ``node`` (window nodes: the SWU and the engine)."""
-    if isinstance(node, Conv):
-        return 1 if _is_pointwise(node) else 2
-    if isinstance(node, MaxPool):
-        return 0 if tuple(node.kernel) == (1, 1) and tuple(node.stride) == (1, 1) else 2
-    return 1
-
-
-@resources(Residual)
-def residual_resources(node: Residual) -> Resources:
-    from ..lowering.conv import bypass_depth
-
-    h, w, c = node.in_shape
-    bits, obits = node.in_dtype.bitwidth(), node.out_dtype.bitwidth()
-    depth = bypass_depth(node, sum(_stage_count(n) for n in node.body))
-    fifo = memory_cost(depth * node.pe * bits, node.pe * bits, 1)
-    glue = Resources(luts=node.pe * obits + 30, ffs=node.pe * (bits + obits) + 16)
-    total = fifo + glue
-    for inner in node.body:
-        total = total + node_resources(inner)
-    return total
-
-
 # Folding parameters and the sizes they must divide (used by generator.passes.fold).
 
 @fold_dims(Conv)
@@ -163,7 +132,3 @@ def _maxpool_dims(node: MaxPool) -> dict[str, int]:
 def _global_pool_dims(node: GlobalAccPool) -> dict[str, int]:
     return {"pe": node.in_shape[2]}
 
-
-@fold_dims(Residual)
-def _residual_dims(node: Residual) -> dict[str, int]:
-    return {"pe": node.in_shape[2]}

@@ -15,8 +15,24 @@ layers:
 Layer ops: ``dense`` (weights ``(out_features, in_features)``; optional ``thresholds``
 ``(C, B)`` or ``(1, B)`` with ``out_dtype``, ``out_scale``, ``out_bias``; BIPOLAR outputs
 default to scale 2, bias -1), ``threshold``, ``reshape`` (``shape``), ``topk`` (``k``),
-plus the ops contributed by ``native_conv`` and ``native_sparse``. ``pe``/``simd`` may be
-integers or ``auto`` (chosen by the folding pass). Every error names the file and layer.
+plus the ops contributed by ``native_conv`` (convolutions, pooling, ``residual``),
+``native_branch`` (``fork``, ``add``, ``concat``) and ``native_sparse``. ``pe``/``simd``
+may be integers or ``auto`` (chosen by the folding pass). Accumulator widths are left
+to the ``acc_widths`` pass. Every error names the file and layer.
+
+Branches: a layer reads the previous layer's output unless it names its input with
+``input: NAME`` (a layer name, or ``input`` for the network input); a layer with two or
+more inputs (``add``, ``concat``) lists them with ``inputs: [a, b]``. A layer may only
+read layers listed before it. The network output is the one layer nobody reads. A
+tensor read by several layers is forked automatically (or write a ``fork`` layer).
+
+```yaml
+layers:
+  - {name: stem, op: conv, weights: w0, weight_dtype: INT4, pad: 1, thresholds: t0, out_dtype: UINT4}
+  - {name: a, op: conv, weights: w1, weight_dtype: INT4, pad: 1, thresholds: t1, out_dtype: UINT4}
+  - {name: b, op: conv, weights: w2, weight_dtype: INT4, pad: 1, thresholds: t2, out_dtype: UINT4}
+  - {name: sum, op: add, inputs: [b, stem]}                  # b + stem
+```
 """
 
 from __future__ import annotations
@@ -31,6 +47,7 @@ import yaml
 from ..errors import BitsmithError, ModelError
 from ..ir import Graph, LabelSelect, MatrixVector, MultiThreshold, Reshape, Thresholds, dtype
 from ..ir.core import values_fit
+from ..passes.acc_widths import minimal_acc
 
 AUTO = 0  # folding placeholder resolved by generator.passes.fold
 
@@ -109,9 +126,8 @@ def parse_dense(spec, in_shape, in_dtype, arrays: Arrays, where: str):
         raise ModelError(f"{where}: weights outside {wdt.name} "
                          f"(found values {int(w.min())}..{int(w.max())})")
     th = parse_thresholds(spec, arrays, w.shape[0], where)
-    acc = MatrixVector.minimal_acc_dtype(w, wdt, in_dtype)
     return MatrixVector(name=spec["name"], in_shape=tuple(in_shape), in_dtype=in_dtype, weights=w,
-                        weight_dtype=wdt, acc_dtype=acc, thresholds=th,
+                        weight_dtype=wdt, acc_dtype=None, thresholds=th,
                         pe=fold_value(spec, "pe", where), simd=fold_value(spec, "simd", where))
 
 
@@ -145,7 +161,7 @@ def parse_topk(spec, in_shape, in_dtype, arrays: Arrays, where: str):
 def native_ops() -> dict[str, Callable]:
     ops = {"dense": parse_dense, "threshold": parse_threshold, "reshape": parse_reshape,
            "topk": parse_topk}
-    for module in ("native_conv", "native_sparse"):
+    for module in ("native_conv", "native_branch", "native_sparse"):
         try:
             mod = __import__(f"{__package__}.{module}", fromlist=["NATIVE_OPS"])
         except ModuleNotFoundError as exc:
@@ -207,52 +223,127 @@ def load_native(path: str | Path) -> Graph:
     layers = data.get("layers")
     if not isinstance(layers, list) or not layers:
         raise ModelError(f"{path}: 'layers' must be a non-empty list")
-    nodes = parse_layers(layers, in_shape, in_dtype, arrays, container=str(path), scope=path.name,
+    tensors = {INPUT: (tuple(in_shape), in_dtype)}
+    nodes = parse_layers(layers, INPUT, tensors, arrays, container=str(path), scope=path.name,
                          label="layer", default_name=lambda i: f"layer{i}")
+    nodes = settle_forks(nodes, path.name)
     name = data.get("name", path.stem)
     if not isinstance(name, str) or not name.replace("_", "a").isalnum() or name[0].isdigit():
         raise ModelError(f"{path}: name must be an identifier (letters, digits, _), not {name!r}")
-    graph = Graph(name=name, in_shape=in_shape, in_dtype=in_dtype, nodes=tuple(nodes))
+    graph = Graph(name=name, in_shape=in_shape, in_dtype=in_dtype, nodes=tuple(nodes), input_name=INPUT)
     check_folding_later(graph, path)
     return graph
 
 
-def parse_layers(layers: list, in_shape, in_dtype, arrays: Arrays, *, container: str, scope: str,
-                 label: str, default_name: Callable[[int], str]) -> list:
-    """Parse a list of layer specs into chained nodes (the network's, or a residual body's).
+INPUT = "input"
+"""The network input's name, for ``input:``/``inputs:``."""
 
+
+def layer_inputs(spec: dict, previous: str, tensors: dict, where: str) -> list[str]:
+    """The tensors a layer reads: ``inputs`` (a list), ``input`` (a name) or the previous layer."""
+    if "inputs" in spec and "input" in spec:
+        raise ModelError(f"{where}: give input or inputs, not both")
+    if "inputs" in spec:
+        names = spec["inputs"]
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise ModelError(f"{where}: inputs must be a non-empty list of layer names, not {names!r}")
+    else:
+        names = spec.get("input", previous)
+        if not isinstance(names, str):
+            raise ModelError(f"{where}: input must be a layer name, not {names!r}")
+        names = [names]
+    for n in names:
+        if n not in tensors:
+            raise ModelError(f"{where}: input {n!r} is not a layer listed before this one "
+                             f"(known: {', '.join(tensors)})")
+    return names
+
+
+def parse_layers(layers: list, first_input: str, tensors: dict, arrays: Arrays, *, container: str,
+                 scope: str, label: str, default_name: Callable[[int], str]) -> list:
+    """Parse a list of layer specs into nodes (the network's, or a residual body's).
+
+    Each layer reads ``first_input`` (first layer) or the previous one unless it names
+    its inputs; ``tensors`` maps every known tensor to ``(shape, dtype)`` and is updated.
     ``container`` prefixes errors about the list itself, ``scope`` the ones about a layer
     (``"<scope>: <label> 'name': problem"``); layers without a name get ``default_name(i)``.
+    An op's parser gets ``(spec, in_shape, in_dtype, arrays, where)``, with tuples of
+    shapes and dtypes for an op marked ``multi_input``, and returns a node or a list of
+    nodes (the last one is the layer's output, named like the layer).
     """
     ops = native_ops()
-    nodes, shape, dt, names = [], tuple(in_shape), in_dtype, set()
+    nodes, previous = [], first_input
     for i, spec in enumerate(layers):
         if not isinstance(spec, dict):
             raise ModelError(f"{container}: {label} {i} must be a mapping, not {spec!r}")
         spec = dict(spec)
         spec.setdefault("name", default_name(i))
         where = f"{scope}: {label} {spec['name']!r}"
-        if spec["name"] in names:
-            raise ModelError(f"{where}: duplicate layer name")
-        names.add(spec["name"])
+        if not isinstance(spec["name"], str):
+            raise ModelError(f"{where}: name must be a string")
+        if spec["name"] in tensors:
+            raise ModelError(f"{where}: duplicate layer name" if spec["name"] != INPUT else
+                             f"{where}: {INPUT!r} names the network input")
         op = spec.get("op")
         if op not in ops:
             raise ModelError(f"{where}: unknown op {op!r} (supported: {', '.join(sorted(ops))})")
         try:
-            node = ops[op](spec, shape, dt, arrays, where)
+            inputs = layer_inputs(spec, previous, tensors, where)
+            fn = ops[op]
+            if getattr(fn, "multi_input", False):
+                shapes = tuple(tensors[n][0] for n in inputs)
+                dts = tuple(tensors[n][1] for n in inputs)
+                made = fn(spec, shapes, dts, arrays, where)
+            else:
+                if len(inputs) != 1:
+                    raise ModelError(f"{where}: op {op!r} takes one input, not {len(inputs)}")
+                spec["input"] = inputs[0]
+                spec.pop("inputs", None)
+                made = fn(spec, tensors[inputs[0]][0], tensors[inputs[0]][1], arrays, where)
         except ModelError as exc:
             msg = str(exc)
             raise ModelError(msg if msg.startswith(scope) else f"{where}: {msg}") from None
-        nodes.append(node)
-        shape, dt = tuple(node.out_shape), node.out_dtype
+        if isinstance(made, list):
+            new = made
+        else:
+            new = [made.replace(inputs=tuple(inputs))]
+        for node in new:
+            if node.name in tensors:
+                raise ModelError(f"{where}: layer name {node.name!r} is used twice")
+            tensors[node.name] = (tuple(node.out_shape), node.out_dtype)
+        nodes.extend(new)
+        previous = new[-1].name
     return nodes
+
+
+def settle_forks(nodes: list, scope: str) -> list:
+    """Give every ``fork`` layer written without ``outputs`` its number of readers."""
+    from ..ir.branch import Fork
+    out = []
+    for node in nodes:
+        if isinstance(node, Fork):
+            readers = sum(src == node.name for n in nodes for src in n.inputs)
+            if readers < 2 or node.outputs not in (0, readers):
+                want = "two or more" if not node.outputs else node.outputs
+                raise ModelError(f"{scope}: layer {node.name!r}: the fork has {readers} reader(s), "
+                                 f"not {want}")
+            node = node.replace(outputs=readers)
+        out.append(node)
+    return out
+
+
+def probe(node):
+    """``node`` with ``auto`` foldings at 1 and accumulators at their narrowest, to check
+    everything the fold and accumulator passes will settle later."""
+    changes = {k: 1 for k in ("pe", "simd") if getattr(node, k, None) == AUTO}
+    if getattr(node, "acc_dtype", 0) is None and minimal_acc(node) is not None:
+        changes["acc_dtype"] = minimal_acc(node)
+    return node.replace(**changes) if changes else node
 
 
 def check_folding_later(graph: Graph, path: Path) -> None:
     """Check everything but 'auto' foldings (the fold pass fills and rechecks those)."""
     try:
-        probe = graph.replace(nodes=tuple(
-            n.replace(**{k: 1 for k in ("pe", "simd") if getattr(n, k, None) == AUTO}) for n in graph.nodes))
-        probe.check()
+        graph.replace(nodes=tuple(probe(n) for n in graph.nodes)).check()
     except BitsmithError as exc:
         raise type(exc)(f"{path.name}: {exc}") from None

@@ -17,7 +17,13 @@
   kernel, a pool's ``stride`` to its kernel. ``pad``: an integer, ``[H, W]`` or
   ``[top, left, bottom, right]`` of zero padding (not on BIPOLAR inputs).
 * ``residual``: ``body`` is a list of layers of any op; the block outputs ``x + body(x)``.
-  Body layers left at ``auto`` folding are folded like a graph of their own.
+  A convenience: it expands to ``<name>_fork`` (a :class:`~bitsmith.generator.ir.branch.Fork`
+  of the block input), the body layers (``<name>_<i>`` unless named) and ``<name>``, an
+  :class:`~bitsmith.generator.ir.branch.Add` of ``(body output, block input)`` with
+  scales 1. ``pe`` folds the fork and the add. The body layers are ordinary layers of
+  the graph, folded like every other. Writing the same with ``fork``/``add`` layers and
+  ``input:``/``inputs:`` (see :mod:`.native_branch`) also gives other shortcuts (a
+  strided 1x1 conv on a downsampling block's shortcut).
 * Thresholds, ``out_dtype``, ``out_scale``, ``out_bias``, ``pe``, ``simd`` as for ``dense``.
 """
 
@@ -26,10 +32,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FoldingError, ModelError
-from ..ir import Graph
-from ..ir.conv import Conv, GlobalAccPool, MaxPool, Residual
+from ..ir.branch import Add, Fork
+from ..ir.conv import Conv, GlobalAccPool, MaxPool
 from ..ir.core import Node, dtype, values_fit
-from .native import AUTO, Arrays, fold_value, integer_array, parse_layers, parse_thresholds
+from .native import Arrays, fold_value, integer_array, parse_layers, parse_thresholds, probe
 
 LAYOUTS = ("OHWI", "OIHW")
 
@@ -109,7 +115,7 @@ def _conv(spec: dict, in_shape, in_dtype, arrays, where: str, depthwise: bool) -
                          f"not {spec['simd']!r}")
     node = Conv(name=spec["name"], in_shape=tuple(in_shape), in_dtype=in_dtype, weights=w,
                 weight_dtype=wdt, kernel=kernel, stride=_pair(spec, "stride", 1, where, 1),
-                pad=_pad(spec, where), acc_dtype=Conv.minimal_acc_dtype(w, wdt, in_dtype),
+                pad=_pad(spec, where), acc_dtype=None,
                 thresholds=th, pe=fold_value(spec, "pe", where), simd=simd, depthwise=depthwise)
     _check_unfolded(node, where)
     return node
@@ -117,9 +123,8 @@ def _conv(spec: dict, in_shape, in_dtype, arrays, where: str, depthwise: bool) -
 
 def _check_unfolded(node: Node, where: str) -> None:
     """Every check but the ``auto`` foldings (the fold pass fills those in)."""
-    probe = node.replace(**{k: 1 for k in ("pe", "simd") if getattr(node, k, None) == AUTO})
     try:
-        probe.check()
+        probe(node).check()
     except (ModelError, FoldingError) as exc:
         msg = str(exc)
         prefix = f"layer {node.name!r}: "
@@ -151,23 +156,29 @@ def parse_global_pool(spec: dict, in_shape, in_dtype, arrays, where: str) -> Glo
     return node
 
 
-def parse_residual(spec: dict, in_shape, in_dtype, arrays, where: str) -> Residual:
-    from ..passes.fold import Fold
-
+def parse_residual(spec: dict, in_shape, in_dtype, arrays, where: str) -> list[Node]:
+    """``x + body(x)`` as ``<name>_fork``, the body layers and the add ``<name>``."""
     body = spec.get("body")
     if not isinstance(body, list) or not body:
         raise ModelError(f"{where}: body must be a non-empty list of layers")
-    nodes = parse_layers(body, in_shape, in_dtype, arrays, container=where, scope=where,
-                         label="body layer", default_name=lambda i: f"{spec['name']}_{i}")
-    shape = tuple(nodes[-1].out_shape)
-    if shape != tuple(in_shape):
-        raise ModelError(f"{where}: the body gives shape {shape}, the add needs the input shape "
-                         f"{tuple(in_shape)}")
-    folded = Fold().run(Graph(name="body", in_shape=tuple(in_shape), in_dtype=in_dtype, nodes=tuple(nodes)))
-    node = Residual(name=spec["name"], in_shape=tuple(in_shape), in_dtype=in_dtype,
-                    body=tuple(folded.nodes), pe=fold_value(spec, "pe", where))
-    _check_unfolded(node, where)
-    return node
+    name, source = spec["name"], spec["input"]
+    fork = Fork(name=f"{name}_fork", in_shape=tuple(in_shape), in_dtype=in_dtype, inputs=(source,),
+                outputs=2, pe=fold_value(spec, "pe", where))
+    tensors = {fork.name: (tuple(in_shape), in_dtype)}
+    nodes = parse_layers(body, fork.name, tensors, arrays, container=where, scope=where,
+                         label="body layer", default_name=lambda i: f"{name}_{i}")
+    last = nodes[-1]
+    if tuple(last.out_shape) != tuple(in_shape):
+        raise ModelError(f"{where}: the body gives shape {tuple(last.out_shape)}, the add needs the "
+                         f"input shape {tuple(in_shape)}")
+    readers = sum(src == fork.name for n in nodes for src in n.inputs)
+    if readers != 1 or any(src not in tensors for n in nodes for src in n.inputs):
+        raise ModelError(f"{where}: body layers may only read the block input (once) and each other")
+    add = Add(name=name, in_shape=tuple(in_shape), in_dtype=last.out_dtype, inputs=(last.name, fork.name),
+              in_dtype_b=in_dtype, pe=fold_value(spec, "pe", where))
+    for node in (fork, add):
+        _check_unfolded(node, where)
+    return [fork, *nodes, add]
 
 
 NATIVE_OPS = {

@@ -1,4 +1,4 @@
-"""Convolution, pooling and residual nodes.
+"""Convolution and pooling nodes (residual blocks are subgraphs, see :mod:`.branch`).
 
 Window order (shared by the golden model, the weights and the sliding-window unit):
 a convolution's matrix has ``MW = KH*KW*IC`` columns ordered ``(kh, kw, ic)`` with the
@@ -260,49 +260,4 @@ class GlobalAccPool(Node):
 
     def check(self) -> None:
         super().check()
-        _check_fold(self.name, "PE", self.pe, self.in_shape[2], "channels")
-
-
-@register
-@dataclass(frozen=True, eq=False)
-class Residual(Node):
-    """``x + body(x)``: the body's nodes run on a copy of the stream, then an elementwise add.
-
-    The body must give back the input's shape. The sum's datatype is the smallest that
-    holds ``[min_x + min_body, max_x + max_body]`` (BIPOLAR counts as ±1). ``pe`` is the
-    number of elements per word at the add and at the duplicate.
-    """
-
-    body: tuple = ()
-    pe: int = 1
-
-    kind = "residual"
-
-    @property
-    def body_dtype(self) -> DataType:
-        return self.body[-1].out_dtype if self.body else self.in_dtype
-
-    @property
-    def out_dtype(self) -> DataType:
-        xlo, xhi = dtype_range(self.in_dtype)
-        blo, bhi = dtype_range(self.body_dtype)
-        return smallest_dtype(xlo + blo, xhi + bhi)
-
-    def check(self) -> None:
-        super().check()
-        where = f"layer {self.name!r}"
-        if not isinstance(self.body, tuple) or not self.body:
-            raise ModelError(f"{where}: the residual body must be a non-empty tuple of layers")
-        shape, dt = tuple(self.in_shape), self.in_dtype
-        for node in self.body:
-            if not isinstance(node, Node):
-                raise ModelError(f"{where}: the residual body holds {node!r}, not a layer")
-            if tuple(node.in_shape) != shape or node.in_dtype != dt:
-                raise ModelError(f"{where}: body layer {node.name!r} takes {tuple(node.in_shape)} "
-                                 f"{node.in_dtype.name} but receives {shape} {dt.name}")
-            node.check()
-            shape, dt = tuple(node.out_shape), node.out_dtype
-        if shape != tuple(self.in_shape):
-            raise ModelError(f"{where}: the body gives shape {shape}, the add needs the input shape "
-                             f"{tuple(self.in_shape)}")
         _check_fold(self.name, "PE", self.pe, self.in_shape[2], "channels")

@@ -9,7 +9,7 @@ import numpy as np
 from qonnx.core.datatype import DataType
 
 from ..errors import ModelError
-from .core import NODE_KINDS, Graph, Thresholds
+from .core import NODE_KINDS, FifoEdge, Graph, Thresholds
 from . import host as _host
 
 FORMAT = "bitsmith-design/1"
@@ -41,6 +41,7 @@ def _kinds() -> dict[str, type]:
     kinds = dict(NODE_KINDS)
     kinds["Thresholds"] = Thresholds
     kinds["Graph"] = Graph
+    kinds["FifoEdge"] = FifoEdge
     kinds.update(_host.HOST_KINDS)
     return kinds
 

@@ -83,6 +83,7 @@ def sparsify_graph(graph: Graph, threshold: float = 0.5) -> Graph:
             if layer is not None:
                 simd = node.simd if node.simd >= 1 else None
                 node = sparse_node(node.name, node.in_shape, node.in_dtype, layer,
-                                   thresholds=node.thresholds, simd=simd, acc_dtype=node.acc_dtype)
+                                   thresholds=node.thresholds, simd=simd,
+                                   acc_dtype=node.acc_dtype).replace(inputs=node.inputs)
         nodes.append(node)
     return graph.replace(nodes=tuple(nodes))

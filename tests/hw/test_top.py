@@ -108,7 +108,7 @@ def test_dataflow_inserts_converters_and_fifos():
     from amaranth.hdl import Fragment
     frag = Fragment.get(df, None)
     names = [name for _, name, _ in frag.subfragments]
-    assert names == ["fc0", "fc0_to_fc1", "fc0_fifo", "fc1", "fc1_fifo"]
+    assert names == ["fc0", "fc1", "fc0_to_fc1", "fc0_fifo", "fc1_fifo"]
 
 
 def fifo_stage(name="a", bits=4, elems=2, depth=3, **kw):
@@ -120,14 +120,14 @@ def fifo_stage(name="a", bits=4, elems=2, depth=3, **kw):
 
 @pytest.mark.parametrize("factory,error,message", [
     (lambda: fifo_stage(component=object()), TypeError, "component must be a wiring.Component, not "),
-    (lambda: fifo_stage(name="a b"), ValueError, "name must be a Python identifier, not 'a b'"),
+    (lambda: fifo_stage(name="a b"), ValueError, "name must be a Python identifier other than 'input' and 'output', not 'a b'"),
     (lambda: fifo_stage(depth=2), ValueError, "fifo_depth must be an integer >= 3, not 2"),
     (lambda: fifo_stage(in_elems=3), ValueError, "stage 'a': port 'i' must have 3*4 = 12 payload bits, not 8"),
     (lambda: fifo_stage(out_elem_bits=0), ValueError, "out_elem_bits must be a positive integer, not 0"),
     (lambda: Dataflow([]), ValueError, "stages must not be empty"),
     (lambda: Dataflow([fifo_stage(), fifo_stage()]), ValueError, "stage name 'a' is used twice"),
     (lambda: Dataflow([fifo_stage(), fifo_stage("b", bits=2, elems=4)]), ValueError,
-     "stage 'b' takes 2-bit elements but stage 'a' produces 4-bit elements"),
+     "edge a.o -> b.i: stage 'b' takes 2-bit elements but stage 'a' produces 4-bit elements"),
     (lambda: AxiStreamTop(dataflow=Dataflow([fifo_stage()]), in_elem_bits=4, in_elems=3, out_elem_bits=4,
                           out_elems=2, out_words_per_frame=1), ValueError,
      "dataflow port 'i' must have 12 payload bits, not 8"),
