@@ -129,7 +129,9 @@ def prepare(graph: Graph, opts: BuildOptions) -> Graph:
     """Default host-pre, the pass pipeline, and a full consistency check after each pass."""
     if not graph.host_pre:
         graph = graph.replace(host_pre=(ToNHWC(shape=tuple(graph.in_shape)),))
-    return run_pipeline(graph, build_pipeline(graph, opts))
+    graph = run_pipeline(graph, build_pipeline(graph, opts))
+    graph.check()
+    return graph
 
 
 # --------------------------------------------------------------------------- hardware

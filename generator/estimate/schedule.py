@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bitsmith.hw.compute.mvau import TREE_LEVELS_PER_STAGE
+from bitsmith.hw.compute.sliding_window import buffer_rows
 from bitsmith.hw.streams import BLOCK_RAM_MIN_WORDS
 
 from ..errors import ModelError
@@ -122,13 +123,31 @@ class Unit:
 
     def place(self, deadlines: list[np.ndarray], frames: int) -> list[np.ndarray]:
         """Place the steps ALAP for output ``deadlines``; return the input deadlines."""
+        self._alap(deadlines, frames)
+        return [self.times[_tile(c, self.steps, frames)] for c in self.consume]
+
+    def _alap(self, deadlines, frames) -> None:
         n = self.steps * frames
         due = np.full(n, INF)
         for k, d in enumerate(deadlines):
             np.minimum.at(due, _tile(self.emit[k], self.steps, frames), d - self._delay(k, frames))
         s = np.arange(n)
         self.times = s + _revcummin(due - s)
-        return [self.times[_tile(c, self.steps, frames)] for c in self.consume]
+
+    def run(self, ready: list[np.ndarray], frames: int, not_before: np.ndarray | None = None) -> None:
+        """Place the steps as soon as possible: a step waits for the words it takes
+        (``ready[k][w]``: the first cycle word ``w`` of port ``k`` can be taken), for
+        the previous step and until ``not_before`` (room downstream)."""
+        n = self.steps * frames
+        due = np.full(n, -INF) if not_before is None else not_before.astype(float).copy()
+        for k, r in enumerate(ready):
+            np.maximum.at(due, _tile(self.consume[k], self.steps, frames), r)
+        s = np.arange(n)
+        self.times = s + np.maximum.accumulate(due - s)
+
+    def taken(self, k: int, frames: int) -> np.ndarray:
+        """Cycle each word of input port ``k`` is taken (after :meth:`run`)."""
+        return self.times[_tile(self.consume[k], self.steps, frames)]
 
     def emitted(self, k: int, frames: int) -> np.ndarray:
         return self.times[_tile(self.emit[k], self.steps, frames)] + self._delay(k, frames)
@@ -145,11 +164,67 @@ class WindowUnit(Unit):
     """
 
     row_need: np.ndarray = None
+    row_release: np.ndarray = None
     row_words: int = 1
+    buffer_rows: int = 1
     writer_times: np.ndarray | None = field(default=None, repr=False)
 
+    def run(self, ready, frames, not_before=None):
+        """Writer and reader as soon as possible: the writer starts an image row when a
+        line-buffer slot is free (the reader released the row ``buffer_rows`` before),
+        the reader takes a step when its rows are complete (seen the next cycle)."""
+        words = self.inputs[0].words
+        rows = words // self.row_words
+        per_row = self.steps // len(self.row_release)
+        ready = ready[0]
+        writer = np.empty(words * frames)
+        reader = np.empty(self.steps * frames)
+        complete = np.full(rows * frames, INF)      # cycle the row's last word is written
+        released = np.full(rows * frames, INF)      # cycle the reader releases the row
+        w_next, w_last, r_last = 0, -INF, -INF
+        freed = 0                                    # rows released so far (global)
+
+        def write_row(g):
+            nonlocal w_last
+            start = -INF if g < self.buffer_rows else released[g - self.buffer_rows] + 1
+            a = ready[g * self.row_words:(g + 1) * self.row_words].copy()
+            a[0] = max(a[0], start)
+            k = np.arange(self.row_words)
+            t = k + np.maximum.accumulate(np.maximum(a, w_last + 1 - 0 * k) - k)
+            writer[g * self.row_words:(g + 1) * self.row_words] = t
+            w_last = t[-1]
+            complete[g] = t[-1]
+
+        for f in range(frames):
+            for y in range(len(self.row_release)):
+                r0 = f * self.steps + y * per_row
+                need = self.row_need[y * per_row:(y + 1) * per_row] + f * rows   # global rows
+                while w_next < int(need.max()):
+                    if w_next >= self.buffer_rows and released[w_next - self.buffer_rows] == INF:
+                        raise AssertionError(f"{self.name}: schedule model needs a row not yet released")
+                    write_row(w_next)
+                    w_next += 1
+                a = complete[need - 1] + 1
+                if not_before is not None:
+                    a = np.maximum(a, not_before[r0:r0 + per_row])
+                k = np.arange(per_row)
+                a[0] = max(a[0], r_last + 1)
+                t = k + np.maximum.accumulate(a - k)
+                reader[r0:r0 + per_row] = t
+                r_last = t[-1]
+                upto = f * rows + int(self.row_release[y])
+                released[freed:upto] = t[-1]
+                freed = max(freed, upto)
+        while w_next < rows * frames:
+            write_row(w_next)
+            w_next += 1
+        self.times, self.writer_times = reader, writer
+
+    def taken(self, k, frames):
+        return self.writer_times
+
     def place(self, deadlines, frames):
-        Unit.place(self, deadlines, frames)
+        self._alap(deadlines, frames)
         rows = self.inputs[0].words // self.row_words
         n = self.inputs[0].words * frames
         due = np.full(n, INF)
@@ -208,10 +283,12 @@ def window_unit(node, simd, depthwise, pad) -> WindowUnit:
         row = need[y * per_row:(y + 1) * per_row]
         row[:] = last
         row[-1] = h if y == oh - 1 else max(max(t + sh, 0), last)
+    release = np.array([h if y == oh - 1 else max(y * sh + sh - pt, 0) for y in range(oh)])
     steps = np.arange(oh * per_row)
     return WindowUnit(f"{node.name}_swu", [_port("i", h * w * cg, simd, node.in_dtype)],
                       [_port("o", oh * per_row, simd, node.in_dtype)], oh * per_row,
-                      [np.arange(h * w * cg)], [steps], [1], row_need=need, row_words=w * cg)
+                      [np.arange(h * w * cg)], [steps], [1], row_need=need, row_release=release,
+                      row_words=w * cg, buffer_rows=buffer_rows(h, kh, sh, pt, pb))
 
 
 def group_unit(name, in_dtype, out_dtype, groups, k, pe, latency) -> Unit:
@@ -372,10 +449,9 @@ class EdgeSchedule:
 
 
 def fifo_depths(graph, frames: int = FRAMES) -> list[EdgeSchedule]:
-    """Per edge of the lowered netlist, the FIFO depth the ALAP schedule needs (see above)."""
+    """Per edge of the lowered netlist, the FIFO depth the schedules need (see above)."""
     units, wires = wire(graph, units_of)
     by_name = {u.name: u for u in units}
-    period = max([graph_cycles(graph)] + [u.steps for u in units])
     edges = []
     for w in wires:
         if w.src == INPUT:
@@ -386,7 +462,7 @@ def fifo_depths(graph, frames: int = FRAMES) -> list[EdgeSchedule]:
         edges.append(EdgeSchedule(w.src, w.src_port, w.dst, w.dst_port, dst_elems, src.elem_bits,
                                   MIN_DEPTH, 0))
     for _ in range(4):
-        _place(units, by_name, edges, period, frames)
+        source = _place(units, by_name, edges, frames)
         changed = False
         for e in edges:
             lat = fifo_latency(e.depth)
@@ -394,39 +470,118 @@ def fifo_depths(graph, frames: int = FRAMES) -> list[EdgeSchedule]:
                 e.latency, changed = lat, True
         if not changed:
             break
+    _eager(units, by_name, edges, frames, source)
     return edges
 
 
-def _place(units, by_name, edges, period, frames) -> None:
-    """One backward (ALAP) pass with the edges' current FIFO latencies; sets depths."""
-    needed: dict[tuple[str, str], np.ndarray] = {}      # consumer-side deadlines per (dst, port)
-    out_edge = next(e for e in edges if e.dst == OUTPUT)
-    words = by_name[out_edge.src].outputs[by_name[out_edge.src].out_ports.index(out_edge.src_port)].words
-    needed[(OUTPUT, "i")] = np.repeat(np.arange(frames) * period, words).astype(float)
+def _place(units, by_name, edges, frames) -> dict:
+    """Forward (ASAP) pass for the output's natural pace, backward (ALAP) pass from
+    it, then each edge's peak occupancy in the backward schedule."""
     into = {(e.src, e.src_port): e for e in edges}
+    feeding = {(e.dst, e.dst_port): e for e in edges}
+    # 1. as soon as possible, the input always valid, FIFOs unbounded: the bottleneck
+    #    runs without a gap, so the output leaves at the pace of the folding
+    arrive: dict[tuple[str, str], np.ndarray] = {}      # cycle each word is written to the FIFO
+    for unit in units:
+        ready = []
+        for port in unit.inputs:
+            e = feeding.get((unit.name, port.name))
+            ready.append(np.zeros(port.words * frames) if e is None
+                         else arrive[(e.dst, e.dst_port)] + e.latency)
+        unit.run(ready, frames)
+        for k, port in enumerate(unit.outputs):
+            e = into[(unit.name, port.name)]
+            n = np.arange(port.words * frames * port.elems // e.elems)
+            last = ((n + 1) * e.elems - 1) // port.elems
+            arrive[(e.dst, e.dst_port)] = unit.emitted(k, frames)[last] + converter_latency(port.elems, e.elems)
+    out_edge = feeding[(OUTPUT, "i")]
+    # 2. as late as possible for the output to leave at that pace: every unit just in
+    #    time for its consumers
+    needed: dict[tuple[str, str], np.ndarray] = {(OUTPUT, "i"): arrive[(OUTPUT, "i")] + out_edge.latency}
     for unit in reversed(units):
         deadlines = []
         for port in unit.outputs:
             e = into[(unit.name, port.name)]
             c = needed[(e.dst, e.dst_port)]
             first = (np.arange(port.words * frames) * port.elems) // e.elems
-            lat = e.latency + converter_latency(port.elems, e.elems)
-            deadlines.append(c[first] - lat)
+            deadlines.append(c[first] - e.latency - converter_latency(port.elems, e.elems))
         for port, d in zip(unit.inputs, unit.place(deadlines, frames)):
             needed[(unit.name, port.name)] = d
+    # 3. occupancy: words written and not yet read, counted at each write
     for e in edges:
         unit = by_name[e.src]
         k = unit.out_ports.index(e.src_port)
         port = unit.outputs[k]
-        emitted = unit.emitted(k, frames)
-        n_words = port.words * frames * port.elems // e.elems
-        n = np.arange(n_words)
+        n = np.arange(port.words * frames * port.elems // e.elems)
         last = ((n + 1) * e.elems - 1) // port.elems
-        written = emitted[last] + converter_latency(port.elems, e.elems)
+        written = unit.emitted(k, frames)[last] + converter_latency(port.elems, e.elems)
         read = needed[(e.dst, e.dst_port)]
-        counted = n < n_words - n_words // frames      # not the last frame
-        ok = counted & np.isfinite(written)
-        reads_before = np.searchsorted(read, written[ok] - 1, side="right")
-        peak = int((n[ok] + 1 - reads_before).max()) if ok.any() else 1
-        e.peak = max(e.peak, peak)
+        counted = n < len(n) - len(n) // frames          # not the last frame
+        reads_before = np.searchsorted(read, written[counted] - 1, side="right")
+        e.peak = max(e.peak, int((n[counted] + 1 - reads_before).max()))
+        e.depth = max(MIN_DEPTH, e.peak)
+    return {key: t for key, t in needed.items() if key[0] != OUTPUT and key not in feeding}
+
+
+def _arrivals(unit, k, e, frames) -> np.ndarray:
+    """Cycle each consumer-width word of ``unit``'s output ``k`` enters the FIFO of ``e``."""
+    port = unit.outputs[k]
+    n = np.arange(port.words * frames * port.elems // e.elems)
+    last = ((n + 1) * e.elems - 1) // port.elems
+    return unit.emitted(k, frames)[last] + converter_latency(port.elems, e.elems)
+
+
+def _eager(units, by_name, edges, frames, source: dict) -> None:
+    """The hardware's own behaviour with the ALAP depths: every unit as soon as it can,
+    but a word enters a FIFO only when the FIFO had room the cycle before, the input
+    arriving at the ALAP pace (``source``). Iterated to the fixed point (backpressure
+    travels one unit upstream per sweep). Each FIFO then gets the peak it reached:
+    the eager schedule stays feasible with those depths, so the hardware is never
+    later than it (the ALAP depths were upper bounds)."""
+    into = {(e.src, e.src_port): e for e in edges}
+    feeding = {(e.dst, e.dst_port): e for e in edges}
+    taken: dict[tuple[str, str], np.ndarray] = {}
+    previous = None
+    for _ in range(10 * len(units) + 10):
+        arrive = {}
+        for unit in units:
+            ready = []
+            for port in unit.inputs:
+                e = feeding.get((unit.name, port.name))
+                ready.append(source[(unit.name, port.name)] if e is None
+                             else arrive[(e.dst, e.dst_port)] + e.latency)
+            not_before = None
+            for k, port in enumerate(unit.outputs):
+                e = into[(unit.name, port.name)]
+                read = taken.get((e.dst, e.dst_port))
+                if read is None:
+                    continue
+                # producer word p needs room for the FIFO word holding its first element
+                p = np.arange(port.words * frames)
+                n = (p * port.elems) // e.elems - e.depth
+                room = np.where(n >= 0, read[np.maximum(n, 0)] + 1, -INF)
+                room = room - unit._delay(k, frames) - converter_latency(port.elems, e.elems)
+                bound = np.full(unit.steps * frames, -INF)
+                np.maximum.at(bound, _tile(unit.emit[k], unit.steps, frames), room)
+                not_before = bound if not_before is None else np.maximum(not_before, bound)
+            unit.run(ready, frames, not_before)
+            for k, port in enumerate(unit.outputs):
+                e = into[(unit.name, port.name)]
+                arrive[(e.dst, e.dst_port)] = _arrivals(unit, k, e, frames)
+        for unit in units:
+            for k, port in enumerate(unit.inputs):
+                taken[(unit.name, port.name)] = unit.taken(k, frames)
+        out = feeding[(OUTPUT, "i")]
+        taken[(OUTPUT, "i")] = arrive[(OUTPUT, "i")] + out.latency
+        state = np.concatenate([u.times for u in units])
+        if previous is not None and np.array_equal(state, previous):
+            break
+        previous = state
+    for e in edges:
+        written = arrive[(e.dst, e.dst_port)]
+        read = taken[(e.dst, e.dst_port)]
+        n = np.arange(len(written))
+        counted = n < len(n) - len(n) // frames
+        reads_before = np.searchsorted(read, written[counted] - 1, side="right")
+        e.peak = int((n[counted] + 1 - reads_before).max())
         e.depth = max(MIN_DEPTH, e.peak)

@@ -47,7 +47,7 @@ import yaml
 from ..errors import BitsmithError, ModelError
 from ..ir import Graph, LabelSelect, MatrixVector, MultiThreshold, Reshape, Thresholds, dtype
 from ..ir.core import values_fit
-from ..passes.acc_widths import minimal_acc
+from ..passes import settled as probe
 
 AUTO = 0  # folding placeholder resolved by generator.passes.fold
 
@@ -330,15 +330,6 @@ def settle_forks(nodes: list, scope: str) -> list:
             node = node.replace(outputs=readers)
         out.append(node)
     return out
-
-
-def probe(node):
-    """``node`` with ``auto`` foldings at 1 and accumulators at their narrowest, to check
-    everything the fold and accumulator passes will settle later."""
-    changes = {k: 1 for k in ("pe", "simd") if getattr(node, k, None) == AUTO}
-    if getattr(node, "acc_dtype", 0) is None and minimal_acc(node) is not None:
-        changes["acc_dtype"] = minimal_acc(node)
-    return node.replace(**changes) if changes else node
 
 
 def check_folding_later(graph: Graph, path: Path) -> None:

@@ -80,7 +80,13 @@ class MatrixVector(Node):
 
     @property
     def out_dtype(self) -> DataType:
-        return self.thresholds.out_dtype if self.thresholds is not None else self.acc_dtype
+        """The thresholds' output type, else the accumulator's (its narrowest while the
+        ``acc_widths`` pass has not set ``acc_dtype``)."""
+        if self.thresholds is not None:
+            return self.thresholds.out_dtype
+        if self.acc_dtype is None:
+            return self.minimal_acc_dtype(self.weights, self.weight_dtype, self.in_dtype)
+        return self.acc_dtype
 
     @staticmethod
     def minimal_acc_dtype(weights, weight_dtype, in_dtype) -> DataType:

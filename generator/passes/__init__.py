@@ -55,9 +55,30 @@ def pipeline(names, **options) -> tuple:
     return tuple(PASSES[name](**options.get(name, {})) for name in names)
 
 
+AUTO = 0
+"""Folding placeholder: a ``pe``/``simd`` of 0 is left to the folding pass."""
+
+
+def settled(node):
+    """``node`` with what later passes settle filled in: ``auto`` foldings at 1 and an
+    accumulator left ``None`` at its narrowest, so everything else can be checked now."""
+    from .acc_widths import minimal_acc
+    changes = {k: 1 for k in ("pe", "simd") if getattr(node, k, None) == AUTO}
+    if getattr(node, "acc_dtype", 0) is None and minimal_acc(node) is not None:
+        changes["acc_dtype"] = minimal_acc(node)
+    return node.replace(**changes) if changes else node
+
+
+def check_settled(graph) -> None:
+    """:meth:`Graph.check` of ``graph`` with its nodes :func:`settled`."""
+    graph.replace(nodes=tuple(settled(n) for n in graph.nodes)).check()
+
+
 def run_pipeline(graph, passes):
-    """Apply ``passes`` in order, checking the graph after each."""
+    """Apply ``passes`` in order, checking the graph after each (foldings still ``auto``
+    and accumulators still unsized are checked as :func:`settled`; lowering checks
+    them for real)."""
     for p in passes:
         graph = p.apply(graph)
-        graph.check()
+        check_settled(graph)
     return graph
