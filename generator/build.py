@@ -104,25 +104,20 @@ def load_model(path: str | Path, opts: BuildOptions) -> Graph:
 def build_pipeline(graph: Graph, opts: BuildOptions) -> tuple:
     """The passes :func:`prepare` runs for ``opts`` (see :mod:`bitsmith.generator.passes`).
 
-    ``--topk`` is the ``topk`` pass for native models only: the ONNX front end places a
-    top-K itself, where the model's float tail ends.
+    ``--topk`` is the ``topk`` pass for native models only: the ONNX front end (whose
+    graphs carry ``provenance``) places a top-K itself, where the model's float tail ends.
     """
     fold_file = None if opts.fold in (None, "auto") else Path(opts.fold)
     if fold_file is not None and not fold_file.exists():
         raise OptionError(f"--fold {fold_file}: no such file (use 'auto' or a JSON file)")
     passes = [AccWidths()]
-    if opts.topk is not None and not _has_topk(graph):
+    if opts.topk is not None and not graph.provenance:
         passes.append(AppendTopK(k=opts.topk))
     if opts.sparse == "auto":
         passes.append(Sparsify())
     passes += [InsertForks(), Fold(target_cycles=opts.resolved_target_cycles(), fold_file=fold_file),
                SizeFifos()]
     return tuple(passes)
-
-
-def _has_topk(graph: Graph) -> bool:
-    """The ONNX front end already turned ``--topk`` into the graph's last layer."""
-    return bool(graph.provenance) and any(row[0] == "--topk" for row in graph.provenance)
 
 
 def prepare(graph: Graph, opts: BuildOptions) -> Graph:
