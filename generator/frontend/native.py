@@ -267,9 +267,11 @@ def parse_layers(layers: list, first_input: str, tensors: dict, arrays: Arrays, 
     its inputs; ``tensors`` maps every known tensor to ``(shape, dtype)`` and is updated.
     ``container`` prefixes errors about the list itself, ``scope`` the ones about a layer
     (``"<scope>: <label> 'name': problem"``); layers without a name get ``default_name(i)``.
-    An op's parser gets ``(spec, in_shape, in_dtype, arrays, where)``, with tuples of
-    shapes and dtypes for an op marked ``multi_input``, and returns a node or a list of
-    nodes (the last one is the layer's output, named like the layer).
+    An op's parser gets ``(spec, in_shape, in_dtype, arrays, where)`` (``spec`` without
+    ``input``/``inputs``), with tuples of shapes and dtypes for an op marked
+    ``multi_input``, plus ``input_name=`` for an op marked ``takes_input_name``; it
+    returns a node or a list of nodes whose last is the layer's output, named like the
+    layer (the front end sets a single node's ``inputs``).
     """
     ops = native_ops()
     nodes, previous = [], first_input
@@ -290,6 +292,8 @@ def parse_layers(layers: list, first_input: str, tensors: dict, arrays: Arrays, 
         try:
             inputs = layer_inputs(spec, previous, tensors, where)
             fn = ops[op]
+            spec.pop("input", None)
+            spec.pop("inputs", None)
             if getattr(fn, "multi_input", False):
                 shapes = tuple(tensors[n][0] for n in inputs)
                 dts = tuple(tensors[n][1] for n in inputs)
@@ -297,9 +301,8 @@ def parse_layers(layers: list, first_input: str, tensors: dict, arrays: Arrays, 
             else:
                 if len(inputs) != 1:
                     raise ModelError(f"{where}: op {op!r} takes one input, not {len(inputs)}")
-                spec["input"] = inputs[0]
-                spec.pop("inputs", None)
-                made = fn(spec, tensors[inputs[0]][0], tensors[inputs[0]][1], arrays, where)
+                extra = {"input_name": inputs[0]} if getattr(fn, "takes_input_name", False) else {}
+                made = fn(spec, tensors[inputs[0]][0], tensors[inputs[0]][1], arrays, where, **extra)
         except ModelError as exc:
             msg = str(exc)
             raise ModelError(msg if msg.startswith(scope) else f"{where}: {msg}") from None

@@ -40,7 +40,7 @@ def _checked(node, where: str):
 
 
 def _keys(spec: dict, allowed: set, where: str) -> None:
-    extra = set(spec) - allowed - {"name", "op", "input", "inputs", "pe"}
+    extra = set(spec) - allowed - {"name", "op", "pe"}
     if extra:
         raise ModelError(f"{where}: unknown key {sorted(extra)[0]!r}")
 

@@ -156,12 +156,12 @@ def parse_global_pool(spec: dict, in_shape, in_dtype, arrays, where: str) -> Glo
     return node
 
 
-def parse_residual(spec: dict, in_shape, in_dtype, arrays, where: str) -> list[Node]:
+def parse_residual(spec: dict, in_shape, in_dtype, arrays, where: str, *, input_name: str) -> list[Node]:
     """``x + body(x)`` as ``<name>_fork``, the body layers and the add ``<name>``."""
     body = spec.get("body")
     if not isinstance(body, list) or not body:
         raise ModelError(f"{where}: body must be a non-empty list of layers")
-    name, source = spec["name"], spec["input"]
+    name, source = spec["name"], input_name
     fork = Fork(name=f"{name}_fork", in_shape=tuple(in_shape), in_dtype=in_dtype, inputs=(source,),
                 outputs=2, pe=fold_value(spec, "pe", where))
     tensors = {fork.name: (tuple(in_shape), in_dtype)}
@@ -180,6 +180,8 @@ def parse_residual(spec: dict, in_shape, in_dtype, arrays, where: str) -> list[N
         _check_unfolded(node, where)
     return [fork, *nodes, add]
 
+
+parse_residual.takes_input_name = True
 
 NATIVE_OPS = {
     "conv": parse_conv,
