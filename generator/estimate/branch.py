@@ -7,6 +7,8 @@ FIFOs are counted with the other edges' (:func:`bitsmith.generator.estimate.fifo
 
 from __future__ import annotations
 
+import math
+
 from ..ir.branch import Add, Concat, Fork
 from ..passes.fold import fold_dims
 from . import Resources, ideal_cycles, resources
@@ -65,5 +67,4 @@ def _add_dims(node: Add) -> dict[str, int]:
 
 @fold_dims(Concat)
 def _concat_dims(node: Concat) -> dict[str, int]:
-    import math
     return {"pe": math.gcd(*node.channels)}

@@ -9,24 +9,28 @@ hardware through the components' documented structure and latency formulas (the
 
 **FIFO sizing** (:func:`fifo_depths`). A deterministic dataflow of such units joined by
 bounded FIFOs is a timed event graph: each event (a unit's step) happens at the latest
-of its causes (inputs valid, the previous step done, room in the output FIFO). Such a
-system is monotone: if one schedule satisfies every constraint, the eager hardware
-(source always valid, sink always ready) does every event no later. So:
+of its causes (its input words valid, the previous step done, room in the FIFO it
+writes). Such a system is monotone: if a schedule satisfies every constraint, the eager
+hardware (source always valid, sink always ready) does every event no later. So:
 
-1. the sink takes frame ``f`` at cycle ``f*P``, ``P`` the ideal cycles per frame (the
-   slowest unit's);
-2. going backwards through the units (reverse topological order), each unit's steps
-   are placed as late as possible (ALAP) so that its outputs reach their consumers in
-   time (unit latency, width converter and FIFO latency included) and it takes one
-   step per cycle; a fork's step meets the earliest of its branches' needs;
-3. on every edge, the peak number of words written to the FIFO and not yet read in
-   that schedule is the depth it needs (at least 3, for one word per cycle).
+1. ASAP, input always valid, FIFOs unbounded: the slowest unit never waits, so the
+   output leaves at the pace of the folding (``P`` cycles per frame);
+2. ALAP for the output to leave at that pace: going backwards through the units, each
+   step as late as its consumers allow (unit, width-converter and FIFO latencies
+   included), one step per cycle; a fork's step meets the earliest of its branches'
+   needs. This schedule is feasible, so its peak occupancies are sufficient depths, but
+   they overstate what a consumer that absorbs early (a line buffer) needs;
+3. the eager hardware itself with those depths, the input arriving at the ALAP pace:
+   every step as soon as its words are valid and the FIFO it writes had room the cycle
+   before, iterated to the fixed point (backpressure moves one unit upstream per
+   sweep). Each edge gets the peak it reached (at least 3, for one word per cycle):
+   the eager schedule stays feasible with those depths, so the hardware, never later
+   than it, runs at ``P`` cycles per frame and never deadlocks.
 
-With those depths the ALAP schedule is feasible, so the eager hardware delivers frame
-``f`` by ``f*P`` plus a constant: throughput 1/P, no deadlock. A fork whose branch has
-a long lookahead (a 3x3 window needs whole rows before its first output) therefore
-gets exactly the words that branch consumes before the join can take its first pair.
-:data:`FRAMES` frames are placed; the last one (no successor to pull it) is not counted.
+A fork whose branch has a long lookahead (a 3x3 window needs a whole row more before its
+first output) thus gives the other branch's FIFO exactly the words that branch holds
+until the join takes its first pair. :data:`FRAMES` frames are placed; the last (no
+successor pulls it) is not counted.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from ..ir.conv import Conv, GlobalAccPool, MaxPool
 from ..ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
 from ..ir.sparse import SparseMatrixVector
 from ..netlist import INPUT, OUTPUT, wire
-from . import SCHEDULES, graph_cycles, schedule
+from . import SCHEDULES, schedule
 
 FRAMES = 5
 MIN_DEPTH = 3
@@ -188,9 +192,9 @@ class WindowUnit(Unit):
             nonlocal w_last
             start = -INF if g < self.buffer_rows else released[g - self.buffer_rows] + 1
             a = ready[g * self.row_words:(g + 1) * self.row_words].copy()
-            a[0] = max(a[0], start)
+            a[0] = max(a[0], start, w_last + 1)
             k = np.arange(self.row_words)
-            t = k + np.maximum.accumulate(np.maximum(a, w_last + 1 - 0 * k) - k)
+            t = k + np.maximum.accumulate(a - k)
             writer[g * self.row_words:(g + 1) * self.row_words] = t
             w_last = t[-1]
             complete[g] = t[-1]
@@ -200,8 +204,8 @@ class WindowUnit(Unit):
                 r0 = f * self.steps + y * per_row
                 need = self.row_need[y * per_row:(y + 1) * per_row] + f * rows   # global rows
                 while w_next < int(need.max()):
-                    if w_next >= self.buffer_rows and released[w_next - self.buffer_rows] == INF:
-                        raise AssertionError(f"{self.name}: schedule model needs a row not yet released")
+                    assert w_next < self.buffer_rows or released[w_next - self.buffer_rows] < INF, \
+                        f"{self.name}: the writer waits for a row the reader releases later"
                     write_row(w_next)
                     w_next += 1
                 a = complete[need - 1] + 1
