@@ -196,18 +196,6 @@ class Conv(_Window):
             _check_fold(self.name, "SIMD", self.simd, ic, "in_channels")
             _check_fold(self.name, "PE", self.pe, self.out_channels, "out_channels")
 
-    @property
-    def burst_elems(self) -> int:
-        """Input elements taken in one burst (see ``bitsmith.generator.build.burst_elems``).
-
-        Only a 1x1/stride-1/unpadded conv, lowered to a bare MVAU with several neuron folds,
-        reads a pixel's IC channels in a burst; otherwise the sliding window in front
-        absorbs the input at one word per cycle.
-        """
-        pointwise = (tuple(self.kernel) == (1, 1) and tuple(self.stride) == (1, 1)
-                     and not any(self.padding) and not self.depthwise)
-        return self.in_channels if pointwise and self.out_channels // self.pe > 1 else 0
-
     def cycles_per_pixel(self) -> int:
         """MVAU (VVAU) cycles per output pixel: (OC/PE)*(KH*KW*IC/SIMD), depthwise (C/PE)*KH*KW."""
         kh, kw = self.kernel
