@@ -189,7 +189,8 @@ class Graph:
     consumes; ``host_post`` turns the hardware's integers into the model's output.
     Both are tuples of host stages (``bitsmith.generator.ir.host``); empty means identity.
     ``input_name`` names the graph input tensor. ``fifos`` holds the FIFO of every
-    stream edge once the FIFO-sizing pass has run (empty before).
+    stream edge once the FIFO-sizing pass has run (empty before, and again after any
+    change of ``nodes``).
     """
 
     name: str
@@ -323,13 +324,17 @@ class Graph:
 
     def check_forks(self) -> None:
         """Raise unless every tensor but a Fork's is read at most once (needed to lower)."""
-        for name in [self.input_name] + [n.name for n in self.nodes]:
+        producers = {self.input_name: None, **{n.name: n for n in self.nodes}}
+        for name, producer in producers.items():
             readers = self.consumers(name)
-            if len(readers) > 1 and getattr(self.node(name) if name != self.input_name else None,
-                                            "fan_out", None) is None:
+            if len(readers) > 1 and getattr(producer, "fan_out", None) is None:
                 raise ModelError(f"tensor {name!r} feeds {len(readers)} layers "
                                  f"({', '.join(n.name for n in readers)}) without a fork; "
                                  f"run the insert_forks pass")
 
     def replace(self, **changes) -> "Graph":
+        """A copy with ``changes``; new ``nodes`` drop the FIFO depths (sized for the old
+        ones) unless ``fifos`` are given too."""
+        if "nodes" in changes and "fifos" not in changes:
+            changes["fifos"] = ()
         return dataclasses.replace(self, **changes)

@@ -55,6 +55,7 @@ def test_residual_subgraph_golden_helpers_and_round_trip():
     back = load_graph(dump_graph(g))
     assert [n.inputs for n in back.nodes] == [n.inputs for n in g.nodes]
     assert back.fifos == g.fifos and back.fifos[0].bits == 18
+    assert g.replace(nodes=g.nodes).fifos == () and g.replace(name="h").fifos == g.fifos
     np.testing.assert_array_equal(run_graph(back, x), run_graph(g, x))
 
 
