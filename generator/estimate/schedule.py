@@ -35,6 +35,7 @@ successor pulls it) is not counted.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 
@@ -51,6 +52,8 @@ from ..ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
 from ..ir.sparse import SparseMatrixVector
 from ..netlist import INPUT, OUTPUT, wire
 from . import SCHEDULES, schedule
+
+log = logging.getLogger(__name__)
 
 FRAMES = 5
 MIN_DEPTH = 3
@@ -541,7 +544,7 @@ def _eager(units, by_name, edges, frames, source: dict) -> None:
     arriving at the ALAP pace (``source``). Iterated to the fixed point (backpressure
     travels one unit upstream per sweep). Each FIFO then gets the peak it reached:
     the eager schedule stays feasible with those depths, so the hardware is never
-    later than it (the ALAP depths were upper bounds)."""
+    later than it (the ALAP depths were upper bounds, and stay if it does not settle)."""
     into = {(e.src, e.src_port): e for e in edges}
     feeding = {(e.dst, e.dst_port): e for e in edges}
     taken: dict[tuple[str, str], np.ndarray] = {}
@@ -581,6 +584,9 @@ def _eager(units, by_name, edges, frames, source: dict) -> None:
         if previous is not None and np.array_equal(state, previous):
             break
         previous = state
+    else:
+        log.warning("FIFO sizing: the eager schedule did not settle; keeping the ALAP depths")
+        return
     for e in edges:
         written = arrive[(e.dst, e.dst_port)]
         read = taken[(e.dst, e.dst_port)]
