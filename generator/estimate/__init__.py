@@ -6,7 +6,7 @@ package is imported on first use.
 * ``ideal_cycles(node) -> int``: cycles per frame of the node at its folding with
   source always valid and sink always ready (the folding bound).
 * ``resources(node) -> Resources``: estimated LUT/FF/BRAM18/DSP on a 6-input-LUT FPGA.
-* ``schedule(node) -> list[Unit]``: when each of the node's hardware units consumes and
+* ``schedule_model(node) -> list[Unit]``: when each of the node's hardware units consumes and
   emits its words (:mod:`.schedule`), for FIFO sizing.
 """
 
@@ -22,7 +22,7 @@ RESOURCES = Registry(__name__, "resource estimate")
 SCHEDULES = Registry(__name__, "schedule model")
 ideal_cycles: Callable = CYCLES.register
 resources: Callable = RESOURCES.register
-schedule: Callable = SCHEDULES.register
+schedule_model: Callable = SCHEDULES.register
 """Decorator registering ``fn(node) -> list[schedule.Unit]`` (see :mod:`.schedule`)."""
 
 

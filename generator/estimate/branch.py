@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..ir.branch import Add, Concat, Fork
 from ..passes.fold import fold_dims
-from . import Resources, ideal_cycles, resources
+from . import Resources, ideal_cycles, resources, schedule_model
+from .schedule import Unit, port
 
 
 def _words(node, channels: int) -> int:
@@ -68,3 +71,41 @@ def _add_dims(node: Add) -> dict[str, int]:
 @fold_dims(Concat)
 def _concat_dims(node: Concat) -> dict[str, int]:
     return {"pe": math.gcd(*node.channels)}
+
+
+# Schedule models (FIFO sizing, see schedule.py).
+
+@schedule_model(Fork)
+def _fork(node: Fork) -> list[Unit]:
+    from bitsmith.hw.plumbing.duplicate import output_names
+    h, w, c = node.in_shape
+    words = h * w * c // node.pe
+    steps = np.arange(words)
+    return [Unit(node.name, [port("i", words, node.pe, node.in_dtype)],
+                 [port(n, words, node.pe, node.in_dtype) for n in output_names(node.outputs)],
+                 words, [steps], [steps] * node.outputs, [1] * node.outputs)]
+
+
+@schedule_model(Add)
+def _add(node: Add) -> list[Unit]:
+    h, w, c = node.in_shape
+    words = h * w * c // node.pe
+    steps = np.arange(words)
+    return [Unit(node.name, [port("a", words, node.pe, node.in_dtype),
+                             port("b", words, node.pe, node.in_dtype_b)],
+                 [port("o", words, node.pe, node.out_dtype)], words, [steps, steps], [steps], [1])]
+
+
+@schedule_model(Concat)
+def _concat(node: Concat) -> list[Unit]:
+    h, w, _ = node.in_shape
+    words = [c // node.pe for c in node.channels]
+    per = sum(words)
+    pix = np.arange(h * w)[:, None] * per
+    consume, offset = [], 0
+    for k in words:
+        consume.append((pix + offset + np.arange(k)[None, :]).ravel())
+        offset += k
+    steps = np.arange(h * w * per)
+    return [Unit(node.name, [port(f"i{k}", h * w * n, node.pe, node.in_dtype) for k, n in enumerate(words)],
+                 [port("o", h * w * per, node.pe, node.out_dtype)], h * w * per, consume, [steps], [1])]

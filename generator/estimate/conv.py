@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from bitsmith.hw.compute.sliding_window import buffer_rows, window_cycles
 
 from ..ir.conv import Conv, GlobalAccPool, MaxPool
 from ..ir.dense import MatrixVector
-from . import Resources, ideal_cycles, node_resources, resources
+from . import Resources, ideal_cycles, node_resources, resources, schedule_model
 from .dense import memory_cost
+from .schedule import group_unit, mvau_unit, threshold_latency, window_unit
 from ..passes.fold import fold_dims
 
 
@@ -132,3 +135,43 @@ def _maxpool_dims(node: MaxPool) -> dict[str, int]:
 def _global_pool_dims(node: GlobalAccPool) -> dict[str, int]:
     return {"pe": node.in_shape[2]}
 
+
+# Schedule models (FIFO sizing, see schedule.py).
+
+@schedule_model(Conv)
+def _conv(node: Conv) -> list[Unit]:
+    oh, ow = node.out_hw
+    kh, kw = node.kernel
+    if node.depthwise:
+        c = node.in_channels
+        thr = threshold_latency(node.thresholds.steps, False) if node.thresholds is not None else 0
+        return [window_unit(node, node.pe, True, node.padding),
+                group_unit(node.name, node.in_dtype, node.out_dtype, oh * ow * c // node.pe, kh * kw,
+                           node.pe, 3 + thr + 2)]
+    pointwise = (tuple(node.kernel) == (1, 1) and tuple(node.stride) == (1, 1)
+                 and not any(node.padding))
+    mvau = mvau_unit(node.name, node.in_dtype, node.out_dtype, oh * ow, kh * kw * node.in_channels,
+                     node.out_channels, node.pe, node.simd, node.thresholds)
+    return [mvau] if pointwise else [window_unit(node, node.simd, False, node.padding), mvau]
+
+
+@schedule_model(MaxPool)
+def _maxpool(node: MaxPool) -> list[Unit]:
+    if tuple(node.kernel) == (1, 1) and tuple(node.stride) == (1, 1):
+        return []
+    oh, ow = node.out_hw
+    kh, kw = node.kernel
+    c = node.in_shape[2]
+    return [window_unit(node, node.pe, True, (0, 0, 0, 0)),
+            group_unit(node.name, node.in_dtype, node.out_dtype, oh * ow * c // node.pe, kh * kw,
+                       node.pe, 1)]
+
+
+@schedule_model(GlobalAccPool)
+def _global_pool(node: GlobalAccPool) -> list[Unit]:
+    h, w, c = node.in_shape
+    cg = c // node.pe
+    steps = np.arange(h * w * cg)
+    return [Unit(node.name, [port("i", h * w * cg, node.pe, node.in_dtype)],
+                 [port("o", cg, node.pe, node.out_dtype)], h * w * cg, [steps],
+                 [steps[-cg:]], [1])]

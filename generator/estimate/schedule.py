@@ -1,6 +1,8 @@
 """Word-level schedule models of the hardware units, and the FIFO depths they imply.
 
-Every node kind registers (:func:`schedule`) the chain of units its lowering makes, with
+Every node kind registers (``@schedule_model(Kind)``, next to its other estimates in
+``generator/estimate/<kind>.py``, built from :func:`streaming`, :func:`mvau_unit`,
+:func:`window_unit`, :func:`group_unit` or :class:`Unit`) the chain of units its lowering makes, with
 the same names (``<node>_swu`` then ``<node>`` for a windowed layer): for each unit,
 the order in which it consumes and emits the words of one frame, one step per clock
 cycle, and the latency from a step to its output word being valid. The models know the
@@ -46,12 +48,8 @@ from bitsmith.hw.compute.sliding_window import buffer_rows
 from bitsmith.hw.streams import BLOCK_RAM_MIN_WORDS
 
 from ..errors import ModelError
-from ..ir.branch import Add, Concat, Fork
-from ..ir.conv import Conv, GlobalAccPool, MaxPool
-from ..ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
-from ..ir.sparse import SparseMatrixVector
 from ..netlist import INPUT, OUTPUT, wire
-from . import SCHEDULES, schedule
+from . import SCHEDULES
 
 log = logging.getLogger(__name__)
 
@@ -247,17 +245,17 @@ class WindowUnit(Unit):
         return [self.writer_times]
 
 
-# --------------------------------------------------------------------------- models
+# --------------------------------------------------------------------------- unit builders
 
-def _port(name, words, elems, dt) -> Port:
+def port(name, words, elems, dt) -> Port:
     return Port(name, int(words), int(elems), dt.bitwidth())
 
 
 def streaming(name, node, in_words, elems, out_dtype, latency) -> Unit:
     """One word in, one word out per step (thresholds, fork, ...)."""
     steps = np.arange(in_words)
-    return Unit(name, [_port("i", in_words, elems, node.in_dtype)],
-                [_port("o", in_words, elems, out_dtype)], in_words, [steps], [steps], [latency])
+    return Unit(name, [port("i", in_words, elems, node.in_dtype)],
+                [port("o", in_words, elems, out_dtype)], in_words, [steps], [steps], [latency])
 
 
 def mvau_unit(name, in_dtype, out_dtype, vectors, mw, mh, pe, simd, thresholds) -> Unit:
@@ -269,7 +267,7 @@ def mvau_unit(name, in_dtype, out_dtype, vectors, mw, mh, pe, simd, thresholds) 
     v = np.arange(vectors)[:, None] * per
     consume = (v + np.arange(sf)[None, :]).ravel()
     emit = (v + np.arange(nf)[None, :] * sf + sf - 1).ravel()
-    return Unit(name, [_port("i", vectors * sf, simd, in_dtype)], [_port("o", vectors * nf, pe, out_dtype)],
+    return Unit(name, [port("i", vectors * sf, simd, in_dtype)], [port("o", vectors * nf, pe, out_dtype)],
                 vectors * per, [consume], [emit], [latency])
 
 
@@ -292,8 +290,8 @@ def window_unit(node, simd, depthwise, pad) -> WindowUnit:
         row[-1] = h if y == oh - 1 else max(max(t + sh, 0), last)
     release = np.array([h if y == oh - 1 else max(y * sh + sh - pt, 0) for y in range(oh)])
     steps = np.arange(oh * per_row)
-    return WindowUnit(f"{node.name}_swu", [_port("i", h * w * cg, simd, node.in_dtype)],
-                      [_port("o", oh * per_row, simd, node.in_dtype)], oh * per_row,
+    return WindowUnit(f"{node.name}_swu", [port("i", h * w * cg, simd, node.in_dtype)],
+                      [port("o", oh * per_row, simd, node.in_dtype)], oh * per_row,
                       [np.arange(h * w * cg)], [steps], [1], row_need=need, row_release=release,
                       row_words=w * cg, buffer_rows=buffer_rows(h, kh, sh, pt, pb))
 
@@ -301,133 +299,8 @@ def window_unit(node, simd, depthwise, pad) -> WindowUnit:
 def group_unit(name, in_dtype, out_dtype, groups, k, pe, latency) -> Unit:
     """Takes ``k`` words per group, emits one word per group (VVAU, max-pool)."""
     steps = np.arange(groups * k)
-    return Unit(name, [_port("i", groups * k, pe, in_dtype)], [_port("o", groups, pe, out_dtype)],
+    return Unit(name, [port("i", groups * k, pe, in_dtype)], [port("o", groups, pe, out_dtype)],
                 groups * k, [steps], [steps[k - 1::k]], [latency])
-
-
-@schedule(MatrixVector)
-def _mvau(node: MatrixVector) -> list[Unit]:
-    h, w, _ = node.in_shape
-    return [mvau_unit(node.name, node.in_dtype, node.out_dtype, h * w, node.in_features,
-                      node.out_features, node.pe, node.simd, node.thresholds)]
-
-
-@schedule(MultiThreshold)
-def _thresholds(node: MultiThreshold) -> list[Unit]:
-    h, w, c = node.in_shape
-    latency = 1 + threshold_latency(node.thresholds.steps, True) + 2
-    return [streaming(node.name, node, h * w * c // node.pe, node.pe, node.out_dtype, latency)]
-
-
-@schedule(Reshape)
-def _reshape(node: Reshape) -> list[Unit]:
-    return []
-
-
-@schedule(LabelSelect)
-def _label_select(node: LabelSelect) -> list[Unit]:
-    """Reads the C/PE words (the running maximum, K = PE = 1: one every 2 cycles), then
-    sends the K indices on consecutive cycles."""
-    c = node.in_shape[2]
-    words = c // node.pe
-    running = node.k == 1 and node.pe == 1
-    steps = 2 * c if running else max(words, node.k + 1)
-    consume = np.arange(words) * (2 if running else 1)
-    return [Unit(node.name, [_port("i", words, node.pe, node.in_dtype)],
-                 [_port("o", node.k, 1, node.out_dtype)], steps, [consume],
-                 [np.full(node.k, steps - 1)], [3 if running else 2], [np.arange(node.k)])]
-
-
-@schedule(Conv)
-def _conv(node: Conv) -> list[Unit]:
-    oh, ow = node.out_hw
-    kh, kw = node.kernel
-    if node.depthwise:
-        c = node.in_channels
-        thr = threshold_latency(node.thresholds.steps, False) if node.thresholds is not None else 0
-        return [window_unit(node, node.pe, True, node.padding),
-                group_unit(node.name, node.in_dtype, node.out_dtype, oh * ow * c // node.pe, kh * kw,
-                           node.pe, 3 + thr + 2)]
-    pointwise = (tuple(node.kernel) == (1, 1) and tuple(node.stride) == (1, 1)
-                 and not any(node.padding))
-    mvau = mvau_unit(node.name, node.in_dtype, node.out_dtype, oh * ow, kh * kw * node.in_channels,
-                     node.out_channels, node.pe, node.simd, node.thresholds)
-    return [mvau] if pointwise else [window_unit(node, node.simd, False, node.padding), mvau]
-
-
-@schedule(MaxPool)
-def _maxpool(node: MaxPool) -> list[Unit]:
-    if tuple(node.kernel) == (1, 1) and tuple(node.stride) == (1, 1):
-        return []
-    oh, ow = node.out_hw
-    kh, kw = node.kernel
-    c = node.in_shape[2]
-    return [window_unit(node, node.pe, True, (0, 0, 0, 0)),
-            group_unit(node.name, node.in_dtype, node.out_dtype, oh * ow * c // node.pe, kh * kw,
-                       node.pe, 1)]
-
-
-@schedule(GlobalAccPool)
-def _global_pool(node: GlobalAccPool) -> list[Unit]:
-    h, w, c = node.in_shape
-    cg = c // node.pe
-    steps = np.arange(h * w * cg)
-    return [Unit(node.name, [_port("i", h * w * cg, node.pe, node.in_dtype)],
-                 [_port("o", cg, node.pe, node.out_dtype)], h * w * cg, [steps],
-                 [steps[-cg:]], [1])]
-
-
-@schedule(SparseMatrixVector)
-def _sparse(node: SparseMatrixVector) -> list[Unit]:
-    """Per vector: its words first, then the output words one per cycle after the
-    worst-case (dense activations) vector time and the drain (``SparseEngine``)."""
-    from .sparse import drain_latency
-    h, w, _ = node.in_shape
-    busiest = int(node.column_lengths().sum(axis=1).max())
-    in_words, out_words = node.in_features // node.simd, node.out_features // node.n_pe
-    per = max(busiest, node.in_features, node.rows_per_pe, in_words, out_words)
-    v = np.arange(h * w)[:, None] * per
-    consume = (v + np.arange(in_words)[None, :]).ravel()
-    emit = np.repeat(v[:, 0] + per - 1, out_words)
-    return [Unit(node.name, [_port("i", h * w * in_words, node.simd, node.in_dtype)],
-                 [_port("o", h * w * out_words, node.n_pe, node.out_dtype)], h * w * per,
-                 [consume], [emit], [5 + drain_latency(node)], [np.tile(np.arange(out_words), h * w)])]
-
-
-@schedule(Fork)
-def _fork(node: Fork) -> list[Unit]:
-    from bitsmith.hw.plumbing.duplicate import output_names
-    h, w, c = node.in_shape
-    words = h * w * c // node.pe
-    steps = np.arange(words)
-    return [Unit(node.name, [_port("i", words, node.pe, node.in_dtype)],
-                 [_port(n, words, node.pe, node.in_dtype) for n in output_names(node.outputs)],
-                 words, [steps], [steps] * node.outputs, [1] * node.outputs)]
-
-
-@schedule(Add)
-def _add(node: Add) -> list[Unit]:
-    h, w, c = node.in_shape
-    words = h * w * c // node.pe
-    steps = np.arange(words)
-    return [Unit(node.name, [_port("a", words, node.pe, node.in_dtype),
-                             _port("b", words, node.pe, node.in_dtype_b)],
-                 [_port("o", words, node.pe, node.out_dtype)], words, [steps, steps], [steps], [1])]
-
-
-@schedule(Concat)
-def _concat(node: Concat) -> list[Unit]:
-    h, w, _ = node.in_shape
-    words = [c // node.pe for c in node.channels]
-    per = sum(words)
-    pix = np.arange(h * w)[:, None] * per
-    consume, offset = [], 0
-    for k in words:
-        consume.append((pix + offset + np.arange(k)[None, :]).ravel())
-        offset += k
-    steps = np.arange(h * w * per)
-    return [Unit(node.name, [_port(f"i{k}", h * w * n, node.pe, node.in_dtype) for k, n in enumerate(words)],
-                 [_port("o", h * w * per, node.pe, node.out_dtype)], h * w * per, consume, [steps], [1])]
 
 
 # --------------------------------------------------------------------------- sizing
