@@ -518,7 +518,7 @@ def folding_curves(graph: Graph, boards: Sequence[str], points: int = 12) -> dic
         clock = CLOCK_GOAL_MHZ[fam]
         curve = []
         for t in targets:
-            folded = Fold(target_cycles=t).run(base)
+            folded = Fold(target_cycles=t).apply(base)
             est = estimate_design(folded, fam, cache=cache)
             cycles = graph_cycles(folded)
             curve.append({"target": t, "cycles": cycles, "luts": est.luts, "brams": est.brams,

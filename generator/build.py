@@ -3,8 +3,10 @@
 Steps (each a plain function, so tests and other commands can stop anywhere):
 
 1. :func:`load_model` — front end by file type (``.onnx`` or native ``.yaml/.yml/.json``);
-2. :func:`prepare` — host split defaults, ``--topk``, ``--sparse``, the folding pass, checks;
-3. :func:`elaborate` — lower every node onto ``hw`` stages and wrap them in the AXI4-Stream top;
+2. :func:`prepare` — host split defaults, then the pass pipeline (:func:`build_pipeline`:
+   accumulator widths, ``--topk``, ``--sparse``, fork insertion, folding, FIFO sizing);
+3. :func:`elaborate` — lower every node onto ``hw`` stages, wire them into a
+   :class:`~hw.top.Dataflow` netlist with the sized FIFOs, wrap it in the AXI4-Stream top;
 4. :func:`write_bundle` — Verilog, ``design.json``, ``sim/``, reports, written atomically.
 """
 
@@ -22,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError, OptionError
-from .estimate import BRAM_KBIT, MODEL, UNITS, Resources, graph_cycles, node_cycles, node_resources
-from .ir import Graph, LabelSelect, dtype
+from .estimate import BRAM_KBIT, MODEL, UNITS, Resources, fifo_resources, graph_cycles, node_cycles, node_resources
+from .ir import Graph, dtype
 from .ir.host import ToNHWC
 from .ir.origin import describe_node
 from .ir.serialize import FORMAT, dump_graph, load_graph
@@ -31,7 +33,12 @@ from .limits import MAX_ONNX_BYTES, check_graph, check_hardware
 from .lowering import lower_node
 from .outdir import check_out_dir, staging
 from .passes import run_pipeline
+from .passes.acc_widths import AccWidths
 from .passes.fold import Fold
+from .passes.insert_forks import InsertForks
+from .passes.size_fifos import SizeFifos
+from .passes.sparsify import Sparsify
+from .passes.topk import AppendTopK
 from .safeio import read_text, regular_file
 
 log = logging.getLogger(__name__)
@@ -89,7 +96,7 @@ def _front_end(path: Path, opts: BuildOptions) -> Graph:
     if path.suffix == ".onnx":
         from .frontend.qonnx import load_onnx
         graph = load_onnx(path, input_dtype=dtype(opts.input_dtype) if opts.input_dtype else None,
-                          input_scale=opts.input_scale, topk=opts.topk, sparse=opts.sparse)
+                          input_scale=opts.input_scale, topk=opts.topk)
         # An ONNX graph carries no folding: every foldable layer is left to the folding pass.
         from .passes.fold import AUTO, fold_parameters
         return graph.replace(nodes=tuple(
@@ -102,42 +109,35 @@ def _front_end(path: Path, opts: BuildOptions) -> Graph:
                               f"datatype {graph.in_dtype.name}")
         if opts.input_scale is not None:
             raise OptionError(f"--input-scale applies to ONNX models; {path.name} already takes integers")
-        if opts.topk is not None:
-            graph = append_topk(graph, opts.topk)
-        if opts.sparse == "auto":
-            graph = sparsify(graph)
         return graph
     raise ModelError(f"{path}: unknown model type {path.suffix!r} (expected .onnx, .yaml, .yml or .json)")
 
 
-def append_topk(graph: Graph, k: int) -> Graph:
-    if isinstance(graph.nodes[-1], LabelSelect):
-        raise OptionError("--topk given but the model already ends in a top-K layer")
-    channels = graph.out_shape[2]
-    if graph.out_shape[:2] != (1, 1):
-        raise OptionError(f"--topk needs a vector output, the model's is {graph.out_shape}")
-    if not 1 <= k <= channels:
-        raise OptionError(f"--topk must be in 1..{channels}, not {k}")
-    node = LabelSelect(name="topk", in_shape=graph.out_shape, in_dtype=graph.out_dtype, k=k, pe=0)
-    return graph.replace(nodes=graph.nodes + (node,))
+def build_pipeline(graph: Graph, opts: BuildOptions) -> tuple:
+    """The passes :func:`prepare` runs for ``opts`` (see :mod:`bitsmith.generator.passes`).
 
-
-def sparsify(graph: Graph) -> Graph:
-    try:
-        from .sparse import sparsify_graph
-    except ImportError:
-        raise OptionError("--sparse auto: the sparse engine is not available in this build") from None
-    return sparsify_graph(graph)
-
-
-def prepare(graph: Graph, opts: BuildOptions) -> Graph:
-    """Default host-pre, folding, and a full consistency check."""
-    if not graph.host_pre:
-        graph = graph.replace(host_pre=(ToNHWC(shape=tuple(graph.in_shape)),))
+    ``--topk`` is the ``topk`` pass for native models only: the ONNX front end (whose
+    graphs carry ``provenance``) places a top-K itself, where the model's float tail ends.
+    """
     fold_file = None if opts.fold in (None, "auto") else Path(opts.fold)
     if fold_file is not None:
         regular_file(fold_file, "--fold", error=OptionError)
-    graph = run_pipeline(graph, (Fold(target_cycles=opts.resolved_target_cycles(), fold_file=fold_file),))
+    passes = [AccWidths()]
+    if opts.topk is not None and not graph.provenance:
+        passes.append(AppendTopK(k=opts.topk))
+    if opts.sparse == "auto":
+        passes.append(Sparsify())
+    passes += [InsertForks(), Fold(target_cycles=opts.resolved_target_cycles(), fold_file=fold_file),
+               SizeFifos()]
+    return tuple(passes)
+
+
+def prepare(graph: Graph, opts: BuildOptions) -> Graph:
+    """Default host-pre, the pass pipeline, and a full consistency check after each pass."""
+    if not graph.host_pre:
+        graph = graph.replace(host_pre=(ToNHWC(shape=tuple(graph.in_shape)),))
+    graph = run_pipeline(graph, build_pipeline(graph, opts))
+    graph.check()
     return graph
 
 
@@ -168,11 +168,11 @@ class Elaborated:
     top: object
     io: dict
     stages: list
+    edges: list
 
 
-def stream_io(graph: Graph, stages) -> dict:
-    first, last = stages[0], stages[-1]
-    in_elems, out_elems = first.in_elems, last.out_elems
+def stream_io(graph: Graph, dataflow) -> dict:
+    in_elems, out_elems = dataflow.in_elems, dataflow.out_elems
     in_total = int(np.prod(graph.in_shape))
     out_total = int(np.prod(graph.out_shape))
     if in_total % in_elems or out_total % out_elems:
@@ -190,39 +190,32 @@ def stream_io(graph: Graph, stages) -> dict:
     }
 
 
-def burst_elems(node) -> int:
-    """Elements a node takes in one burst before pausing (0: it consumes steadily).
-
-    An MVAU with more than one neuron fold reads its whole input vector during the first
-    fold and re-reads its buffer for the others, so the FIFO in front of it must hold a
-    vector's worth of what the producer emits meanwhile.
-    """
-    from .ir import MatrixVector
-    if isinstance(node, MatrixVector) and node.out_features // node.pe > 1:
-        return node.in_features
-    return int(getattr(node, "burst_elems", 0) or 0)
+def sized(graph: Graph) -> Graph:
+    """``graph`` with explicit forks and FIFO depths (a hand-built graph may lack them;
+    a fork the pass inserts is folded like any auto layer)."""
+    if graph.fifos:
+        return graph
+    return run_pipeline(graph, (InsertForks(), Fold(), SizeFifos()))
 
 
-def size_fifos(per_node: list[tuple[object, list]]) -> list:
-    """Flatten the stages, giving each FIFO room for its consumer's input burst.
-
-    The FIFO after a stage holds words of the next stage's input width (the width
-    converter sits in front of it), so a consumer that reads ``burst`` elements in one go
-    needs ``ceil(burst / in_elems)`` words buffered, plus two of slack.
-    """
-    import dataclasses
-    flat = [(node, stage) for node, stages in per_node for stage in stages]
-    out = []
-    for k, (node, stage) in enumerate(flat):
-        depth = 3
-        if k + 1 < len(flat):
-            next_node, next_stage = flat[k + 1]
-            first_of_node = next((st for n, st in flat if n is next_node), None) is next_stage
-            burst = burst_elems(next_node) if first_of_node else 0
-            if burst:
-                depth = max(3, -(-burst // next_stage.in_elems) + 2)
-        out.append(dataclasses.replace(stage, fifo_depth=max(stage.fifo_depth, depth)))
-    return out
+def netlist(graph: Graph) -> tuple[list, list]:
+    """``(stages, edges)`` of the graph's :class:`~hw.top.Dataflow`, FIFO depths from
+    ``graph.fifos`` (sized here when the graph has none yet)."""
+    from bitsmith.hw.top import Edge
+    from .netlist import wire
+    graph = sized(graph)
+    stages, wires = wire(graph, lambda node: lower_checked(graph, node))
+    if not stages:
+        raise ModelError(f"network {graph.name!r} has no hardware layers")
+    depth = {(f.dst, f.port): f.depth for f in graph.fifos}
+    edges = []
+    for w in wires:
+        if w.src != "input" and (w.dst, w.dst_port) not in depth:
+            raise ModelError(f"network {graph.name!r}: no FIFO depth for the edge {w.src}.{w.src_port} -> "
+                             f"{w.dst}.{w.dst_port} (the graph's fifos are stale; rerun the size_fifos pass)")
+        edges.append(Edge(src=w.src, src_port=w.src_port, dst=w.dst, dst_port=w.dst_port,
+                          depth=depth.get((w.dst, w.dst_port), 3)))
+    return stages, edges
 
 
 def lower_checked(graph: Graph, node) -> list:
@@ -238,15 +231,13 @@ def lower_checked(graph: Graph, node) -> list:
 
 def elaborate(graph: Graph) -> Elaborated:
     from bitsmith.hw.top import AxiStreamTop, Dataflow
-    stages = size_fifos([(node, lower_checked(graph, node)) for node in graph.nodes])
-    if not stages:
-        raise ModelError(f"network {graph.name!r} has no hardware layers")
-    io = stream_io(graph, stages)
-    dataflow = Dataflow(stages)
+    stages, edges = netlist(graph)
+    dataflow = Dataflow(stages, edges)
+    io = stream_io(graph, dataflow)
     top = AxiStreamTop(dataflow=dataflow, in_elem_bits=graph.in_dtype.bitwidth(),
                        in_elems=io["in"]["elems_per_word"], out_elem_bits=graph.out_dtype.bitwidth(),
                        out_elems=io["out"]["elems_per_word"], out_words_per_frame=io["out"]["words_per_frame"])
-    return Elaborated(top=top, io=io, stages=stages)
+    return Elaborated(top=top, io=io, stages=stages, edges=edges)
 
 
 def emit_verilog(top, name: str) -> str:
@@ -261,7 +252,7 @@ def layer_rows(graph: Graph) -> list[dict]:
     rows = []
     for node in graph.nodes:
         res = node_resources(node)
-        row = {"name": node.name, "kind": type(node).__name__,
+        row = {"name": node.name, "kind": type(node).__name__, "inputs": list(node.inputs),
                "in_shape": list(node.in_shape), "out_shape": list(node.out_shape),
                "in_dtype": node.in_dtype.name, "out_dtype": node.out_dtype.name,
                "cycles": node_cycles(node),
@@ -298,9 +289,15 @@ def make_report(graph: Graph, io: dict, generation_s: float, *, stages=None,
     total = Resources()
     for node in graph.nodes:
         total = total + node_resources(node)
+    fifos = [{"src": f"{f.src}.{f.src_port}", "dst": f"{f.dst}.{f.port}", "depth": f.depth,
+              "peak": f.peak, "width": f.elems * f.elem_bits, "bits": f.bits} for f in graph.fifos]
+    for f in graph.fifos:
+        total = total + fifo_resources(f.depth, f.elems * f.elem_bits)
     ideal = graph_cycles(graph)
     bottleneck = max(rows, key=lambda r: r["cycles"])["name"] if rows else None
     return {
+        "fifos": fifos,
+        "fifo_bits": sum(f["bits"] for f in fifos),
         "name": graph.name,
         "ideal_cycles_per_frame": ideal,
         "bottleneck": bottleneck,
@@ -338,10 +335,12 @@ def write_bundle(graph: Graph, out_dir: Path, *, progress=None, protect=(), fit:
     from .report import write_report
     out_dir = Path(out_dir)
     check_out_dir(out_dir, protect)
-    check_hardware(graph)
+    check_hardware(graph)           # the layers, before any FIFO sizing
     start = time.perf_counter()
     step = progress or (lambda msg: None)
     step("lowering to hardware")
+    graph = sized(graph)
+    check_hardware(graph)           # with the netlist's FIFOs
     elab = elaborate(graph)
     step("emitting Verilog")
     verilog_text = emit_verilog(elab.top, graph.name)

@@ -75,11 +75,13 @@ def check_graph(graph) -> None:
 
 
 def check_hardware(graph) -> None:
-    """The folded graph's estimated LUTs and BRAMs against the budgets (before elaboration)."""
-    from .estimate import node_resources
+    """The folded graph's estimated LUTs and BRAMs against the budgets (before elaboration):
+    its layers and, once sized, the FIFOs of its netlist (``graph.fifos``)."""
+    from .estimate import fifo_resources, node_resources
     luts = brams = 0
-    for node in graph.nodes:
-        res = node_resources(node)
+    parts = [node_resources(node) for node in graph.nodes]
+    parts += [fifo_resources(f.depth, f.elems * f.elem_bits) for f in graph.fifos]
+    for res in parts:
         luts += int(res.luts)
         brams += float(res.brams)
     if luts > MAX_LUTS or brams > MAX_BRAMS:

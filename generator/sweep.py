@@ -143,7 +143,7 @@ def total_resources(graph: Graph) -> Resources:
 
 
 def fold_for(graph: Graph, target: int) -> Graph:
-    return Fold(target_cycles=target).run(graph)
+    return Fold(target_cycles=target).apply(graph)
 
 
 def evaluate_point(task: tuple[Graph, int]) -> SweepPoint:

@@ -94,8 +94,8 @@ def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: st
 
     final = run_stages(graph.host_post, golden)
     labels = None
-    if isinstance(graph.nodes[-1], LabelSelect):
-        labels = golden.reshape(len(golden), -1)[:, 0].tolist() if graph.nodes[-1].k == 1 \
+    if isinstance(graph.output_node, LabelSelect):
+        labels = golden.reshape(len(golden), -1)[:, 0].tolist() if graph.output_node.k == 1 \
             else golden.reshape(len(golden), -1).tolist()
     expected_mismatches = None
     if expected is not None:

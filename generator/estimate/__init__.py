@@ -1,11 +1,13 @@
 """Estimates next to the IR: ideal cycles and resources, pure functions of a node.
 
-Kinds register with :func:`ideal_cycles` and :func:`resources`; every module of this
+Kinds register with :func:`ideal_cycles`, :func:`resources` and :func:`schedule_model`; every module of this
 package is imported on first use.
 
 * ``ideal_cycles(node) -> int``: cycles per frame of the node at its folding with
   source always valid and sink always ready (the folding bound).
 * ``resources(node) -> Resources``: estimated LUT4/FF/BRAM18/DSP (:data:`UNITS`).
+* ``schedule_model(node) -> list[Unit]``: when each of the node's hardware units consumes and
+  emits its words (:mod:`.schedule`), for FIFO sizing.
 
 Units. The LUT figures are 4-input LUTs as Yosys ``synth_ecp5`` counts them (LUT4 cells,
 two per carry cell, four per 16x4 LUT-RAM): the constants of the models were fitted to
@@ -26,8 +28,11 @@ from ..registry import Registry
 
 CYCLES = Registry(__name__, "cycle estimate")
 RESOURCES = Registry(__name__, "resource estimate")
+SCHEDULES = Registry(__name__, "schedule model")
 ideal_cycles: Callable = CYCLES.register
 resources: Callable = RESOURCES.register
+schedule_model: Callable = SCHEDULES.register
+"""Decorator registering ``fn(node) -> list[schedule.Unit]`` (see :mod:`.schedule`)."""
 
 
 #: Unit of each :class:`Resources` field, as reports label them.
@@ -67,3 +72,12 @@ def node_resources(node) -> Resources:
 def graph_cycles(graph) -> int:
     """Ideal cycles per frame of the whole pipeline: its slowest layer."""
     return max((node_cycles(n) for n in graph.nodes), default=0)
+
+
+def fifo_resources(depth: int, width: int) -> Resources:
+    """A :class:`~hw.plumbing.fifo.StreamFifo` of ``depth`` words of ``width`` bits:
+    flip-flops up to 4 words, else a memory (LUT RAM or block RAM) plus a 3-4 word slice."""
+    from .dense import memory_cost
+    if depth <= 4:
+        return Resources(luts=width // 2 + 4, ffs=depth * width + 4)
+    return memory_cost((depth - 4) * width, width, 1) + Resources(luts=width + 16, ffs=4 * width + 20)

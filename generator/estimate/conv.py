@@ -1,4 +1,4 @@
-"""Cycle and resource estimates of the convolution, pooling and residual node kinds.
+"""Cycle and resource estimates of the convolution and pooling node kinds.
 
 Cycles per frame (source always valid, sink always ready, steady state):
 
@@ -13,27 +13,29 @@ Cycles per frame (source always valid, sink always ready, steady state):
   parallel window's ``Hp*Wp + OH*OW*(T - 1)``, ``T = KH*KW*IC/SIMD``
   (:func:`bitsmith.hw.compute.parallel_window.parallel_window_cycles`);
 * max-pool: the SWU term with SIMD = PE (the window max takes one word per cycle);
-* global pool: ``H*W*C/PE``;
-* residual: the slowest of its body, its duplicate and its add (``H*W*C/PE`` each).
+* global pool: ``H*W*C/PE``.
 
 Resources follow :mod:`bitsmith.generator.estimate.dense` (same memory and LUT models): the SWU
 is its line buffer (:func:`bitsmith.hw.compute.sliding_window.buffer_rows` rows of ``W*C``
 elements) plus counters and address arithmetic; the VVAU is PE multipliers and
-accumulators plus its weight ROM and thresholds; the bypass FIFO of a residual is
-counted at :func:`bitsmith.generator.lowering.conv.bypass_depth` words.
+accumulators plus its weight ROM and thresholds. FIFOs are counted apart, edge by edge
+(:func:`bitsmith.generator.estimate.fifo_resources`).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from bitsmith.hw.compute.parallel_window import parallel_window_cycles
 from bitsmith.hw.compute.sliding_window import buffer_rows, window_cycles
 
-from ..ir.conv import Conv, GlobalAccPool, MaxPool, Residual, _Pool
+from ..ir.conv import Conv, GlobalAccPool, MaxPool
 from ..ir.dense import MatrixVector
-from . import Resources, ideal_cycles, node_cycles, node_resources, resources
+from . import Resources, ideal_cycles, node_resources, resources, schedule_model
 from .dense import memory_cost
+from .schedule import Unit, group_unit, mvau_unit, parallel_window_unit, port, threshold_latency, window_unit
 from ..passes.fold import fold_dims, fold_penalty
 
 
@@ -78,12 +80,6 @@ def global_pool_cycles(node: GlobalAccPool) -> int:
     return h * w * c // node.pe
 
 
-@ideal_cycles(Residual)
-def residual_cycles(node: Residual) -> int:
-    h, w, c = node.in_shape
-    return max([h * w * c // node.pe] + [node_cycles(inner) for inner in node.body])
-
-
 def swu_resources(node, simd: int) -> Resources:
     h, w, c = node.in_shape
     bits = node.in_dtype.bitwidth()
@@ -95,10 +91,8 @@ def swu_resources(node, simd: int) -> Resources:
 
 def parallel_window_resources(node: Conv) -> Resources:
     """The register window (KH*KW pixels), its line buffer (KH-1 pixels per padded
-    column), the T-way word multiplexer and the position counters, plus the FIFO to the
-    MVAU (:func:`bitsmith.generator.lowering.conv.parallel_window_fifo`)."""
-    from ..lowering.conv import parallel_window_fifo
-
+    column), the T-way word multiplexer and the position counters (the FIFO to the MVAU
+    is counted with the other stream FIFOs, :func:`bitsmith.generator.estimate.fifo_resources`)."""
     h, w, c = node.in_shape
     kh, kw = node.kernel
     bits = node.in_dtype.bitwidth()
@@ -106,12 +100,10 @@ def parallel_window_resources(node: Conv) -> Resources:
     pixel = c * bits
     words = kh * kw * c // node.simd
     lines = memory_cost(wp * (kh - 1) * pixel, (kh - 1) * pixel, 1) if kh > 1 else Resources()
-    fifo_words = parallel_window_fifo(node)
-    fifo = memory_cost(fifo_words * node.simd * bits, node.simd * bits, 1) if fifo_words > 3 else Resources()
     counters = 6 * math.ceil(math.log2(max(2, (h + kh) * wp)))
     mux = node.simd * bits * math.ceil(math.log2(words)) if words > 1 else 0
     return (Resources(luts=counters * 2 + mux + kh * kw * pixel // 4 + 30,
-                      ffs=kh * kw * pixel + node.simd * bits + counters + 8) + lines + fifo)
+                      ffs=kh * kw * pixel + node.simd * bits + counters + 8) + lines)
 
 
 @resources(Conv)
@@ -153,30 +145,6 @@ def global_pool_resources(node: GlobalAccPool) -> Resources:
     return Resources(luts=node.pe * obits + 24, ffs=node.pe * obits + 24) + sums
 
 
-def _stage_count(node) -> int:
-    """Stages the lowering makes of ``node`` (window nodes: the SWU and the engine)."""
-    if isinstance(node, Conv):
-        return 1 if _is_pointwise(node) else 2
-    if isinstance(node, _Pool):
-        return 0 if node.is_identity else 2
-    return 1
-
-
-@resources(Residual)
-def residual_resources(node: Residual) -> Resources:
-    from ..lowering.conv import bypass_depth
-
-    h, w, c = node.in_shape
-    bits, obits = node.in_dtype.bitwidth(), node.out_dtype.bitwidth()
-    depth = bypass_depth(node, sum(_stage_count(n) for n in node.body))
-    fifo = memory_cost(depth * node.pe * bits, node.pe * bits, 1)
-    glue = Resources(luts=node.pe * obits + 30, ffs=node.pe * (bits + obits) + 16)
-    total = fifo + glue
-    for inner in node.body:
-        total = total + node_resources(inner)
-    return total
-
-
 # Folding parameters and the sizes they must divide (used by generator.passes.fold).
 
 @fold_dims(Conv)
@@ -204,6 +172,44 @@ def _global_pool_dims(node: GlobalAccPool) -> dict[str, int]:
     return {"pe": node.in_shape[2]}
 
 
-@fold_dims(Residual)
-def _residual_dims(node: Residual) -> dict[str, int]:
-    return {"pe": node.in_shape[2]}
+# Schedule models (FIFO sizing, see schedule.py).
+
+@schedule_model(Conv)
+def _conv(node: Conv) -> list[Unit]:
+    oh, ow = node.out_hw
+    kh, kw = node.kernel
+    if node.depthwise:
+        c = node.in_channels
+        thr = threshold_latency(node.thresholds.steps, False) if node.thresholds is not None else 0
+        return [window_unit(node, node.pe, True, node.padding),
+                group_unit(node.name, node.in_dtype, node.out_dtype, oh * ow * c // node.pe, kh * kw,
+                           node.pe, 3 + thr + 2)]
+    mvau = mvau_unit(node.name, node.in_dtype, node.out_dtype, oh * ow, kh * kw * node.in_channels,
+                     node.out_channels, node.pe, node.simd, node.thresholds)
+    if _is_pointwise(node):
+        return [mvau]
+    if node.window_parallel:
+        return [parallel_window_unit(node, node.simd), mvau]
+    return [window_unit(node, node.simd, False, node.padding), mvau]
+
+
+@schedule_model(MaxPool)
+def _maxpool(node: MaxPool) -> list[Unit]:
+    if node.is_identity:
+        return []
+    oh, ow = node.out_hw
+    kh, kw = node.kernel
+    c = node.in_shape[2]
+    return [window_unit(node, node.pe, True, node.padding),
+            group_unit(node.name, node.in_dtype, node.out_dtype, oh * ow * c // node.pe, kh * kw,
+                       node.pe, 1)]
+
+
+@schedule_model(GlobalAccPool)
+def _global_pool(node: GlobalAccPool) -> list[Unit]:
+    h, w, c = node.in_shape
+    cg = c // node.pe
+    steps = np.arange(h * w * cg)
+    return [Unit(node.name, [port("i", h * w * cg, node.pe, node.in_dtype)],
+                 [port("o", cg, node.pe, node.out_dtype)], h * w * cg, [steps],
+                 [steps[-cg:]], [1])]

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from bitsmith.hw.compute.mvau import TREE_LEVELS_PER_STAGE, weight_bank_depth
 from bitsmith.hw.plumbing.label_select import LabelSelect as LabelSelectUnit
 
 from ..ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
-from . import Resources, ideal_cycles, resources
+from . import Resources, ideal_cycles, resources, schedule_model
+from .schedule import Unit, mvau_unit, port, streaming, threshold_latency
 
 
 def pixels(node) -> int:
@@ -162,3 +165,38 @@ def thresholds_resources(node: MultiThreshold) -> Resources:
 def label_select_resources(node: LabelSelect) -> Resources:
     bits = node.in_dtype.bitwidth() + node.out_dtype.bitwidth()
     return Resources(luts=node.k * bits * 2 + node.pe * bits, ffs=node.k * bits + 16)
+
+
+# Schedule models (FIFO sizing, see schedule.py).
+
+@schedule_model(MatrixVector)
+def _mvau(node: MatrixVector) -> list[Unit]:
+    h, w, _ = node.in_shape
+    return [mvau_unit(node.name, node.in_dtype, node.out_dtype, h * w, node.in_features,
+                      node.out_features, node.pe, node.simd, node.thresholds)]
+
+
+@schedule_model(MultiThreshold)
+def _thresholds(node: MultiThreshold) -> list[Unit]:
+    h, w, c = node.in_shape
+    latency = 1 + threshold_latency(node.thresholds.steps, True) + 2
+    return [streaming(node.name, node, h * w * c // node.pe, node.pe, node.out_dtype, latency)]
+
+
+@schedule_model(Reshape)
+def _reshape(node: Reshape) -> list[Unit]:
+    return []
+
+
+@schedule_model(LabelSelect)
+def _label_select(node: LabelSelect) -> list[Unit]:
+    """Reads the C/PE words (the running maximum, K = PE = 1: one every 2 cycles), then
+    sends the K indices on consecutive cycles."""
+    c = node.in_shape[2]
+    words = c // node.pe
+    running = node.k == 1 and node.pe == 1
+    steps = 2 * c if running else max(words, node.k + 1)
+    consume = np.arange(words) * (2 if running else 1)
+    return [Unit(node.name, [port("i", words, node.pe, node.in_dtype)],
+                 [port("o", node.k, 1, node.out_dtype)], steps, [consume],
+                 [np.full(node.k, steps - 1)], [3 if running else 2], [np.arange(node.k)])]

@@ -18,9 +18,10 @@ import math
 from ..ir.pool import AvgPool
 from ..ir.resize import Upsample
 from ..passes.fold import fold_dims
-from . import Resources, ideal_cycles, resources
+from . import Resources, ideal_cycles, resources, schedule_model
 from .conv import swu_cycles, swu_resources
 from .dense import memory_cost
+from .schedule import Unit, group_unit, row_replay_unit, window_unit
 
 
 @ideal_cycles(AvgPool)
@@ -73,3 +74,31 @@ def _avg_pool_dims(node: AvgPool) -> dict[str, int]:
 @fold_dims(Upsample)
 def _upsample_dims(node: Upsample) -> dict[str, int]:
     return {"pe": node.in_shape[2]}
+
+
+# Schedule models (FIFO sizing, see schedule.py).
+
+@schedule_model(AvgPool)
+def _avg_pool(node: AvgPool) -> list[Unit]:
+    """The sliding window (zero padding) and the window sum: one word per step, an output
+    word the cycle after a window's last (:class:`~hw.compute.window_reduce.WindowReduce`)."""
+    if node.is_identity:
+        return []
+    oh, ow = node.out_hw
+    groups = oh * ow * node.in_shape[2] // node.pe
+    reduce = group_unit(node.name, node.in_dtype, node.out_dtype, groups, node.window, node.pe, 1)
+    return [reduce] if node.single_pixel else [window_unit(node, node.pe, True, node.padding), reduce]
+
+
+@schedule_model(Upsample)
+def _upsample(node: Upsample) -> list[Unit]:
+    """:class:`~hw.compute.upsample.Upsample`: a row (a pixel when FH = 1) written into one
+    of two slots while the other is read out FH*FW times, one word per cycle."""
+    if node.is_identity:
+        return []
+    h, w, c = node.in_shape
+    fh, fw = node.scale
+    pixel_words = c // node.pe
+    row_pixels = w if fh > 1 else 1
+    return [row_replay_unit(node.name, node.in_dtype, node.pe, h * w // row_pixels, row_pixels * pixel_words,
+                            fh * fw, 2)]

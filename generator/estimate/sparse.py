@@ -25,8 +25,9 @@ import numpy as np
 
 from ..ir.sparse import SparseMatrixVector
 from ..sparse.cycles import CycleTrace, broadcast_bound, pe_bound, simulate
-from . import Resources, ideal_cycles, resources
+from . import Resources, ideal_cycles, resources, schedule_model
 from .dense import memory_cost
+from .schedule import Unit, port
 
 
 def drain_latency(node: SparseMatrixVector) -> int:
@@ -95,3 +96,21 @@ def sparse_resources(node: SparseMatrixVector) -> Resources:
     ffs = queue_ffs + n * (accbits + 3 * ptr_bits + 2 * xbits + 16) + 2 * scan_bits + 64
     luts = mult + codebook + adders + compare + node.simd * 4 + n * 30 + 60
     return Resources(luts=luts, ffs=ffs, dsps=dsps) + accs + matrix + pointers + th
+
+
+# Schedule models (FIFO sizing, see schedule.py).
+
+@schedule_model(SparseMatrixVector)
+def _sparse(node: SparseMatrixVector) -> list[Unit]:
+    """Per vector: its words first, then the output words one per cycle after the
+    worst-case (dense activations) vector time and the drain (``SparseEngine``)."""
+    h, w, _ = node.in_shape
+    busiest = int(node.column_lengths().sum(axis=1).max())
+    in_words, out_words = node.in_features // node.simd, node.out_features // node.n_pe
+    per = max(busiest, node.in_features, node.rows_per_pe, in_words, out_words)
+    v = np.arange(h * w)[:, None] * per
+    consume = (v + np.arange(in_words)[None, :]).ravel()
+    emit = np.repeat(v[:, 0] + per - 1, out_words)
+    return [Unit(node.name, [port("i", h * w * in_words, node.simd, node.in_dtype)],
+                 [port("o", h * w * out_words, node.n_pe, node.out_dtype)], h * w * per,
+                 [consume], [emit], [5 + drain_latency(node)], [np.tile(np.arange(out_words), h * w)])]

@@ -80,8 +80,9 @@ def silence(component) -> None:
 
 
 def lowered_stages(graph: Graph, cache: dict | None = None) -> list:
-    """The :class:`~bitsmith.hw.top.Stage` list ``elaborate`` would wire, FIFOs sized."""
-    from ..build import lower_checked, size_fifos
+    """The :class:`~bitsmith.hw.top.Stage` list ``elaborate`` would wire (FIFOs apart:
+    they are ``graph.fifos``)."""
+    from ..build import lower_checked
     per_node = []
     for node in graph.nodes:
         key = (node.name, tuple(getattr(node, k, None) for k in ("pe", "simd", "weight_memory")))
@@ -93,8 +94,8 @@ def lowered_stages(graph: Graph, cache: dict | None = None) -> list:
                 silence(stage.component)
             if cache is not None:
                 cache[key] = (node.__class__, stages)
-        per_node.append((node, stages))
-    return size_fifos(per_node)
+        per_node.extend(stages)
+    return per_node
 
 
 def estimate_design(graph: Graph, family: str | Family, *, cache: dict | None = None,
@@ -104,7 +105,9 @@ def estimate_design(graph: Graph, family: str | Family, *, cache: dict | None = 
     ``cache`` (a dict kept by the caller) reuses the lowering of layers whose folding
     did not change, as a folding search does many times.
     """
+    from ..build import sized
     fam = family if isinstance(family, Family) else family_of(family)
+    graph = sized(graph)
     stages = lowered_stages(graph, cache) if stages is None else stages
     logic_luts = fam.lut_model.get("fixed", 0.0)
     logic_ffs = dsps = 0
@@ -113,7 +116,7 @@ def estimate_design(graph: Graph, family: str | Family, *, cache: dict | None = 
         logic_ffs += res.ffs
         dsps += res.dsps
         logic_luts += sum(fam.lut_model.get(k, 0.0) * v for k, v in logic_features(node).items())
-    placed = [(mem, map_memory(mem, fam)) for mem in stage_memories(stages)]
+    placed = [(mem, map_memory(mem, fam)) for mem in stage_memories(stages, graph.fifos)]
     mem_luts = sum(c.luts for _, c in placed)
     mem_ffs = sum(c.ffs for _, c in placed)
     return DesignEstimate(

@@ -152,15 +152,18 @@ def fifo_memories(width: int, depth: int, owner: str) -> list[MemoryShape]:
     return [MemoryShape(width, size, "ram", stages == 2 and size >= BLOCK_RAM_MIN_WORDS, owner)]
 
 
-def stage_memories(stages) -> list[MemoryShape]:
-    """Every memory of a :class:`~bitsmith.hw.top.Dataflow` of ``stages``: each stage's
-    component (registered inventories; a component without one holds no memory the
-    estimate counts apart from its logic) and the FIFO after it."""
+def stage_memories(stages, fifos) -> list[MemoryShape]:
+    """Every memory of a :class:`~bitsmith.hw.top.Dataflow`: each stage's component
+    (registered inventories; a component without one holds no memory the estimate counts
+    apart from its logic) and the FIFO of each edge in ``fifos`` (the graph's
+    :class:`~bitsmith.generator.ir.core.FifoEdge` list; the edge from the graph input
+    has none, as :class:`~bitsmith.hw.top.Dataflow` wires it directly)."""
     out = []
-    for k, stage in enumerate(stages):
+    for stage in stages:
         fn = INVENTORIES.get(type(stage.component))
         if fn is not None:
             out += fn(stage.component, stage.name)
-        elems = stages[k + 1].in_elems if k + 1 < len(stages) else stage.out_elems
-        out += fifo_memories(elems * stage.out_elem_bits, stage.fifo_depth, f"{stage.name} FIFO")
+    for f in fifos:
+        if f.src != "input":
+            out += fifo_memories(f.elems * f.elem_bits, f.depth, f"{f.src}.{f.src_port} FIFO")
     return out

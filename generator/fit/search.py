@@ -162,14 +162,15 @@ def spram_variant(graph: Graph) -> Graph | None:
 def evaluate(graph: Graph, target: int, board, budget: dict, cache: dict) -> list[Candidate]:
     """The candidates of one target: ROM weights, and SPRAM weights where the board has SPRAM."""
     fam = family_of(board.family)
-    folded = Fold(target_cycles=target).run(graph)
+    from ..build import sized
+    folded = Fold(target_cycles=target).apply(graph)
     variants = [folded]
     if budget.get("spram"):
         spram = spram_variant(folded)
         if spram is not None:
             variants.append(spram)
     out = []
-    for g in variants:
+    for g in map(sized, variants):          # FIFOs sized for the folding
         shell = [map_memory(m, fam) for m in shell_memories(_frame_bytes(g))]
         core = estimate_design(g, fam, cache=cache)
         total = {"luts": core.luts + SHELL[fam.name]["luts"] + sum(c.luts for c in shell),

@@ -13,7 +13,7 @@ layers:
 ```
 
 Layer ops: ``dense``, ``threshold``, ``reshape``, ``topk`` here, plus the ops of every
-``native_*.py`` module of this package (conv, pooling, residual, sparse...). Each op
+``native_*.py`` module of this package (conv, pooling, residual, branches, sparse...). Each op
 declares its keys next to its parser with :func:`~.native_schema.native_op`; the file is
 read within budgets (:mod:`.description`), its keys and value types checked against the
 declarations, and every array converted exactly. ``docs/NATIVE.md`` (generated) lists
@@ -28,6 +28,21 @@ Adding an op (a few lines next to its parser)::
     def parse_upsample(spec, in_shape, in_dtype, arrays, where): ...
 
 then ``python -m bitsmith.generator.frontend.publish --write`` to republish.
+
+Branches: a layer reads the previous layer's output unless it names its input with
+``input: NAME`` (a layer name, or ``input`` for the network input); a layer with two or
+more inputs (``add``, ``concat``) lists them with ``inputs: [a, b]``. A layer may only
+read layers listed before it, so a description has no cycles. The network output is the
+one layer nobody reads. A tensor read by several layers is forked automatically (or
+write a ``fork`` layer). Accumulator widths are left to the ``acc_widths`` pass.
+
+```yaml
+layers:
+  - {name: stem, op: conv, weights: w0, weight_dtype: INT4, pad: 1, thresholds: t0, out_dtype: UINT4}
+  - {name: a, op: conv, weights: w1, weight_dtype: INT4, pad: 1, thresholds: t1, out_dtype: UINT4}
+  - {name: b, op: conv, weights: w2, weight_dtype: INT4, pad: 1, thresholds: t2, out_dtype: UINT4}
+  - {name: sum, op: add, inputs: [b, stem]}                  # b + stem
+```
 """
 
 from __future__ import annotations
@@ -45,10 +60,11 @@ from ..ir import Graph, LabelSelect, MatrixVector, MultiThreshold, Reshape, Thre
 from ..ir.integers import check_fits, to_int64
 from ..ir.names import safe_name
 from ..limits import MAX_LAYERS, TooLarge, check_tensor
+from ..passes import settled as probe
 from ..safeio import load_npz
 from .description import read_description
 from .native_schema import (ARRAY, DTYPE, FOLD, INT, INT_LIMIT, IDENT, OPS, SHAPE, Key, OpSpec,
-                            check_description, int_range, native_op, short)
+                            check_description, check_keys, input_keys, int_range, native_op, short)
 
 AUTO = 0  # folding placeholder resolved by generator.passes.fold
 
@@ -155,9 +171,8 @@ def parse_dense(spec, in_shape, in_dtype, arrays: Arrays, where: str):
     wdt = dtype(spec["weight_dtype"])
     checked_weights(w, wdt, where)
     th = parse_thresholds(spec, arrays, w.shape[0], where)
-    acc = MatrixVector.minimal_acc_dtype(w, wdt, in_dtype)
     return MatrixVector(name=spec["name"], in_shape=tuple(in_shape), in_dtype=in_dtype, weights=w,
-                        weight_dtype=wdt, acc_dtype=acc, thresholds=th,
+                        weight_dtype=wdt, acc_dtype=None, thresholds=th,
                         pe=fold_value(spec, "pe", where), simd=fold_value(spec, "simd", where))
 
 
@@ -239,25 +254,64 @@ def load_native(path: str | Path) -> Graph:
     if len(layers) > MAX_LAYERS:
         raise TooLarge(f"{path}: {len(layers):,} layers; bitsmith's budget is {MAX_LAYERS:,}")
     arrays = load_arrays(path, data)
-    nodes = parse_layers(layers, in_shape, in_dtype, arrays, container=str(path), scope=path.name,
+    tensors = {INPUT: (tuple(in_shape), in_dtype)}
+    nodes = parse_layers(layers, INPUT, tensors, arrays, container=str(path), scope=path.name,
                          label="layer", default_name=lambda i: f"layer{i}")
+    if len(nodes) > MAX_LAYERS:
+        raise TooLarge(f"{path}: {len(nodes):,} layers once residual blocks are expanded; bitsmith's "
+                       f"budget is {MAX_LAYERS:,}")
+    nodes = settle_forks(nodes, path.name)
     name = data.get("name", safe_name(path.stem))
     frame = host.InputFrame(shape=tuple(shape), layout=FRAME_LAYOUTS[len(shape)])
-    graph = Graph(name=name, in_shape=in_shape, in_dtype=in_dtype, nodes=tuple(nodes),
+    graph = Graph(name=name, in_shape=in_shape, in_dtype=in_dtype, nodes=tuple(nodes), input_name=INPUT,
                   host_pre=(frame, host.ToNHWC(shape=in_shape)))
     check_folding_later(graph, path)
     return graph
 
 
-def parse_layers(layers: list, in_shape, in_dtype, arrays: Arrays, *, container: str, scope: str,
-                 label: str, default_name: Callable[[int], str]) -> list:
-    """Parse a list of layer specs into chained nodes (the network's, or a residual body's).
+INPUT = "input"
+"""The network input's name, for ``input:``/``inputs:``."""
 
+
+def layer_inputs(spec: dict, opspec: OpSpec, previous: str, tensors: dict, listed: set, where: str) -> list[str]:
+    """The tensors a layer reads: its ``inputs`` (a multi-input op), its ``input``, or the
+    layer before (``previous``); each must be in ``tensors`` (``listed``: every layer name
+    of the list, to tell a later layer from an unknown one)."""
+    given = check_keys({k: spec[k] for k in ("input", "inputs") if k in spec}, input_keys(opspec),
+                       where, opspec.op)
+    names = list(given["inputs"]) if opspec.multi_input else [given.get("input", previous)]
+    for n in names:
+        if n in tensors:
+            continue
+        if n == spec["name"]:
+            raise ModelError(f"{where}: input {n!r} is the layer itself (a cycle)")
+        if n in listed:
+            raise ModelError(f"{where}: input {n!r} is listed after this layer (a layer reads only "
+                             f"layers listed before it, so the network has no cycle)")
+        raise ModelError(f"{where}: input {n!r} is not a layer listed before this one "
+                         f"(known: {_listing(list(tensors))})")
+    return names
+
+
+def parse_layers(layers: list, first_input: str, tensors: dict, arrays: Arrays, *, container: str,
+                 scope: str, label: str, default_name: Callable[[int], str]) -> list:
+    """Parse a list of layer specs into nodes (the network's, or a residual body's).
+
+    Each layer reads ``first_input`` (first layer) or the previous one unless it names
+    its inputs; ``tensors`` maps every known tensor to ``(shape, dtype)`` and is updated.
     ``container`` prefixes errors about the list itself, ``scope`` the ones about a layer
     (``"<scope>: <label> 'name': problem"``); layers without a name get ``default_name(i)``.
+    An op's parser gets ``(spec, in_shape, in_dtype, arrays, where)`` (``spec`` without
+    ``input``/``inputs``), with tuples of shapes and dtypes for a ``multi_input`` op,
+    plus ``input_name=`` for a ``takes_input_name`` one (see
+    :class:`~.native_schema.OpSpec`); it
+    returns a node or a list of nodes whose last is the layer's output, named like the
+    layer (the front end sets a single node's ``inputs``).
     """
     ops = native_ops()
-    nodes, shape, dt, names = [], tuple(in_shape), in_dtype, set()
+    nodes, previous = [], first_input
+    listed = {name for i, spec in enumerate(layers) if isinstance(spec, dict)
+              for name in (spec.get("name", default_name(i)),) if isinstance(name, str)}
     for i, spec in enumerate(layers):
         if not isinstance(spec, dict):
             raise ModelError(f"{container}: {label} {i} must be a mapping, not {short(spec)}")
@@ -267,30 +321,58 @@ def parse_layers(layers: list, in_shape, in_dtype, arrays: Arrays, *, container:
         if not IDENT.accepts(name):
             raise ModelError(f"{scope}: {label} {i}: name must be {IDENT.text}, not {short(name)}")
         where = f"{scope}: {label} {name!r}"
-        if name in names:
+        if name in tensors:             # ('input', the network input's name, is a Verilog keyword)
             raise ModelError(f"{where}: duplicate layer name")
-        names.add(name)
         op = spec.get("op")
         if not isinstance(op, str) or op not in ops:
             close = difflib.get_close_matches(op, list(ops), n=1) if isinstance(op, str) else []
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ModelError(f"{where}: unknown op {short(op)} ({hint}supported: {', '.join(sorted(ops))})")
         try:
-            node = ops[op].parse(spec, shape, dt, arrays, where)
+            opspec = ops[op]
+            inputs = layer_inputs(spec, opspec, previous, tensors, listed, where)
+            spec = {k: v for k, v in spec.items() if k not in ("input", "inputs")}
+            if opspec.multi_input:
+                made = opspec.parse(spec, tuple(tensors[n][0] for n in inputs),
+                                    tuple(tensors[n][1] for n in inputs), arrays, where)
+            else:
+                extra = {"input_name": inputs[0]} if opspec.takes_input_name else {}
+                made = opspec.parse(spec, tensors[inputs[0]][0], tensors[inputs[0]][1], arrays, where,
+                                    **extra)
         except ModelError as exc:
             msg = str(exc)
             raise type(exc)(msg if msg.startswith(scope) else f"{where}: {msg}") from None
-        nodes.append(node)
-        shape, dt = tuple(node.out_shape), node.out_dtype
-        check_tensor(shape, f"{where}: output")
+        new = made if isinstance(made, list) else [made.replace(inputs=tuple(inputs))]
+        for node in new:
+            if node.name in tensors:
+                raise ModelError(f"{where}: layer name {node.name!r} is used twice")
+            check_tensor(node.out_shape, f"{where}: output" if node is new[-1] else
+                         f"{where}: layer {node.name!r} output")
+            tensors[node.name] = (tuple(node.out_shape), node.out_dtype)
+        nodes.extend(new)
+        previous = new[-1].name
     return nodes
+
+
+def settle_forks(nodes: list, scope: str) -> list:
+    """Give every ``fork`` layer written without ``outputs`` its number of readers."""
+    from ..ir.branch import Fork
+    out = []
+    for node in nodes:
+        if isinstance(node, Fork):
+            readers = sum(src == node.name for n in nodes for src in n.inputs)
+            if readers < 2 or node.outputs not in (0, readers):
+                want = "two or more" if not node.outputs else node.outputs
+                raise ModelError(f"{scope}: layer {node.name!r}: the fork has {readers} reader(s), "
+                                 f"not {want}")
+            node = node.replace(outputs=readers)
+        out.append(node)
+    return out
 
 
 def check_folding_later(graph: Graph, path: Path) -> None:
     """Check everything but 'auto' foldings (the fold pass fills and rechecks those)."""
     try:
-        probe = graph.replace(nodes=tuple(
-            n.replace(**{k: 1 for k in ("pe", "simd") if getattr(n, k, None) == AUTO}) for n in graph.nodes))
-        probe.check()
+        graph.replace(nodes=tuple(probe(n) for n in graph.nodes)).check()
     except BitsmithError as exc:
         raise type(exc)(f"{path.name}: {exc}") from None

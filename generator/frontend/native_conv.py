@@ -23,8 +23,14 @@ What the declarations do not say:
   channels then takes fewer cycles than ``OH*OW*KH*KW``).
 * A 1-D op is its 2-D layer with ``(K, 1)`` kernels on a ``(L, 1, C)`` input (a 2-D
   input is refused by name); its weights are read as the OHWI array of that kernel.
-* ``residual``: the block outputs ``x + body(x)``; body layers left at ``auto`` folding
-  are folded like a graph of their own.
+* ``residual``: ``body`` is a list of layers of any op; the block outputs ``x + body(x)``.
+  A convenience: it expands to ``<name>_fork`` (a :class:`~bitsmith.generator.ir.branch.Fork`
+  of the block input), the body layers (``<name>_<i>`` unless named) and ``<name>``, an
+  :class:`~bitsmith.generator.ir.branch.Add` of ``(body output, block input)`` with
+  scales 1. ``pe`` folds the fork and the add. The body layers are ordinary layers of
+  the graph, folded like every other. Writing the same with ``fork``/``add`` layers and
+  ``input:``/``inputs:`` (see :mod:`.native_branch`) also gives other shortcuts (a
+  strided 1x1 conv on a downsampling block's shortcut).
 """
 
 from __future__ import annotations
@@ -32,11 +38,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FoldingError, ModelError
-from ..ir import Graph
-from ..ir.conv import Conv, GlobalAccPool, MaxPool, Residual
+from ..ir.branch import Add, Fork
+from ..ir.conv import Conv, GlobalAccPool, MaxPool
 from ..ir.core import Node, dtype
-from .native import (AUTO, PE, SIMD, WEIGHT_DTYPE, Arrays, checked_weights, fold_value, integer_array,
-                     parse_layers, parse_thresholds, threshold_keys)
+from .native import (PE, SIMD, WEIGHT_DTYPE, Arrays, checked_weights, fold_value, integer_array,
+                     parse_layers, parse_thresholds, probe, threshold_keys)
 from .native_schema import (ARRAY, BOOL, FOLD, LAYERS, PAD, PAD_1D, PAIR, POSITIVE, Key, native_op, one_of,
                             short)
 
@@ -122,8 +128,7 @@ def _conv(spec: dict, in_shape, in_dtype, arrays, where: str, depthwise: bool, w
         raise ModelError(f"{where}: a depthwise layer folds channels with pe; simd must be 1, "
                          f"not {spec['simd']!r}")
     node = Conv(name=spec["name"], in_shape=tuple(in_shape), in_dtype=in_dtype, weights=w,
-                weight_dtype=wdt, kernel=kernel, stride=stride,
-                pad=pad, acc_dtype=Conv.minimal_acc_dtype(w, wdt, in_dtype),
+                weight_dtype=wdt, kernel=kernel, stride=stride, pad=pad, acc_dtype=None,
                 thresholds=th, pe=fold_value(spec, "pe", where), simd=simd, depthwise=depthwise)
     _check_unfolded(node, where)
     return node
@@ -131,9 +136,8 @@ def _conv(spec: dict, in_shape, in_dtype, arrays, where: str, depthwise: bool, w
 
 def _check_unfolded(node: Node, where: str) -> None:
     """Every check but the ``auto`` foldings (the fold pass fills those in)."""
-    probe = node.replace(**{k: 1 for k in ("pe", "simd") if getattr(node, k, None) == AUTO})
     try:
-        probe.check()
+        probe(node).check()
     except (ModelError, FoldingError) as exc:
         msg = str(exc)
         prefix = f"layer {node.name!r}: "
@@ -298,24 +302,34 @@ def parse_global_pool(spec: dict, in_shape, in_dtype, arrays, where: str) -> Glo
     return node
 
 
-@native_op("residual", "A residual block: the output is x + body(x); body layers left at auto folding "
-           "are folded like a network of their own.",
-           Key("body", LAYERS, "the layers of the branch, any ops; its output shape must equal the input's",
-               required=True), PE)
-def parse_residual(spec: dict, in_shape, in_dtype, arrays, where: str) -> Residual:
-    from ..passes.fold import Fold
-
+@native_op("residual", "A residual block: the output is x + body(x). It expands into a fork of its "
+           "input (<name>_fork), the body layers and an add (<name>); body layers are ordinary layers "
+           "of the network, folded like every other.",
+           Key("body", LAYERS, "the layers of the branch, any ops, reading the block input and each other; "
+               "its output shape must equal the input's", required=True),
+           Key("pe", FOLD, "elements per stream word at the fork and the add (must divide the channels)",
+               default="auto"), takes_input_name=True)
+def parse_residual(spec: dict, in_shape, in_dtype, arrays, where: str, *, input_name: str) -> list[Node]:
+    """``x + body(x)`` as ``<name>_fork``, the body layers and the add ``<name>``."""
     body = spec.get("body")
     if not isinstance(body, list) or not body:
         raise ModelError(f"{where}: body must be a non-empty list of layers")
-    nodes = parse_layers(body, in_shape, in_dtype, arrays, container=where, scope=where,
-                         label="body layer", default_name=lambda i: f"{spec['name']}_{i}")
-    shape = tuple(nodes[-1].out_shape)
-    if shape != tuple(in_shape):
-        raise ModelError(f"{where}: the body gives shape {shape}, the add needs the input shape "
-                         f"{tuple(in_shape)}")
-    folded = Fold().run(Graph(name="body", in_shape=tuple(in_shape), in_dtype=in_dtype, nodes=tuple(nodes)))
-    node = Residual(name=spec["name"], in_shape=tuple(in_shape), in_dtype=in_dtype,
-                    body=tuple(folded.nodes), pe=fold_value(spec, "pe", where))
-    _check_unfolded(node, where)
-    return node
+    name, source = spec["name"], input_name
+    fork = Fork(name=f"{name}_fork", in_shape=tuple(in_shape), in_dtype=in_dtype, inputs=(source,),
+                outputs=2, pe=fold_value(spec, "pe", where))
+    tensors = {fork.name: (tuple(in_shape), in_dtype)}
+    nodes = parse_layers(body, fork.name, tensors, arrays, container=where, scope=where,
+                         label="body layer", default_name=lambda i: f"{name}_{i}")
+    last = nodes[-1]
+    if tuple(last.out_shape) != tuple(in_shape):
+        raise ModelError(f"{where}: the body gives shape {tuple(last.out_shape)}, the add needs the "
+                         f"input shape {tuple(in_shape)}")
+    readers = sum(src == fork.name for n in nodes for src in n.inputs)
+    if readers != 1 or any(src not in tensors for n in nodes for src in n.inputs):
+        raise ModelError(f"{where}: body layers may only read the block input (once) and each other")
+    add = Add(name=name, in_shape=tuple(in_shape), in_dtype=last.out_dtype, inputs=(last.name, fork.name),
+              in_dtype_b=in_dtype, pe=fold_value(spec, "pe", where))
+    for node in (fork, add):
+        _check_unfolded(node, where)
+    return [fork, *nodes, add]
+

@@ -24,6 +24,7 @@ are stale).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import json
@@ -162,12 +163,20 @@ class Key:
 
 @dataclass(frozen=True)
 class OpSpec:
-    """A native op: its name, what it does, its keys and its parser."""
+    """A native op: its name, what it does, its keys and its parser.
+
+    ``multi_input``: the layer reads the tensors listed in its ``inputs`` key and the
+    parser gets tuples of their shapes and datatypes; otherwise it reads one tensor
+    (``input``, by default the layer before). ``takes_input_name``: the parser also gets
+    ``input_name=`` (the tensor the layer reads, for ops that expand into several layers).
+    """
 
     op: str
     doc: str
     keys: tuple[Key, ...]
     parse: Callable
+    multi_input: bool = False
+    takes_input_name: bool = False
 
     def key(self, name: str) -> Key | None:
         return next((k for k in self.keys if k.name == name), None)
@@ -176,6 +185,27 @@ class OpSpec:
 NAME = Key("name", IDENT, "the layer's name (unique in the network)",
            default_doc="layer0, layer1, ... by position")
 OP = Key("op", Kind("an op name", {"type": "string"}), "what the layer is", required=True)
+
+TENSOR = Kind("a layer name, or 'input' (the network input)",
+              {"anyOf": [IDENT.schema, {"const": "input"}]}, shared="tensor")
+INPUT = Key("input", TENSOR, "the tensor the layer reads: a layer listed before it, or 'input' (the "
+            "network input)", default_doc="the layer listed before (the network input for the first)")
+INPUT_KEY_NAMES = ("input", "inputs")
+"""The keys naming what a layer reads; :func:`~.native.parse_layers` resolves them, so a
+parser never sees them."""
+
+
+def inputs_key(minimum: int, maximum: int | None = None, doc: str = "") -> Key:
+    """The ``inputs`` key of a multi-input op: ``minimum`` (to ``maximum``) tensor names."""
+    count = f"{minimum}" if maximum == minimum else f"{minimum} or more" if maximum is None \
+        else f"{minimum} to {maximum}"
+    schema = {"type": "array", "items": TENSOR.schema, "minItems": minimum}
+    if maximum is not None:
+        schema["maxItems"] = maximum
+    kind = Kind(f"a list of {count} layer names (or 'input')", schema)
+    return Key("inputs", kind, doc or "the tensors the layer reads, in order: layers listed before it, "
+               "or 'input' (the network input)", required=True)
+
 
 OPS: dict[str, OpSpec] = {}
 """Every native op by name, filled by :func:`native_op` as the op modules are imported."""
@@ -205,23 +235,41 @@ def check_keys(spec, keys: tuple[Key, ...], where: str, what: str) -> dict:
     return out
 
 
-def native_op(op: str, doc: str, *keys: Key) -> Callable[[Callable], Callable]:
-    """Declare native op ``op`` with ``keys`` (besides ``name`` and ``op``); decorates its
-    parser ``fn(spec, in_shape, in_dtype, arrays, where) -> Node``, which then receives the
-    spec checked and with defaults filled in."""
-    all_keys = (NAME, OP) + tuple(keys)
+def native_op(op: str, doc: str, *keys: Key, multi_input: bool = False,
+              takes_input_name: bool = False) -> Callable[[Callable], Callable]:
+    """Declare native op ``op`` with ``keys`` (besides ``name``, ``op`` and, for a
+    one-input op, ``input``); decorates its parser ``fn(spec, in_shape, in_dtype, arrays,
+    where) -> Node``, which then receives the spec checked and with defaults filled in.
+
+    A ``multi_input`` op declares its own ``inputs`` key (:func:`inputs_key`) and its
+    parser gets tuples of shapes and datatypes; a ``takes_input_name`` parser also gets
+    ``input_name=`` (see :class:`OpSpec`). ``input``/``inputs`` are published and
+    checked by :func:`~.native.parse_layers`, which removes them before the parser runs.
+    """
+    all_keys = (NAME, OP) + (() if multi_input else (INPUT,)) + tuple(keys)
     names = [k.name for k in all_keys]
     if len(set(names)) != len(names):
         raise ValueError(f"op {op!r} declares a key twice: {names}")
+    if multi_input != ("inputs" in names):
+        raise ValueError(f"op {op!r}: a multi-input op, and only one, declares 'inputs'")
+    # the parser's spec comes without input/inputs: still known keys (for the hints), never required
+    spec_keys = tuple(dataclasses.replace(k, required=False) if k.name in INPUT_KEY_NAMES else k
+                      for k in all_keys)
 
     def wrap(fn: Callable) -> Callable:
         @functools.wraps(fn)
-        def parse(spec, in_shape, in_dtype, arrays, where):
-            keys = all_keys if isinstance(spec, dict) and "op" in spec else all_keys[:1] + all_keys[2:]
-            return fn(check_keys(spec, keys, where, op), in_shape, in_dtype, arrays, where)
-        OPS[op] = OpSpec(op, doc, all_keys, parse)
+        def parse(spec, in_shape, in_dtype, arrays, where, **extra):
+            keys = spec_keys if isinstance(spec, dict) and "op" in spec else spec_keys[:1] + spec_keys[2:]
+            return fn(check_keys(spec, keys, where, op), in_shape, in_dtype, arrays, where, **extra)
+        OPS[op] = OpSpec(op, doc, all_keys, parse, multi_input=multi_input,
+                         takes_input_name=takes_input_name)
         return parse
     return wrap
+
+
+def input_keys(spec: OpSpec) -> tuple[Key, ...]:
+    """The keys of ``spec`` that name what a layer reads (``input`` or ``inputs``)."""
+    return tuple(k for k in spec.keys if k.name in INPUT_KEY_NAMES)
 
 
 # --------------------------------------------------------------------------- the description

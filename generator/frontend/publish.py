@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .native import native_ops
-from .native_schema import DTYPE, FOLD, IDENT, INPUT_KEYS, LAYERS, TOP_KEYS
+from .native_schema import DTYPE, FOLD, IDENT, INPUT_KEYS, LAYERS, TENSOR, TOP_KEYS
 
 SCHEMA_FILE = Path(__file__).with_name("native.schema.json")
 SCHEMA_ID = "urn:bitsmith:native-description:1"
@@ -22,7 +22,7 @@ SCHEMA_ID = "urn:bitsmith:native-description:1"
 def json_schema() -> dict:
     """The JSON Schema (Draft 2020-12) of a native description, from the declarations."""
     ops = native_ops()
-    defs: dict[str, Any] = {kind.shared: kind.schema for kind in (IDENT, DTYPE, FOLD)}
+    defs: dict[str, Any] = {kind.shared: kind.schema for kind in (IDENT, DTYPE, FOLD, TENSOR)}
     defs.update({
         "input": {"type": "object", "additionalProperties": False,
                   "required": [k.name for k in INPUT_KEYS if k.required],

@@ -1,10 +1,11 @@
 """The integer IR (see :mod:`bitsmith.generator.ir.core`)."""
 
-from .core import Graph, Node, Thresholds, NODE_KINDS, register, dtype, smallest_dtype, values_fit
+from .core import FifoEdge, Graph, Node, Thresholds, NODE_KINDS, register, dtype, smallest_dtype, values_fit
+from .branch import Add, Concat, Fork
 from .dense import LabelSelect, MatrixVector, MultiThreshold, Reshape, accumulator_range, xnor_mode
 from . import host
 
-__all__ = ["Graph", "Node", "Thresholds", "NODE_KINDS", "register", "dtype", "smallest_dtype",
+__all__ = ["Add", "Concat", "FifoEdge", "Fork", "Graph", "Node", "Thresholds", "NODE_KINDS", "register", "dtype", "smallest_dtype",
            "values_fit", "LabelSelect", "MatrixVector", "MultiThreshold", "Reshape",
            "accumulator_range", "xnor_mode", "host"]
 

@@ -1,4 +1,4 @@
-"""Convolution, pooling and residual nodes.
+"""Convolution and pooling nodes (residual blocks are subgraphs, see :mod:`.branch`).
 
 Window order (shared by the golden model, the weights and the sliding-window unit):
 a convolution's matrix has ``MW = KH*KW*IC`` columns ordered ``(kh, kw, ic)`` with the
@@ -36,7 +36,7 @@ from qonnx.core.datatype import DataType
 
 from ..errors import FoldingError, ModelError
 from .core import Node, Shape3, Thresholds, register, smallest_dtype, values_fit
-from .dense import _check_fold, accumulator_range, check_matrix_dtypes, xnor_mode
+from .dense import _check_fold, accumulator_range, check_matrix_dtypes, matrix_out_dtype, xnor_mode
 
 
 def _pair(node: str, what: str, value, minimum: int) -> tuple[int, int]:
@@ -170,7 +170,7 @@ class Conv(_Window):
 
     @property
     def out_dtype(self) -> DataType:
-        return self.thresholds.out_dtype if self.thresholds is not None else self.acc_dtype
+        return matrix_out_dtype(self)
 
     def matrix(self) -> np.ndarray:
         """The MVAU weight matrix ``(OC, KH*KW*IC)``, columns in window order (kh, kw, ic).
@@ -230,18 +230,6 @@ class Conv(_Window):
         """SIMD spans several kernel positions (it does not divide the input channels):
         the window comes from :class:`~bitsmith.hw.compute.parallel_window.ParallelWindow`."""
         return not self.depthwise and self.in_channels % self.simd != 0
-
-    @property
-    def burst_elems(self) -> int:
-        """Input elements taken in one burst (see ``bitsmith.generator.build.burst_elems``).
-
-        Only a 1x1/stride-1/unpadded conv, lowered to a bare MVAU with several neuron folds,
-        reads a pixel's IC channels in a burst; otherwise the sliding window in front
-        absorbs the input at one word per cycle.
-        """
-        pointwise = (tuple(self.kernel) == (1, 1) and tuple(self.stride) == (1, 1)
-                     and not any(self.padding) and not self.depthwise)
-        return self.in_channels if pointwise and self.out_channels // self.pe > 1 else 0
 
     def cycles_per_pixel(self) -> int:
         """MVAU (VVAU) cycles per output pixel: (OC/PE)*(KH*KW*IC/SIMD), depthwise (C/PE)*KH*KW."""
@@ -346,49 +334,4 @@ class GlobalAccPool(Node):
 
     def check(self) -> None:
         super().check()
-        _check_fold(self.name, "PE", self.pe, self.in_shape[2], "channels")
-
-
-@register
-@dataclass(frozen=True, eq=False)
-class Residual(Node):
-    """``x + body(x)``: the body's nodes run on a copy of the stream, then an elementwise add.
-
-    The body must give back the input's shape. The sum's datatype is the smallest that
-    holds ``[min_x + min_body, max_x + max_body]`` (BIPOLAR counts as ±1). ``pe`` is the
-    number of elements per word at the add and at the duplicate.
-    """
-
-    body: tuple = ()
-    pe: int = 1
-
-    kind = "residual"
-
-    @property
-    def body_dtype(self) -> DataType:
-        return self.body[-1].out_dtype if self.body else self.in_dtype
-
-    @property
-    def out_dtype(self) -> DataType:
-        xlo, xhi = dtype_range(self.in_dtype)
-        blo, bhi = dtype_range(self.body_dtype)
-        return smallest_dtype(xlo + blo, xhi + bhi)
-
-    def check(self) -> None:
-        super().check()
-        where = f"layer {self.name!r}"
-        if not isinstance(self.body, tuple) or not self.body:
-            raise ModelError(f"{where}: the residual body must be a non-empty tuple of layers")
-        shape, dt = tuple(self.in_shape), self.in_dtype
-        for node in self.body:
-            if not isinstance(node, Node):
-                raise ModelError(f"{where}: the residual body holds {node!r}, not a layer")
-            if tuple(node.in_shape) != shape or node.in_dtype != dt:
-                raise ModelError(f"{where}: body layer {node.name!r} takes {tuple(node.in_shape)} "
-                                 f"{node.in_dtype.name} but receives {shape} {dt.name}")
-            node.check()
-            shape, dt = tuple(node.out_shape), node.out_dtype
-        if shape != tuple(self.in_shape):
-            raise ModelError(f"{where}: the body gives shape {shape}, the add needs the input shape "
-                             f"{tuple(self.in_shape)}")
         _check_fold(self.name, "PE", self.pe, self.in_shape[2], "channels")

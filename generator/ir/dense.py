@@ -62,6 +62,17 @@ def accumulator_range(weights: np.ndarray, weight_dtype: DataType, in_dtype: Dat
     return int(lo.min()), int(hi.max())
 
 
+def matrix_out_dtype(node) -> DataType:
+    """Output datatype of a matrix layer (:class:`MatrixVector`, a conv): its thresholds'
+    output type, else its accumulator's (the narrowest while the ``acc_widths`` pass has
+    not set ``acc_dtype``)."""
+    if node.thresholds is not None:
+        return node.thresholds.out_dtype
+    if node.acc_dtype is None:
+        return node.minimal_acc_dtype(node.weights, node.weight_dtype, node.in_dtype)
+    return node.acc_dtype
+
+
 @register
 @dataclass(frozen=True, eq=False)
 class MatrixVector(Node):
@@ -106,7 +117,7 @@ class MatrixVector(Node):
 
     @property
     def out_dtype(self) -> DataType:
-        return self.thresholds.out_dtype if self.thresholds is not None else self.acc_dtype
+        return matrix_out_dtype(self)
 
     @staticmethod
     def minimal_acc_dtype(weights, weight_dtype, in_dtype) -> DataType:

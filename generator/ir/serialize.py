@@ -9,7 +9,7 @@ import numpy as np
 from qonnx.core.datatype import DataType
 
 from ..errors import ModelError
-from .core import NODE_KINDS, Graph, Node, Thresholds
+from .core import NODE_KINDS, FifoEdge, Graph, Node, Thresholds
 from . import host as _host
 
 FORMAT = "bitsmith-design/1"
@@ -48,6 +48,7 @@ def _kinds() -> dict[str, type]:
     kinds.update(NODE_KINDS)
     kinds["Thresholds"] = Thresholds
     kinds["Graph"] = Graph
+    kinds["FifoEdge"] = FifoEdge
     return kinds
 
 
@@ -87,6 +88,17 @@ def load_graph(data: dict) -> Graph:
         raise ModelError("design.json: 'graph' is not a bitsmith graph")
     if not isinstance(graph.nodes, tuple) or not all(isinstance(n, Node) for n in graph.nodes):
         raise ModelError("design.json: the graph's nodes are not bitsmith layers")
+    if not all(isinstance(n.inputs, tuple) and all(isinstance(i, str) for i in n.inputs)
+               for n in graph.nodes):
+        raise ModelError("design.json: a layer's inputs are not a list of tensor names")
+    if not isinstance(graph.fifos, tuple) or not all(isinstance(f, FifoEdge) for f in graph.fifos):
+        raise ModelError("design.json: the graph's fifos are not a list of FIFO edges")
+    for f in graph.fifos:
+        if not all(isinstance(v, str) for v in (f.src, f.src_port, f.dst, f.port)) or not all(
+                type(v) is int for v in (f.depth, f.elems, f.elem_bits, f.peak)) or f.depth < 3 \
+                or f.elems < 1 or f.elem_bits < 1 or f.peak < 0:
+            raise ModelError(f"design.json: a FIFO edge needs port names, a depth >= 3 and positive widths, "
+                             f"not {f!r:.200}")
     stage_kinds = tuple(_host.HOST_KINDS.values())
     for part in ("host_pre", "host_post"):
         stages = getattr(graph, part)

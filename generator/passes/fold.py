@@ -14,13 +14,14 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ClassVar
 
 from ..errors import FoldingError, OptionError
 from ..estimate import node_cycles
 from ..ir import LabelSelect, MatrixVector, MultiThreshold
 from ..limits import MAX_DESCRIPTION_BYTES
 from ..safeio import read_text
+from . import register_pass
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +117,22 @@ def is_auto(node) -> bool:
     return any(getattr(node, k, None) == AUTO for k in ("pe", "simd"))
 
 
+@register_pass
 @dataclass(frozen=True)
 class Fold:
-    """The folding pass. ``target_cycles`` None means: match the slowest fixed layer."""
+    """The folding pass, over every node of every branch.
+
+    With ``fold_file``, its foldings are applied first; then every layer left at
+    ``auto`` (all foldable layers when ``target_cycles`` is given) gets the cheapest
+    folding meeting the target. ``target_cycles`` None means: match the slowest fixed
+    layer.
+    """
 
     target_cycles: int | None = None
     fold_file: Path | None = None
-    name: str = "fold"
+    name: ClassVar[str] = "fold"
 
-    def run(self, graph):
+    def apply(self, graph):
         nodes = list(graph.nodes)
         if self.fold_file is not None:
             nodes = apply_fold_file(nodes, self.fold_file)

@@ -91,6 +91,6 @@ def sparsify_graph(graph: Graph, threshold: float = 0.5) -> Graph:
                 simd = node.simd if node.simd >= 1 else None
                 node = sparse_node(node.name, node.in_shape, node.in_dtype, layer,
                                    thresholds=node.thresholds, simd=simd, acc_dtype=node.acc_dtype,
-                                   source=node.weights)
+                                   source=node.weights).replace(inputs=node.inputs)
         nodes.append(node)
     return graph.replace(nodes=tuple(nodes))

@@ -1,4 +1,4 @@
-"""Elementwise add of two streams (the join of a residual connection)."""
+"""Elementwise scaled add of two streams (the join of a residual connection)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ __all__ = ["Add"]
 
 
 class Add(wiring.Component):
-    """``o = a + b`` element by element, on the true values (BIPOLAR as ±1).
+    """``o = scale_a*a + scale_b*b`` element by element, on the true values (BIPOLAR as ±1).
 
     Both inputs carry ``pe`` elements per word in the same order; a word is taken from
     each when both are valid and the output register is free.
@@ -22,9 +22,11 @@ class Add(wiring.Component):
     a_dtype, b_dtype : DataType
         Element types of the two inputs.
     out_dtype : DataType
-        Must hold ``[min(a)+min(b), max(a)+max(b)]`` (not BIPOLAR), else ``ValueError``.
+        Must hold every ``scale_a*a + scale_b*b`` (not BIPOLAR), else ``ValueError``.
     pe : int
         Elements per word.
+    scale_a, scale_b : int
+        Nonzero integer constants (default 1).
 
     Members
     -------
@@ -38,13 +40,19 @@ class Add(wiring.Component):
     ``o.valid`` is a register.
     """
 
-    def __init__(self, *, a_dtype, b_dtype, out_dtype, pe):
+    def __init__(self, *, a_dtype, b_dtype, out_dtype, pe, scale_a=1, scale_b=1):
         self.a_dtype = check_dtype("a_dtype", a_dtype)
         self.b_dtype = check_dtype("b_dtype", b_dtype)
         self.out_dtype = check_dtype("out_dtype", out_dtype)
         self.pe = check_int("pe", pe)
-        lo = int(a_dtype.min()) + int(b_dtype.min())
-        hi = int(a_dtype.max()) + int(b_dtype.max())
+        for name, k in (("scale_a", scale_a), ("scale_b", scale_b)):
+            if isinstance(k, bool) or not isinstance(k, int) or k == 0:
+                raise ValueError(f"{name} must be a nonzero integer, not {k!r}")
+        self.scale_a, self.scale_b = scale_a, scale_b
+        ends = [(scale_a * int(a_dtype.min()), scale_a * int(a_dtype.max())),
+                (scale_b * int(b_dtype.min()), scale_b * int(b_dtype.max()))]
+        lo = sum(min(e) for e in ends)
+        hi = sum(max(e) for e in ends)
         if is_bipolar(self.out_dtype) or lo < self.out_dtype.min() or hi > self.out_dtype.max():
             raise ValueError(f"out_dtype must hold the sums {lo}..{hi}, not {self.out_dtype.name}")
         self.out_bits = self.out_dtype.bitwidth()
@@ -66,7 +74,8 @@ class Add(wiring.Component):
         sums = []
         for p, (x, y) in enumerate(zip(a, b)):
             lane = Signal(signed(self.out_bits), name=f"sum{p}")   # sign-extends narrow sums
-            m.d.comb += lane.eq(element_value(x, self.a_dtype) + element_value(y, self.b_dtype))
+            m.d.comb += lane.eq(element_value(x, self.a_dtype) * self.scale_a
+                                + element_value(y, self.b_dtype) * self.scale_b)
             sums.append(lane)
         total = Cat(sums)
         with m.If(fire):

@@ -1,4 +1,4 @@
-"""Golden functions of the convolution, pooling and residual node kinds.
+"""Golden functions of the convolution and pooling node kinds.
 
 Convolutions are im2col in numpy (columns in window order (kh, kw, c), see
 :mod:`bitsmith.generator.ir.conv`) followed by the dense helpers; nothing here mirrors the
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bitsmith.generator.ir.conv import Conv, GlobalAccPool, MaxPool, Residual
+from bitsmith.generator.ir.conv import Conv, GlobalAccPool, MaxPool
 
-from . import golden, run_node
+from . import golden
 from .dense import apply_thresholds, xnor_popcount
 
 
@@ -55,11 +55,3 @@ def maxpool(node: MaxPool, x: np.ndarray) -> np.ndarray:
 @golden(GlobalAccPool)
 def global_acc_pool(node: GlobalAccPool, x: np.ndarray) -> np.ndarray:
     return x.astype(np.int64).sum(axis=(1, 2), keepdims=True)
-
-
-@golden(Residual)
-def residual(node: Residual, x: np.ndarray) -> np.ndarray:
-    y = x.astype(np.int64)
-    for inner in node.body:
-        y = run_node(inner, y)
-    return x.astype(np.int64) + y

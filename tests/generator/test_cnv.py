@@ -55,9 +55,10 @@ def test_rtl_equals_golden(precision, tmp_path):
 
 
 def small_conv_net():
-    """Every conv layer kind in one small chain: conv(pad), maxpool, depthwise, residual, global pool."""
-    from bitsmith.generator.ir import Graph, Thresholds
-    from bitsmith.generator.ir.conv import GlobalAccPool, Residual
+    """Every conv layer kind in one small net: conv(pad), maxpool, depthwise, a residual
+    subgraph (fork, two convs, add), global pool."""
+    from bitsmith.generator.ir import Add, Fork, Graph, Thresholds
+    from bitsmith.generator.ir.conv import GlobalAccPool
     from qonnx.core.datatype import DataType as DT
 
     rng = np.random.default_rng(11)
@@ -74,11 +75,14 @@ def small_conv_net():
     c0 = conv("c0", (6, 6, 3), 4, (3, 3), (1, 1, 1, 1), 2, 3)
     p0 = MaxPool(name="p0", in_shape=(6, 6, 4), in_dtype=DT["UINT2"], kernel=(2, 2), stride=(2, 2), pe=2)
     dw = conv("dw", (3, 3, 4), 4, (3, 3), (1, 1, 1, 1), 2, 1, depthwise=True)
-    body = (conv("ra", (3, 3, 4), 4, (1, 3), (0, 1, 0, 1), 1, 4),
-            conv("rb", (3, 3, 4), 4, (1, 1), (0, 0, 0, 0), 2, 2))
-    res = Residual(name="res", in_shape=(3, 3, 4), in_dtype=DT["UINT2"], body=body, pe=2)
+    fork = Fork(name="res_fork", in_shape=(3, 3, 4), in_dtype=DT["UINT2"], pe=2)
+    ra = conv("ra", (3, 3, 4), 4, (1, 3), (0, 1, 0, 1), 1, 4)
+    rb = conv("rb", (3, 3, 4), 4, (1, 1), (0, 0, 0, 0), 2, 2)
+    res = Add(name="res", in_shape=(3, 3, 4), in_dtype=rb.out_dtype, in_dtype_b=DT["UINT2"],
+              inputs=("rb", "res_fork"), pe=2)
     gp = GlobalAccPool(name="gp", in_shape=(3, 3, 4), in_dtype=res.out_dtype, pe=4)
-    graph = Graph(name="small_conv", in_shape=(6, 6, 3), in_dtype=DT["UINT2"], nodes=(c0, p0, dw, res, gp))
+    graph = Graph(name="small_conv", in_shape=(6, 6, 3), in_dtype=DT["UINT2"],
+                  nodes=(c0, p0, dw, fork, ra, rb, res, gp))
     graph.check()
     return graph
 

@@ -1,4 +1,4 @@
-"""Conv/pool/residual IR checks, and the golden functions vs direct nested-loop references."""
+"""Conv/pool IR checks, and the golden functions vs direct nested-loop references."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from qonnx.core.datatype import DataType
 
 from bitsmith.generator.errors import FoldingError, ModelError
 from bitsmith.generator.estimate import node_cycles
-from bitsmith.generator.ir import Graph, Thresholds
-from bitsmith.generator.ir.conv import Conv, GlobalAccPool, MaxPool, Residual
-from bitsmith.generator.ir.serialize import dump_graph, load_graph
-from bitsmith.sim.golden import run_graph, run_node
+from bitsmith.generator.ir import Thresholds
+from bitsmith.generator.ir.conv import Conv, GlobalAccPool, MaxPool
+from bitsmith.sim.golden import run_node
 
 DT = DataType
 
@@ -129,22 +128,6 @@ def test_global_pool_golden_and_dtype():
     np.testing.assert_array_equal(run_node(node, x), want)
 
 
-def test_residual_golden_dtype_and_serialisation():
-    rng = np.random.default_rng(4)
-    conv = make_conv(rng, in_shape=(4, 4, 3), oc=3, pad=(1, 1, 1, 1), xdt="INT4")
-    node = Residual(name="r", in_shape=(4, 4, 3), in_dtype=DT["INT4"], body=(conv,))
-    node.check()
-    lo = -8 + int(conv.acc_dtype.min())
-    hi = 7 + int(conv.acc_dtype.max())
-    assert node.out_dtype.min() <= lo and node.out_dtype.max() >= hi
-    assert node.out_dtype.bitwidth() == max(conv.acc_dtype.bitwidth(), 4) + 1
-    x = values(rng, DT["INT4"], (2, 4, 4, 3))
-    np.testing.assert_array_equal(run_node(node, x), x + naive_conv(conv, x))
-    graph = Graph(name="g", in_shape=(4, 4, 3), in_dtype=DT["INT4"], nodes=(node,))
-    again = load_graph(dump_graph(graph))
-    np.testing.assert_array_equal(run_graph(again, x), run_graph(graph, x))
-
-
 def test_window_order_is_the_mvau_column_order():
     """matrix()[o, (kh*KW + kw)*IC + ic] == weights[o, kh, kw, ic]."""
     rng = np.random.default_rng(5)
@@ -203,18 +186,3 @@ def test_conv_check_weight_errors():
         node.replace(in_shape=(5, 6, 2)).check()
     with pytest.raises(ModelError, match=r"^layer 'c': accumulator range -\d+\.\.\d+ does not fit INT2$"):
         node.replace(acc_dtype=DT["INT2"]).check()
-
-
-def test_residual_check_errors():
-    rng = np.random.default_rng(9)
-    conv = make_conv(rng, in_shape=(4, 4, 3), oc=3, xdt="INT4")        # no pad: shrinks to 2x2
-    node = Residual(name="r", in_shape=(4, 4, 3), in_dtype=DT["INT4"], body=(conv,))
-    with pytest.raises(ModelError, match=r"^layer 'r': the body gives shape \(2, 2, 3\), the add needs "
-                                         r"the input shape \(4, 4, 3\)$"):
-        node.check()
-    with pytest.raises(ModelError, match=r"^layer 'r': the residual body must be a non-empty tuple of "
-                                         r"layers$"):
-        node.replace(body=()).check()
-    with pytest.raises(ModelError, match=r"^layer 'r': body layer 'c' takes \(4, 4, 3\) INT4 but "
-                                         r"receives \(4, 4, 3\) UINT4$"):
-        node.replace(in_dtype=DT["UINT4"]).check()

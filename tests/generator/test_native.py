@@ -12,6 +12,7 @@ import yaml
 from bitsmith.generator.errors import BitsmithError, FoldingError, ModelError
 from bitsmith.generator.frontend.native import load_native
 from bitsmith.generator.ir import MatrixVector
+from bitsmith.generator.passes.acc_widths import AccWidths
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "generator" / "examples" / "digits" / "digits.yaml"
 
@@ -36,6 +37,8 @@ def rng():
 
 def test_example_loads_with_minimal_accumulators():
     g = load_native(EXAMPLE)
+    assert g.nodes[0].acc_dtype is None                # left to the acc_widths pass
+    g = AccWidths().apply(g)
     fc0 = g.nodes[0]
     assert isinstance(fc0, MatrixVector) and fc0.xnor
     # popcount of 64 matches is 0..64 -> UINT7 by FINN's rule
@@ -49,7 +52,7 @@ def test_integer_accumulator_width_from_actual_weights(tmp_path, rng):
     w[:, 0] = 3                                    # INT3 weights, only one non-zero column
     path = write(tmp_path, [{"name": "fc", "op": "dense", "weights": "w", "weight_dtype": "INT3"}],
                  {"w": w}, input_={"shape": [8], "dtype": "UINT4"})
-    node = load_native(path).nodes[0]
+    node = AccWidths().apply(load_native(path)).nodes[0]
     # max = 3 * 15 = 45, min = 0 -> UINT6 (not the worst case 8*3*15=360)
     assert node.acc_dtype.name == "UINT6"
 

@@ -14,7 +14,8 @@ from bitsmith.generator.errors import ModelError
 from bitsmith.generator.frontend import native_conv
 from bitsmith.generator.frontend.native import load_native, native_ops
 from bitsmith.generator.frontend.native_conv import parse_conv
-from bitsmith.generator.ir.conv import Conv, GlobalAccPool, MaxPool, Residual
+from bitsmith.generator.ir.branch import Add, Fork
+from bitsmith.generator.ir.conv import Conv, GlobalAccPool, MaxPool
 from bitsmith.generator.passes import run_pipeline
 from bitsmith.generator.passes.fold import Fold
 from qonnx.core.datatype import DataType
@@ -43,6 +44,7 @@ def rng():
 def test_ops_are_registered():
     assert ops_of(native_conv) == {"conv", "depthwise", "maxpool", "global_pool", "residual", "conv1d",
                                    "depthwise1d", "maxpool1d"}
+    assert {"fork", "add", "concat"} <= set(native_ops())
 
 
 def test_full_network_loads_folds_and_runs(tmp_path, rng):
@@ -66,11 +68,14 @@ def test_full_network_loads_folds_and_runs(tmp_path, rng):
         {"name": "gp", "op": "global_pool", "pe": 4},
     ]
     graph = load_native(write(tmp_path, layers, arrays))
-    c0, r0, p0, gp = graph.nodes
+    c0, fork, dw, pt, r0, p0, gp = graph.nodes
     assert isinstance(c0, Conv) and c0.padding == (1, 1, 1, 1) and c0.out_shape == (6, 6, 4)
-    assert isinstance(r0, Residual) and r0.body[0].depthwise and r0.body[0].pe >= 1
-    assert r0.out_dtype.name == "UINT3"
-    np.testing.assert_array_equal(r0.body[1].weights, arrays["pt_w"].transpose(0, 2, 3, 1))
+    # the residual is an ordinary subgraph: fork, body layers, add (body output, block input)
+    assert isinstance(fork, Fork) and fork.name == "r0_fork" and fork.inputs == ("c0",) and fork.pe == 2
+    assert dw.depthwise and dw.inputs == ("r0_fork",) and pt.inputs == ("dw",)
+    assert isinstance(r0, Add) and r0.inputs == ("pt", "r0_fork") and (r0.scale_a, r0.scale_b) == (1, 1)
+    assert r0.out_dtype.name == "UINT3" and p0.inputs == ("r0",)
+    np.testing.assert_array_equal(pt.weights, arrays["pt_w"].transpose(0, 2, 3, 1))
     assert isinstance(p0, MaxPool) and p0.stride == (2, 2) and p0.out_shape == (3, 3, 4)
     assert isinstance(gp, GlobalAccPool) and gp.out_shape == (1, 1, 4)
     graph = run_pipeline(graph, (Fold(),))
@@ -123,8 +128,8 @@ def test_other_op_errors(tmp_path, rng):
         ({"name": "r", "op": "residual", "body": [{"name": "p", "op": "maxpool", "kernel": 2}]},
          "net.yaml: layer 'r': the body gives shape (3, 3, 3), the add needs the input shape (6, 6, 3)"),
         ({"name": "r", "op": "residual", "body": [{"name": "x", "op": "fft"}]},
-         "net.yaml: layer 'r': body layer 'x': unknown op 'fft' (supported: avgpool, avgpool1d, conv, "
-         "conv1d, dense, depthwise, depthwise1d, global_pool, maxpool, maxpool1d, "),
+         "net.yaml: layer 'r': body layer 'x': unknown op 'fft' (supported: add, avgpool, avgpool1d, concat, conv, "
+         "conv1d, dense, depthwise, depthwise1d, fork, global_pool, maxpool, maxpool1d, "),
     ]
     arrays = {"c_w": rng.integers(-2, 2, size=(4, 3, 3, 3))}
     for layer, msg in cases:

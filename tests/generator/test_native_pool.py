@@ -104,7 +104,7 @@ ERRORS = [
     ({"op": "upsample", "scale": 0}, "scale must be an integer >= 1 or [H, W] of them, not 0"),
     ({"op": "upsample", "scale": [2, 2, 2]}, "scale must be an integer >= 1 or [H, W] of them, not [2, 2, 2]"),
     ({"op": "upsample", "scale": 2, "mode": "nearest"},
-     "unknown key 'mode' for upsample (valid keys: name, op, pe, scale)"),
+     "unknown key 'mode' for upsample (valid keys: input, name, op, pe, scale)"),
     ({"op": "maxpool1d", "kernel": 2}, "a 1-D layer takes a sequence (L, 1, C) (input shape [L, C]), "
                                        "not (6, 6, 3)"),
 ]

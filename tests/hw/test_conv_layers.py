@@ -1,4 +1,5 @@
-"""Lowered conv/pool/residual layers (hw.top.Dataflow of their stages) vs the golden model.
+"""Lowered conv/pool layers (hw.top.Dataflow of their stages, FIFOs sized by their schedules)
+vs the golden model.
 
 Each layer runs in the Amaranth simulator on a few frames: outputs must equal
 ``bitsmith.sim.golden`` exactly, and with an always-valid source and always-ready sink the
@@ -11,12 +12,10 @@ import numpy as np
 import pytest
 from qonnx.core.datatype import DataType
 
-from bitsmith.generator.errors import ModelError
-from bitsmith.generator.estimate import node_cycles, node_resources
-from bitsmith.generator.ir import Thresholds
-from bitsmith.generator.ir.conv import Conv, GlobalAccPool, MaxPool, Residual
-from bitsmith.generator.lowering import lower_node
-from bitsmith.generator.lowering.conv import bypass_depth
+from bitsmith.generator.build import netlist
+from bitsmith.generator.estimate import node_cycles
+from bitsmith.generator.ir import Graph, Thresholds
+from bitsmith.generator.ir.conv import Conv, GlobalAccPool, MaxPool
 from bitsmith.hw.top import Dataflow
 from bitsmith.sim.golden import run_node
 from bitsmith.sim.packing import pack, unpack
@@ -54,12 +53,14 @@ def conv(rng, in_shape, oc, kernel=(3, 3), stride=(1, 1), pad=(0, 0, 0, 0), wdt=
     return node
 
 
-def run_layer(node, frames=2, idle="none", backpressure="none", seed=0):
-    """Simulate the lowered layer; check every output; return the output transfer cycles."""
+def run_layer(node, frames=2, idle="none", backpressure="none", seed=0, graph=None):
+    """Simulate the lowered layer (``graph``: a one-node graph of it with its FIFOs, else
+    sized here); check every output; return the output transfer cycles."""
     rng = np.random.default_rng(seed)
     x = values(rng, node.in_dtype, (frames,) + tuple(node.in_shape))
     want = run_node(node, x)
-    flow = Dataflow(lower_node(node))
+    graph = graph or Graph(name="layer", in_shape=tuple(node.in_shape), in_dtype=node.in_dtype, nodes=(node,))
+    flow = Dataflow(*netlist(graph))
     out_dt = node.out_dtype
     src, cap = run_stream(flow, pack(x.reshape(-1), node.in_dtype, flow.in_elems),
                           want.size // flow.out_elems, idle=idle, backpressure=backpressure, seed=seed)
@@ -70,8 +71,8 @@ def run_layer(node, frames=2, idle="none", backpressure="none", seed=0):
     return cap.cycles, want[0].size // flow.out_elems
 
 
-def steady_period(node, frames=4) -> int:
-    cycles, per_frame = run_layer(node, frames=frames)
+def steady_period(node, frames=4, graph=None) -> int:
+    cycles, per_frame = run_layer(node, frames=frames, graph=graph)
     starts = cycles[::per_frame]
     periods = np.diff(starts).tolist()
     assert periods[-1] == periods[-2], periods
@@ -125,42 +126,3 @@ def test_global_pool_layer(pe):
     node = GlobalAccPool(name="g", in_shape=(3, 3, 4), in_dtype=DT["UINT2"], pe=pe)
     run_layer(node, idle="random", backpressure="random", seed=7)
     assert steady_period(node) == node_cycles(node)
-
-
-def residual(rng, pe=2):
-    a = conv(rng, (4, 4, 2), 2, pad=(1, 1, 1, 1), xdt="UINT2", pe=2, simd=1, name="a")
-    b = conv(rng, (4, 4, 2), 2, pad=(1, 1, 1, 1), xdt="UINT2", pe=1, simd=2, name="b")
-    node = Residual(name="r", in_shape=(4, 4, 2), in_dtype=DT["UINT2"], body=(a, b), pe=pe)
-    node.check()
-    return node
-
-
-@pytest.mark.parametrize("idle, backpressure", [("none", "none"), ("cycle", "random"),
-                                                ("random", "cycle")])
-def test_residual_layer(idle, backpressure):
-    run_layer(residual(np.random.default_rng(8)), idle=idle, backpressure=backpressure, seed=9)
-
-
-def test_residual_cycles_equal_formula():
-    node = residual(np.random.default_rng(10), pe=1)
-    assert steady_period(node) == node_cycles(node)
-
-
-def test_bypass_depth_covers_the_body_lookahead():
-    node = residual(np.random.default_rng(11))
-    # two 3x3 'same' convs: output row r needs input row r+2 -> 3 rows of 4x2 elements / pe=2
-    assert bypass_depth(node, 4) == 3 * 4 * 2 // 2 + 16 * 5
-
-
-def test_resources_are_positive():
-    node = residual(np.random.default_rng(12))
-    res = node_resources(node)
-    assert res.luts > 0 and res.ffs > 0
-
-
-def test_residual_of_nothing_is_rejected():
-    node = Residual(name="r", in_shape=(4, 4, 2), in_dtype=DT["UINT2"],
-                    body=(MaxPool(name="p", in_shape=(4, 4, 2), in_dtype=DT["UINT2"], kernel=(1, 1),
-                                  stride=(1, 1)),))
-    with pytest.raises(ModelError, match=r"^layer 'r': the residual body lowers to no hardware"):
-        lower_node(node)

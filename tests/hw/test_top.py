@@ -108,7 +108,7 @@ def test_dataflow_inserts_converters_and_fifos():
     from amaranth.hdl import Fragment
     frag = Fragment.get(df, None)
     names = [name for _, name, _ in frag.subfragments]
-    assert names == ["fc0", "fc0_to_fc1", "fc0_fifo", "fc1", "fc1_fifo"]
+    assert names == ["fc0", "fc1", "fc0_to_fc1", "fc0_fifo", "fc1_fifo"]
 
 
 def fifo_stage(name="a", bits=4, elems=2, depth=3, **kw):
@@ -120,14 +120,14 @@ def fifo_stage(name="a", bits=4, elems=2, depth=3, **kw):
 
 @pytest.mark.parametrize("factory,error,message", [
     (lambda: fifo_stage(component=object()), TypeError, "component must be a wiring.Component, not "),
-    (lambda: fifo_stage(name="a b"), ValueError, "name must be a Python identifier, not 'a b'"),
+    (lambda: fifo_stage(name="a b"), ValueError, "name must be a Python identifier other than 'input' and 'output', not 'a b'"),
     (lambda: fifo_stage(depth=2), ValueError, "fifo_depth must be an integer >= 3, not 2"),
     (lambda: fifo_stage(in_elems=3), ValueError, "stage 'a': port 'i' must have 3*4 = 12 payload bits, not 8"),
     (lambda: fifo_stage(out_elem_bits=0), ValueError, "out_elem_bits must be a positive integer, not 0"),
     (lambda: Dataflow([]), ValueError, "stages must not be empty"),
     (lambda: Dataflow([fifo_stage(), fifo_stage()]), ValueError, "stage name 'a' is used twice"),
     (lambda: Dataflow([fifo_stage(), fifo_stage("b", bits=2, elems=4)]), ValueError,
-     "stage 'b' takes 2-bit elements but stage 'a' produces 4-bit elements"),
+     "edge a.o -> b.i: stage 'b' takes 2-bit elements but stage 'a' produces 4-bit elements"),
     (lambda: AxiStreamTop(dataflow=Dataflow([fifo_stage()]), in_elem_bits=4, in_elems=3, out_elem_bits=4,
                           out_elems=2, out_words_per_frame=1), ValueError,
      "dataflow port 'i' must have 12 payload bits, not 8"),
@@ -156,3 +156,71 @@ def test_axi_top_steady_state_cycles():
     assert np.diff(firsts).tolist() == [6] * (frames - 1)
     # the s_axis register slice takes the second frame's 2 words early; then 6 per frame
     assert np.diff(src[::2]).tolist()[1:] == [6] * (frames - 2)
+
+
+def residual_netlist(depth):
+    """input -> Duplicate -> (Thresholding | FIFO) -> Add: y = t(x) + x, as a Dataflow netlist."""
+    from bitsmith.hw.plumbing.add import Add
+    from bitsmith.hw.plumbing.duplicate import Duplicate
+    from bitsmith.hw.top import Edge, INPUT, OUTPUT
+    rng = np.random.default_rng(12)
+    t = np.sort(rng.integers(0, 4, (4, 3)), axis=1)
+    dup = Stage(Duplicate(width=4, outputs=2), "fork", 2, 2, 2, 2, out_ports=("a", "b"))
+    act = Stage(Thresholding(thresholds=t, in_dtype=DT["UINT2"], out_dtype=DT["UINT2"], channels=4, pe=1),
+                "act", 2, 1, 2, 1)
+    add = Stage(Add(a_dtype=DT["UINT2"], b_dtype=DT["UINT2"], out_dtype=DT["UINT3"], pe=2), "sum",
+                (2, 2), 2, 3, 2, in_ports=("a", "b"))
+    edges = [Edge(INPUT, "fork"), Edge("fork", "act", src_port="a"), Edge("act", "sum", dst_port="a"),
+             Edge("fork", "sum", src_port="b", dst_port="b", depth=depth), Edge("sum", OUTPUT)]
+    return [dup, act, add], edges, t
+
+
+def test_dataflow_netlist_fork_and_join():
+    stages, edges, t = residual_netlist(depth=6)
+    df = Dataflow(stages, edges)
+    assert (df.in_elems, df.out_elems, df.order) == (2, 2, ["fork", "act", "sum"])
+    x = np.random.default_rng(13).integers(0, 4, (10, 4))
+    _, cap = run_stream(df, pack(x, DT["UINT2"], 2), 20, idle="random", backpressure="random", seed=5)
+    want = (x[:, :, None] >= t[None]).sum(2) + x
+    assert unpack(cap.words, DT["UINT3"], 2).reshape(10, 4).tolist() == want.tolist()
+    from amaranth.hdl import Fragment
+    names = sorted(name for _, name, _ in Fragment.get(df, None).subfragments)
+    assert names == ["act", "act_fifo", "act_to_sum", "fork", "fork_a_fifo", "fork_a_to_act",
+                     "fork_b_fifo", "sum", "sum_fifo"]
+
+
+def silenced(stages):
+    """The stages of a netlist that is rejected: never elaborated, by design."""
+    for s in stages:
+        s.component._MustUse__silence = True
+    return stages
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s, e: (s, e[:-1]), "stage 'sum': output port 'o' is on no edge"),
+    (lambda s, e: (s, e[1:]), "stage 'fork': input port 'i' is on no edge"),
+    (lambda s, e: (s, e + [e[1]]), "edge fork.a -> act.i: port fork.a is on two edges"),
+    (lambda s, e: (s, [e[0], e[1].__class__("act", "fork", dst_port="i")] + e[2:]),
+     "edge act.o -> fork.i: port fork.i is on two edges"),
+    (lambda s, e: (s, e[:1] + [e[1].__class__("fork", "nope", src_port="a")] + e[2:]),
+     "edge fork.a -> nope.i: no stage named 'nope'"),
+    (lambda s, e: (s, e[:1] + [e[1].__class__("fork", "act", src_port="z")] + e[2:]),
+     "edge fork.z -> act.i: stage 'fork' has no output port 'z'"),
+])
+def test_dataflow_netlist_rejects(change, message):
+    stages, edges, _ = residual_netlist(depth=6)
+    silenced(stages)
+    stages, edges = change(stages, list(edges))
+    assert_rejects(lambda: Dataflow(stages, edges), ValueError, message)
+
+
+def test_dataflow_netlist_rejects_a_cycle():
+    from bitsmith.hw.plumbing.concat import Concat
+    from bitsmith.hw.top import Edge, INPUT, OUTPUT
+    stages, _, _ = residual_netlist(depth=6)
+    cat = Stage(Concat(width=4, words=(1, 1)), "cat", 2, 2, 2, 2, in_ports=("i0", "i1"))
+    silenced(stages + [cat])
+    edges = [Edge(INPUT, "cat", dst_port="i0"), Edge("act", "cat", dst_port="i1"), Edge("cat", "fork"),
+             Edge("fork", "act", src_port="a"), Edge("fork", OUTPUT, src_port="b")]
+    assert_rejects(lambda: Dataflow([stages[0], stages[1], cat], edges), ValueError,
+                   "the stages ['act', 'cat', 'fork'] form a cycle")

@@ -108,8 +108,8 @@ def compare_with_reference(graph: Graph, path: Path, x: np.ndarray, golden: np.n
     """
     ref = reference_outputs(Path(path), model_input(graph, x))
     n = len(golden)
-    if isinstance(graph.nodes[-1], LabelSelect):
-        k = graph.nodes[-1].k
+    if isinstance(graph.output_node, LabelSelect):
+        k = graph.output_node.k
         got = np.asarray(golden).reshape(n, -1)
         flat = ref.reshape(n, -1)
         if np.issubdtype(ref.dtype, np.integer):

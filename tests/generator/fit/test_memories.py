@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from amaranth.hdl import Fragment, Module, Shape
 
-from bitsmith.generator.build import BuildOptions, elaborate, load_model, prepare
+from bitsmith.generator.build import BuildOptions, elaborate, load_model, prepare, sized
 from bitsmith.generator.fit.estimate import lowered_stages
 from bitsmith.generator.fit.memories import live_bits, stage_memories
 from bitsmith.generator.fit.search import spram_variant
@@ -41,9 +41,10 @@ def elaborated(graph):
 
 
 def inventoried(graph):
+    graph = sized(graph)
     return Counter((m.kind if m.kind != "spram" else "ram", m.depth, m.block,
                     None if m.kind == "rom" else m.width)
-                   for m in stage_memories(lowered_stages(graph)))
+                   for m in stage_memories(lowered_stages(graph), graph.fifos))
 
 
 def graph_of(model, **opts):

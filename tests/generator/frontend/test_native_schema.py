@@ -33,7 +33,8 @@ def test_the_schema_is_a_valid_draft_2020_12_schema():
 def test_every_op_declares_documented_keys():
     ops = native_ops()
     assert {"dense", "threshold", "reshape", "topk", "conv", "depthwise", "maxpool", "global_pool", "residual",
-            "sparse_dense", "conv1d", "depthwise1d", "maxpool1d", "avgpool", "avgpool1d", "upsample"} <= set(ops)
+            "sparse_dense", "conv1d", "depthwise1d", "maxpool1d", "avgpool", "avgpool1d", "upsample", "fork", "add",
+            "concat"} <= set(ops)
     for op, spec in ops.items():
         assert spec.doc and spec.keys[0].name == "name" and spec.keys[1].name == "op", op
         for key in spec.keys:
@@ -124,6 +125,29 @@ SEQUENCE_MUTATIONS = {
     "input shape of four": _set(["input", "shape"], [1, 12, 1, 3]),
 }
 
+BRANCH = {"name": "branch", "input": {"shape": [4, 4, 2], "dtype": "UINT2"},
+          "layers": [{"name": "f", "op": "fork", "outputs": 2, "pe": 2},
+                     {"name": "a", "op": "maxpool", "kernel": 3, "stride": 1, "pad": 1, "input": "f"},
+                     {"name": "b", "op": "maxpool", "kernel": 1, "input": "f"},
+                     {"name": "cat", "op": "concat", "inputs": ["a", "b"], "pe": 2},
+                     {"name": "s", "op": "add", "inputs": ["cat", "cat"], "scale_a": 2, "scale_b": -1}]}
+
+BRANCH_MUTATIONS = {
+    "input as a list": _set(["layers", 1, "input"], ["f"]),
+    "input not a name": _set(["layers", 1, "input"], "f-1"),
+    "inputs on a one-input op": _set(["layers", 2, "inputs"], ["f"]),
+    "input on add": _set(["layers", 4, "input"], "cat"),
+    "add without inputs": _set(["layers", 4, "inputs"], KeyError),
+    "add of one": _set(["layers", 4, "inputs"], ["cat"]),
+    "add of three": _set(["layers", 4, "inputs"], ["cat", "cat", "cat"]),
+    "concat of one": _set(["layers", 3, "inputs"], ["a"]),
+    "scale zero": _set(["layers", 4, "scale_a"], 0),
+    "scale out of range": _set(["layers", 4, "scale_b"], -256),
+    "float scale": _set(["layers", 4, "scale_a"], 2.0),
+    "fork to one": _set(["layers", 0, "outputs"], 1),
+    "unknown fork key": _set(["layers", 0, "copies"], 2),
+}
+
 
 def _schema_stage(doc, tmp_path) -> bool:
     """True when the loader's schema checks accept ``doc`` (values of arrays not involved)."""
@@ -152,7 +176,8 @@ def test_the_unmutated_documents_pass_both(tmp_path):
                                  t=np.sort(rng.integers(-9, 9, (1, 3)), axis=1), dw2=rng.integers(-1, 2, (5, 4))),
               SEQUENCE["name"]: dict(k0=rng.integers(-2, 2, (4, 3, 5)), k1=rng.integers(-2, 2, (4, 3)),
                                      t=np.sort(rng.integers(-6, 6, (4, 3)), axis=1))}
-    for doc in (BASE, SEQUENCE):
+    arrays[BRANCH["name"]] = {}
+    for doc in (BASE, SEQUENCE, BRANCH):
         assert strict_validator(json_schema()).is_valid(doc)
         assert _schema_stage(doc, tmp_path)
         np.savez(tmp_path / "w.npz", **arrays[doc["name"]])
@@ -160,10 +185,12 @@ def test_the_unmutated_documents_pass_both(tmp_path):
         load_native(tmp_path / "net.yaml")
 
 
-CASES = [(BASE, m) for m in MUTATIONS.values()] + [(SEQUENCE, m) for m in SEQUENCE_MUTATIONS.values()]
+CASES = ([(BASE, m) for m in MUTATIONS.values()] + [(SEQUENCE, m) for m in SEQUENCE_MUTATIONS.values()]
+         + [(BRANCH, m) for m in BRANCH_MUTATIONS.values()])
 
 
-@pytest.mark.parametrize("base, mutate", CASES, ids=list(MUTATIONS) + list(SEQUENCE_MUTATIONS))
+@pytest.mark.parametrize("base, mutate", CASES, ids=list(MUTATIONS) + list(SEQUENCE_MUTATIONS)
+                         + list(BRANCH_MUTATIONS))
 def test_schema_and_loader_agree(tmp_path, base, mutate):
     doc = copy.deepcopy(base)
     mutate(doc)

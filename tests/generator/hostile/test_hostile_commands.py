@@ -410,7 +410,26 @@ SIM_CASES = {
                               r"out/design\.json: io\.top must be an identifier: .*"),
     "bad stream width": (lambda sb, bd: _design(sb, bd, lambda d: d["io"]["in"].update(tdata_bits=True)),
                          r"out/design\.json: io\.in\.tdata_bits must be a positive integer, not True"),
+    "layer reads an unknown tensor": (lambda sb, bd: _design(sb, bd, _first_node_inputs(["ghost"])),
+                                      r"out/design\.json: layer 'fc0' reads 'ghost', which is neither a layer nor "
+                                      r"the graph input 'input'"),
+    "layers in a cycle": (lambda sb, bd: _design(sb, bd, _first_node_inputs(["fc1"])),
+                          r"out/design\.json: layer 'fc0' reads 'fc1', which is listed after it: the graph has a "
+                          r"cycle \(fc0 -> fc1 -> fc0\)"),
+    "layer inputs not names": (lambda sb, bd: _design(sb, bd, _first_node_inputs([7])),
+                               r"out/design\.json: design\.json: a layer's inputs are not a list of tensor names"),
+    "FIFO of two words": (lambda sb, bd: _design(sb, bd, lambda d: d["graph"]["fifos"][0].update(depth=2)),
+                          r"out/design\.json: design\.json: a FIFO edge needs port names, a depth >= 3 and "
+                          r"positive widths, not FifoEdge\(.*depth=2.*\)"),
+    "FIFOs not a list of edges": (lambda sb, bd: _design(sb, bd, lambda d: d["graph"].update(fifos=[3])),
+                                  r"out/design\.json: design\.json: the graph's fifos are not a list of FIFO edges"),
 }
+
+
+def _first_node_inputs(inputs):
+    def change(d):
+        d["graph"]["nodes"][0]["inputs"] = inputs
+    return change
 
 
 @pytest.mark.parametrize("prepare, pattern", SIM_CASES.values(), ids=list(SIM_CASES))

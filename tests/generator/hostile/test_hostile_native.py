@@ -61,8 +61,8 @@ KEY_CASES = {
                                r"m\.yaml: layer 'c0': unknown key 'padding' for conv \(did you mean 'pad'\?\)"),
     "strid": ("conv", dict(strid=2), r"m\.yaml: layer 'c0': unknown key 'strid' for conv \(did you mean 'stride'\?\)"),
     "activation on dense": ("dense", dict(activation="relu"),
-                            r"m\.yaml: layer 'fc0': unknown key 'activation' for dense \(valid keys: name, op, "
-                            r"out_bias, out_dtype, out_scale, pe, simd, thresholds, weight_dtype, weights\)"),
+                            r"m\.yaml: layer 'fc0': unknown key 'activation' for dense \(valid keys: input, name, "
+                            r"op, out_bias, out_dtype, out_scale, pe, simd, thresholds, weight_dtype, weights\)"),
     "kernal on conv": ("conv", dict(kernal=3), r".*unknown key 'kernal' for conv \(did you mean 'kernel'\?\)"),
     "pe as float": ("dense", dict(pe=2.0), r"m\.yaml: layer 'fc0': pe must be a positive integer or 'auto', not 2\.0"),
     "pe as bool": ("dense", dict(pe=True), r".*'fc0': pe must be a positive integer or 'auto', not True"),
@@ -106,7 +106,8 @@ KEY_CASES = {
                            r"'count_include_pad'\?\)"),
     "ceilmode": ("maxpool1d", dict(ceilmode=True), r".*'s0': unknown key 'ceilmode' for maxpool1d \(did you mean 'ceil_mode'\?\)"),
     "mode on upsample": ("upsample", dict(mode="nearest"),
-                         r"m\.yaml: layer 's0': unknown key 'mode' for upsample \(valid keys: name, op, pe, scale\)"),
+                         r"m\.yaml: layer 's0': unknown key 'mode' for upsample \(valid keys: input, name, op, pe, "
+                         r"scale\)"),
     "conv1d kernel as a pair": ("conv1d", dict(kernel=[3, 1]), r".*'s0': kernel must be a positive integer, not \[3, 1\]"),
     "conv1d 2-D layout": ("conv1d", dict(weight_layout="OHWI"), r".*'s0': weight_layout must be one of OWI, OIW, not 'OHWI'"),
     "depthwise1d pad of four": ("depthwise1d", dict(pad=[1, 1, 1, 1]),
@@ -226,6 +227,105 @@ def test_too_many_layers(sandbox):
     layer = {"op": "reshape", "shape": [16]}
     sandbox.native([layer] * 1025)
     sandbox.rejects(BUILD, r"^bitsmith: error: .*m\.yaml: 1,025 layers; bitsmith's budget is 1,024$")
+
+
+# ----------------------------------------------------------------------------- branches
+IMAGE = {"shape": [4, 4, 2], "dtype": "UINT2"}
+POOL = {"name": "p", "op": "maxpool", "kernel": 2}                            # (2, 2, 2)
+SAME = {"name": "q", "op": "maxpool", "kernel": 3, "stride": 1, "pad": 1}      # (4, 4, 2)
+ADD = {"name": "s", "op": "add", "inputs": ["q", "input"]}
+
+BRANCH_CASES = {
+    "unknown input name": ([{**SAME, "input": "nope"}],
+                           r"m\.yaml: layer 'q': input 'nope' is not a layer listed before this one \(known: input\)"),
+    "input of a later layer": ([{**SAME, "input": "p"}, POOL],
+                               r"m\.yaml: layer 'q': input 'p' is listed after this layer \(a layer reads only "
+                               r"layers listed before it, so the network has no cycle\)"),
+    "cycle through add": ([SAME, {**ADD, "inputs": ["q", "r"]}, {**SAME, "name": "r", "input": "s"}],
+                          r"m\.yaml: layer 's': input 'r' is listed after this layer \(a layer reads only layers "
+                          r"listed before it, so the network has no cycle\)"),
+    "input of itself": ([{**SAME, "input": "q"}], r"m\.yaml: layer 'q': input 'q' is the layer itself \(a cycle\)"),
+    "input as a list": ([{**SAME, "input": ["input"]}],
+                        r"m\.yaml: layer 'q': input must be a layer name, or 'input' \(the network input\), "
+                        r"not \['input'\]"),
+    "input not a name": ([{**SAME, "input": "q 1"}],
+                         r"m\.yaml: layer 'q': input must be a layer name, or 'input' \(the network input\), "
+                         r"not 'q 1'"),
+    "inputs on a one-input op": ([{**SAME, "inputs": ["input"]}],
+                                 r"m\.yaml: layer 'q': unknown key 'inputs' for maxpool \(did you mean 'input'\?\)"),
+    "add of one input": ([SAME, {**ADD, "inputs": ["q"]}],
+                         r"m\.yaml: layer 's': inputs must be a list of 2 layer names \(or 'input'\), not \['q'\]"),
+    "add of three inputs": ([SAME, {**ADD, "inputs": ["q", "input", "input"]}],
+                            r"m\.yaml: layer 's': inputs must be a list of 2 layer names \(or 'input'\), "
+                            r"not \['q', 'input', 'input'\]"),
+    "add without inputs": ([SAME, {"name": "s", "op": "add"}], r"m\.yaml: layer 's': inputs is required"),
+    "add with input": ([SAME, {"name": "s", "op": "add", "input": "q"}],
+                       r"m\.yaml: layer 's': unknown key 'input' for add \(did you mean 'inputs'\?\)"),
+    "concat of one input": ([SAME, {"name": "c", "op": "concat", "inputs": ["q"]}],
+                            r"m\.yaml: layer 'c': inputs must be a list of 2 to 1024 layer names \(or 'input'\), "
+                            r"not \['q'\]"),
+    "scale zero": ([SAME, {**ADD, "scale_a": 0}],
+                   r"m\.yaml: layer 's': scale_a must be a nonzero integer in -255\.\.255, not 0"),
+    "scale out of range": ([SAME, {**ADD, "scale_b": 256}],
+                           r"m\.yaml: layer 's': scale_b must be a nonzero integer in -255\.\.255, not 256"),
+    "scale huge": ([SAME, {**ADD, "scale_a": -2 ** 40}],
+                   r"m\.yaml: layer 's': scale_a must be a nonzero integer in -255\.\.255, not -1099511627776"),
+    "scale float": ([SAME, {**ADD, "scale_a": 2.0}],
+                    r"m\.yaml: layer 's': scale_a must be a nonzero integer in -255\.\.255, not 2\.0"),
+    "scale bool": ([SAME, {**ADD, "scale_b": True}],
+                   r"m\.yaml: layer 's': scale_b must be a nonzero integer in -255\.\.255, not True"),
+    "scale misspelled": ([SAME, {**ADD, "scale": 2}],
+                         r"m\.yaml: layer 's': unknown key 'scale' for add \(did you mean 'scale_b'\?\)"),
+    "add of mismatched shapes": ([POOL, {**ADD, "inputs": ["p", "input"]}],
+                                 r"m\.yaml: layer 's': add inputs have shapes \(2, 2, 2\) and \(4, 4, 2\)"),
+    "concat of mismatched H, W": ([POOL, {"name": "c", "op": "concat", "inputs": ["p", "input"]}],
+                                  r"m\.yaml: layer 'c': concat inputs must have equal H, W, not \(2, 2, 2\), "
+                                  r"\(4, 4, 2\)"),
+    "concat of mismatched datatypes": ([SAME, {**ADD, "scale_a": 3}, {"name": "c", "op": "concat",
+                                                                       "inputs": ["s", "input"]}],
+                                       r"m\.yaml: layer 'c': concat inputs must have one datatype, not UINT4, UINT2"),
+    "concat pe not dividing": ([SAME, {"name": "c", "op": "concat", "inputs": ["q", "input"], "pe": 4}],
+                               r"m\.yaml: layer 'c': PE=4 does not divide channels of input 0=2"),
+    "fork of one reader": ([{"name": "f", "op": "fork"}, SAME],
+                           r"m\.yaml: layer 'f': the fork has 1 reader\(s\), not two or more"),
+    "fork outputs wrong": ([{"name": "f", "op": "fork", "outputs": 3}, {**SAME, "input": "f"},
+                            {**ADD, "inputs": ["q", "f"]}],
+                           r"m\.yaml: layer 'f': the fork has 2 reader\(s\), not 3"),
+    "fork outputs one": ([{"name": "f", "op": "fork", "outputs": 1}],
+                         r"m\.yaml: layer 'f': outputs must be an integer in 2\.\.1024, not 1"),
+    "two outputs": ([SAME, {**SAME, "name": "r", "input": "input"}],
+                    r"m\.yaml: network 'net' must have exactly one output, not 2 \(q, r\)"),
+    "residual body reads outside": ([SAME, {"name": "r", "op": "residual",
+                                            "body": [{**SAME, "name": "b", "input": "input"}]}],
+                                    r"m\.yaml: layer 'r': body layer 'b': input 'input' is not a layer listed before "
+                                    r"this one \(known: r_fork\)"),
+    "residual body changes the shape": ([{"name": "r", "op": "residual", "body": [POOL]}],
+                                        r"m\.yaml: layer 'r': the body gives shape \(2, 2, 2\), the add needs the "
+                                        r"input shape \(4, 4, 2\)"),
+    "residual name clash": ([{"name": "r", "op": "residual", "body": [SAME]}, {**SAME, "name": "r_fork"}],
+                            r"m\.yaml: layer 'r_fork': duplicate layer name"),
+}
+
+
+@pytest.mark.parametrize("layers, pattern", BRANCH_CASES.values(), ids=list(BRANCH_CASES))
+def test_branches(sandbox, layers, pattern):
+    sandbox.native(layers, npz={}, input=IMAGE)
+    sandbox.rejects(BUILD, rf"^bitsmith: error: {pattern}$")
+
+
+def test_a_branching_network_builds(sandbox):
+    """Every branch op and key of the cases above in one valid network."""
+    layers = [{"name": "c0", "op": "concat", "inputs": ["input", "input"], "pe": 2},
+              {"name": "f", "op": "fork", "outputs": 2},
+              {**POOL, "input": "f"},
+              {**SAME, "name": "r", "input": "f"},
+              {**ADD, "inputs": ["r", "c0"], "scale_a": 2, "scale_b": -1},
+              {"name": "rs", "op": "residual", "body": [{**SAME, "name": "b"}], "pe": 2},
+              {"name": "u", "op": "upsample", "scale": 2, "input": "p"},
+              {"name": "out", "op": "add", "inputs": ["rs", "u"]}]
+    sandbox.native(layers, npz={}, input=IMAGE)
+    code, out, err = sandbox.run("--quiet", *BUILD)
+    assert code == 0 and not err, err
 
 
 def test_duplicate_layer_names(sandbox):

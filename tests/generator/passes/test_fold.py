@@ -29,7 +29,7 @@ def graph(*nodes):
 @pytest.mark.parametrize("target", [1, 7, 16, 60, 100, 784 * 10])
 def test_auto_folding_meets_target_with_fewest_lanes(target):
     node = mvau("a", 784, 10)
-    folded = Fold(target_cycles=target).run(graph(node)).nodes[0]
+    folded = Fold(target_cycles=target).apply(graph(node)).nodes[0]
     assert node_cycles(folded) <= target
     best = min(p * s for p in divisors(10) for s in divisors(784) if (10 // p) * (784 // s) <= target)
     assert folded.pe * folded.simd == best
@@ -37,7 +37,7 @@ def test_auto_folding_meets_target_with_fewest_lanes(target):
 
 def test_auto_layers_follow_the_slowest_fixed_layer():
     g = graph(mvau("a", 64, 64, pe=4, simd=8), mvau("b", 64, 32))
-    out = Fold().run(g)
+    out = Fold().apply(g)
     assert node_cycles(out.nodes[0]) == (64 // 4) * (64 // 8) == 128
     assert node_cycles(out.nodes[1]) <= 128
     assert graph_cycles(out) == 128
@@ -47,13 +47,13 @@ def test_fold_file_overrides_and_rejects_unknown_layers(tmp_path):
     g = graph(mvau("a", 64, 64, pe=1, simd=1))
     f = tmp_path / "fold.json"
     f.write_text(json.dumps({"a": {"pe": 8, "simd": 16}}))
-    assert node_cycles(Fold(fold_file=f).run(g).nodes[0]) == 8 * 4
+    assert node_cycles(Fold(fold_file=f).apply(g).nodes[0]) == 8 * 4
     f.write_text(json.dumps({"zz": {"pe": 8}}))
     with pytest.raises(OptionError, match=r"^--fold .*fold\.json: no layer named 'zz' \(layers: a\)$"):
-        Fold(fold_file=f).run(g)
+        Fold(fold_file=f).apply(g)
     f.write_text(json.dumps({"a": {"pe": 8, "bananas": 2}}))
     with pytest.raises(FoldingError, match=r"layer 'a' takes \['pe', 'simd'\]"):
-        Fold(fold_file=f).run(g)
+        Fold(fold_file=f).apply(g)
 
 
 def test_unreachable_target_is_reported(caplog):
@@ -62,7 +62,7 @@ def test_unreachable_target_is_reported(caplog):
     top = LabelSelect(name="top", in_shape=(1, 1, 4), in_dtype=DataType["UINT16"], k=3, pe=0)
     g = Graph(name="g", in_shape=(1, 1, 8), in_dtype=B, nodes=(fc, top))
     with caplog.at_level("WARNING"):
-        out = Fold(target_cycles=1).run(g)
+        out = Fold(target_cycles=1).apply(g)
     assert (out.nodes[0].pe, out.nodes[0].simd) == (4, 8)      # the MVAU meets 1 cycle
     # top-K sends K=3 indices per frame: max(C/PE, K+1) = 4 cycles at best
     assert [r.getMessage() for r in caplog.records] == [
@@ -86,7 +86,7 @@ def lenet_conv1(pe=0, simd=0):
     (1000, 6, 25),          # 28*28 pixels in, one per cycle
 ])
 def test_first_conv_folds_simd_across_the_window(target, pe, simd):
-    folded = Fold(target_cycles=target).run(Graph(name="g", in_shape=(28, 28, 1), in_dtype=DataType["UINT8"],
+    folded = Fold(target_cycles=target).apply(Graph(name="g", in_shape=(28, 28, 1), in_dtype=DataType["UINT8"],
                                                   nodes=(lenet_conv1(),))).nodes[0]
     folded.check()
     assert (folded.pe, folded.simd) == (pe, simd)
@@ -103,6 +103,6 @@ def test_equal_lanes_prefer_simd_within_a_kernel_position():
                 acc_dtype=Conv.minimal_acc_dtype(w, DataType["INT2"], DataType["UINT2"]), pe=0, simd=0)
     target = node_cycles(node.replace(pe=2, simd=3))
     assert node_cycles(node.replace(pe=1, simd=6)) <= target
-    folded = Fold(target_cycles=target).run(Graph(name="g", in_shape=(8, 8, 3), in_dtype=DataType["UINT2"],
+    folded = Fold(target_cycles=target).apply(Graph(name="g", in_shape=(8, 8, 3), in_dtype=DataType["UINT2"],
                                                   nodes=(node,))).nodes[0]
     assert folded.pe * folded.simd == 6 and not folded.window_parallel

@@ -168,7 +168,7 @@ def test_parse_sparse_keeps_a_pruned_matrix_exactly():
     (dict(simd=3), "INT4", "m.yaml: layer 'fc1': simd must be a positive divisor of in_features=20, not 3"),
     (dict(pe=2), "INT4", "m.yaml: layer 'fc1': unknown key 'pe' for sparse_dense (did you mean 'n_pe'?)"),
     (dict(colour=2), "INT4", "m.yaml: layer 'fc1': unknown key 'colour' for sparse_dense (valid keys: "
-                             "codebook_bits, n_pe, name, op, out_bias, out_dtype, out_scale, queue_depth, simd, "
+                             "codebook_bits, input, n_pe, name, op, out_bias, out_dtype, out_scale, queue_depth, simd, "
                              "sparsity, thresholds, weights)"),
     (dict(), "BIPOLAR", "m.yaml: layer 'fc1': sparse_dense needs activations with a zero (INTn, UINTn, "
                         "BINARY, TERNARY), not BIPOLAR"),
@@ -198,9 +198,9 @@ def test_sparsify_graph():
     g = Graph(name="g", in_shape=(1, 1, 12), in_dtype=DT["UINT4"], nodes=(a, b))
     g.check()
     s = sparsify_graph(g)
-    assert isinstance(s.nodes[0], SparseMatrixVector) and s.nodes[1] is b
+    assert isinstance(s.nodes[0], SparseMatrixVector) and s.nodes[1] is g.nodes[1]
     assert s.nodes[0].n_pe == 4 and s.nodes[0].acc_dtype == a.acc_dtype
     s.check()
     x = rng.integers(0, 16, (5, 1, 1, 12))
     assert np.array_equal(run_node(s.nodes[0], x), run_node(a, x))
-    assert sparsify_graph(g, threshold=0.99).nodes[0] is a
+    assert sparsify_graph(g, threshold=0.99).nodes[0] is g.nodes[0]

@@ -17,14 +17,14 @@ def values(rng, dt, n):
     return rng.integers(int(dt.min()), int(dt.max()) + 1, size=n)
 
 
-def check_add(adt, bdt, odt, pe, idle="none", backpressure="none", seed=0, n=24):
+def check_add(adt, bdt, odt, pe, idle="none", backpressure="none", seed=0, n=24, ka=1, kb=1):
     rng = np.random.default_rng(seed)
     adt, bdt, odt = DT[adt], DT[bdt], DT[odt]
     a, b = values(rng, adt, n * pe), values(rng, bdt, n * pe)
-    dut = Add(a_dtype=adt, b_dtype=bdt, out_dtype=odt, pe=pe)
+    dut = Add(a_dtype=adt, b_dtype=bdt, out_dtype=odt, pe=pe, scale_a=ka, scale_b=kb)
     src, caps = run_streams(dut, [(dut.a, pack(a, adt, pe)), (dut.b, pack(b, bdt, pe))],
                             [(dut.o, n)], idle=idle, backpressure=backpressure, seed=seed)
-    assert_words_equal(caps[0].words, pack(a + b, odt, pe))
+    assert_words_equal(caps[0].words, pack(ka * a + kb * b, odt, pe))
     return src
 
 
@@ -42,6 +42,13 @@ def test_types(adt, bdt, odt, pe):
     check_add(adt, bdt, odt, pe, idle="random", backpressure="random", seed=2)
 
 
+@pytest.mark.parametrize("adt, bdt, ka, kb, odt", [
+    ("UINT2", "UINT2", 2, -1, "INT4"), ("BIPOLAR", "UINT3", 3, 1, "INT5"), ("INT4", "INT4", -1, -3, "INT7"),
+])
+def test_integer_scales(adt, bdt, ka, kb, odt):
+    check_add(adt, bdt, odt, 2, idle="random", backpressure="random", seed=3, ka=ka, kb=kb)
+
+
 def test_one_word_per_cycle():
     src = check_add("INT4", "INT4", "INT5", 2)
     assert src[0][-1] - src[0][0] + 1 == len(src[0])
@@ -53,3 +60,7 @@ def test_constructor_validation():
                    "out_dtype must hold the sums -16..14, not INT4")
     assert_rejects(lambda: Add(a_dtype=i4, b_dtype=i4, out_dtype=DT["BIPOLAR"], pe=1), ValueError,
                    "out_dtype must hold the sums -16..14, not BIPOLAR")
+    assert_rejects(lambda: Add(a_dtype=i4, b_dtype=i4, out_dtype=DT["INT5"], pe=1, scale_a=2), ValueError,
+                   "out_dtype must hold the sums -24..21, not INT5")
+    assert_rejects(lambda: Add(a_dtype=i4, b_dtype=i4, out_dtype=DT["INT8"], pe=1, scale_b=0), ValueError,
+                   "scale_b must be a nonzero integer, not 0")

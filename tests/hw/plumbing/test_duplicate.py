@@ -21,3 +21,21 @@ def test_both_outputs_get_every_word(idle, backpressure):
 
 def test_constructor_validation():
     assert_rejects(lambda: Duplicate(width=0), ValueError, "width must be a positive integer, not 0")
+
+
+@pytest.mark.parametrize("outputs", [3, 5])
+def test_n_outputs(outputs):
+    words = [(k * 29 + 3) % 256 for k in range(30)]
+    dut = Duplicate(width=8, outputs=outputs)
+    assert dut.names == tuple("abcde"[:outputs])
+    _, caps = run_streams(dut, [(dut.i, words)], [(getattr(dut, n), len(words)) for n in dut.names],
+                          idle="random", backpressure="random", seed=4)
+    for cap in caps:
+        assert_words_equal(cap.words, words)
+
+
+def test_output_count_validation():
+    assert_rejects(lambda: Duplicate(width=8, outputs=1), ValueError,
+                   "outputs must be an integer >= 2, not 1")
+    assert_rejects(lambda: Duplicate(width=8, outputs=27), ValueError,
+                   "outputs must be an integer from 2 to 26, not 27")
