@@ -169,6 +169,7 @@ class NetworkResult:
     note: str = ""
     frames: int = 0
     generation_s: float | None = None
+    generation_cpu_s: float | None = None
     ideal_cycles_per_frame: int | None = None
     cycles_per_frame: float | None = None
     mean_cycles_per_frame: float | None = None
@@ -176,6 +177,7 @@ class NetworkResult:
     mismatches: int | None = None
     golden_s: float | None = None
     sim_s: float | None = None
+    sim_cpu_s: float | None = None
     verilator_build_s: float | None = None
     estimate: dict | None = None
     synth: dict = field(default_factory=dict)
@@ -190,6 +192,12 @@ class NetworkResult:
     def sim_cycles_per_s(self) -> float | None:
         """Simulated clock cycles per second of the Verilator run (packing included)."""
         return _rate(self.sim_cycles or 0, self.sim_s)
+
+    @property
+    def sim_cycles_per_cpu_s(self) -> float | None:
+        """The same per second of CPU time (the harness process and bitsmith's packing):
+        what one free core does, whatever else the machine runs."""
+        return _rate(self.sim_cycles or 0, self.sim_cpu_s)
 
     @property
     def cycle_ratio(self) -> float | None:
@@ -209,6 +217,7 @@ class NetworkResult:
         out = {"name": self.name, "title": self.title, "status": self.status, "note": self.note,
                "frames": self.frames,
                "generation_s": _round(self.generation_s),
+               "generation_cpu_s": _round(self.generation_cpu_s),
                "ideal_cycles_per_frame": self.ideal_cycles_per_frame,
                "cycles_per_frame": self.cycles_per_frame, "cycle_ratio": _round(self.cycle_ratio, 4),
                "mean_cycles_per_frame": self.mean_cycles_per_frame,
@@ -219,11 +228,20 @@ class NetworkResult:
                "verilator_build_s": _round(self.verilator_build_s),
                "estimate": self.estimate, "synth": self.synth,
                "ops_per_frame": self.ops_per_frame, "sim_cycles": self.sim_cycles,
-               "sim_cycles_per_s": _round(self.sim_cycles_per_s, 1), "fit": self.fit,
+               "sim_cycles_per_s": _round(self.sim_cycles_per_s, 1),
+               "sim_cpu_s": _round(self.sim_cpu_s),
+               "sim_cycles_per_cpu_s": _round(self.sim_cycles_per_cpu_s, 1), "fit": self.fit,
                "family_estimates": self.family_estimates, "sweep": self.sweep}
         if self.details:
             out["details"] = self.details[:10]
         return out
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished child processes (the harness)."""
+    import resource
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
 
 
 def _rate(frames: int, seconds: float | None) -> float | None:
@@ -327,14 +345,14 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
                              status=f"skipped: {net.source} not found (a source checkout has it)")
     model = net.make()
     progress("generating Verilog")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     graph = net.generate(model)
     fit = None
     if fold_board is not None:
         from .build import fit_to_board
         graph, fit = fit_to_board(graph, BuildOptions(board=fold_board))
     built = write_bundle(graph, out_dir, fit=fit)
-    generation_s = time.perf_counter() - start
+    generation_s, generation_cpu_s = time.perf_counter() - start, time.process_time() - cpu
     x = net.inputs(graph, frames)
 
     progress(f"golden model, {frames} frames")
@@ -347,19 +365,19 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
     rtl.build(built.out_dir / built.io["verilog"], io_of(built.io))
     verilator_build_s = time.perf_counter() - start
     progress(f"Verilator: {frames} frames")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     run = run_verilator(built.out_dir, built.io, x)
-    sim_s = time.perf_counter() - start
+    sim_s, sim_cpu_s = time.perf_counter() - start, cpu_seconds() - cpu
     mismatches = compare(golden, run.outputs)
 
     estimate = {k: built.report["estimate"][k] for k in ("luts", "ffs", "brams", "dsps")}
     result = NetworkResult(
         net.name, net.title, note=net.note,
         status="ok" if not mismatches and run.protocol_errors == 0 else "mismatch",
-        frames=frames, generation_s=generation_s, ideal_cycles_per_frame=graph_cycles(graph),
+        frames=frames, generation_s=generation_s, generation_cpu_s=generation_cpu_s, ideal_cycles_per_frame=graph_cycles(graph),
         cycles_per_frame=run.cycles_per_frame, mean_cycles_per_frame=run.mean_cycles_per_frame,
         longest_frame_gap=run.longest_frame_gap, mismatches=len(mismatches), golden_s=golden_s,
-        sim_s=sim_s, verilator_build_s=verilator_build_s, estimate=estimate, details=mismatches[:10],
+        sim_s=sim_s, sim_cpu_s=sim_cpu_s, verilator_build_s=verilator_build_s, estimate=estimate, details=mismatches[:10],
         ops_per_frame=ops_per_frame(graph), sim_cycles=run.total_cycles, fit=fit,
         family_estimates=built.report.get("family_estimates"))
     progress("estimating other foldings (frames/s against LUTs)")

@@ -68,7 +68,8 @@ def print_tables(res) -> None:
     from ..estimate import UNITS
     console = Console(width=None if sys.stdout.isatty() else 132)
     table = Table(title="bitsmith bench: measured on this machine (wall times vary, cycle counts do not)",
-                  caption="gen. s: model -> Verilog bundle; c/f: cycles per frame, ideal = folding bound, "
+                  caption="gen. s: model -> Verilog bundle (wall / CPU); sim Mcycles/s: wall / CPU (harness "
+                          "and packing); c/f: cycles per frame, ideal = folding bound, "
                           "measured = Verilator steady state")
     for col in ("network", "gen. s", "ideal c/f", "measured c/f", "ratio", "RTL == golden",
                 "frames", "sim frames/s", "sim Mcycles/s", "golden frames/s", f"est. {UNITS['luts']}",
@@ -79,11 +80,11 @@ def print_tables(res) -> None:
             table.add_row(n.name, f"[yellow]{n.status}" if n.status != "error" else "[red]error (below)")
             continue
         est = n.estimate or {}
-        table.add_row(n.name, _num(n.generation_s, ".2f"), str(n.ideal_cycles_per_frame),
+        table.add_row(n.name, f"{_num(n.generation_s, '.2f')} / {_num(n.generation_cpu_s, '.2f')}", str(n.ideal_cycles_per_frame),
                       _num(n.cycles_per_frame, "g"), _num(n.cycle_ratio, ".3f"),
                       "[green]yes" if n.status == "ok" else f"[red]NO ({n.mismatches})",
                       str(n.frames), _num(n.sim_fps, ",.0f"),
-                      _num(None if n.sim_cycles_per_s is None else n.sim_cycles_per_s / 1e6, ".2f"),
+                      f"{_mega(n.sim_cycles_per_s)} / {_mega(n.sim_cycles_per_cpu_s)}",
                       _num(n.golden_fps, ",.0f"),
                       str(est.get("luts")), f"{est.get('brams', 0):g}")
     console.print(table)
@@ -136,6 +137,10 @@ def _synth_cell(fig: dict | None) -> str:
 
 def _num(value, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
+
+
+def _mega(value) -> str:
+    return _num(None if value is None else value / 1e6, ".2f")
 
 
 def finn_table(res):

@@ -111,8 +111,10 @@ def test_quick_digits_json_measures_the_folding_bound(capsys):
         (net["ideal_cycles_per_frame"],) * 3
     assert net["cycle_ratio"] == 1.0
     assert net["frames"] == 1000
-    for key in ("generation_s", "golden_s", "golden_fps", "sim_s", "sim_fps"):
+    for key in ("generation_s", "generation_cpu_s", "golden_s", "golden_fps", "sim_s", "sim_fps",
+                "sim_cpu_s", "sim_cycles_per_cpu_s"):
         assert net[key] > 0
+    assert net["sim_cycles_per_cpu_s"] == pytest.approx(net["sim_cycles"] / net["sim_cpu_s"], rel=0.01)
     # frames/s are frames over seconds (rounded), never compared with absolute times
     assert net["sim_fps"] == pytest.approx(net["frames"] / net["sim_s"], rel=0.01)
     assert set(net["estimate"]) == {"luts", "ffs", "brams", "dsps"} and net["synth"] == {}
