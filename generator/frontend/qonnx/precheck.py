@@ -28,7 +28,7 @@ from ...limits import MAX_ARRAY_ELEMENTS, MAX_LAYERS, MAX_TENSOR_ELEMENTS, TooLa
 #: Ops the exporters emit to compute shapes from constants; the clean-up folds them
 #: (their results are no larger than their inputs). Any left afterwards is refused there.
 PLUMBING_OPS = ("Constant", "Shape", "Gather", "Concat", "Cast", "Slice", "Pow", "Sqrt", "Neg",
-                "Reciprocal", "Floor", "Ceil", "Abs", "Clip", "Round", "Min", "Max")
+                "Reciprocal", "Floor", "Ceil", "Abs", "Clip", "Round", "Min", "Max", "Log", "Exp")
 
 MAX_NODES = 16 * MAX_LAYERS
 

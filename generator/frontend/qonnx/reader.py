@@ -21,7 +21,7 @@ from .precheck import check_proto
 SUPPORTED_OPS = ("Quant", "BipolarQuant", "Trunc", "MultiThreshold", "MatMul", "Gemm", "Conv", "Add",
                  "Sub", "Mul", "Div", "BatchNormalization", "Relu", "Sign", "Reshape", "Flatten",
                  "Transpose", "Squeeze", "Unsqueeze", "Identity", "Dropout", "MaxPool", "AveragePool",
-                 "GlobalAveragePool", "Pad", "Softmax", "ArgMax", "TopK")
+                 "GlobalAveragePool", "ReduceMean", "Concat", "Pad", "Softmax", "ArgMax", "TopK")
 
 #: Default-domain opsets read: 9..18 as promised, plus 19 and 20 (what torch's dynamo
 #: exporter writes), whose changes to the ops above (Pad 'wrap' mode, AveragePool
@@ -43,6 +43,7 @@ def load_wrapper(path: Path) -> ModelWrapper:
     except Exception as exc:  # onnx raises DecodeError, OSError, ...: all mean "not readable"
         raise ModelError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
     check_proto(proto, path, SUPPORTED_OPS)
+    _drop_constant_outputs(proto.graph, {t.name for t in proto.graph.initializer})
     return ModelWrapper(proto)
 
 
@@ -67,6 +68,19 @@ def default_opset(model: ModelWrapper) -> int | None:
         if imp.domain in ("", "ai.onnx"):
             return int(imp.version)
     return None
+
+
+def _drop_constant_outputs(graph, inits: set[str]) -> None:
+    """Forget graph outputs that do not depend on the model input (Brevitas' TorchScript
+    exporter sometimes lists constants, such as a zero point, as extra outputs)."""
+    live = {i.name for i in graph.input if i.name not in inits}
+    for node in graph.node:
+        if any(i in live for i in node.input):
+            live.update(o for o in node.output if o)
+    keep = [o for o in graph.output if o.name in live]
+    if keep and len(keep) != len(graph.output):
+        del graph.output[:]
+        graph.output.extend(keep)
 
 
 def read_model(path: Path) -> ModelWrapper:

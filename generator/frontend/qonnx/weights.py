@@ -87,6 +87,25 @@ def read_weights(model: ModelWrapper, tensor: str, where: str) -> Weights:
     return Weights(ints, scale, weight_dtype(ints), producer)
 
 
+def constant_value(model: ModelWrapper, tensor: str) -> np.ndarray | None:
+    """The value of ``tensor`` if it is a constant: an initializer, or a ``Quant``/``BipolarQuant``
+    of initializers (a quantized bias, QKeras' quantized constants) evaluated by qonnx's own
+    op, so the value is bit for bit what qonnx computes; ``None`` for a computed tensor."""
+    init = model.get_initializer(tensor)
+    if init is not None:
+        return np.asarray(init)
+    producer = model.find_producer(tensor)
+    if producer is None or producer.op_type not in ("Quant", "BipolarQuant"):
+        return None
+    params = [model.get_initializer(i) for i in producer.input]
+    if any(p is None for p in params):
+        return None
+    context = {name: np.asarray(value) for name, value in zip(producer.input, params)}
+    context[producer.output[0]] = None
+    getCustomOp(producer).execute_node(context, model.graph)
+    return np.asarray(context[producer.output[0]])
+
+
 def column_scale(weights: Weights, sum_axis: int, where: str) -> np.ndarray:
     """The scale per output (constant along ``sum_axis``), as a 1-D array over the other axis."""
     scale = np.broadcast_to(weights.scale, weights.values.shape)

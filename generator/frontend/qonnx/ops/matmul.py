@@ -16,7 +16,7 @@ from ....errors import ModelError
 from ....ir.dense import MatrixVector, Reshape, xnor_mode
 from .. import chain as ch
 from ..weights import column_scale, read_weights
-from . import attr, handles, where
+from . import attr, constant, handles, where
 
 
 @handles("MatMul", "Gemm")
@@ -30,10 +30,7 @@ def matmul(st, node) -> None:
         trans_b = bool(attr(node, "transB", 0))
         alpha, beta = float(attr(node, "alpha", 1.0)), float(attr(node, "beta", 1.0))
         if len(node.input) > 2 and node.input[2]:
-            bias = st.model.get_initializer(node.input[2])
-            if bias is None:
-                raise ModelError(f"{here}: the bias C must be a constant")
-            bias = np.asarray(bias, dtype=np.float64)
+            bias = constant(st, node, 2, "bias C").astype(np.float64)
     if st.phase == "tail":
         raise ModelError(f"{here}: a matrix layer after the float tail is not supported")
     st.start_hardware(here)
