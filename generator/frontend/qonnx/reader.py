@@ -94,6 +94,7 @@ def read_model(path: Path) -> ModelWrapper:
     inits = {t.name for t in graph.initializer}
     if not [i for i in graph.input if i.name not in inits] or len(graph.output) != 1:
         raise ModelError(f"{path}: the model must have one input and one output")
+    annotated = model.get_tensor_datatype([i for i in graph.input if i.name not in inits][0].name)
     try:
         model = cleanup_model(single_frame(model))
         for step in (FoldConstants(exclude_op_types=["Quant", "BipolarQuant"]), InferShapes(), SortGraph(),
@@ -106,6 +107,8 @@ def read_model(path: Path) -> ModelWrapper:
     inputs = [i for i in model.graph.input if model.get_initializer(i.name) is None]
     if len(inputs) != 1:
         raise ModelError(f"{path}: the model must have exactly one input, not {len(inputs)}")
+    if annotated.is_integer():     # FINN's finn_datatype annotation survives the renaming clean-up
+        model.set_tensor_datatype(inputs[0].name, annotated)
     for node in model.graph.node:
         if node.op_type not in SUPPORTED_OPS:
             raise ModelError(f"{path}: node {node.name!r} ({node.op_type}) is not supported; supported "

@@ -31,6 +31,10 @@ def streamline(model: ModelWrapper, name: str, *, input_dtype: DataType | None,
     layout = {2: "NC", 3: "NCW", 4: "NCHW"}.get(len(shape), "")
     st.host_pre.append(host.InputFrame(shape=tuple(int(d) for d in shape[1:]),
                                        layout=f"{layout + ' ' if layout else ''}as the ONNX graph's input"))
+    annotated = model.get_tensor_datatype(graph_in)
+    if input_dtype is None and annotated.is_integer():
+        # FINN-ONNX zoo models annotate their integer input (``finn_datatype``, e.g. BIPOLAR)
+        input_dtype = DataType[annotated.name]
     if input_dtype is not None:
         scale = 1.0 if input_scale is None else float(input_scale)
         st.phase, st.dtype = "int", input_dtype
