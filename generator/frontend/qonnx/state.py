@@ -47,6 +47,7 @@ class TensorState:
     order_preserving: bool = True
     pending_pad: tuple = (0, 0, 0, 0)
     producer: str | None = None
+    tail_affine: tuple | None = None
 
 
 TENSOR_FIELDS = tuple(f.name for f in fields(TensorState))
@@ -77,6 +78,7 @@ class Lowering:
     counters: dict = field(default_factory=dict)
     pending_pad: tuple = (0, 0, 0, 0)  # a Pad waiting for its Conv (top, left, bottom, right)
     producer: str | None = None       # the IR node (or graph input) producing the integer source
+    tail_affine: tuple | None = None  # (mul, add) per class of the chain moved to host-post
     hardware_started: bool = False
     tail_started: bool = False
 
@@ -208,7 +210,8 @@ class Lowering:
             raise ModelError(f"{where}: a second branch enters the float tail; only one path of the "
                              f"network may run on the host after the hardware")
         self.tail_started = True
-        self.order_preserving = self.chain_order_preserving()
+        self.tail_affine = self.class_affine()
+        self.order_preserving = self.tail_affine is not None
         flat = np.arange(self.index.size).reshape(self.index.shape)
         if np.array_equal(self.index, flat) and len(self.shape) == 2:
             self.host_post.append(host.Flatten())
@@ -225,14 +228,17 @@ class Lowering:
         self.chain = []
         self.phase = "tail"
 
-    def chain_order_preserving(self) -> bool:
-        """True if the chain maps larger hardware outputs to larger values, the same for all."""
-        if not ch.is_affine(self.chain):
-            return False
-        mul, add = ch.as_affine(self.chain)
+    def class_affine(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(mul, add)`` per output class (1-D) if the chain is affine on an un-permuted
+        ``(N, C)`` vector, else None: what a hardware top-K must apply before comparing."""
+        if not ch.is_affine(self.chain) or len(self.shape) != 2:
+            return None
         flat = np.arange(self.index.size).reshape(self.index.shape)
-        return (np.array_equal(self.index, flat) and np.all(mul == mul.reshape(-1)[0])
-                and np.all(add == add.reshape(-1)[0]) and float(mul.reshape(-1)[0]) > 0)
+        if not np.array_equal(self.index, flat):
+            return None
+        mul, add = ch.as_affine(self.chain)
+        return (np.broadcast_to(mul, self.shape).reshape(-1).astype(np.float64),
+                np.broadcast_to(add, self.shape).reshape(-1).astype(np.float64))
 
 
 def nchw_index(shape: tuple) -> np.ndarray:
