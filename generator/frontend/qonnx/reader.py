@@ -21,7 +21,7 @@ from .precheck import check_proto
 SUPPORTED_OPS = ("Quant", "BipolarQuant", "Trunc", "MultiThreshold", "MatMul", "Gemm", "Conv", "Add",
                  "Sub", "Mul", "Div", "BatchNormalization", "Relu", "Sign", "Reshape", "Flatten",
                  "Transpose", "Squeeze", "Unsqueeze", "Identity", "Dropout", "MaxPool", "AveragePool",
-                 "GlobalAveragePool", "ReduceMean", "Concat", "Pad", "Softmax", "ArgMax", "TopK")
+                 "GlobalAveragePool", "ReduceMean", "Concat", "Resize", "Upsample", "Pad", "Softmax", "ArgMax", "TopK")
 
 #: Default-domain opsets read: 9..18 as promised, plus 19 and 20 (what torch's dynamo
 #: exporter writes), whose changes to the ops above (Pad 'wrap' mode, AveragePool

@@ -277,3 +277,34 @@ def test_finn_datatype_annotation(tmp_path, dtype):
         x = np.where(x > 0, 1, -1)
     graph, _ = check_model(path, x.astype(np.float32))
     assert graph.in_dtype.name == dtype and not isinstance(graph.nodes[0], MultiThreshold)
+
+
+@pytest.mark.parametrize("how", ["scales_asymmetric", "sizes_half_pixel", "scales_3x2_pytorch", "upsample9"])
+def test_resize_nearest(tmp_path, how):
+    rng = np.random.default_rng(15)
+    net = Net((1, 3, 4, 5)).quant(0.25, 4)
+    conv(net, 3, 4, 3, rng, pad=1)
+    bn(net, 4, rng).quant(0.5, 3, signed=0)
+    opset = 13
+    if how == "scales_asymmetric":
+        net.op("Resize", "", np.float32([1, 1, 2, 2]), mode="nearest", coordinate_transformation_mode="asymmetric",
+               nearest_mode="floor")
+    elif how == "sizes_half_pixel":
+        net.op("Resize", "", "", np.array([1, 4, 8, 10], np.int64), mode="nearest")
+    elif how == "scales_3x2_pytorch":
+        net.op("Resize", "", np.float32([1, 1, 3, 2]), mode="nearest",
+               coordinate_transformation_mode="pytorch_half_pixel", nearest_mode="round_prefer_ceil")
+    else:
+        net.op("Upsample", np.float32([1, 1, 2, 2]), mode="nearest")
+        opset = 9
+    conv(net, 4, 2, 3, rng, pad=1).quant(0.5, 3)
+    graph, _ = check_model(net.save(tmp_path / "up.onnx", opset=opset), frames(net.in_shape))
+    assert any(type(n).__name__ == "Upsample" for n in graph.nodes)
+
+
+def test_resize_linear_refused(tmp_path):
+    net = Net((1, 3, 4, 4)).quant(0.25, 4).op("Resize", "", np.float32([1, 1, 2, 2]), mode="linear")
+    expect_error(net.save(tmp_path / "bad.onnx"),
+                 r"^node 'Resize_\d+' \(Resize\): only nearest-neighbour upsampling by integer factors is supported "
+                 r"\(mode 'nearest' with asymmetric/floor or half_pixel coordinates\), not mode 'linear' with "
+                 r"'half_pixel'/'round_prefer_floor'$")

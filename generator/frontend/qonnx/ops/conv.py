@@ -23,6 +23,7 @@ import numpy as np
 from ....errors import ModelError
 from ....ir.conv import Conv, GlobalAccPool, MaxPool
 from ....ir.pool import AvgPool
+from ....ir.resize import Upsample
 from ....ir.dense import xnor_mode
 from .. import chain as ch
 from ..flip import flip_rows
@@ -296,3 +297,55 @@ def average_pool(st, node) -> None:
     st.chain = [ch.affine(np.asarray(mul) / window, add)]
     st.record(node, f"lowered to {layer.name} (sum over {kernel[0]}x{kernel[1]} windows; the 1/{window} "
                     f"joins the float chain)")
+
+
+#: (coordinate_transformation_mode, nearest_mode) pairs that, for integer factors, are
+#: exactly ``out[i] = in[i // F]`` (see :mod:`bitsmith.generator.ir.resize`)
+NEAREST_MODES = {"asymmetric": ("floor",),
+                 "half_pixel": ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil"),
+                 "pytorch_half_pixel": ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")}
+
+
+def _resize_factors(st, node, here: str) -> list[float]:
+    """Scale factor per axis of a ``Resize`` (scales or sizes input) or ``Upsample``."""
+    if node.op_type == "Upsample":
+        if opset(st) >= 9:
+            return [float(v) for v in constant(st, node, 1, "scales").reshape(-1)]
+        return [float(v) for v in attr(node, "scales", [])]
+    scales = node.input[2] if len(node.input) > 2 else ""
+    sizes = node.input[3] if len(node.input) > 3 else ""
+    if scales and constant(st, node, 2, "scales").size:
+        return [float(v) for v in constant(st, node, 2, "scales").reshape(-1)]
+    if sizes:
+        return [int(o) / int(i) for o, i in zip(constant(st, node, 3, "sizes").reshape(-1), st.shape)]
+    raise ModelError(f"{here}: give the scales or the sizes as constants")
+
+
+@handles("Resize", "Upsample")
+def resize(st, node) -> None:
+    here = where(node)
+    c, h, w = _feature_map(st, here)
+    mode = attr(node, "mode", "nearest")
+    transform = attr(node, "coordinate_transformation_mode", "asymmetric" if node.op_type == "Upsample"
+                     or opset(st) < 11 else "half_pixel")
+    nearest = attr(node, "nearest_mode", "floor" if node.op_type == "Upsample" or opset(st) < 11
+                   else "round_prefer_floor")
+    if mode != "nearest" or nearest not in NEAREST_MODES.get(transform, ()):
+        raise ModelError(f"{here}: only nearest-neighbour upsampling by integer factors is supported "
+                         f"(mode 'nearest' with asymmetric/floor or half_pixel coordinates), not mode "
+                         f"{mode!r} with {transform!r}/{nearest!r}")
+    if attr(node, "axes") is not None or attr(node, "keep_aspect_ratio_policy", "stretch") != "stretch":
+        raise ModelError(f"{here}: Resize axes and keep_aspect_ratio_policy are not supported")
+    factors = _resize_factors(st, node, here)
+    if len(factors) != len(st.shape) or factors[:2] != [1.0, 1.0] \
+            or any(f < 1 or f != int(f) for f in factors[2:]):
+        raise ModelError(f"{here}: only integer upsampling factors of the spatial axes are supported, "
+                         f"not {factors}")
+    scale = (int(factors[2]), int(factors[3]) if len(factors) == 4 else 1)
+    _per_channel_chain(st, here)
+    layer = Upsample(name=st.new_name("Upsample"), in_shape=st.hw_shape, in_dtype=st.dtype, scale=scale)
+    layer.check()
+    st.add_node(layer)
+    oh, ow, _ = layer.out_shape
+    _set_map(st, c, oh, ow)
+    st.record(node, f"lowered to {layer.name} (nearest upsample x{scale[0]}x{scale[1]})")
