@@ -95,13 +95,14 @@ def add(st, node, inputs, shared) -> None:
     st.record(node, f"lowered to {layer.name} (Add, {ratio_text})")
 
 
-def _widen(st, node, state, target, k: int):
-    """``state`` with its producer's thresholds widened to ``target`` (or a ModelError)."""
+def _widen(st, node, state, target, k: int, shared: bool):
+    """``state`` with its producer's thresholds widened to ``target`` (or a ModelError); not
+    when another node reads the tensor too (it would see the other type)."""
     here = where(node)
     producer = st.node_named(state.producer) if state.producer != "input" else None
     th = getattr(producer, "thresholds", None)
     readers = [n for n in st.nodes if state.producer in n.inputs]
-    if th is None or th.out_scale != 1 or readers:
+    if th is None or th.out_scale != 1 or readers or shared:
         raise ModelError(f"{here}: operand {k} is {state.dtype.name}, another is {target.name}; the "
                          f"concatenated tensors must have one datatype (quantize them with one shared "
                          f"quantizer)")
@@ -135,7 +136,7 @@ def concat(st, node, inputs, shared) -> None:
     ranges = [dtype_range(dt) for dt in dts]
     target = dts[0] if all(dt == dts[0] for dt in dts) else \
         smallest_dtype(min(r[0] for r in ranges), max(r[1] for r in ranges))
-    inputs = [state if state.dtype == target else _widen(st, node, state, target, k)
+    inputs = [state if state.dtype == target else _widen(st, node, state, target, k, shared[k])
               for k, state in enumerate(inputs)]
     chain = []
     for j, step in enumerate(inputs[0].chain):
