@@ -20,6 +20,7 @@ from ...errors import ModelError
 from ...ir.core import smallest_dtype
 from ...ir.integers import to_int64
 from .quantizers import BipolarQuant, IntQuant
+from .ratios import integer_ratios
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,31 @@ def constant_value(model: ModelWrapper, tensor: str) -> np.ndarray | None:
     context[producer.output[0]] = None
     getCustomOp(producer).execute_node(context, model.graph)
     return np.asarray(context[producer.output[0]])
+
+
+#: largest integer ratio between per-channel input scales that is folded into the weights
+MAX_INPUT_RATIO = 16
+
+
+def input_scale(mul: np.ndarray, values: np.ndarray, axis: int, weights: "Weights", where: str,
+                what: str, layer: str) -> tuple:
+    """``(s, values, weights)`` for an input of real scale ``mul`` per input channel along
+    ``axis`` of the integer weights: one per-tensor scale ``s``, or per-channel scales
+    ``unit * k_c`` in ratios of small integers, folded exactly into the integer weights
+    (``W[c] * k_c``, the weight datatype widened to hold them); refused otherwise."""
+    s = float(mul[0])
+    if np.all(mul == s) and s != 0:
+        return s, values, weights
+    ratios = integer_ratios(mul, MAX_INPUT_RATIO)
+    if ratios is None:
+        raise ModelError(f"{where}: the input scale differs between {what} and not in ratios of integers up to "
+                         f"{MAX_INPUT_RATIO} (or is zero); a quantizer with a per-tensor scale must come before "
+                         f"{layer}")
+    unit, ks = ratios
+    shape = [1] * values.ndim
+    shape[axis] = -1
+    values = values * np.asarray(ks, dtype=np.int64).reshape(shape)
+    return float(unit), values, Weights(values, weights.scale, weight_dtype(values), weights.producer)
 
 
 def column_scale(weights: Weights, sum_axis: int, where: str) -> np.ndarray:

@@ -134,13 +134,33 @@ def test_concat_then_quantizer(tmp_path, scales):
     assert cat.channels == (2, 4)
 
 
-def test_concat_of_different_scales_into_conv_refused(tmp_path):
+@pytest.mark.parametrize("into", ["conv", "depthwise", "matmul"])
+def test_per_channel_input_scales_folded_into_weights(tmp_path, into):
+    # a concat of branches quantized with scales 0.5 and 0.25: per-channel input scales in the
+    # ratio 2:1 become integer weight factors (a depthwise conv takes any per-channel scale)
     rng = np.random.default_rng(6)
-    net = _two_branch(Net((1, 3, 6, 6)).quant(0.25, 4), rng, 0.5, 0.25, "Concat",
+
+    def post(n):
+        if into == "conv":
+            conv(n, 6, 4, 1, rng)
+        elif into == "depthwise":
+            n.op("Conv", n.weight(rand_weights(rng, (6, 1, 3, 3)), np.float32(0.25), bits=3), kernel_shape=[3, 3],
+                 group=6, pads=[1, 1, 1, 1])
+        else:
+            n.op("GlobalAveragePool").op("Flatten", axis=1)
+            n.op("MatMul", n.weight(rand_weights(rng, (6, 3)), np.float32(0.25), bits=3))
+    net = _two_branch(Net((1, 3, 6, 6)).quant(0.25, 4), rng, 0.5, 0.25, "Concat", post)
+    check_model(net.save(tmp_path / "pc.onnx"), frames(net.in_shape))
+
+
+def test_per_channel_input_scales_without_integer_ratio_refused(tmp_path):
+    rng = np.random.default_rng(6)
+    net = _two_branch(Net((1, 3, 6, 6)).quant(0.25, 4), rng, 0.3, 0.7, "Concat",
                       lambda n: conv(n, 6, 4, 1, rng))
     expect_error(net.save(tmp_path / "bad.onnx"),
-                 r"^node 'Conv_\d+' \(Conv\): the input scale differs between channels \(or is zero\); a quantizer "
-                 r"with a per-tensor scale must come before a convolution$")
+                 r"^node 'Conv_\d+' \(Conv\): the input scale differs between channels and not in ratios of "
+                 r"integers up to 16 \(or is zero\); a quantizer with a per-tensor scale must come before a "
+                 r"convolution$")
 
 
 def test_concat_widens_narrower_thresholds(tmp_path):

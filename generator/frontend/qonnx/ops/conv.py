@@ -28,7 +28,7 @@ from ....ir.dense import xnor_mode
 from .. import chain as ch
 from ..flip import flip_rows
 from ..state import nchw_index
-from ..weights import read_weights
+from ..weights import input_scale, read_weights
 from . import attr, constant, handles, opset, where
 
 
@@ -149,16 +149,18 @@ def conv(st, node) -> None:
                          f"convolutions need a quantized input")
     _per_channel_chain(st, here)
     mul, add = (np.broadcast_to(v, _channel_shape(st, ic)).reshape(-1) for v in ch.as_affine(st.chain))
-    s = float(mul[0])
-    if not np.all(mul == s) or s == 0:
-        raise ModelError(f"{here}: the input scale differs between channels (or is zero); a quantizer "
-                         f"with a per-tensor scale must come before a convolution")
     if any(pad4) and np.any(add != 0):
         raise ModelError(f"{here}: zero padding needs an input without offset (the integer 0 must be "
                          f"the real 0), but the input has a zero point or bias")
     real = values * ws[:, None, None, None]
     # the input offset b (per channel) adds sum(W * b) over each window, per output channel
     offset = real.sum(axis=(1, 2, 3)) * add if depthwise else real.sum(axis=(2, 3)) @ add
+    if depthwise:           # output channel c sees input channel c only: its scale joins the chain
+        if np.any(mul == 0):
+            raise ModelError(f"{here}: the input scale is zero for some channels")
+        s = mul
+    else:
+        s, values, wts = input_scale(mul, values, 1, wts, here, "channels", "a convolution")
     weights = values.transpose(0, 2, 3, 1)                 # (OC, KH, KW, IC) window order
     name = st.new_name("Conv")
     acc = Conv.minimal_acc_dtype(weights, wts.dtype, st.dtype)

@@ -10,6 +10,7 @@ import numpy as np
 from ....errors import ModelError
 from ....ir import host
 from ....ir.dense import LabelSelect
+from ..ratios import integer_ratios
 from . import attr, constant, handles, opset, where
 
 
@@ -49,21 +50,12 @@ def class_keys(mul: np.ndarray, add: np.ndarray, here: str) -> tuple[tuple, tupl
                          f"larger integer outputs are not larger scores; make the last layer's scales positive")
     if np.all(mul == mul[0]) and np.all(add == add[0]):
         return None
-    muls = [Fraction(float(m)) for m in mul]
-    ratios = [m / muls[0] for m in muls]
-    lcm = 1
-    for r in ratios:
-        lcm = lcm * r.denominator // math.gcd(lcm, r.denominator)
-    ks = [int(r * lcm) for r in ratios]
-    common = 0
-    for k in ks:
-        common = math.gcd(common, k)
-    ks = [k // common for k in ks]
-    if max(ks) > MAX_KEY_RATIO:
+    ratios = integer_ratios(mul, MAX_KEY_RATIO)
+    if ratios is None:
         raise ModelError(f"{here}: the per-class scales before the top-K are not in ratios of integers up "
                          f"to {MAX_KEY_RATIO}, so no exact integer key exists; use a per-tensor weight scale "
                          f"(or power-of-two per-channel scales) on the last layer")
-    unit = muls[0] / ks[0]
+    unit, ks = ratios
     d = [Fraction(float(b)) / unit for b in add]
     floors = [math.floor(v) for v in d]
     fracs = sorted({v - f for v, f in zip(d, floors)})
