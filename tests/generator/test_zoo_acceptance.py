@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from qonnx.core.datatype import DataType
 
 from bitsmith.generator.build import BuildOptions
 from bitsmith.generator.examples import zoo
@@ -84,7 +85,7 @@ def test_zoo_golden_matches_qonnx(zoo_model, name, dynamo):
     x = frames(name)
     opts = options(name)
     if opts:
-        opts["input_dtype"] = __import__("qonnx.core.datatype", fromlist=["DataType"]).DataType[opts["input_dtype"]]
+        opts["input_dtype"] = DataType[opts["input_dtype"]]
     for topk in (None, 1):
         graph = load_onnx(path, topk=topk, **opts)
         golden = run_graph(graph, run_stages(graph.host_pre, x))
