@@ -25,6 +25,7 @@ import numpy as np
 from bitsmith.hw.compute.mvau import TREE_LEVELS_PER_STAGE, weight_bank_depth
 from bitsmith.hw.plumbing.label_select import LabelSelect as LabelSelectUnit
 
+from ..ir.core import smallest_dtype
 from ..ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
 from . import Resources, ideal_cycles, resources, schedule_model
 from .schedule import Unit, mvau_unit, port, streaming, threshold_latency
@@ -163,8 +164,11 @@ def thresholds_resources(node: MultiThreshold) -> Resources:
 
 @resources(LabelSelect)
 def label_select_resources(node: LabelSelect) -> Resources:
-    bits = node.in_dtype.bitwidth() + node.out_dtype.bitwidth()
-    return Resources(luts=node.k * bits * 2 + node.pe * bits, ffs=node.k * bits + 16)
+    value_bits = smallest_dtype(*node.key_range).bitwidth()
+    bits = value_bits + node.out_dtype.bitwidth()
+    # keys: a constant multiply-add per element (about one adder of the key width)
+    keys = node.pe * value_bits * 2 if node.keyed else 0
+    return Resources(luts=node.k * bits * 2 + node.pe * bits + keys, ffs=node.k * bits + 16)
 
 
 # Schedule models (FIFO sizing, see schedule.py).

@@ -226,7 +226,7 @@ def _modules():
             "kws1d": Kws1d, "resnet_stem": ResNetStem}
 
 
-def model(name: str, *, seed: int = 0, steps: int = 8):
+def model(name: str, *, seed: int = 0, steps: int = 30):
     """The Brevitas network ``name``, briefly trained on random data, in eval mode.
 
     Batch-norm running statistics are randomised too, so the streamlined thresholds
@@ -239,10 +239,14 @@ def model(name: str, *, seed: int = 0, steps: int = 8):
     torch.manual_seed(seed)
     net = _modules()[name]()
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    # targets from a fixed random linear teacher: the net must depend on its input (with
+    # random targets it learns their mean and every frame gets one label)
+    teacher = torch.randn(int(np.prod(net_info.shape)), net_info.classes) / np.sqrt(np.prod(net_info.shape))
     net.train()
+    rng = np.random.default_rng(seed + 2)
     for _ in range(steps):
-        x = torch.randn((16,) + net_info.shape)
-        target = torch.randn(16, net_info.classes)
+        x = torch.from_numpy(_frames(rng, name, 16))
+        target = x.flatten(1) @ teacher * 3
         out = net(x)
         loss = ((getattr(out, "value", out) - target) ** 2).mean()
         opt.zero_grad()
@@ -272,10 +276,22 @@ def export(name: str, path: str | Path, *, dynamo: bool = False, seed: int = 0) 
     return path
 
 
+def _frames(rng: np.random.Generator, name: str, frames: int) -> np.ndarray:
+    """Pixel noise plus a per-frame offset and ramp per channel: frames that differ in what a
+    global pool sees (i.i.d. noise alone averages out, and every frame gets one label)."""
+    shape = NETWORKS[name].shape
+    x = rng.normal(size=(frames,) + shape)
+    if len(shape) > 1:
+        lead = (frames, shape[0]) + (1,) * (len(shape) - 1)
+        ramp = np.linspace(-1, 1, shape[-1]).reshape((1, 1) + (1,) * (len(shape) - 2) + (-1,))
+        x = x + rng.normal(size=lead) + rng.normal(size=lead) * ramp
+    return (x * 1.5).astype(np.float32)
+
+
 def inputs(name: str, frames: int, *, seed: int = 0) -> np.ndarray:
-    """Random float inputs for network ``name`` (batch first), spread over its quantizer's range."""
-    rng = np.random.default_rng(seed)
-    return (rng.normal(size=(frames,) + NETWORKS[name].shape) * 1.5).astype(np.float32)
+    """Random float inputs for network ``name`` (batch first), spread over its quantizer's
+    range, from the distribution it was trained on."""
+    return _frames(np.random.default_rng(seed), name, frames)
 
 
 # --------------------------------------------------------------------------- QKeras jet tagger

@@ -203,16 +203,36 @@ class LabelSelect(Node):
     """Top-K (FINN's LabelSelect): the indices of the K largest of C values, largest first.
 
     Ties go to the lower index. Output shape ``(1, 1, K)``, UINT indices.
+
+    With ``key_scale``/``key_bias`` (C integers each, scales positive) class ``c`` is ranked
+    by the integer key ``key_scale[c]*x[c] + key_bias[c]`` instead of ``x[c]``: a
+    classifier's per-class bias and scale applied exactly before the comparison (the ONNX
+    front end derives them, see ``frontend/qonnx/ops/tail.py``).
     """
 
     k: int = 1
     pe: int = 1
+    key_scale: tuple[int, ...] | None = None
+    key_bias: tuple[int, ...] | None = None
 
     kind = "labelselect"
 
     @property
     def out_shape(self) -> Shape3:
         return (1, 1, self.k)
+
+    @property
+    def keyed(self) -> bool:
+        return self.key_scale is not None
+
+    @property
+    def key_range(self) -> tuple[int, int]:
+        """Smallest and largest key (the values themselves without keys)."""
+        lo, hi = (-1, 1) if self.in_dtype.name == "BIPOLAR" else (int(self.in_dtype.min()), int(self.in_dtype.max()))
+        if not self.keyed:
+            return lo, hi
+        return (min(m * lo + b for m, b in zip(self.key_scale, self.key_bias)),
+                max(m * hi + b for m, b in zip(self.key_scale, self.key_bias)))
 
     @property
     def out_dtype(self) -> DataType:
@@ -224,4 +244,18 @@ class LabelSelect(Node):
             raise ModelError(f"layer {self.name!r}: top-K needs a vector input, not {self.in_shape}")
         if not isinstance(self.k, int) or not 1 <= self.k <= self.in_shape[2]:
             raise ModelError(f"layer {self.name!r}: K must be 1..{self.in_shape[2]}, not {self.k!r}")
+        if (self.key_scale is None) != (self.key_bias is None):
+            raise ModelError(f"layer {self.name!r}: key_scale and key_bias come together")
+        if self.keyed:
+            c = self.in_shape[2]
+            for key in ("key_scale", "key_bias"):
+                v = getattr(self, key)
+                if (not isinstance(v, tuple) or len(v) != c
+                        or not all(isinstance(e, int) and not isinstance(e, bool) for e in v)):
+                    raise ModelError(f"layer {self.name!r}: {key} must be {c} integers, not {v!r}")
+            if min(self.key_scale) < 1:
+                raise ModelError(f"layer {self.name!r}: key_scale must be positive, not {self.key_scale!r}")
+            lo, hi = self.key_range
+            if max(-lo, hi) >= 1 << 31:
+                raise ModelError(f"layer {self.name!r}: keys {lo}..{hi} do not fit 32 bits")
         _check_fold(self.name, "PE", self.pe, self.in_shape[2], "channels")

@@ -43,7 +43,8 @@ def lower_reshape(node: Reshape) -> list[Stage]:
 
 @lowering(LabelSelect)
 def lower_label_select(node: LabelSelect) -> list[Stage]:
-    unit = LabelSelectUnit(channels=node.in_shape[2], in_dtype=node.in_dtype, k=node.k, pe=node.pe)
+    unit = LabelSelectUnit(channels=node.in_shape[2], in_dtype=node.in_dtype, k=node.k, pe=node.pe,
+                           key_scale=node.key_scale, key_bias=node.key_bias)
     return [Stage(component=unit, name=node.name,
                   in_elem_bits=node.in_dtype.bitwidth(), in_elems=node.pe,
                   out_elem_bits=node.out_dtype.bitwidth(), out_elems=1)]

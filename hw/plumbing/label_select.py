@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from qonnx.core.datatype import BaseDataType, DataType
@@ -32,6 +32,11 @@ class LabelSelect(wiring.Component):
         1 <= K <= C.
     pe : int
         Values per input word; must divide C.
+    key_scale, key_bias : tuple of int, optional
+        C integers each (scales positive): rank class ``c`` by the key
+        ``key_scale[c]*x[c] + key_bias[c]`` instead of ``x[c]`` (a classifier's per-class
+        scale and bias, exactly). The key is computed from the registered input word, so
+        latency and throughput are unchanged; the kept values are keys.
 
     Members
     -------
@@ -50,7 +55,8 @@ class LabelSelect(wiring.Component):
     the running maximum) after the frame's last input transfer.
     """
 
-    def __init__(self, *, channels: int, in_dtype: BaseDataType, k: int, pe: int):
+    def __init__(self, *, channels: int, in_dtype: BaseDataType, k: int, pe: int,
+                 key_scale: tuple | None = None, key_bias: tuple | None = None):
         self.channels = check_int("channels", channels)
         self.in_dtype = check_dtype("in_dtype", in_dtype)
         self.k = check_int("k", k)
@@ -60,6 +66,7 @@ class LabelSelect(wiring.Component):
         if self.channels % self.pe:
             raise ValueError(f"pe must divide channels={self.channels}, not {pe!r}")
         self.folds = self.channels // self.pe
+        self.key_scale, self.key_bias, self.value_dtype = self._keys(key_scale, key_bias)
         self.index_bits = max(1, (self.channels - 1).bit_length())
         self.out_dtype = DataType[f"UINT{self.index_bits}"]
         self.running_max = self.k == 1 and self.pe == 1
@@ -69,6 +76,40 @@ class LabelSelect(wiring.Component):
             "i": In(stream.Signature(self.pe * self.in_dtype.bitwidth())),
             "o": Out(stream.Signature(self.index_bits)),
         })
+
+    def _keys(self, key_scale, key_bias):
+        """Validated keys and the datatype of the compared values (the keys, or the input)."""
+        if key_scale is None and key_bias is None:
+            return None, None, self.in_dtype
+        for name, value in (("key_scale", key_scale), ("key_bias", key_bias)):
+            if not isinstance(value, tuple) or len(value) != self.channels:
+                raise TypeError(f"{name} must be a tuple of {self.channels} integers, not {value!r}")
+            for v in value:
+                check_int(name, v, minimum=-(1 << 31) if name == "key_bias" else 1)
+        lo, hi = (-1, 1) if self.in_dtype.name == "BIPOLAR" else (int(self.in_dtype.min()), int(self.in_dtype.max()))
+        lo = min(m * lo + b for m, b in zip(key_scale, key_bias))
+        hi = max(m * hi + b for m, b in zip(key_scale, key_bias))
+        bits = max(2, (max(-lo, hi + 1) - 1).bit_length() + 1)
+        if bits > 32:
+            raise ValueError(f"keys {lo}..{hi} must fit 32 bits")
+        return tuple(int(v) for v in key_scale), tuple(int(v) for v in key_bias), DataType[f"INT{bits}"]
+
+    def _key_word(self, m, word, base):
+        """The registered input word as PE keys (element ``p`` is class ``base + p``)."""
+        if self.key_scale is None:
+            return word
+        bits = self.value_dtype.bitwidth()
+        keys = []
+        for p, code in enumerate(elements(word, self.pe, self.in_dtype.bitwidth())):
+            value = element_value(code, self.in_dtype)
+            scale = Const(self.key_scale[0]) if len(set(self.key_scale)) == 1 else \
+                Array(Const(v) for v in self.key_scale)[base + p]
+            bias = Const(self.key_bias[0], signed(bits)) if len(set(self.key_bias)) == 1 else \
+                Array(Const(v, signed(bits)) for v in self.key_bias)[base + p]
+            key = Signal(signed(bits), name=f"key{p}")
+            m.d.comb += key.eq(value * scale + bias)
+            keys.append(key)
+        return Cat(*keys)
 
     @staticmethod
     def frame_cycles(channels: int, k: int, pe: int) -> int:
@@ -84,8 +125,8 @@ class LabelSelect(wiring.Component):
         The new value goes before the first slot that is empty or holds a strictly smaller
         value: equal values already in the list have lower indices and stay ahead.
         """
-        value = element_value(code, self.in_dtype)
-        before = [~occ | (value > element_value(c, self.in_dtype)) for c, _, occ in slots]
+        value = element_value(code, self.value_dtype)
+        before = [~occ | (value > element_value(c, self.value_dtype)) for c, _, occ in slots]
         new = []
         for j, (c, idx, occ) in enumerate(slots):
             if j == 0:
@@ -115,10 +156,10 @@ class LabelSelect(wiring.Component):
         """
         # value > kept  <=>  kept - value < 0: the sign of a subtraction, which maps onto
         # the carry chain (a compare became a 5-LUT chain on iCE40)
-        bits = self.in_dtype.bitwidth() + 2
+        bits = self.value_dtype.bitwidth() + 2
         difference = Signal(signed(bits), name="kept_minus_value")
-        m.d.comb += difference.eq(element_value(code, self.in_dtype)
-                                  - element_value(word, self.in_dtype))
+        m.d.comb += difference.eq(element_value(code, self.value_dtype)
+                                  - element_value(word, self.value_dtype))
         larger = difference[-1]
         compared, bigger = Signal(name="compared"), Signal(name="bigger")
         insert = Signal(name="insert")
@@ -138,7 +179,7 @@ class LabelSelect(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        bits = self.in_dtype.bitwidth()
+        bits = self.value_dtype.bitwidth()
         codes = [Signal(bits, name=f"val{j}") for j in range(self.k)]
         idxs = [Signal(self.index_bits, name=f"idx{j}") for j in range(self.k)]
         occs = [Signal(name=f"occ{j}") for j in range(self.k)]
@@ -152,8 +193,9 @@ class LabelSelect(wiring.Component):
         # input register: the word and whether it is the frame's last
         word = Signal(len(self.i.payload), name="word", reset_less=True)
         pending, word_last = Signal(name="pending"), Signal(name="word_last")
+        keys = self._key_word(m, word, base)
         if self.running_max:
-            insert = self._running_max(m, word, codes[0], idxs[0], occs[0], out[0],
+            insert = self._running_max(m, keys, codes[0], idxs[0], occs[0], out[0],
                                        pending=pending, last=word_last, base=base, busy=busy,
                                        sent=sent)
         else:
@@ -168,7 +210,7 @@ class LabelSelect(wiring.Component):
 
         if not self.running_max:
             slots = list(zip(codes, idxs, occs))
-            for p, code in enumerate(elements(word, self.pe, bits)):
+            for p, code in enumerate(elements(keys, self.pe, bits)):
                 slots = self._insert_code(m, slots, code, base + p, p)
             with m.If(insert):
                 with m.If(word_last):

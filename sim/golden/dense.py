@@ -57,7 +57,9 @@ def reshape(node: Reshape, x: np.ndarray) -> np.ndarray:
 
 @golden(LabelSelect)
 def label_select(node: LabelSelect, x: np.ndarray) -> np.ndarray:
-    v = x.reshape(x.shape[0], -1)
+    v = x.reshape(x.shape[0], -1).astype(np.int64)
+    if node.keyed:
+        v = v * np.asarray(node.key_scale, np.int64) + np.asarray(node.key_bias, np.int64)
     # Stable sort on the negated values: largest first, ties to the lower index.
     order = np.argsort(-v, axis=-1, kind="stable")[:, : node.k]
     return order.reshape(x.shape[0], 1, 1, node.k).astype(np.int64)

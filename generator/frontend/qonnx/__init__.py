@@ -1,7 +1,7 @@
 """QONNX / FINN-ONNX front end: a quantized ONNX model -> the integer IR.
 
 ``load_onnx`` reads the model with qonnx (``ModelWrapper``, ``cleanup_model``, shape,
-constant and datatype passes), then walks its single path with one handler per op
+constant and datatype passes), then walks its DAG with one handler per op
 (:mod:`.ops`), streamlining the float glue into integer thresholds (:mod:`.thresholds`)
 and splitting host-pre / hardware / host-post (DESIGN.md §4). ``reference_outputs``
 runs the original model with qonnx, ``compare_with_reference`` is the check ``verify``

@@ -8,7 +8,7 @@ So first, on the protobuf alone:
 * every standard-domain node matches its ONNX schema (attribute types, input counts);
 * every op is one the front end lowers or a shape-plumbing op exporters emit and the
   clean-up folds away (:data:`PLUMBING_OPS`); ops that create data from sizes
-  (``ConstantOfShape``, ``Expand``, ``Tile``, ``Range``, ``Resize``...) are refused;
+  (``ConstantOfShape``, ``Expand``, ``Tile``, ``Range``...) are refused;
 * every tensor a node reads is a graph input, an initializer or another node's output,
   each tensor has one producer, and the nodes form no cycle;
 * every initializer decodes, with at most :data:`~generator.limits.MAX_ARRAY_ELEMENTS`;
@@ -28,7 +28,7 @@ from ...limits import MAX_ARRAY_ELEMENTS, MAX_LAYERS, MAX_TENSOR_ELEMENTS, TooLa
 #: Ops the exporters emit to compute shapes from constants; the clean-up folds them
 #: (their results are no larger than their inputs). Any left afterwards is refused there.
 PLUMBING_OPS = ("Constant", "Shape", "Gather", "Concat", "Cast", "Slice", "Pow", "Sqrt", "Neg",
-                "Reciprocal", "Floor", "Ceil", "Abs", "Clip", "Round", "Min", "Max")
+                "Reciprocal", "Floor", "Ceil", "Abs", "Clip", "Round", "Min", "Max", "Log", "Exp")
 
 MAX_NODES = 16 * MAX_LAYERS
 

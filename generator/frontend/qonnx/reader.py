@@ -21,7 +21,7 @@ from .precheck import check_proto
 SUPPORTED_OPS = ("Quant", "BipolarQuant", "Trunc", "MultiThreshold", "MatMul", "Gemm", "Conv", "Add",
                  "Sub", "Mul", "Div", "BatchNormalization", "Relu", "Sign", "Reshape", "Flatten",
                  "Transpose", "Squeeze", "Unsqueeze", "Identity", "Dropout", "MaxPool", "AveragePool",
-                 "GlobalAveragePool", "Pad", "Softmax", "ArgMax", "TopK")
+                 "GlobalAveragePool", "ReduceMean", "Concat", "Resize", "Upsample", "Pad", "Softmax", "ArgMax", "TopK")
 
 #: Default-domain opsets read: 9..18 as promised, plus 19 and 20 (what torch's dynamo
 #: exporter writes), whose changes to the ops above (Pad 'wrap' mode, AveragePool
@@ -43,6 +43,7 @@ def load_wrapper(path: Path) -> ModelWrapper:
     except Exception as exc:  # onnx raises DecodeError, OSError, ...: all mean "not readable"
         raise ModelError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
     check_proto(proto, path, SUPPORTED_OPS)
+    _drop_constant_outputs(proto.graph, {t.name for t in proto.graph.initializer})
     return ModelWrapper(proto)
 
 
@@ -69,6 +70,19 @@ def default_opset(model: ModelWrapper) -> int | None:
     return None
 
 
+def _drop_constant_outputs(graph, inits: set[str]) -> None:
+    """Forget graph outputs that do not depend on the model input (Brevitas' TorchScript
+    exporter sometimes lists constants, such as a zero point, as extra outputs)."""
+    live = {i.name for i in graph.input if i.name not in inits}
+    for node in graph.node:
+        if any(i in live for i in node.input):
+            live.update(o for o in node.output if o)
+    keep = [o for o in graph.output if o.name in live]
+    if keep and len(keep) != len(graph.output):
+        del graph.output[:]
+        graph.output.extend(keep)
+
+
 def read_model(path: Path) -> ModelWrapper:
     """Load, check the opset, and clean up: shapes, constants, datatypes, unique names."""
     model = load_wrapper(path)
@@ -80,6 +94,7 @@ def read_model(path: Path) -> ModelWrapper:
     inits = {t.name for t in graph.initializer}
     if not [i for i in graph.input if i.name not in inits] or len(graph.output) != 1:
         raise ModelError(f"{path}: the model must have one input and one output")
+    annotated = model.get_tensor_datatype([i for i in graph.input if i.name not in inits][0].name)
     try:
         model = cleanup_model(single_frame(model))
         for step in (FoldConstants(exclude_op_types=["Quant", "BipolarQuant"]), InferShapes(), SortGraph(),
@@ -92,6 +107,8 @@ def read_model(path: Path) -> ModelWrapper:
     inputs = [i for i in model.graph.input if model.get_initializer(i.name) is None]
     if len(inputs) != 1:
         raise ModelError(f"{path}: the model must have exactly one input, not {len(inputs)}")
+    if annotated.is_integer():     # FINN's finn_datatype annotation survives the renaming clean-up
+        model.set_tensor_datatype(inputs[0].name, annotated)
     for node in model.graph.node:
         if node.op_type not in SUPPORTED_OPS:
             raise ModelError(f"{path}: node {node.name!r} ({node.op_type}) is not supported; supported "

@@ -8,11 +8,19 @@ Phases (DESIGN.md §4):
            steps collect in the chain;
 ``hw``     hardware layers exist; ``index`` maps the ONNX tensor onto the NHWC stream;
 ``tail``   after a non-absorbable float op (Softmax): everything is host-post.
+
+The network is a DAG: every ONNX tensor the walk reaches has its own
+:class:`TensorState` (phase, shape, float chain, index map, the IR node producing its
+integer source). The walk loads the state of a node's input into the :class:`Lowering`
+(whose fields the handlers read and write), runs the handler and stores the result as
+the state of the node's output. Host-pre and host-post are single paths: the network
+may branch only once it runs in hardware (a tensor read twice before the first hardware
+layer starts the hardware there), and only one tensor may reach the float tail.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from qonnx.core.datatype import DataType
@@ -22,6 +30,27 @@ from ...errors import ModelError
 from ...ir import host
 from ...ir.core import Node
 from . import chain as ch
+
+
+@dataclass
+class TensorState:
+    """Where one ONNX tensor lives: the per-tensor half of :class:`Lowering`."""
+
+    phase: str
+    shape: tuple
+    dtype: DataType
+    chain: list = field(default_factory=list)
+    sources: list = field(default_factory=list)
+    index: np.ndarray | None = None
+    hw_shape: tuple | None = None
+    absorbable: bool = False
+    order_preserving: bool = True
+    pending_pad: tuple = (0, 0, 0, 0)
+    producer: str | None = None
+    tail_affine: tuple | None = None
+
+
+TENSOR_FIELDS = tuple(f.name for f in fields(TensorState))
 
 
 @dataclass
@@ -48,6 +77,39 @@ class Lowering:
     integer_input: host.IntegerInput | None = None
     counters: dict = field(default_factory=dict)
     pending_pad: tuple = (0, 0, 0, 0)  # a Pad waiting for its Conv (top, left, bottom, right)
+    producer: str | None = None       # the IR node (or graph input) producing the integer source
+    tail_affine: tuple | None = None  # (mul, add) per class of the chain moved to host-post
+    hardware_started: bool = False
+    tail_started: bool = False
+
+    # ------------------------------------------------------------------ per-tensor state
+    def save(self) -> TensorState:
+        """The current tensor's state (lists copied, so later handlers cannot alias them)."""
+        values = {name: getattr(self, name) for name in TENSOR_FIELDS}
+        values["chain"], values["sources"] = list(self.chain), list(self.sources)
+        return TensorState(**values)
+
+    def load(self, state: TensorState, *, shared: bool = False) -> None:
+        """Make ``state`` the current tensor; ``shared`` (read by several nodes) forbids
+        absorbing thresholds into its producer, which the other readers also see."""
+        for name in TENSOR_FIELDS:
+            setattr(self, name, getattr(state, name))
+        self.chain, self.sources = list(state.chain), list(state.sources)
+        if shared:
+            self.absorbable = False
+
+    def node_named(self, name: str) -> Node:
+        return next(n for n in self.nodes if n.name == name)
+
+    def producer_node(self) -> Node:
+        """The IR node producing the current tensor's integer source."""
+        return self.node_named(self.producer)
+
+    def replace_producer(self, node: Node) -> None:
+        """Replace the producing IR node (thresholds absorbed, rows flipped) in place."""
+        k = next(i for i, n in enumerate(self.nodes) if n.name == self.producer)
+        self.nodes[k] = node
+        self.dtype = node.out_dtype
 
     # ------------------------------------------------------------------ helpers
     def new_name(self, prefix: str) -> str:
@@ -68,7 +130,11 @@ class Lowering:
         self.sources = []
 
     def add_node(self, node: Node, *, absorbable: bool = False) -> Node:
+        """Append ``node`` reading the current tensor (unless its ``inputs`` say otherwise)."""
+        if not node.inputs:
+            node = node.replace(inputs=(self.producer,))
         self.nodes.append(node)
+        self.producer = node.name
         self.hw_shape = tuple(node.out_shape)
         self.dtype = node.out_dtype
         self.absorbable = absorbable
@@ -90,6 +156,9 @@ class Lowering:
         """Fix the hardware input at the current tensor: host-pre ends with ToNHWC."""
         if self.phase == "hw":
             return
+        if self.hardware_started:
+            raise ModelError(f"{where}: a second path from the model input reaches the hardware; the "
+                             f"network may branch only after its first hardware layer")
         if self.phase != "int":
             raise ModelError(f"{where}: the model's float input reaches it without a quantizer; give "
                              f"--input-dtype/--input-scale if the input is integer")
@@ -99,7 +168,8 @@ class Lowering:
             index = np.arange(shape[1]).reshape(shape)
         elif len(shape) in (3, 4):
             c = shape[1]
-            h, w = (1, shape[2]) if len(shape) == 3 else (shape[2], shape[3])
+            # a sequence (N, C, L) is a column (L, 1, C): the 1-D layers' convention
+            h, w = (shape[2], 1) if len(shape) == 3 else (shape[2], shape[3])
             hw, layout = (h, w, c), "NCHW"
             index = nchw_index((1, c, h, w)).reshape(shape)
         else:
@@ -112,6 +182,7 @@ class Lowering:
             self.host_pre.append(self.integer_input)
         self.in_shape, self.in_dtype = hw, self.dtype
         self.hw_shape, self.index, self.phase = hw, index, "hw"
+        self.producer, self.hardware_started = "input", True
 
     def per_channel(self, value, where: str, what: str) -> np.ndarray:
         """A constant over the current tensor as one value per stream channel, shape (C, 1)."""
@@ -135,7 +206,12 @@ class Lowering:
             return
         if self.phase != "hw":
             raise ModelError(f"{where}: the model has no integer layer before its float tail")
-        self.order_preserving = self.chain_order_preserving()
+        if self.tail_started:
+            raise ModelError(f"{where}: a second branch enters the float tail; only one path of the "
+                             f"network may run on the host after the hardware")
+        self.tail_started = True
+        self.tail_affine = self.class_affine()
+        self.order_preserving = self.tail_affine is not None
         flat = np.arange(self.index.size).reshape(self.index.shape)
         if np.array_equal(self.index, flat) and len(self.shape) == 2:
             self.host_post.append(host.Flatten())
@@ -152,14 +228,17 @@ class Lowering:
         self.chain = []
         self.phase = "tail"
 
-    def chain_order_preserving(self) -> bool:
-        """True if the chain maps larger hardware outputs to larger values, the same for all."""
-        if not ch.is_affine(self.chain):
-            return False
-        mul, add = ch.as_affine(self.chain)
+    def class_affine(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(mul, add)`` per output class (1-D) if the chain is affine on an un-permuted
+        ``(N, C)`` vector, else None: what a hardware top-K must apply before comparing."""
+        if not ch.is_affine(self.chain) or len(self.shape) != 2:
+            return None
         flat = np.arange(self.index.size).reshape(self.index.shape)
-        return (np.array_equal(self.index, flat) and np.all(mul == mul.reshape(-1)[0])
-                and np.all(add == add.reshape(-1)[0]) and float(mul.reshape(-1)[0]) > 0)
+        if not np.array_equal(self.index, flat):
+            return None
+        mul, add = ch.as_affine(self.chain)
+        return (np.broadcast_to(mul, self.shape).reshape(-1).astype(np.float64),
+                np.broadcast_to(add, self.shape).reshape(-1).astype(np.float64))
 
 
 def nchw_index(shape: tuple) -> np.ndarray:

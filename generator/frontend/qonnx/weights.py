@@ -20,6 +20,7 @@ from ...errors import ModelError
 from ...ir.core import smallest_dtype
 from ...ir.integers import to_int64
 from .quantizers import BipolarQuant, IntQuant
+from .ratios import integer_ratios
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,50 @@ def read_weights(model: ModelWrapper, tensor: str, where: str) -> Weights:
         raise ModelError(f"{where}: weight quantizer {producer.name!r} has a zero scale")
     ints = to_int64(np.broadcast_to(codes - zero, w.shape), f"{where}: weight codes")
     return Weights(ints, scale, weight_dtype(ints), producer)
+
+
+def constant_value(model: ModelWrapper, tensor: str) -> np.ndarray | None:
+    """The value of ``tensor`` if it is a constant: an initializer, or a ``Quant``/``BipolarQuant``
+    of initializers (a quantized bias, QKeras' quantized constants) evaluated by qonnx's own
+    op, so the value is bit for bit what qonnx computes; ``None`` for a computed tensor."""
+    init = model.get_initializer(tensor)
+    if init is not None:
+        return np.asarray(init)
+    producer = model.find_producer(tensor)
+    if producer is None or producer.op_type not in ("Quant", "BipolarQuant"):
+        return None
+    params = [model.get_initializer(i) for i in producer.input]
+    if any(p is None for p in params):
+        return None
+    context = {name: np.asarray(value) for name, value in zip(producer.input, params)}
+    context[producer.output[0]] = None
+    getCustomOp(producer).execute_node(context, model.graph)
+    return np.asarray(context[producer.output[0]])
+
+
+#: largest integer ratio between per-channel input scales that is folded into the weights
+MAX_INPUT_RATIO = 16
+
+
+def input_scale(mul: np.ndarray, values: np.ndarray, axis: int, weights: "Weights", where: str,
+                what: str, layer: str) -> tuple:
+    """``(s, values, weights)`` for an input of real scale ``mul`` per input channel along
+    ``axis`` of the integer weights: one per-tensor scale ``s``, or per-channel scales
+    ``unit * k_c`` in ratios of small integers, folded exactly into the integer weights
+    (``W[c] * k_c``, the weight datatype widened to hold them); refused otherwise."""
+    s = float(mul[0])
+    if np.all(mul == s) and s != 0:
+        return s, values, weights
+    ratios = integer_ratios(mul, MAX_INPUT_RATIO)
+    if ratios is None:
+        raise ModelError(f"{where}: the input scale differs between {what} and not in ratios of integers up to "
+                         f"{MAX_INPUT_RATIO} (or is zero); a quantizer with a per-tensor scale must come before "
+                         f"{layer}")
+    unit, ks = ratios
+    shape = [1] * values.ndim
+    shape[axis] = -1
+    values = values * np.asarray(ks, dtype=np.int64).reshape(shape)
+    return float(unit), values, Weights(values, weights.scale, weight_dtype(values), weights.producer)
 
 
 def column_scale(weights: Weights, sum_axis: int, where: str) -> np.ndarray:

@@ -254,24 +254,30 @@ def test_unsupported_op_names_node_and_lists_ops(tmp_path):
                        r"BipolarQuant, .*TopK$")
 
 
-def test_dilated_conv_and_local_average_pool_rejected(tmp_path):
+def test_dilated_conv_and_unpadded_count_rejected(tmp_path):
     rng = np.random.default_rng(0)
     net = Net((1, 2, 6, 6)).quant(0.5, 3)
     net.op("Conv", net.weight(rand_weights(rng, (4, 2, 3, 3)), 1.0, bits=3), kernel_shape=[3, 3], dilations=[2, 2])
-    expect_error(net.save(tmp_path / "dil.onnx"), r"^node 'Conv_\d+' \(Conv\): dilated convolutions are not "
+    expect_error(net.save(tmp_path / "dil.onnx"), r"^node 'Conv_\d+' \(Conv\): dilated windows are not "
                                                   r"supported$")
-    net = Net((1, 2, 6, 6)).quant(0.5, 3).op("AveragePool", kernel_shape=[2, 2], strides=[2, 2])
-    expect_error(net.save(tmp_path / "avg.onnx"), r"^node 'AveragePool_\d+' \(AveragePool\): only an AveragePool "
-                                                  r"over the whole 6x6 map \(a global average\) is supported, not "
-                                                  r"kernel \(2, 2\)$")
+    net = Net((1, 2, 6, 6)).quant(0.5, 3, signed=0).op("AveragePool", kernel_shape=[3, 3], strides=[2, 2],
+                                                      pads=[1, 1, 1, 1], count_include_pad=0)
+    expect_error(net.save(tmp_path / "avg.onnx"), r"^node 'AveragePool_\d+' \(AveragePool\): count_include_pad=0 "
+                                                  r"with padding divides border windows by how many input pixels "
+                                                  r"they cover, which no per-channel scale can apply; use "
+                                                  r"count_include_pad=1 \(PyTorch's default\) or no padding$")
 
 
-def test_residual_branch_rejected(tmp_path):
+def test_residual_add_of_rescaled_input(tmp_path):
+    # the input quantizer's tensor feeds two nodes: the hardware starts at the fork, and the
+    # add of 2*q and q joins integers in the ratio 2:1
     net = Net((1, 8)).quant(0.5, 3)
     q = net.cur
     net.op("Mul", np.float32(2.0)).op("Add", q)
-    expect_error(net.save(tmp_path / "res.onnx"), r"^node 'Mul_\d+' \(Mul\): its input '.*' feeds 2 nodes; "
-                                                  r"only single-path networks are supported$")
+    graph, _ = check_model(net.save(tmp_path / "res.onnx"),
+                           np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32) * 2)
+    (add,) = graph.nodes
+    assert (add.scale_a, add.scale_b, add.inputs) == (2, 1, ("input", "input"))
 
 
 @pytest.mark.parametrize("opset", [8, 21])
@@ -297,13 +303,33 @@ def test_float_input_reaching_matmul(tmp_path):
                                                  r"if the input is integer$")
 
 
-def test_topk_with_per_class_tail_rejected(tmp_path):
+@pytest.mark.parametrize("mul, add", [
+    ([1, 2, 3], 0.0), ([0.5, 0.25, 0.75], [0.3, -0.1, 0.05]), ([1, 1, 1], [0.25, 0.5, -0.75]),
+    ([0.1, 0.1, 0.1], [0.31, 0.02, -0.13]),
+], ids=["scale", "scale_bias", "bias", "float_bias"])
+def test_topk_with_per_class_tail_uses_keys(tmp_path, mul, add):
     rng = np.random.default_rng(0)
     net = Net((1, 4)).quant(0.5, 3)
-    net.op("MatMul", net.weight(rand_weights(rng, (4, 3)), 1.0, bits=3)).op("Mul", np.float32([1, 2, 3]))
-    expect_error(net.save(tmp_path / "tk.onnx"), r"^--topk: the scale/bias before the top-K differs between "
-                                                 r"classes \(or is negative\), so the top-K of the integer output "
-                                                 r"is not the model's$", topk=1)
+    net.op("MatMul", net.weight(rand_weights(rng, (4, 3)), 1.0, bits=3)).op("Mul", np.float32(mul))
+    net.op("Add", np.float32(add))
+    x = rng.normal(size=(400, 4)).astype(np.float32) * 3
+    graph, _ = check_model(net.save(tmp_path / "tk.onnx"), x, topk=1)
+    assert graph.output_node.keyed
+    check_model(tmp_path / "tk.onnx", x, topk=2)
+
+
+@pytest.mark.parametrize("mul, message", [
+    ([1, -2, 3], r"the scale before the top-K is negative or zero for some classes, so larger integer outputs "
+                 r"are not larger scores; make the last layer's scales positive"),
+    ([1, 0.3, 3], r"the per-class scales before the top-K are not in ratios of integers up to 4096, so no exact "
+                  r"integer key exists; use a per-tensor weight scale \(or power-of-two per-channel scales\) on "
+                  r"the last layer"),
+])
+def test_topk_with_per_class_tail_rejected(tmp_path, mul, message):
+    rng = np.random.default_rng(0)
+    net = Net((1, 4)).quant(0.5, 3)
+    net.op("MatMul", net.weight(rand_weights(rng, (4, 3)), 1.0, bits=3)).op("Mul", np.float32(mul))
+    expect_error(net.save(tmp_path / "tk.onnx"), rf"^--topk: {message}$", topk=1)
 
 
 def test_unreadable_file(tmp_path):

@@ -104,3 +104,33 @@ def test_label_select_rejects(kw, error, message):
     args = dict(channels=10, in_dtype=DT["INT4"], k=2, pe=1)
     args.update(kw)
     assert_rejects(lambda: LabelSelect(**args), error, message)
+
+
+KEYED = {
+    # name: (channels, in_dtype, k, pe, key_scale, key_bias)
+    "bias-k1-pe1": (6, "INT4", 1, 1, (1,) * 6, (0, 5, -3, 2, 7, -8)),
+    "scale-bias-k2-pe2": (6, "INT4", 2, 2, (3, 1, 2, 3, 1, 6), (-4, 9, 0, 1, -1, 2)),
+    "scale-k3-pe3": (6, "UINT3", 3, 3, (2, 4, 1, 1, 8, 2), (0,) * 6),
+    "bias-bipolar-k1-pe2": (4, "BIPOLAR", 1, 2, (2,) * 4, (0, 1, -1, 2)),
+}
+
+
+@pytest.mark.parametrize("name", KEYED)
+def test_label_select_ranks_by_keys(name):
+    """Keys ``scale*x + bias`` per class, ties (many, with small values) to the lower index."""
+    c, dt, k, pe, scale, bias = KEYED[name]
+    dt = DT[dt]
+    rng = np.random.default_rng(len(name))
+    x = rng.choice([-1, 1], size=(12, c)) if dt.name == "BIPOLAR" else \
+        rng.integers(int(dt.min()), int(dt.max()) + 1, size=(12, c))
+    dut = LabelSelect(channels=c, in_dtype=dt, k=k, pe=pe, key_scale=scale, key_bias=bias)
+    _, cap = run_stream(dut, pack(x, dt, pe), x.shape[0] * k, idle="random", backpressure="random", seed=3)
+    keys = x * np.array(scale) + np.array(bias)
+    assert np.array(cap.words).reshape(-1, k).tolist() == reference(keys, k).tolist()
+
+
+def test_label_select_key_checks():
+    assert_rejects(lambda: LabelSelect(channels=2, in_dtype=DT["INT4"], k=1, pe=1, key_scale=(1, 0), key_bias=(0, 0)),
+                   ValueError, "key_scale must be a positive integer, not 0")
+    assert_rejects(lambda: LabelSelect(channels=2, in_dtype=DT["INT4"], k=1, pe=1, key_scale=(1,), key_bias=(0, 0)),
+                   TypeError, "key_scale must be a tuple of 2 integers, not (1,)")

@@ -7,6 +7,7 @@ import numpy as np
 from ....errors import ModelError
 from ....ir import host
 from .. import chain as ch
+from ..weights import constant_value
 from . import attr, constant, handles, where
 
 
@@ -21,10 +22,9 @@ def _host(st, node, stage) -> None:
 
 @handles("Add", "Sub", "Mul", "Div")
 def arithmetic(st, node) -> None:
-    inits = [st.model.get_initializer(i) for i in node.input]
+    inits = [constant_value(st.model, i) for i in node.input]
     if len(node.input) != 2 or sum(v is not None for v in inits) != 1:
-        raise ModelError(f"{where(node)}: only arithmetic with one constant operand is supported "
-                         f"(two computed operands, e.g. a residual add, are not)")
+        raise ModelError(f"{where(node)}: only arithmetic with one constant operand is supported")
     first = inits[0] is not None
     c = np.asarray(inits[0] if first else inits[1], dtype=np.float64)
     try:

@@ -15,8 +15,8 @@ import numpy as np
 from ....errors import ModelError
 from ....ir.dense import MatrixVector, Reshape, xnor_mode
 from .. import chain as ch
-from ..weights import column_scale, read_weights
-from . import attr, handles, where
+from ..weights import column_scale, input_scale, read_weights
+from . import attr, constant, handles, where
 
 
 @handles("MatMul", "Gemm")
@@ -30,10 +30,7 @@ def matmul(st, node) -> None:
         trans_b = bool(attr(node, "transB", 0))
         alpha, beta = float(attr(node, "alpha", 1.0)), float(attr(node, "beta", 1.0))
         if len(node.input) > 2 and node.input[2]:
-            bias = st.model.get_initializer(node.input[2])
-            if bias is None:
-                raise ModelError(f"{here}: the bias C must be a constant")
-            bias = np.asarray(bias, dtype=np.float64)
+            bias = constant(st, node, 2, "bias C").astype(np.float64)
     if st.phase == "tail":
         raise ModelError(f"{here}: a matrix layer after the float tail is not supported")
     st.start_hardware(here)
@@ -57,11 +54,8 @@ def matmul(st, node) -> None:
     mul, add = ch.as_affine(st.chain)
     mul = np.broadcast_to(mul, st.shape).reshape(-1)
     add = np.broadcast_to(add, st.shape).reshape(-1)
-    s = float(mul[0])
-    if not np.all(mul == s) or s == 0:
-        raise ModelError(f"{here}: the input scale differs between features (or is zero); a quantizer "
-                         f"with a per-tensor scale must come before a matrix layer")
     offset = add @ (values * ws[None, :])
+    s, values, w = input_scale(mul, values, 0, w, here, "features", "a matrix layer")
     if tuple(st.hw_shape) != (1, 1, k):
         st.add_node(Reshape(name=st.new_name("Reshape"), in_shape=st.hw_shape, in_dtype=st.dtype, shape=(1, 1, k)))
     cols = st.index.reshape(-1)

@@ -121,7 +121,7 @@ def _to_thresholds(st, node, q) -> None:
     chain_c = ch.remap(st.chain, lambda c: st.per_channel(c, here, "scale/bias before the quantizer"))
     q_c = q.remap(lambda c: st.per_channel(c, here, "quantizer parameter"))
     slope = np.broadcast_to(ch.slope_sign(chain_c), (channels, 1))[:, 0]
-    layer = st.nodes[-1] if st.absorbable else None
+    layer = st.producer_node() if st.absorbable else None
     if layer is not None:
         if np.any(slope < 0):
             layer, mul, add = flip_rows(layer, slope < 0)
@@ -138,8 +138,8 @@ def _to_thresholds(st, node, q) -> None:
         code_range = (int(ends.min()), int(ends.max()))
     th = build_thresholds(chain_c, q_c, lo, hi, code_range, channels)
     if layer is not None:
-        st.nodes[-1] = layer.replace(thresholds=th)
-        st.dtype, st.absorbable = th.out_dtype, False
+        st.replace_producer(layer.replace(thresholds=th))
+        st.absorbable = False
         target = layer.name
     else:
         target = st.new_name("Thresholds")

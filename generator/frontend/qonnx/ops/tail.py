@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
+import numpy as np
 
 from ....errors import ModelError
 from ....ir import host
 from ....ir.dense import LabelSelect
+from ..ratios import integer_ratios
 from . import attr, constant, handles, opset, where
 
 
@@ -23,16 +28,56 @@ def softmax(st, node) -> None:
         st.order_preserving = False
 
 
+#: largest integer class-scale ratio a keyed top-K accepts (per-channel weight scales of a
+#: classifier must be in ratios of integers up to this)
+MAX_KEY_RATIO = 1 << 12
+
+
+def class_keys(mul: np.ndarray, add: np.ndarray, here: str) -> tuple[tuple, tuple] | None:
+    """Integer ``(key_scale, key_bias)`` per class with ``key_scale*a + key_bias`` ordered
+    exactly as the real scores ``mul*a + add`` for every integer ``a`` (ties equal), or
+    None when every class has the same ``mul > 0`` and ``add`` (no keys needed).
+
+    With ``mul_j = u*k_j`` (``u`` the largest common rational unit, ``k_j`` integers) the
+    score is ``u*(k_j*a + d_j)``, ``d_j = add_j/u``; writing ``d_j = F_j + f_j`` (integer and
+    fractional part) and ``r_j`` the rank of ``f_j`` among the R distinct fractional parts,
+    ``key_j = R*(k_j*a + F_j) + r_j`` orders the scores lexicographically by (integer part,
+    fraction), which is their exact real order. Everything is done in rationals (a float
+    is an exact rational), so no float rounding enters.
+    """
+    if np.any(mul <= 0):
+        raise ModelError(f"{here}: the scale before the top-K is negative or zero for some classes, so "
+                         f"larger integer outputs are not larger scores; make the last layer's scales positive")
+    if np.all(mul == mul[0]) and np.all(add == add[0]):
+        return None
+    ratios = integer_ratios(mul, MAX_KEY_RATIO)
+    if ratios is None:
+        raise ModelError(f"{here}: the per-class scales before the top-K are not in ratios of integers up "
+                         f"to {MAX_KEY_RATIO}, so no exact integer key exists; use a per-tensor weight scale "
+                         f"(or power-of-two per-channel scales) on the last layer")
+    unit, ks = ratios
+    d = [Fraction(float(b)) / unit for b in add]
+    floors = [math.floor(v) for v in d]
+    fracs = sorted({v - f for v, f in zip(d, floors)})
+    rank = {f: i for i, f in enumerate(fracs)}
+    r = len(fracs)
+    return (tuple(r * k for k in ks), tuple(r * f + rank[v - f] for v, f in zip(d, floors)))
+
+
 def select_labels(st, node, k: int, here: str) -> None:
-    """Replace the (order-preserving) float tail by a hardware top-K of the integer output."""
+    """Replace the (order-preserving) float tail by a hardware top-K of the integer output;
+    a per-class scale/bias becomes the top-K's exact integer keys (:func:`class_keys`)."""
     if st.phase == "hw":
-        if not st.chain_order_preserving():
-            raise ModelError(f"{here}: the scale/bias before the top-K differs between classes (or is "
-                             f"negative), so the top-K of the integer output is not the model's")
+        affine = st.class_affine()
+        if affine is None:
+            raise ModelError(f"{here}: the float steps before the top-K are not an affine map of an "
+                             f"(N, C) vector in the hardware's order, so the top-K of the integer output "
+                             f"is not the model's")
     elif st.phase == "tail":
         if not st.order_preserving:
             raise ModelError(f"{here}: the float tail before the top-K does not preserve the order of "
                              f"the integer outputs")
+        affine = st.tail_affine
     else:
         raise ModelError(f"{here}: no integer layer before the top-K")
     if len(st.shape) != 2 or tuple(st.hw_shape[:2]) != (1, 1):
@@ -40,15 +85,21 @@ def select_labels(st, node, k: int, here: str) -> None:
     channels = st.hw_shape[2]
     if not 1 <= k <= channels:
         raise ModelError(f"{here}: K must be 1..{channels}, not {k}")
+    keys = class_keys(*affine, here)
     st.settle("dropped: order-preserving before top-K")
     st.provenance = [row if row[2] != "host-post" else (row[0], row[1], "dropped: order-preserving before top-K")
                      for row in st.provenance]
     name = st.new_name("LabelSelect")
-    st.add_node(LabelSelect(name=name, in_shape=st.hw_shape, in_dtype=st.dtype, k=k))
+    key_scale, key_bias = keys if keys is not None else (None, None)
+    layer = LabelSelect(name=name, in_shape=st.hw_shape, in_dtype=st.dtype, k=k, key_scale=key_scale,
+                        key_bias=key_bias)
+    layer.check()
+    st.add_node(layer)
     st.host_post = [host.Flatten(), host.Cast(dtype="int64")]
     st.chain = []
     st.phase = "labels"
-    st.record(node, f"lowered to {name} (top-{k})")
+    keyed = ", per-class integer keys" if keys is not None else ""
+    st.record(node, f"lowered to {name} (top-{k}{keyed})")
 
 
 @handles("ArgMax")
