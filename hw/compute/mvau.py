@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Const, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -176,16 +176,46 @@ class MVAU(wiring.Component):
     def cycles_per_vector(self) -> int:
         return self.nf * self.sf
 
+    @property
+    def code_bits(self) -> int:
+        """Bits of one weight's code in the ROM (the weight's own bits here)."""
+        return self.w_bits
+
+    def weight_codes(self) -> np.ndarray:
+        """``(MH, MW)`` ROM codes of the weights (Python ints)."""
+        return np.array([[encode_int(v, self.weight_dtype) for v in row] for row in self.weights.tolist()],
+                        dtype=object).reshape(self.weights.shape)
+
+    def lane_product(self, w_code: Value, x_code: Value) -> Value:
+        """One lane's product from a weight code and an input element code."""
+        return product(w_code, x_code, self.weight_dtype, self.in_dtype)
+
+    #: Bits per PE stored after the weight codes of a ROM word (see :meth:`word_extra`).
+    extra_bits = 0
+
+    def word_extra(self, nf: int, sf: int, pe: int) -> int:
+        """A per-PE constant stored with the weights of fold ``(nf, sf)`` (none here)."""
+        return 0
+
+    def pe_term(self, extra: Value) -> Value | None:
+        """What PE's stored constant adds to its first lane's product (nothing here)."""
+        return None
+
     def _weight_words(self) -> list[int]:
         """ROM contents: address ``nf*SF + sf`` holds PE x SIMD weight codes, PE-major."""
         words = []
-        mask = (1 << self.w_bits) - 1
+        bits = self.code_bits
+        mask = (1 << bits) - 1
+        codes = self.weight_codes()
         for n in range(self.nf):
             for s in range(self.sf):
-                block = self.weights[n * self.pe:(n + 1) * self.pe, s * self.simd:(s + 1) * self.simd]
+                block = codes[n * self.pe:(n + 1) * self.pe, s * self.simd:(s + 1) * self.simd]
                 word = 0
                 for k, v in enumerate(block.reshape(-1).tolist()):
-                    word |= (encode_int(v, self.weight_dtype) & mask) << (k * self.w_bits)
+                    word |= (int(v) & mask) << (k * bits)
+                base = self.pe * self.simd * bits
+                for p in range(self.extra_bits and self.pe):
+                    word |= self.word_extra(n, s, n * self.pe + p) << (base + p * self.extra_bits)
                 words.append(word)
         return words
 
@@ -198,7 +228,7 @@ class MVAU(wiring.Component):
         logic absorbs): a block RAM's slow clock-to-output never shares a path with logic.
         """
         words = self._weight_words()
-        width = self.pe * self.simd * self.w_bits
+        width = self.pe * (self.simd * self.code_bits + self.extra_bits)
         if len(words) == 1:
             return Const(words[0], width)
         bank_depth = weight_bank_depth(width)
@@ -284,12 +314,17 @@ class MVAU(wiring.Component):
 
         # --- products (registered), adder tree, accumulator ----------------------------------
         x_codes = elements(x_word, self.simd, self.in_bits)
-        w_codes = elements(w_word, self.pe * self.simd, self.w_bits)
+        w_codes = elements(w_word, self.pe * self.simd, self.code_bits)
         sums = []
         for p in range(self.pe):
             prods = []
+            base = self.pe * self.simd * self.code_bits
+            extra = self.pe_term(w_word[base + p * self.extra_bits:base + (p + 1) * self.extra_bits]) \
+                if self.extra_bits else None
             for s in range(self.simd):
-                prod = product(w_codes[p * self.simd + s], x_codes[s], self.weight_dtype, self.in_dtype)
+                prod = self.lane_product(w_codes[p * self.simd + s], x_codes[s])
+                if s == 0 and extra is not None:
+                    prod = prod + extra
                 reg = Signal(prod.shape(), name=f"prod{p}_{s}", reset_less=True)
                 m.d.sync += reg.eq(prod)
                 prods.append(reg)
