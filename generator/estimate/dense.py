@@ -67,29 +67,35 @@ def memory_cost(bits_per_bank: int, width: int, banks: int) -> Resources:
 
 @resources(MatrixVector)
 def mvau_resources(node: MatrixVector) -> Resources:
+    mult, dsps = product_cost(node)
+    return matrix_resources(node, product_luts=mult, dsps=dsps, code_bits=node.weight_dtype.bitwidth())
+
+
+def product_cost(node) -> tuple[int, int]:
+    """``(LUT4s, DSPs)`` of all lanes' integer products of a matrix layer."""
     wbits, xbits = node.weight_dtype.bitwidth(), node.in_dtype.bitwidth()
     lanes = node.pe * node.simd
     if node.xnor:
-        mult, dsps = math.ceil(lanes / 2), 0
-    elif wbits * xbits > 36:
-        mult, dsps = 0, lanes
-    else:
-        mult, dsps = lanes * wbits * xbits, 0
-    return matrix_resources(node, product_luts=mult, dsps=dsps, code_bits=wbits)
+        return math.ceil(lanes / 2), 0
+    if wbits * xbits > 36:
+        return 0, lanes
+    return lanes * wbits * xbits, 0
 
 
 def matrix_resources(node, *, product_luts: int, dsps: int, code_bits: int,
-                     product_bits: int | None = None) -> Resources:
+                     product_bits: int | None = None, weights: Resources | None = None) -> Resources:
     """Resources of an MVAU-structured unit (:class:`~bitsmith.hw.compute.mvau.MVAU` or a
-    unit that only changes its products): ``product_luts`` and ``dsps`` for all lanes'
-    products, ``code_bits`` per stored weight, ``product_bits`` per product register."""
+    unit that only changes its products or weight store): ``product_luts`` and ``dsps``
+    for all lanes' products, ``code_bits`` per stored weight, ``product_bits`` per product
+    register, ``weights`` the weight store (default: the MVAU's ROM)."""
     xbits, accbits = node.in_dtype.bitwidth(), node.acc_dtype.bitwidth()
     mult = product_luts
     tree = node.pe * node.simd * max(1, accbits // 2)
     steps = node.thresholds.steps if node.thresholds is not None else 0
     compare = node.pe * steps * accbits // 2
     depth = node.cycles_per_vector()
-    weights = memory_cost(depth * node.simd * code_bits, node.simd * code_bits, node.pe)
+    if weights is None:
+        weights = memory_cost(depth * node.simd * code_bits, node.simd * code_bits, node.pe)
     th_bits = (node.out_features // node.pe) * steps * accbits
     th = memory_cost(th_bits, steps * accbits, node.pe) if steps else Resources()
     inbuf = memory_cost((node.in_features // node.simd) * node.simd * xbits, node.simd * xbits, 1)

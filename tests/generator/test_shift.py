@@ -8,17 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-from bitsmith.generator.build import BuildOptions, load_model, prepare, write_bundle
+from bitsmith.generator.build import BuildOptions, load_model, prepare
 from bitsmith.generator.errors import ModelError
-from bitsmith.generator.estimate import graph_cycles, node_resources
-from bitsmith.generator.execute import run_amaranth, run_verilator
+from bitsmith.generator.estimate import node_resources
+from bitsmith.generator.execute import run_amaranth
 from bitsmith.generator.ir import MatrixVector
 from bitsmith.generator.ir.shift import ShiftMatrixVector, naf_terms, shift_terms, terms_needed
 from bitsmith.generator.verify import verify
 from bitsmith.sim.golden import run_graph
 from bitsmith.sim.golden.dense import matrix_vector
+from native_files import write_native
+from tests.rtl_checks import check_bundle_at_ideal_rate
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -30,12 +31,7 @@ def pow2_weights(rng, shape, n_terms=1, exps=(0, 6)):
 
 
 def write(tmp_path: Path, layers, arrays, in_shape=(16,), in_dtype="UINT4") -> Path:
-    np.savez(tmp_path / "w.npz", **arrays)
-    spec = {"name": "shiftnet", "input": {"shape": list(in_shape), "dtype": in_dtype}, "arrays": "w.npz",
-            "layers": layers}
-    path = tmp_path / "net.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
+    return write_native(tmp_path, "shiftnet", layers, arrays, in_shape, in_dtype)
 
 
 def shift_net(tmp_path: Path, seed: int = 0) -> Path:
@@ -146,17 +142,8 @@ def test_golden_equals_dense_and_amaranth(tmp_path, target):
 @pytest.mark.parametrize("target", [2048, 48, 6])
 def test_golden_equals_verilator_at_the_ideal_rate(tmp_path, target):
     graph = prepare(load_model(shift_net(tmp_path), BuildOptions()), BuildOptions(target_cycles=target))
-    built = write_bundle(graph, tmp_path / "out")
     x = np.random.default_rng(target).integers(0, 16, (8, 1, 1, 16))
-    golden = run_graph(graph, x)
-    rtl = run_verilator(tmp_path / "out", built.io, x, idle="none", backpressure="none")
-    assert rtl.protocol_errors == 0
-    bad = np.argwhere(rtl.outputs != golden)
-    assert bad.size == 0, (f"frame {bad[0][0]}, index {tuple(bad[0][1:])}: expected "
-                           f"{golden[tuple(bad[0])]}, got {rtl.outputs[tuple(bad[0])]}")
-    assert rtl.cycles_per_frame == graph_cycles(graph)
-    again = run_verilator(tmp_path / "out", built.io, x, idle="random", backpressure="random", seed=3)
-    np.testing.assert_array_equal(again.outputs, golden)
+    check_bundle_at_ideal_rate(graph, tmp_path / "out", x)
 
 
 # --------------------------------------------------------------------------- --shift auto
