@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..digits.train import Adam
-from ..digits_sparse.train import HIDDEN, SEED, fit, grads, integer_accuracy, load_split, quantize
+from ..digits_sparse.train import SEED, grads, integer_accuracy, load_split, quantize, train_dense
 
 HERE = Path(__file__).parent
 STEPS = (0.5, 0.75, 0.875, 1.0)
@@ -70,8 +70,7 @@ def main() -> None:
     x_tr, x_te, y_tr, y_te = load_split()
     rng = np.random.default_rng(SEED)
     xs = x_tr.astype(float)
-    params = [rng.normal(0, 0.1, (HIDDEN, 64)), np.zeros(HIDDEN), rng.normal(0, 0.1, (10, HIDDEN))]
-    params = fit(params, xs, y_tr, 60, rng)
+    params = train_dense(xs, y_tr, rng)
     dense = quantize(params, xs)                     # the 8-bit model (as digits_sparse's dense one)
     params, scales = inq(params, xs, y_tr, rng)
     shift = quantize(params, xs, scales)
