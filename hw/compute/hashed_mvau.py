@@ -4,7 +4,7 @@ virtual matrix drawn from them by a hash of the loop counters."""
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib.memory import Memory
 from qonnx.core.datatype import BaseDataType
 
@@ -75,10 +75,10 @@ class HashedMVAU(MVAU):
     matrix (:func:`virtual_weights`); but no weight ROM of ``MH x MW`` entries exists. At
     issue, each PE ``p`` hashes its row ``nf*PE + p`` and each SIMD lane ``s`` its column
     ``sf*SIMD + s`` from the fold counters (two constant multiplies and a shift-XOR on
-    ``log2(K) + 1`` bits, registered); each lane XORs its row and column hashes into an
-    address of ``2K`` entries (the sign hash is the top address bit) and reads its own copy
-    of the ``K`` stored values and their negations (a block or LUT RAM per lane). Storage:
-    ``PE * SIMD * 2K`` weight words, against ``MH * MW`` for the dense unit.
+    ``log2(K) + 1`` bits, registered); each lane XORs its row and column hashes, reads
+    bucket ``h`` (the low ``log2(K)`` bits) from its own copy of the ``K`` stored values (a
+    block or LUT RAM per lane) and negates it when the sign hash (the top bit) says so.
+    Storage: ``PE * SIMD * K`` weight words, against ``MH * MW`` for the dense unit.
 
     Parameters
     ----------
@@ -145,21 +145,25 @@ class HashedMVAU(MVAU):
         return out
 
     def _table(self) -> list[int]:
-        """RAM contents: address ``negative << log2(K) | bucket`` holds the signed value's code."""
-        signed = np.concatenate([self.values, -self.values])
-        return [encode_int(v, self.weight_dtype) for v in signed.tolist()]
+        """RAM contents: the codes of the ``K`` values, by bucket."""
+        return [encode_int(v, self.weight_dtype) for v in self.values.tolist()]
 
     def _weight_read(self, m: Module, waddr: Signal, nf: Signal, sf: Signal):
         kr, kc = hash_constants(self.seed, self.hash_bits)
         rows = [self._hash(m, nf * self.pe + p, kr, f"row_hash{p}") for p in range(self.pe)]
         cols = [self._hash(m, sf * self.simd + s, kc, f"col_hash{s}") for s in range(self.simd)]
         table = self._table()
+        low = self.hash_bits - 1
         codes = []
         for p in range(self.pe):
             for s in range(self.simd):
                 ram = Memory(shape=self.w_bits, depth=len(table), init=table, attrs=ram_attrs(len(table)))
                 m.submodules[f"weights{p}_{s}"] = ram
                 rd = ram.read_port()
-                m.d.comb += rd.addr.eq(rows[p] ^ cols[s])
-                codes.append(rd.data)
+                address = rows[p] ^ cols[s]
+                m.d.comb += rd.addr.eq(address[:low])
+                negative = Signal(name=f"negative{p}_{s}", reset_less=True)
+                m.d.sync += negative.eq(address[low])
+                value = rd.data.as_signed()
+                codes.append(Mux(negative, -value, value)[:self.w_bits])
         return Cat(*codes)

@@ -70,9 +70,9 @@ def test_golden_equals_verilator_at_the_ideal_rate(tmp_path, target):
 def test_weight_store_is_k_values_per_lane(tmp_path):
     g = prepare(load_model(hashed_net(tmp_path), BuildOptions()), BuildOptions())
     fc0 = g.nodes[0].replace(pe=1, simd=1)
-    # one lane: 2K words (values and negations) of 6 bits, against 24 x 16 for the dense layer
-    assert weight_store_bits(fc0) == 2 * 32 * 6
-    assert weight_store_bits(fc0.replace(pe=2, simd=4)) == 8 * 2 * 32 * 6
+    # one lane: K words of 6 bits, against 24 x 16 for the dense layer
+    assert weight_store_bits(fc0) == 32 * 6
+    assert weight_store_bits(fc0.replace(pe=2, simd=4)) == 8 * 32 * 6
 
 
 @pytest.mark.parametrize("layer,arrays,message", [
