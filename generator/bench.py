@@ -122,6 +122,11 @@ def _shift_layer(engine: str) -> Graph:
     return shift_layer_graph(engine)
 
 
+def _hashed_layer(engine: str) -> Graph:
+    from .examples.hashed_layer import hashed_layer_graph
+    return hashed_layer_graph(engine)
+
+
 _TFC_OPTS = dict(input_dtype="UINT8", input_scale=1 / 255, topk=1, fold=str(TFC_FOLDING))
 
 NETWORKS: dict[str, Network] = {n.name: n for n in (
@@ -149,6 +154,12 @@ NETWORKS: dict[str, Network] = {n.name: n for n in (
     Network("shift-int8", "the same layer, weights and folding on the shift unit (no multipliers)",
             None, lambda: _shift_layer("shift"), lambda g: prepare(g, BuildOptions()), _random_inputs,
             quick=False),
+    Network("dense-256x64", "one 256x64 INT8 layer, fully folded, its matrix in the weight ROM",
+            None, lambda: _hashed_layer("dense"), lambda g: prepare(g, BuildOptions()), _random_inputs,
+            frames=8, quick=False),
+    Network("hashed-256x64", "the same virtual matrix as a HashedNets layer (K = 2048 stored values)",
+            None, lambda: _hashed_layer("hashed"), lambda g: prepare(g, BuildOptions()), _random_inputs,
+            frames=8, quick=False),
 )}
 
 
