@@ -68,6 +68,17 @@ def virtual_weights(values: np.ndarray, rows: int, cols: int, seed: int) -> np.n
     return np.where(negative == 1, -values[bucket], values[bucket])
 
 
+def _times(value: Value, const: int, bits: int) -> Value:
+    """``value * const`` modulo ``2**bits`` by shift-and-add (no ``$mul``)."""
+    value = value[:bits]
+    total = None
+    for k in range(bits):
+        if const >> k & 1:
+            term = (value << k)[:bits]
+            total = term if total is None else (total + term)[:bits]
+    return total if total is not None else value & 0
+
+
 class HashedMVAU(MVAU):
     """Folded matrix-vector unit whose weights are ``W[i, j] = xi(i, j) * w[h(i, j)]``.
 
@@ -133,15 +144,17 @@ class HashedMVAU(MVAU):
                          out_bias=out_bias)
 
     def _hash(self, m: Module, index: Value, consts, name: str) -> Signal:
-        """Registered row/column mix of ``index`` (as :func:`_mix`, in hardware)."""
+        """Registered row/column mix of ``index`` (as :func:`_mix`, in hardware). The
+        constant multiplies are written as shift-and-add over the constant's set bits
+        below ``bits`` (Yosys would put a ``$mul`` on a DSP block)."""
         bits = self.hash_bits
         a, c, d = consts
         v = Signal(bits, name=f"{name}_v")
-        m.d.comb += v.eq((index * a + c)[:bits])
+        m.d.comb += v.eq((_times(index, a, bits) + c)[:bits])
         u = Signal(bits, name=f"{name}_u")
         m.d.comb += u.eq(v ^ (v >> ((bits + 1) // 2)))
         out = Signal(bits, name=name, reset_less=True)
-        m.d.sync += out.eq((u * d)[:bits])
+        m.d.sync += out.eq(_times(u, d, bits)[:bits])
         return out
 
     def _table(self) -> list[int]:
