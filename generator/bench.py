@@ -117,6 +117,16 @@ def _cnv_inputs(graph: Graph, n: int) -> np.ndarray:
     return cnv_inputs(n, seed=7)
 
 
+def _shift_layer(engine: str) -> Graph:
+    from .examples.shift_layer import shift_layer_graph
+    return shift_layer_graph(engine)
+
+
+def _hashed_layer(engine: str) -> Graph:
+    from .examples.hashed_layer import hashed_layer_graph
+    return hashed_layer_graph(engine)
+
+
 _TFC_OPTS = dict(input_dtype="UINT8", input_scale=1 / 255, topk=1, fold=str(TFC_FOLDING))
 
 NETWORKS: dict[str, Network] = {n.name: n for n in (
@@ -138,6 +148,18 @@ NETWORKS: dict[str, Network] = {n.name: n for n in (
     Network("cnv-w1a1", f"FINN CNV-w1a1 topology (random weights), {CNV_TARGET_CYCLES} cycles target",
             None, _cnv_make, lambda g: prepare(g, BuildOptions(target_cycles=CNV_TARGET_CYCLES)),
             _cnv_inputs, frames=12, quick=False),
+    Network("mvau-int8", "one 64x64 layer of power-of-two INT8 weights on the integer MVAU (PE=SIMD=8)",
+            None, lambda: _shift_layer("mvau"), lambda g: prepare(g, BuildOptions()), _random_inputs,
+            quick=False),
+    Network("shift-int8", "the same layer, weights and folding on the shift unit (no multipliers)",
+            None, lambda: _shift_layer("shift"), lambda g: prepare(g, BuildOptions()), _random_inputs,
+            quick=False),
+    Network("dense-256x64", "one 256x64 INT8 layer, fully folded, its matrix in the weight ROM",
+            None, lambda: _hashed_layer("dense"), lambda g: prepare(g, BuildOptions()), _random_inputs,
+            frames=8, quick=False),
+    Network("hashed-256x64", "the same virtual matrix as a HashedNets layer (K = 2048 stored values)",
+            None, lambda: _hashed_layer("hashed"), lambda g: prepare(g, BuildOptions()), _random_inputs,
+            frames=8, quick=False),
 )}
 
 

@@ -4,7 +4,7 @@ Steps (each a plain function, so tests and other commands can stop anywhere):
 
 1. :func:`load_model` — front end by file type (``.onnx`` or native ``.yaml/.yml/.json``);
 2. :func:`prepare` — host split defaults, then the pass pipeline (:func:`build_pipeline`:
-   accumulator widths, ``--topk``, ``--sparse``, fork insertion, folding, FIFO sizing);
+   accumulator widths, ``--topk``, ``--sparse``, ``--shift``, fork insertion, folding, FIFO sizing);
 3. :func:`elaborate` — lower every node onto ``hw`` stages, wire them into a
    :class:`~hw.top.Dataflow` netlist with the sized FIFOs, wrap it in the AXI4-Stream top;
 4. :func:`write_bundle` — Verilog, ``design.json``, ``sim/``, reports, written atomically.
@@ -37,6 +37,7 @@ from .passes.acc_widths import AccWidths
 from .passes.fold import Fold
 from .passes.insert_forks import InsertForks
 from .passes.size_fifos import SizeFifos
+from .passes.shift import Shift
 from .passes.sparsify import Sparsify
 from .passes.topk import AppendTopK
 from .safeio import read_text, regular_file
@@ -59,6 +60,7 @@ class BuildOptions:
     topk: int | None = None
     board: str | None = None
     sparse: str = "off"
+    shift: str = "off"
 
     def resolved_target_cycles(self) -> int | None:
         if self.target_fps is not None or self.clock_mhz is not None:
@@ -127,6 +129,8 @@ def build_pipeline(graph: Graph, opts: BuildOptions) -> tuple:
         passes.append(AppendTopK(k=opts.topk))
     if opts.sparse == "auto":
         passes.append(Sparsify())
+    if opts.shift == "auto":
+        passes.append(Shift())
     passes += [InsertForks(), Fold(target_cycles=opts.resolved_target_cycles(), fold_file=fold_file),
                SizeFifos()]
     return tuple(passes)

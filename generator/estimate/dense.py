@@ -68,34 +68,59 @@ def memory_cost(bits_per_bank: int, width: int, banks: int) -> Resources:
 
 @resources(MatrixVector)
 def mvau_resources(node: MatrixVector) -> Resources:
+    mult, dsps = product_cost(node)
+    return matrix_resources(node, product_luts=mult, dsps=dsps, code_bits=node.weight_dtype.bitwidth())
+
+
+def product_cost(node) -> tuple[int, int]:
+    """``(LUT4s, DSPs)`` of all lanes' integer products of a matrix layer."""
     wbits, xbits = node.weight_dtype.bitwidth(), node.in_dtype.bitwidth()
+    lanes = node.pe * node.simd
+    if node.xnor:
+        return math.ceil(lanes / 2), 0
+    if wbits * xbits > 36:
+        return 0, lanes
+    return lanes * wbits * xbits, 0
+
+
+def matrix_resources(node, *, product_luts: int, dsps: int, code_bits: int,
+                     product_bits: int | None = None, weights: Resources | None = None) -> Resources:
+    """Resources of an MVAU-structured unit (:class:`~bitsmith.hw.compute.mvau.MVAU` or a
+    unit that only changes its products or weight store): ``product_luts`` and ``dsps``
+    for all lanes' products, ``code_bits`` per stored weight, ``product_bits`` per product
+    register, ``weights`` the weight store (default: the MVAU's ROM)."""
+    xbits, accbits = node.in_dtype.bitwidth(), node.acc_dtype.bitwidth()
     steps = node.thresholds.steps if node.thresholds is not None else 0
-    accbits = node.acc_dtype.bitwidth()
     depth = node.cycles_per_vector()
-    weights = memory_cost(depth * node.simd * wbits, node.simd * wbits, node.pe)
+    if weights is None:
+        weights = memory_cost(depth * node.simd * code_bits, node.simd * code_bits, node.pe)
     th_bits = (node.out_features // node.pe) * steps * accbits
     th = memory_cost(th_bits, steps * accbits, node.pe) if steps else Resources()
     inbuf = memory_cost((node.in_features // node.simd) * node.simd * xbits, node.simd * xbits, 1)
-    return mvau_logic(node) + weights + th + inbuf
+    return matrix_logic(node, product_luts=product_luts, dsps=dsps, code_bits=code_bits,
+                        product_bits=product_bits) + weights + th + inbuf
+
+
+def matrix_logic(node, *, product_luts: int, dsps: int, code_bits: int,
+                 product_bits: int | None = None) -> Resources:
+    """An MVAU-structured unit without its memories (weights, thresholds, input buffer):
+    products (``product_luts``, ``dsps``), adder trees, threshold compares, control, and
+    its flip-flops (``code_bits``, ``product_bits`` as :func:`matrix_resources`)."""
+    accbits = node.acc_dtype.bitwidth()
+    tree = node.pe * node.simd * max(1, accbits // 2)
+    steps = node.thresholds.steps if node.thresholds is not None else 0
+    compare = node.pe * steps * accbits // 2
+    return Resources(luts=product_luts + tree + compare + mvau_control_luts(node),
+                     ffs=mvau_flip_flops(node, code_bits=code_bits, product_bits=product_bits),
+                     dsps=dsps)
 
 
 def mvau_logic(node: MatrixVector) -> Resources:
     """The matrix-vector unit without its memories (weights, thresholds, input buffer):
-    products, adder trees, threshold compares, control, and its flip-flops."""
-    wbits, xbits = node.weight_dtype.bitwidth(), node.in_dtype.bitwidth()
-    accbits = node.acc_dtype.bitwidth()
-    lanes = node.pe * node.simd
-    if node.xnor:
-        mult, dsps = math.ceil(lanes / 2), 0
-    elif wbits * xbits > 36:
-        mult, dsps = 0, lanes
-    else:
-        mult, dsps = lanes * wbits * xbits, 0
-    tree = node.pe * node.simd * max(1, accbits // 2)
-    steps = node.thresholds.steps if node.thresholds is not None else 0
-    compare = node.pe * steps * accbits // 2
-    return Resources(luts=mult + tree + compare + mvau_control_luts(node), ffs=mvau_flip_flops(node),
-                     dsps=dsps)
+    products, adder trees, threshold compares, control, and its flip-flops (the part of
+    :func:`mvau_resources` the per-family estimates use beside their memory inventory)."""
+    mult, dsps = product_cost(node)
+    return matrix_logic(node, product_luts=mult, dsps=dsps, code_bits=node.weight_dtype.bitwidth())
 
 
 def mvau_control_luts(node: MatrixVector) -> int:
@@ -124,24 +149,26 @@ def tree_flip_flops(terms: int, term_bits: int, sum_bits: int, levels_per_stage:
     return ffs
 
 
-def mvau_flip_flops(node: MatrixVector) -> int:
+def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
+                    product_bits: int | None = None) -> int:
     """Registers of :class:`bitsmith.hw.compute.mvau.MVAU`, stage by stage: weight read
     data (one register per ROM bank), input word copies, products, the adder tree, the
     accumulators, the threshold stages, the output register and the FIFO after the layer
     (a register slice of up to four words); fold counters, pipeline flags and queue
-    pointers as a constant."""
+    pointers as a constant. ``code_bits`` (stored bits per weight) and ``product_bits``
+    default to the integer MVAU's."""
     wbits, xbits = node.weight_dtype.bitwidth(), node.in_dtype.bitwidth()
     accbits = node.acc_dtype.bitwidth()
     lanes = node.pe * node.simd
     words = node.cycles_per_vector()
-    width = lanes * wbits
+    width = lanes * (code_bits or wbits)
     if words == 1:
         weight_regs = 0                                   # a constant word
     else:
         weight_regs = width * math.ceil(words / weight_bank_depth(width))
     nf, sf = node.out_features // node.pe, node.in_features // node.simd
     inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 else 2)
-    pbits = 1 if node.xnor else wbits + xbits
+    pbits = product_bits or (1 if node.xnor else wbits + xbits)
     products = lanes * pbits
     tree = node.pe * tree_flip_flops(node.simd, pbits, accbits, TREE_LEVELS_PER_STAGE)
     steps = node.thresholds.steps if node.thresholds is not None else 0

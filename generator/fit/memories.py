@@ -79,9 +79,9 @@ def live_bits(codes: np.ndarray, bits: int) -> int:
 
 
 def weight_codes(unit: MVAU) -> np.ndarray:
-    """The MVAU's ROM as element codes, ``(words, PE*SIMD)`` (as ``_weight_words`` lays it out)."""
-    w = unit.weights
-    codes = (w > 0).astype(np.int64) if unit.weight_dtype.name == "BIPOLAR" else w.astype(np.int64)
+    """The MVAU's ROM as element codes, ``(words, PE*SIMD)`` (as ``_weight_words`` lays it
+    out; a unit that stores other codes, such as the shift MVAU's terms, gives its own)."""
+    codes = np.asarray(unit.weight_codes(), dtype=np.int64)
     blocks = codes.reshape(unit.nf, unit.pe, unit.sf, unit.simd).transpose(0, 2, 1, 3)
     return blocks.reshape(unit.nf * unit.sf, unit.pe * unit.simd)
 
@@ -101,7 +101,7 @@ def mvau_memories(unit: MVAU, name: str) -> list[MemoryShape]:
     constant), the input buffer (several neuron and synapse folds), the threshold ROM
     and the output queue (read combinationally)."""
     words = unit.nf * unit.sf
-    width = unit.pe * unit.simd * unit.w_bits
+    width = unit.word_bits
     out = []
     if unit.weight_memory == "spram":
         out.append(MemoryShape(width, words, "spram", False, f"{name} weights"))
@@ -111,7 +111,7 @@ def mvau_memories(unit: MVAU, name: str) -> list[MemoryShape]:
         bank = weight_bank_depth(width)
         codes = weight_codes(unit)
         for base in range(0, words, bank):
-            live = live_bits(codes[base:base + bank], unit.w_bits)
+            live = live_bits(codes[base:base + bank], unit.code_bits) + unit.pe * unit.extra_bits
             out.append(_sync(live, min(bank, words - base), "rom", f"{name} weights"))
     if unit.nf > 1 and unit.sf > 1:
         out.append(_sync(unit.simd * unit.in_bits, unit.sf, "ram", f"{name} input buffer"))

@@ -98,6 +98,18 @@ def integer_array(arr: np.ndarray, what: str, where: str) -> np.ndarray:
     return to_int64(arr, f"{where}: {what}")
 
 
+def matrix_weights(spec: dict, in_shape, arrays: "Arrays", where: str) -> np.ndarray:
+    """The ``weights`` array of a matrix layer: exact integers, 2-D (out_features,
+    in_features), as many inputs as the layer receives channels."""
+    w = integer_array(arrays.get(spec.get("weights"), where), "weights", where)
+    if w.ndim != 2:
+        raise ModelError(f"{where}: weights must be 2-D (out_features, in_features), not shape {w.shape}")
+    if w.shape[1] != in_shape[2]:
+        raise ModelError(f"{where}: weights have {w.shape[1]} inputs but the layer receives "
+                         f"{in_shape[2]} (input shape {tuple(in_shape)})")
+    return w
+
+
 def checked_weights(w: np.ndarray, wdt, where: str) -> None:
     """Refuse weights outside their datatype, naming the first one."""
     check_fits(w, wdt, f"{where}: weights")
@@ -162,12 +174,7 @@ def parse_thresholds(spec: dict, arrays: Arrays, channels: int, where: str) -> T
            "unit; without thresholds it outputs the accumulator, its width proven from the weights.",
            WEIGHTS, WEIGHT_DTYPE, *threshold_keys(), PE, SIMD)
 def parse_dense(spec, in_shape, in_dtype, arrays: Arrays, where: str):
-    w = integer_array(arrays.get(spec.get("weights"), where), "weights", where)
-    if w.ndim != 2:
-        raise ModelError(f"{where}: weights must be 2-D (out_features, in_features), not shape {w.shape}")
-    if w.shape[1] != in_shape[2]:
-        raise ModelError(f"{where}: weights have {w.shape[1]} inputs but the layer receives "
-                         f"{in_shape[2]} (input shape {tuple(in_shape)})")
+    w = matrix_weights(spec, in_shape, arrays, where)
     wdt = dtype(spec["weight_dtype"])
     checked_weights(w, wdt, where)
     th = parse_thresholds(spec, arrays, w.shape[0], where)

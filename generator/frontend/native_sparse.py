@@ -22,7 +22,7 @@ from ..sparse import compress
 from ..sparse.node import DEFAULT_PE, DEFAULT_QUEUE_DEPTH, largest_divisor, lossless_layer, sparse_node
 from ..sparse.node import sparsify_graph
 from ..sparse.share import MAX_BITS, MIN_BITS
-from .native import WEIGHTS, integer_array, parse_thresholds, threshold_keys
+from .native import WEIGHTS, matrix_weights, parse_thresholds, threshold_keys
 from .native_schema import FRACTION, INT_LIMIT, Key, int_range, native_op
 
 __all__ = ["parse_sparse", "sparsify_graph"]
@@ -55,12 +55,7 @@ def parse_sparse(spec: dict, in_shape, in_dtype, arrays, where: str) -> Node:
     if in_dtype.name == "BIPOLAR":
         raise ModelError(f"{where}: sparse_dense needs activations with a zero (INTn, UINTn, BINARY, "
                          f"TERNARY), not BIPOLAR")
-    w = integer_array(arrays.get(spec.get("weights"), where), "weights", where)
-    if w.ndim != 2:
-        raise ModelError(f"{where}: weights must be 2-D (out_features, in_features), not shape {w.shape}")
-    if w.shape[1] != in_shape[2]:
-        raise ModelError(f"{where}: weights have {w.shape[1]} inputs but the layer receives "
-                         f"{in_shape[2]} (input shape {tuple(in_shape)})")
+    w = matrix_weights(spec, in_shape, arrays, where)
     sparsity = spec.get("sparsity")
     if sparsity is not None and (isinstance(sparsity, bool) or not isinstance(sparsity, (int, float))
                                  or not 0 <= sparsity < 1):

@@ -20,9 +20,14 @@ def lower_mvau(node: MatrixVector) -> list[Stage]:
                 out_dtype=node.out_dtype,
                 out_scale=1 if th is None else th.out_scale,
                 out_bias=0 if th is None else th.out_bias, weight_memory=node.weight_memory)
-    return [Stage(component=unit, name=node.name,
-                  in_elem_bits=node.in_dtype.bitwidth(), in_elems=node.simd,
-                  out_elem_bits=node.out_dtype.bitwidth(), out_elems=node.pe)]
+    return [matrix_stage(node, unit)]
+
+
+def matrix_stage(node, unit) -> Stage:
+    """The stage of a matrix layer's ``unit``: SIMD inputs in, PE outputs out per word."""
+    return Stage(component=unit, name=node.name,
+                 in_elem_bits=node.in_dtype.bitwidth(), in_elems=node.simd,
+                 out_elem_bits=node.out_dtype.bitwidth(), out_elems=node.pe)
 
 
 @lowering(MultiThreshold)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from qonnx.core.datatype import BaseDataType
+from qonnx.core.datatype import BaseDataType, DataType
 
 from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
                        accumulate_and_emit, elements, is_bipolar,
@@ -197,9 +197,42 @@ class MVAU(wiring.Component):
     def cycles_per_vector(self) -> int:
         return self.nf * self.sf
 
+    @property
+    def code_bits(self) -> int:
+        """Bits of one weight's code in the weight memory (the weight's own bits here)."""
+        return self.w_bits
+
+    @property
+    def word_bits(self) -> int:
+        """Bits of one weight memory word: PE x SIMD codes, then PE x :attr:`extra_bits`."""
+        return self.pe * (self.simd * self.code_bits + self.extra_bits)
+
+    def weight_codes(self) -> np.ndarray:
+        """``(MH, MW)`` int64 codes of the weights in the weight memory (vectorised:
+        the :func:`~bitsmith.hw.streams.encode_int` code of each weight)."""
+        w = self.weights.astype(np.int64)
+        if is_bipolar(self.weight_dtype):
+            return (w > 0).astype(np.int64)
+        return w & ((1 << self.w_bits) - 1)
+
+    def lane_product(self, w_code: Value, x_code: Value) -> Value:
+        """One lane's product from a weight code and an input element code."""
+        return product(w_code, x_code, self.weight_dtype, self.in_dtype)
+
+    #: Bits per PE stored after the weight codes of a ROM word (see :meth:`word_extra`).
+    extra_bits = 0
+
+    def word_extra(self, nf: int, sf: int, pe: int) -> int:
+        """A per-PE constant stored with the weights of fold ``(nf, sf)`` (none here)."""
+        return 0
+
+    def pe_term(self, extra: Value) -> Value | None:
+        """What PE's stored constant adds to its first lane's product (nothing here)."""
+        return None
+
     def load_words_per_weight_word(self) -> int:
-        """Input words that carry one ROM word while the weights load."""
-        return -(-self.pe * self.simd * self.w_bits // (self.simd * self.in_bits))
+        """Input words that carry one weight memory word while the weights load."""
+        return -(-self.word_bits // (self.simd * self.in_bits))
 
     def load_words(self) -> list[int]:
         """The input words that load the weights (``weight_memory`` ``"spram"``/``"ram"``),
@@ -216,19 +249,31 @@ class MVAU(wiring.Component):
         return self._weight_words()
 
     def _weight_words(self) -> list[int]:
-        """ROM contents: address ``nf*SF + sf`` holds PE x SIMD weight codes, PE-major."""
-        blocks = self.weights.reshape(self.nf, self.pe, self.sf, self.simd).transpose(0, 2, 1, 3)
-        return pack_codes(blocks.reshape(self.nf * self.sf, self.pe * self.simd), self.weight_dtype)
+        """ROM contents: address ``nf*SF + sf`` holds PE x SIMD weight codes, PE-major,
+        then (when :attr:`extra_bits`) one :meth:`word_extra` constant per PE."""
+        codes = np.asarray(self.weight_codes(), dtype=np.int64)
+        blocks = codes.reshape(self.nf, self.pe, self.sf, self.simd).transpose(0, 2, 1, 3)
+        words = pack_codes(blocks.reshape(self.nf * self.sf, self.pe * self.simd),
+                           DataType[f"UINT{self.code_bits}"])
+        if self.extra_bits:
+            base = self.pe * self.simd * self.code_bits
+            for n in range(self.nf):
+                for s in range(self.sf):
+                    for p in range(self.pe):
+                        words[n * self.sf + s] |= self.word_extra(n, s, n * self.pe + p) \
+                            << (base + p * self.extra_bits)
+        return words
 
-    def _weight_read(self, m: Module, waddr: Signal):
-        """Weight word of address ``waddr`` (issue cycle ``t``) at ``t + 2``, from registers.
+    def _weight_read(self, m: Module, waddr: Signal, nf: Signal, sf: Signal):
+        """Weight word of address ``waddr`` (issue cycle ``t``; fold counters ``nf``, ``sf``)
+        at ``t + 2``, from registers.
 
         The ROM is split into banks of at most :data:`BANK_BITS` bits (``2**k`` words, at
         least 512), one FPGA block RAM's worth, so a deep ROM becomes several memories
         whose outputs are each registered before the bank multiplexer (which the product
         logic absorbs): a block RAM's slow clock-to-output never shares a path with logic.
         """
-        width = self.pe * self.simd * self.w_bits
+        width = self.word_bits
         if self.weight_memory != "rom":
             m.submodules.weights = mem = RuntimeWeights(width=width, depth=self.nf * self.sf,
                                                         kind=self.weight_memory)
@@ -327,7 +372,7 @@ class MVAU(wiring.Component):
             x_word = delay(m, x_reg, 1, "x_in", reset_less=True)  # the register is the buffer
 
         # memory read data reaches the products through a register, never directly
-        w_word = self._weight_read(m, waddr)
+        w_word = self._weight_read(m, waddr, nf, sf)
 
         valid = delay(m, fire, 2, "valid")
         first = delay(m, sf == 0, 2, "first")
@@ -336,12 +381,17 @@ class MVAU(wiring.Component):
 
         # --- products (registered), adder tree, accumulator ----------------------------------
         x_codes = elements(x_word, self.simd, self.in_bits)
-        w_codes = elements(w_word, self.pe * self.simd, self.w_bits)
+        w_codes = elements(w_word, self.pe * self.simd, self.code_bits)
         sums = []
         for p in range(self.pe):
             prods = []
+            base = self.pe * self.simd * self.code_bits
+            extra = self.pe_term(w_word[base + p * self.extra_bits:base + (p + 1) * self.extra_bits]) \
+                if self.extra_bits else None
             for s in range(self.simd):
-                prod = product(w_codes[p * self.simd + s], x_codes[s], self.weight_dtype, self.in_dtype)
+                prod = self.lane_product(w_codes[p * self.simd + s], x_codes[s])
+                if s == 0 and extra is not None:
+                    prod = prod + extra
                 reg = Signal(prod.shape(), name=f"prod{p}_{s}", reset_less=True)
                 m.d.sync += reg.eq(prod)
                 prods.append(reg)

@@ -105,12 +105,12 @@ def share(w, rng):
     return index, np.concatenate([[0.0], km.cluster_centers_.ravel()])
 
 
-def quantize(params, x_train):
-    """Integer arrays: INT8 weights (per-layer scale), UINT3 activation thresholds."""
+def quantize(params, x_train, scales=None):
+    """Integer arrays: INT8 weights (per-layer scale, or the given ``(s0, s1)``), UINT3
+    activation thresholds."""
     w0, b0, w1 = params
     s_x = 1.0                                       # inputs are the integers themselves
-    s0 = np.abs(w0).max() / 127
-    s1 = np.abs(w1).max() / 127
+    s0, s1 = scales if scales is not None else (np.abs(w0).max() / 127, np.abs(w1).max() / 127)
     q0 = np.round(w0 / s0).astype(np.int64)
     q1 = np.round(w1 / s1).astype(np.int64)
     _, h, _ = forward([q0 * s0, b0, w1], x_train)
@@ -131,12 +131,17 @@ def layer_yaml(name, op, extra):
     return "  - {" + f"name: {name}, op: {op}, " + extra + "}\n"
 
 
+def train_dense(xs, y, rng):
+    """The float MLP trained dense (60 epochs of Adam from a seeded normal start)."""
+    params = [rng.normal(0, 0.1, (HIDDEN, 64)), np.zeros(HIDDEN), rng.normal(0, 0.1, (10, HIDDEN))]
+    return fit(params, xs, y, 60, rng)
+
+
 def main() -> None:
     x_tr, x_te, y_tr, y_te = load_split()
     rng = np.random.default_rng(SEED)
     xs = x_tr.astype(float)
-    params = [rng.normal(0, 0.1, (HIDDEN, 64)), np.zeros(HIDDEN), rng.normal(0, 0.1, (10, HIDDEN))]
-    params = fit(params, xs, y_tr, 60, rng)
+    params = train_dense(xs, y_tr, rng)
     dense = quantize(params, xs)
 
     for step in SCHEDULE:

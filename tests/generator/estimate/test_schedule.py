@@ -97,6 +97,7 @@ def test_kind_without_a_model_is_named():
 
     node = Mystery(name="m", in_shape=(1, 1, 2), in_dtype=DT["UINT2"])
     with pytest.raises(ModelError, match=r"^layer 'm': Mystery has no schedule model for FIFO sizing "
-                                         r"\(supported: Add, AvgPool, Concat, Conv, Fork, GlobalAccPool, LabelSelect, MatrixVector, MaxPool, "
-                                         r"MultiThreshold, Reshape, SparseMatrixVector, Upsample\)$"):
+                                         r"\(supported: Add, AvgPool, Concat, Conv, Fork, GlobalAccPool, HashedMatrixVector, "
+                                         r"LabelSelect, MatrixVector, MaxPool, "
+                                         r"MultiThreshold, Reshape, ShiftMatrixVector, SparseMatrixVector, Upsample\)$"):
         units_of(node)
