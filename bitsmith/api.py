@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import tempfile
 from dataclasses import dataclass
 from functools import cached_property
@@ -47,6 +48,8 @@ from .generator.verify import VerifyResult, verify_graph
 __all__ = ["BuildOptions", "BuildResult", "Design", "GoldenResult", "Model", "Network", "SimResult",
            "SynthResult", "VerifyResult", "build", "fold", "golden", "load", "open_build", "simulate",
            "synthesise", "verify"]
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None] | None
 
@@ -288,7 +291,7 @@ class Network:
 # --------------------------------------------------------------------------- load
 
 def load(source: Any, options: BuildOptions | None = None, *, arrays: Mapping[str, np.ndarray] | None = None,
-         example_input=None, **overrides) -> Model:
+         example_input=None, progress: Progress = None, **overrides) -> Model:
     """Read a network into a :class:`Model`.
 
     Parameters
@@ -309,6 +312,8 @@ def load(source: Any, options: BuildOptions | None = None, *, arrays: Mapping[st
         The integer arrays a ``dict`` description names (instead of an ``.npz``).
     example_input : torch.Tensor or tuple of int, optional
         A torch module's example input, or its shape (batch first) for a random one.
+    progress : callable, optional
+        Called with a short message at each step.
     **overrides
         :class:`BuildOptions` fields.
 
@@ -345,6 +350,7 @@ def load(source: Any, options: BuildOptions | None = None, *, arrays: Mapping[st
         raise OptionError("arrays go with a description given as a dict")
     if isinstance(source, (str, Path)):
         path = Path(source)
+        _step(progress)(f"reading {path.name}")
         graph = load_model(path, opts)
         return Model(graph=graph, source=str(path), options=opts, path=path)
     proto, kind = _onnx_proto(source)
@@ -447,10 +453,10 @@ def _from_torch(module, example_input, opts: BuildOptions) -> Model:
     return _from_onnx_bytes(data, opts, f"<torch Module {name!r}>", name)
 
 
-def _as_model(source, opts: BuildOptions) -> Model:
+def _as_model(source, opts: BuildOptions, progress: Progress = None) -> Model:
     if isinstance(source, (Design, BuildResult)):
         raise OptionError(f"a {type(source).__name__} is already folded: give the model, or no options")
-    return load(source, opts)
+    return load(source, opts, progress=progress)
 
 
 # --------------------------------------------------------------------------- fold, build
@@ -486,10 +492,9 @@ def fold(model: Any, options: BuildOptions | None = None, *, progress: Progress 
     >>> fast.ideal_cycles_per_frame, fast.folding
     """
     opts = _options(options, overrides)
-    m = _as_model(model, opts)
+    m = _as_model(model, opts, progress)
     # what the model was read with, unless given again (an ONNX model refuses a change: load)
     opts = opts.replace(**{k: getattr(m.options, k) for k in LOAD_OPTIONS if getattr(opts, k) is None})
-    _step(progress)(f"folding {m.name}")
     return Design(model=m, graph=prepare(m.graph, opts), options=opts)
 
 
@@ -505,7 +510,7 @@ def _protected(model, opts: BuildOptions, protect) -> tuple[Path, ...]:
     files = [Path(p) for p in protect]
     path = model.model.path if isinstance(model, Design) else \
         model.path if isinstance(model, Model) else Path(model) if isinstance(model, (str, Path)) else None
-    return tuple(p for p in files + [path, opts.fold_file()] if p is not None)
+    return tuple(p for p in [path, opts.fold_file()] + files if p is not None)
 
 
 def build(model: Any, out_dir: str | Path, options: BuildOptions | None = None, *, progress: Progress = None,
@@ -531,11 +536,12 @@ def build(model: Any, out_dir: str | Path, options: BuildOptions | None = None, 
     from .generator.outdir import check_out_dir
     opts = model.options if isinstance(model, Design) and options is None and not overrides \
         else _options(options, overrides)
-    keep = _protected(model, opts, protect)
-    check_out_dir(Path(out_dir), keep)
     if opts.board:
         from .boards import get_board
         get_board(opts.board)           # an unknown board is refused before anything is built
+    keep = _protected(model, opts, protect)
+    check_out_dir(Path(out_dir), keep)
+    log.info("building %s into %s", model if isinstance(model, (str, Path)) else repr(model), out_dir)
     design = _design(model, options, overrides, progress)
     result = write_bundle(design.graph, Path(out_dir), progress=progress, protect=keep)
     if opts.board:
