@@ -51,6 +51,8 @@ NATIVE_SUFFIXES = (".yaml", ".yml", ".json")
 class BuildOptions:
     """Options shared by build, golden, verify (DESIGN.md §5), one field per CLI option.
 
+    Every field is checked when the options are made (:class:`OptionError` naming it).
+
     Parameters
     ----------
     fold : str, Path or dict
@@ -70,8 +72,6 @@ class BuildOptions:
         Synthesise for this board after building (see ``bitsmith boards``).
     sparse : {"off", "auto"}
         ``"auto"`` lowers layers with >= 50 % zero weights onto the sparse engine.
-
-    Every field is checked when the options are made (:class:`OptionError` naming it).
 
     Examples
     --------
