@@ -1,6 +1,6 @@
 """bitsmith: bit-exact streaming accelerators for quantized and binarized neural networks.
 
-The public API (:mod:`bitsmith.api`, re-exported here)::
+The public API (``bitsmith.api``, re-exported here)::
 
     import bitsmith
     model = bitsmith.load("net.onnx", input_dtype="UINT8", input_scale=1/255)  # or a dict, a Network,
@@ -14,11 +14,11 @@ The public API (:mod:`bitsmith.api`, re-exported here)::
 
 Options are :class:`BuildOptions` fields, given as an object or as keyword arguments;
 results are frozen with a one-line ``repr``; user errors are
-:class:`~bitsmith.generator.errors.BitsmithError` subclasses (:data:`errors`).
+:class:`~bitsmith.generator.errors.BitsmithError` subclasses (``bitsmith.errors``).
 
-The subpackages are :mod:`bitsmith.generator` (front ends, IR, passes, lowering, flows,
-CLI), :mod:`bitsmith.hw` (Amaranth components), :mod:`bitsmith.sim` (golden model and
-simulators) and :mod:`bitsmith.boards` (boards and their build flows). The API is imported
+The subpackages are ``bitsmith.generator`` (front ends, IR, passes, lowering, flows,
+CLI), ``bitsmith.hw`` (Amaranth components), ``bitsmith.sim`` (golden model and
+simulators) and ``bitsmith.boards`` (boards and their build flows). The API is imported
 on first use, so ``import bitsmith.hw`` stays light.
 """
 

@@ -82,7 +82,7 @@ class Model:
     Members
     -------
     graph : Graph
-        The integer IR (:mod:`bitsmith.generator.ir`); layers left at ``pe``/``simd``
+        The integer IR (``bitsmith.generator.ir``); layers left at ``pe``/``simd``
         ``auto`` (0) are folded by :func:`fold`.
     source : str
         Where it came from: the file, or ``<dict>``, ``<Network 'name'>``, ``<ModelProto>``,
@@ -150,7 +150,7 @@ class Design:
 
     @property
     def ideal_cycles_per_frame(self) -> int:
-        """The folding bound: the slowest layer's cycles per frame."""
+        """The folding bound, the slowest layer's cycles per frame."""
         from .generator.estimate import graph_cycles
         return graph_cycles(self.graph)
 

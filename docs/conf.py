@@ -44,5 +44,5 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(numpy|np|pathlib|torch|onnx|qonnx|typing|collections\.abc|amaranth|types)(\..*)?"),
     (r"py:.*", r"(Path|Any|Callable|Mapping|MappingProxyType|Graph|Waves|Progress|NoneType|DataType)"),
     (r"py:.*", r"bitsmith\.generator\.(ir|execute)\..*"),
-    (r"py:class", r"(optional|callable|mapping|str to numpy\.ndarray|.*[\"{}].*)"),
+    (r"py:class", r"(optional|callable|mapping|sequence|str to numpy\.ndarray|.*[\"{}].*)"),
 ]

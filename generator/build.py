@@ -51,7 +51,8 @@ NATIVE_SUFFIXES = (".yaml", ".yml", ".json")
 class BuildOptions:
     """Options shared by build, golden, verify (DESIGN.md §5), one field per CLI option.
 
-    Every field is checked when the options are made (:class:`OptionError` naming it).
+    Every field is checked when the options are made (:class:`~bitsmith.generator.errors.OptionError`
+    naming it).
 
     Parameters
     ----------
@@ -124,7 +125,8 @@ class BuildOptions:
         return f"BuildOptions({', '.join(given)})"
 
     def replace(self, **changes) -> "BuildOptions":
-        """These options with ``changes``; an unknown name is an :class:`OptionError` listing the valid ones."""
+        """These options with ``changes``; an unknown name is an
+        :class:`~bitsmith.generator.errors.OptionError` listing the valid ones."""
         valid = [f.name for f in dataclasses.fields(self)]
         unknown = sorted(set(changes) - set(valid))
         if unknown:
