@@ -31,7 +31,7 @@ except PackageNotFoundError:  # a source tree that was never installed
 
 __all__ = ["BuildOptions", "BuildResult", "Design", "GoldenResult", "Model", "Network", "SimResult",
            "SynthResult", "VerifyResult", "BitsmithError", "build", "fold", "golden", "load", "open_build",
-           "simulate", "synthesise", "verify", "__version__"]
+           "simulate", "synthesise", "verify", "run_on_board", "BoardRun", "__version__"]
 
 
 def __getattr__(name: str):

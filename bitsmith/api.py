@@ -47,7 +47,7 @@ from .generator.verify import VerifyResult, verify_graph
 
 __all__ = ["BuildOptions", "BuildResult", "Design", "GoldenResult", "Model", "Network", "SimResult",
            "SynthResult", "VerifyResult", "build", "fold", "golden", "load", "open_build", "simulate",
-           "synthesise", "verify"]
+           "synthesise", "verify", "run_on_board", "BoardRun"]
 
 log = logging.getLogger(__name__)
 
@@ -747,3 +747,90 @@ def synthesise(build: BuildResult | str | Path, board: str, *, clock_mhz: float 
     figures = run_flow(Path(out_dir), board, clock_mhz=clock_mhz, progress=progress, baud=baud, seeds=seeds,
                        guard=board_folder)
     return SynthResult(out_dir=Path(out_dir), board=board, figures=figures)
+
+
+@dataclass(frozen=True, repr=False)
+class BoardRun:
+    """What :func:`run_on_board` got back from the board.
+
+    Members
+    -------
+    outputs : numpy.ndarray
+        The model's outputs, batch first, after host-post (a bare core's: its integer frames).
+    core_outputs : numpy.ndarray
+        The core's integer output frames, as the board sent them.
+    board : str
+        The board name.
+    """
+
+    outputs: np.ndarray
+    core_outputs: np.ndarray
+    board: str
+
+    def __repr__(self) -> str:
+        return short_repr("BoardRun", repr(self.board), frames=len(self.core_outputs), outputs=self.outputs)
+
+
+def run_on_board(build: BuildResult | str | Path, x: np.ndarray, *, board: str, port: str, baud: int | None = None,
+                 timeout: float | None = None, retries: int = 3, x_name: str = "x",
+                 board_label: str = "board") -> BoardRun:
+    """Run the frames of ``x`` on a board programmed from ``build``, through its UART shell.
+
+    Exactly as :func:`simulate` runs them in Verilator: host-pre turns the model's input into
+    the core's integer frames, the board computes, host-post finishes. A build folder
+    without a graph (a bare core) takes and returns the core's integer frames as they are.
+
+    Parameters
+    ----------
+    build : BuildResult, str or Path
+        The build the board was programmed from (its ``design.json`` says how frames are packed).
+    x : numpy.ndarray
+        The model's own input, batch first.
+    board : str
+        The board (iCE40/ECP5 boards and Xilinx 7-series boards built with the UART shell).
+    port : str
+        The serial device.
+    baud : int, optional
+        Default: the rate :func:`synthesise` built the shell with, else 115200.
+    timeout : float, optional
+        Seconds allowed per response (default from the frame sizes and the baud rate).
+    retries : int
+        Re-sends of a frame after a detected error (a CRC mismatch, a lost byte).
+    board_label : str
+        How errors about ``board`` name it (the CLI says ``--board``).
+
+    Returns
+    -------
+    BoardRun
+
+    Examples
+    --------
+    >>> y = bitsmith.run_on_board("out/net", x, board="icebreaker", port="/dev/ttyUSB1").outputs
+    """
+    import json
+
+    from .boards import get_board
+    from .boards.bundle import read_core_io
+    from .boards.host import Link, board_baud, default_timeout, open_port, run_frames
+    from .boards.synth import DEFAULT_BAUD
+    from .generator.dataio import hardware_input
+    spec = get_board(board)
+    if spec.flow != "open" and spec.family != "xc7":
+        raise OptionError(f"{board_label} {spec.name}: no UART shell on this board "
+                          f"(use the generated PYNQ driver on the board itself)")
+    out = build.out_dir if isinstance(build, BuildResult) else Path(build)
+    core = read_core_io(out)
+    x = np.asarray(x)
+    graph = None
+    if isinstance(build, BuildResult):
+        graph = build.graph
+    elif "graph" in json.loads((out / "design.json").read_bytes()):
+        graph = open_build(out).graph
+    if graph is not None:
+        x = hardware_input(graph, x, x_name)
+    baud = baud or board_baud(out, spec.name, DEFAULT_BAUD)
+    with open_port(port, baud) as serial_port:
+        link = Link(serial_port, timeout_s=timeout or default_timeout(core, baud), retries=retries)
+        y = run_frames(core, link, x, where=x_name)
+    return BoardRun(outputs=y if graph is None else run_stages(graph.host_post, y), core_outputs=y,
+                    board=spec.name)

@@ -142,6 +142,8 @@ def test_onnx_in_memory_errors_name_the_source_not_a_temporary_file():
     (lambda: bitsmith.fold(bitsmith.load(str(MODELS / "TFC_2W2A.onnx")), topk=2),
      r"^topk is read with the model: pass it to bitsmith.load \('TFC_2W2A' was loaded with topk=None\)$"),
     (lambda: bitsmith.simulate("nowhere", X), r"^nowhere: not a bitsmith build \(not a folder\)$"),
+    (lambda: bitsmith.run_on_board("nowhere", X, board="pynq_z2", port="/dev/null"),
+     r"^board pynq_z2: no UART shell on this board \(use the generated PYNQ driver on the board itself\)$"),
 ])
 def test_errors_are_one_line_bitsmith_errors(call, pattern):
     with pytest.raises(bitsmith.BitsmithError, match=pattern):
