@@ -739,11 +739,9 @@ def synthesise(build: BuildResult | str | Path, board: str, *, clock_mhz: float 
     """
     from .generator.outdir import board_folder
     from .generator.report import synthesise as run_flow
-    out_dir = build.out_dir if isinstance(build, BuildResult) else Path(build)
     if not isinstance(build, (BuildResult, str, Path)):
         raise OptionError(f"give a BuildResult or a build folder, not {type(build).__name__}")
-    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
-        raise OptionError(f"seeds must be a positive integer, not {seeds!r}")
+    out_dir = build.out_dir if isinstance(build, BuildResult) else Path(build)
     figures = run_flow(Path(out_dir), board, clock_mhz=clock_mhz, progress=progress, baud=baud, seeds=seeds,
                        guard=board_folder)
     return SynthResult(out_dir=Path(out_dir), board=board, figures=figures)
