@@ -816,6 +816,8 @@ def run_on_board(build: BuildResult | str | Path, x: np.ndarray, *, board: str, 
     if spec.flow != "open" and spec.family != "xc7":
         raise OptionError(f"{board_label} {spec.name}: no UART shell on this board "
                           f"(use the generated PYNQ driver on the board itself)")
+    if not isinstance(build, (BuildResult, str, Path)):
+        raise OptionError(f"give a BuildResult or a build folder, not {type(build).__name__}")
     out = build.out_dir if isinstance(build, BuildResult) else Path(build)
     core = read_core_io(out)
     x = np.asarray(x)
