@@ -12,6 +12,7 @@ Steps (each a plain function, so tests and other commands can stop anywhere):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -49,9 +50,38 @@ NATIVE_SUFFIXES = (".yaml", ".yml", ".json")
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """Options shared by build, golden, verify (DESIGN.md §5)."""
+    """Options shared by build, golden, verify (DESIGN.md §5), one field per CLI option.
 
-    fold: str = "auto"
+    Every field is checked when the options are made (:class:`~bitsmith.generator.errors.OptionError`
+    naming it).
+
+    Parameters
+    ----------
+    fold : str, Path or dict
+        ``"auto"`` (keep the description's PE/SIMD, choose the ``auto`` ones), a JSON file,
+        or the same mapping in memory, ``{layer: {"pe": P, "simd": S}}``.
+    target_cycles : int, optional
+        Refold every layer for at most this many cycles per frame.
+    target_fps, clock_mhz : float, optional
+        Together: a frame rate to reach at a clock (``target_cycles = clock / fps``).
+    input_dtype : str, optional
+        ONNX models: the input arrives as integers of this qonnx datatype (e.g. ``"UINT8"``).
+    input_scale : float, optional
+        ONNX models, with ``input_dtype``: the real input is the integers times this.
+    topk : int, optional
+        Select the top-K classes in hardware (the output becomes class indices).
+    board : str, optional
+        Synthesise for this board after building (see ``bitsmith boards``).
+    sparse : {"off", "auto"}
+        ``"auto"`` lowers layers with >= 50 % zero weights onto the sparse engine.
+
+    Examples
+    --------
+    >>> BuildOptions(target_cycles=64, topk=1)
+    BuildOptions(target_cycles=64, topk=1)
+    """
+
+    fold: str | Path | dict = "auto"
     target_cycles: int | None = None
     target_fps: float | None = None
     clock_mhz: float | None = None
@@ -61,6 +91,55 @@ class BuildOptions:
     board: str | None = None
     sparse: str = "off"
     shift: str = "off"
+
+    def __post_init__(self):
+        if not isinstance(self.fold, (str, Path, dict)):
+            raise OptionError(f"fold must be 'auto', a JSON file or a mapping {{layer: {{'pe': P, 'simd': S}}}}, "
+                              f"not {self.fold!r:.80}")
+        for name in ("target_cycles", "topk"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise OptionError(f"{name} must be a positive integer, not {value!r:.80}")
+        for name in ("target_fps", "clock_mhz", "input_scale"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                                      or not math.isfinite(value) or value <= 0):
+                raise OptionError(f"{name} must be a positive finite number, not {value!r:.80}")
+        if self.input_dtype is not None:
+            if not isinstance(self.input_dtype, str):
+                raise OptionError(f"input_dtype must be a qonnx datatype name such as 'UINT8', "
+                                  f"not {self.input_dtype!r:.80}")
+            try:
+                dtype(self.input_dtype)
+            except ModelError as exc:
+                raise OptionError(f"input_dtype: {exc}") from None
+        if self.input_scale is not None and self.input_dtype is None:
+            raise OptionError("input_scale needs input_dtype (the input is then integers times the scale)")
+        if self.board is not None and not isinstance(self.board, str):
+            raise OptionError(f"board must be a board name (see `bitsmith boards`), not {self.board!r:.80}")
+        if self.sparse not in ("off", "auto"):
+            raise OptionError(f"sparse must be 'off' or 'auto', not {self.sparse!r:.80}")
+        if self.shift not in ("off", "auto"):
+            raise OptionError(f"shift must be 'off' or 'auto', not {self.shift!r:.80}")
+
+    def __repr__(self) -> str:
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        given = [f"{k}={v!r}" for k, v in fields.items()
+                 if v != {f.name: f.default for f in dataclasses.fields(self)}[k]]
+        return f"BuildOptions({', '.join(given)})"
+
+    def replace(self, **changes) -> "BuildOptions":
+        """These options with ``changes``; an unknown name is an
+        :class:`~bitsmith.generator.errors.OptionError` listing the valid ones."""
+        valid = [f.name for f in dataclasses.fields(self)]
+        unknown = sorted(set(changes) - set(valid))
+        if unknown:
+            raise OptionError(f"unknown option {unknown[0]!r} (valid: {', '.join(valid)})")
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def fold_file(self) -> Path | None:
+        """The ``--fold`` JSON file, None for ``auto`` or a mapping."""
+        return None if isinstance(self.fold, dict) or self.fold in (None, "auto") else Path(self.fold)
 
     def resolved_target_cycles(self) -> int | None:
         if self.target_fps is not None or self.clock_mhz is not None:
@@ -105,14 +184,18 @@ def _front_end(path: Path, opts: BuildOptions) -> Graph:
             n.replace(**{k: AUTO for k in fold_parameters(n)}) for n in graph.nodes))
     if path.suffix in NATIVE_SUFFIXES:
         from .frontend.native import load_native
-        graph = load_native(path)
-        if opts.input_dtype is not None and dtype(opts.input_dtype) != graph.in_dtype:
-            raise OptionError(f"--input-dtype {opts.input_dtype} differs from {path.name}'s input "
-                              f"datatype {graph.in_dtype.name}")
-        if opts.input_scale is not None:
-            raise OptionError(f"--input-scale applies to ONNX models; {path.name} already takes integers")
-        return graph
+        return check_native_options(load_native(path), opts, path.name)
     raise ModelError(f"{path}: unknown model type {path.suffix!r} (expected .onnx, .yaml, .yml or .json)")
+
+
+def check_native_options(graph: Graph, opts: BuildOptions, label: str) -> Graph:
+    """A native model's ``graph``, refusing ONNX-only options (``label`` names the model)."""
+    if opts.input_dtype is not None and dtype(opts.input_dtype) != graph.in_dtype:
+        raise OptionError(f"--input-dtype {opts.input_dtype} differs from {label}'s input "
+                          f"datatype {graph.in_dtype.name}")
+    if opts.input_scale is not None:
+        raise OptionError(f"--input-scale applies to ONNX models; {label} already takes integers")
+    return graph
 
 
 def build_pipeline(graph: Graph, opts: BuildOptions) -> tuple:
@@ -121,7 +204,7 @@ def build_pipeline(graph: Graph, opts: BuildOptions) -> tuple:
     ``--topk`` is the ``topk`` pass for native models only: the ONNX front end (whose
     graphs carry ``provenance``) places a top-K itself, where the model's float tail ends.
     """
-    fold_file = None if opts.fold in (None, "auto") else Path(opts.fold)
+    fold_file = opts.fold_file()
     if fold_file is not None:
         regular_file(fold_file, "--fold", error=OptionError)
     passes = [AccWidths()]
@@ -131,7 +214,8 @@ def build_pipeline(graph: Graph, opts: BuildOptions) -> tuple:
         passes.append(Sparsify())
     if opts.shift == "auto":
         passes.append(Shift())
-    passes += [InsertForks(), Fold(target_cycles=opts.resolved_target_cycles(), fold_file=fold_file),
+    passes += [InsertForks(), Fold(target_cycles=opts.resolved_target_cycles(), fold_file=fold_file,
+                    folding=opts.fold if isinstance(opts.fold, dict) else None),
                SizeFifos()]
     return tuple(passes)
 
@@ -320,12 +404,36 @@ def make_report(graph: Graph, io: dict, generation_s: float, *, stages=None,
 
 # --------------------------------------------------------------------------- bundle
 
-@dataclass
+@dataclass(frozen=True, repr=False)
 class BuildResult:
+    """A written build folder (DESIGN.md §5).
+
+    Members
+    -------
+    out_dir : Path
+        The folder: ``design.json``, ``rtl/``, ``sim/``, ``report.*``.
+    graph : Graph
+        The folded integer graph that was lowered.
+    io : dict
+        The stream interface (``design.json``'s ``io``: dtypes, shapes, words per frame).
+    report : dict
+        ``report.json``: per-layer folding, cycles and estimates.
+    synth : SynthResult or None
+        The board flow's figures when the build named a board.
+    """
+
     out_dir: Path
     graph: Graph
     io: dict
     report: dict
+    synth: object = None
+
+    def __repr__(self) -> str:
+        from .results import short_repr
+        r = self.report
+        return short_repr("BuildResult", repr(r["name"]), out_dir=str(self.out_dir), layers=len(r["layers"]),
+                          ideal_cycles_per_frame=r["ideal_cycles_per_frame"], bottleneck=r["bottleneck"],
+                          luts=r["estimate"]["luts"], synth=self.synth)
 
 
 def write_bundle(graph: Graph, out_dir: Path, *, progress=None, protect=(), fit: dict | None = None) -> BuildResult:
@@ -426,4 +534,4 @@ def build(model: str | Path, out_dir: str | Path, opts: BuildOptions, *, progres
 
 def model_inputs(model: str | Path, opts: BuildOptions) -> tuple[Path, ...]:
     """The files a build reads (the model, a --fold file): an output folder must not hold them."""
-    return tuple(Path(p) for p in (model, None if opts.fold in (None, "auto") else opts.fold) if p)
+    return tuple(Path(p) for p in (model, opts.fold_file()) if p)

@@ -12,13 +12,21 @@ import numpy as np
 from .build import BuildOptions, load_model, model_inputs, prepare, write_bundle
 from .errors import InputDataError
 from .execute import compare, run_verilator
-from .ir import LabelSelect
+from .ir import Graph, LabelSelect
 from .ir.host import run_stages
 from .outdir import check_out_dir
 
 
-@dataclass
+@dataclass(frozen=True, repr=False)
 class VerifyResult:
+    """The outcome of :func:`verify` (the fields of ``bitsmith verify --json``).
+
+    ``passed`` is True when the RTL equals the golden model on every frame, the golden
+    model equals qonnx on an ONNX model, ``expected`` matched and the stream protocol held.
+    ``cycles_per_frame`` is measured (median, steady state), ``ideal_cycles_per_frame``
+    the folding bound; ``details`` lists the first mismatches; ``report`` is the build's.
+    """
+
     frames: int
     mismatches: int
     cycles_per_frame: float | None
@@ -33,6 +41,13 @@ class VerifyResult:
     details: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     report: dict | None = None
+
+    def __repr__(self) -> str:
+        from .results import short_repr
+        return short_repr("VerifyResult", passed=self.passed, frames=self.frames, mismatches=self.mismatches,
+                          reference_mismatches=self.reference_mismatches,
+                          expected_mismatches=self.expected_mismatches, cycles_per_frame=self.cycles_per_frame,
+                          ideal_cycles_per_frame=self.ideal_cycles_per_frame)
 
     def as_json(self) -> dict:
         out = {"frames": self.frames, "mismatches": self.mismatches,
@@ -52,16 +67,34 @@ class VerifyResult:
 def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: str = "input",
            expected: np.ndarray | None = None, out_dir: Path | None = None,
            idle: str = "none", backpressure: str = "none", progress=None) -> VerifyResult:
-    from bitsmith.sim.golden import run_graph
-    from .dataio import hardware_input, model_frames
+    """Load and fold the model file ``model``, then :func:`verify_graph` it (an ONNX model
+    is also checked against qonnx's execution of the file)."""
     step = progress or (lambda msg: None)
-    t = {}
     t0 = time.perf_counter()
     protect = model_inputs(model, opts) + (Path(x_source),)
     if out_dir is not None:
         check_out_dir(out_dir, protect)
     step(f"reading {Path(model).name}")
     graph = prepare(load_model(model, opts), opts)
+    return verify_graph(graph, x, x_source=x_source, expected=expected, out_dir=out_dir, idle=idle,
+                        backpressure=backpressure, progress=progress, protect=protect,
+                        reference=Path(model) if Path(model).suffix == ".onnx" else None, start=t0)
+
+
+def verify_graph(graph: Graph, x: np.ndarray, *, x_source: str = "input", expected: np.ndarray | None = None,
+                 out_dir: Path | None = None, idle: str = "none", backpressure: str = "none", progress=None,
+                 protect=(), reference: Path | None = None, start: float | None = None) -> VerifyResult:
+    """Build the folded ``graph`` and check RTL (Verilator) == golden on every frame of ``x``
+    (the model's own input), golden == qonnx execution of the ONNX file ``reference`` when
+    given, and the final outputs == ``expected`` when given. The build goes to ``out_dir``
+    (kept) or a temporary folder; ``protect``: paths the build must never replace."""
+    from bitsmith.sim.golden import run_graph
+    from .dataio import hardware_input, model_frames
+    step = progress or (lambda msg: None)
+    t = {}
+    t0 = time.perf_counter() if start is None else start
+    if out_dir is not None:
+        check_out_dir(out_dir, protect)
     x = model_frames(graph, x, x_source)
     xi = hardware_input(graph, x, x_source)
     step(f"golden model on {len(xi)} frames")
@@ -71,10 +104,10 @@ def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: st
     details: list[str] = []
 
     reference_mismatches = None
-    if Path(model).suffix == ".onnx":
+    if reference is not None:
         step("qonnx reference execution of the original model")
         from .frontend.qonnx import compare_with_reference
-        ref_details = compare_with_reference(graph, Path(model), x, golden)
+        ref_details = compare_with_reference(graph, Path(reference), x, golden)
         reference_mismatches = len(ref_details)
         details += [f"golden != qonnx: {d}" for d in ref_details]
 

@@ -18,18 +18,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..build import build
+    from bitsmith import api
     opts = build_options(args)
-    if opts.board:
-        from bitsmith.boards import get_board
-        get_board(opts.board)           # an unknown board is refused before anything is built
     with progress(args) as step:
-        result = build(args.model, Path(args.out), opts, progress=step)
-        if opts.board:
-            from ..outdir import board_folder
-            from ..report import synthesise
-            synthesise(result.out_dir, opts.board, clock_mhz=opts.clock_mhz, progress=step,
-                       guard=board_folder)
+        result = api.build(args.model, Path(args.out), opts, progress=step)
     r = result.report
     print(f"built {r['name']} in {args.out}: {len(r['layers'])} layers, "
           f"{r['ideal_cycles_per_frame']} ideal cycles/frame (bottleneck {r['bottleneck']}), "

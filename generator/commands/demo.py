@@ -79,30 +79,27 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from bitsmith.sim.golden import run_graph
-    from ..build import BuildOptions, load_model, prepare, write_bundle
-    from ..execute import run_verilator
+    from bitsmith import api
+    from ..dataio import input_frame
 
     console = Console()
     example = example_module(args.example)
     model = Path(example.MODEL)
     out_text = args.out if args.out is not None else default_out(args.example)
     out = Path(out_text)
-    opts = BuildOptions(topk=1, target_cycles=args.target_cycles)
     start = time.perf_counter()
     with progress(args) as step:
         step("loading the digits test split")
         _, x_test, _, y_test = example.load_split()
-        step(f"reading {model.name}")
-        graph = prepare(load_model(model, opts), opts)
-        built = write_bundle(graph, out, progress=step)
-        step(f"golden model on {len(x_test)} test images")
-        xi = np.asarray(x_test).reshape((len(x_test),) + tuple(graph.in_shape))
-        golden = run_graph(graph, xi)[:, 0, 0, 0]
+        design = api.fold(model, topk=1, target_cycles=args.target_cycles, progress=step)
+        graph = design.graph
+        built = api.build(design, out, progress=step)
+        x = np.asarray(x_test).reshape((len(x_test),) + tuple(input_frame(graph).shape))
+        golden = api.golden(design, x, progress=step).core_outputs[:, 0, 0, 0]
         step(f"Verilator: compiling and running {len(x_test)} test images "
              f"(first run compiles, ~1 min)")
-        rtl = run_verilator(out, built.io, xi)
-        labels = rtl.outputs[:, 0, 0, 0]
+        rtl = api.simulate(built, x)
+        labels = rtl.core_outputs[:, 0, 0, 0]
     elapsed = time.perf_counter() - start
     sw_acc = float(np.mean(golden == y_test))
     hw_acc = float(np.mean(labels == y_test))

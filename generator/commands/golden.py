@@ -17,20 +17,16 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from bitsmith.sim.golden import run_graph
-    from ..build import load_model, model_inputs, prepare
-    from ..dataio import hardware_input, load_npy, save_npy
-    from ..ir.host import run_stages
+    from bitsmith import api
+    from ..build import model_inputs
+    from ..dataio import load_npy, save_npy
     opts = build_options(args)
     protect = model_inputs(args.model, opts) + (args.input,)
     output_path(args.output, "--output", protect)
     with progress(args) as step:
-        step(f"reading {Path(args.model).name}")
-        graph = prepare(load_model(args.model, opts), opts)
+        design = api.fold(args.model, opts, progress=step)
         x = load_npy(args.input, "--input")
-        xi = hardware_input(graph, x, args.input)
-        step(f"golden model on {len(xi)} frames")
-        y = run_stages(graph.host_post, run_graph(graph, xi))
+        y = api.golden(design, x, x_name=args.input, progress=step).outputs
     save_npy(args.output, y, protect)
     print(f"{len(y)} frames -> {args.output} (shape {y.shape[1:]}, {y.dtype})")
     return 0

@@ -11,49 +11,27 @@ takes and returns the core's integer frames as they are.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ._common import nonnegative_int, output_path, positive_float, positive_int
 
 
 def _run(args: argparse.Namespace) -> int:
+    from bitsmith import api
     from bitsmith.boards import get_board
     from bitsmith.boards.bundle import read_core_io
-    from bitsmith.boards.host import Link, board_baud, default_timeout, open_port, run_frames
-    from bitsmith.boards.synth import DEFAULT_BAUD
 
     from ..dataio import load_npy, save_npy
-    from ..errors import OptionError
 
-    board = get_board(args.board)
-    if board.flow != "open" and board.family != "xc7":
-        raise OptionError(f"--board {board.name}: no UART shell on this board "
-                          f"(use the generated PYNQ driver on the board itself)")
+    get_board(args.board)              # an unknown board, then the paths, before any reading
     out = Path(args.out)
     protect = (args.input, out / "design.json")
     output_path(args.output, "--output", protect)
-    core = read_core_io(out)
+    read_core_io(out)                  # the build is checked before the input is read
     x = load_npy(args.input, "--input")
-    host_post = None
-    if "graph" in json.loads((out / "design.json").read_bytes()):
-        from ..build import read_bundle
-        from ..dataio import hardware_input
-        from ..ir.host import run_stages
-        graph, _ = read_bundle(out)
-        x = hardware_input(graph, x, args.input)
-        host_post = lambda y: run_stages(graph.host_post, y)   # noqa: E731
-
-    # weights in SPRAM: their loading frames go first (after a reset they load the
-    # weights; once loaded they are ordinary frames), and their outputs are dropped
-    from ..execute import with_preload
-    x, skip = with_preload(out, json.loads((out / "design.json").read_bytes())["io"], x)
-    baud = args.baud or board_baud(out, board.name, DEFAULT_BAUD)
-    timeout = args.timeout or default_timeout(core, baud)
-    with open_port(args.port, baud) as port:
-        link = Link(port, timeout_s=timeout, retries=args.retries)
-        y = run_frames(core, link, x, where=args.input)[skip:]
-    save_npy(args.output, y if host_post is None else host_post(y), protect)
+    result = api.run_on_board(out, x, board=args.board, port=args.port, baud=args.baud, timeout=args.timeout,
+                              retries=args.retries, x_name=args.input, board_label="--board")
+    save_npy(args.output, result.outputs, protect)
     return 0
 
 

@@ -24,11 +24,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..build import read_bundle
-    from ..dataio import hardware_input, load_npy, save_npy
+    from bitsmith import api
+    from ..dataio import load_npy, save_npy
     from ..errors import OptionError
-    from ..execute import Waves, parse_frame_window, run_amaranth, run_verilator
-    from ..ir.host import run_stages
+    from ..execute import Waves, parse_frame_window
     from ..safeio import check_output_file, is_vcd, output_file
     if not args.waves and (args.waves_all or args.waves_frames):
         raise OptionError("--waves-all and --waves-frames go with --waves FILE.vcd")
@@ -37,18 +36,13 @@ def run(args) -> int:
     output_path(args.output, "--output", protect)
     if args.waves:
         check_output_file(args.waves, "--waves", suffix_ok=is_vcd, protect=protect + (args.output,))
-    graph, design = read_bundle(args.out)
-    x = hardware_input(graph, load_npy(args.input, "--input"), args.input)
+    built = api.open_build(args.out)
+    x = load_npy(args.input, "--input")
     with progress(args) as step, (output_file(args.waves, "--waves", suffix_ok=is_vcd, protect=protect)
                                   if args.waves else contextlib.nullcontext()) as vcd:
         waves = Waves(Path(vcd), all_signals=args.waves_all, frames=window) if vcd else None
-        step(f"simulating {len(x)} frames in {args.simulator}")
-        if args.simulator == "verilator":
-            res = run_verilator(Path(args.out), design["io"], x, waves=waves)
-        else:
-            res = run_amaranth(graph, x, waves=waves)
-    y = run_stages(graph.host_post, res.outputs)
-    save_npy(args.output, y, protect)
+        res = api.simulate(built, x, simulator=args.simulator, waves=waves, x_name=args.input, progress=step)
+    save_npy(args.output, res.outputs, protect)
     cpf = f", {res.cycles_per_frame:g} cycles/frame" if res.cycles_per_frame else ""
-    print(f"{len(y)} frames -> {args.output} ({res.total_cycles} cycles{cpf})")
+    print(f"{len(res.outputs)} frames -> {args.output} ({res.total_cycles} cycles{cpf})")
     return 0

@@ -12,12 +12,11 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ..outdir import board_folder
-    from ..report import synthesise
+    from bitsmith import api
 
     with progress(args) as step:
-        result = synthesise(Path(args.out), args.board, clock_mhz=args.clock_mhz,
-                            progress=step, baud=args.baud, seeds=args.seeds, guard=board_folder)
+        result = api.synthesise(Path(args.out), args.board, clock_mhz=args.clock_mhz,
+                                progress=step, baud=args.baud, seeds=args.seeds).figures
 
     units = result.get("units") or {}
     table = Table(title=f"{result['board']} ({result['part']}): the core alone, then the board design")

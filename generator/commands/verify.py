@@ -26,15 +26,15 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from bitsmith import api
     from ..dataio import load_npy
-    from ..verify import verify
     opts = build_options(args)
     x = load_npy(args.input, "--input")
     expected = load_npy(args.expected, "--expected") if args.expected else None
     with progress(args) as step:
-        res = verify(args.model, x, opts, x_source=args.input, expected=expected,
-                     out_dir=Path(args.out) if args.out else None, idle=args.idle,
-                     backpressure=args.backpressure, progress=step)
+        res = api.verify(args.model, x, opts, x_name=args.input, protect=(args.input,), expected=expected,
+                         out_dir=Path(args.out) if args.out else None, idle=args.idle,
+                         backpressure=args.backpressure, progress=step)
     return finish(res, args.json, print_summary)
 
 

@@ -252,7 +252,18 @@ def load_arrays(path: Path, data: dict) -> Arrays:
 def load_native(path: str | Path) -> Graph:
     """Read a native description into an (unfolded where 'auto') integer graph."""
     path = Path(path)
-    data = check_description(read_description(path), path)
+    return native_graph(read_description(path), path)
+
+
+def native_graph(data, path: Path, arrays: Arrays | None = None) -> Graph:
+    """The graph of a description already parsed into plain Python data (``read_description``,
+    or a dict built in memory, see :func:`bitsmith.load`).
+
+    ``path`` names the description in errors (and locates an ``arrays:`` file relative to
+    it); ``arrays`` replaces the ``.npz`` the description names (a description given in
+    memory with its arrays).
+    """
+    data = check_description(data, path)
     shape = data["input"]["shape"]
     in_shape = shape3(shape)
     check_tensor(in_shape, f"{path}: input")
@@ -260,7 +271,8 @@ def load_native(path: str | Path) -> Graph:
     layers = data["layers"]
     if len(layers) > MAX_LAYERS:
         raise TooLarge(f"{path}: {len(layers):,} layers; bitsmith's budget is {MAX_LAYERS:,}")
-    arrays = load_arrays(path, data)
+    if arrays is None:
+        arrays = load_arrays(path, data)
     tensors = {INPUT: (tuple(in_shape), in_dtype)}
     nodes = parse_layers(layers, INPUT, tensors, arrays, container=str(path), scope=path.name,
                          label="layer", default_name=lambda i: f"layer{i}")

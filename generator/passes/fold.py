@@ -122,7 +122,8 @@ def is_auto(node) -> bool:
 class Fold:
     """The folding pass, over every node of every branch.
 
-    With ``fold_file``, its foldings are applied first; then every layer left at
+    With ``fold_file`` (a JSON file) or ``folding`` (the same mapping in memory,
+    ``{layer: {"pe": P, "simd": S}}``), its foldings are applied first; then every layer left at
     ``auto`` (all foldable layers when ``target_cycles`` is given) gets the cheapest
     folding meeting the target. ``target_cycles`` None means: match the slowest fixed
     layer.
@@ -130,12 +131,15 @@ class Fold:
 
     target_cycles: int | None = None
     fold_file: Path | None = None
+    folding: dict | None = None
     name: ClassVar[str] = "fold"
 
     def apply(self, graph):
         nodes = list(graph.nodes)
         if self.fold_file is not None:
             nodes = apply_fold_file(nodes, self.fold_file)
+        if self.folding is not None:
+            nodes = apply_folding(nodes, self.folding, "fold")
         target = self.target_cycles
         if target is None:
             fixed = [node_cycles(n) for n in nodes if _dims(n) and not is_auto(n)]
@@ -161,12 +165,17 @@ def apply_fold_file(nodes, path: Path):
         spec = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise OptionError(f"--fold {path}: cannot read JSON ({str(exc).splitlines()[0] if str(exc) else 'nested too deeply'})") from None
+    return apply_folding(nodes, spec, f"--fold {path}")
+
+
+def apply_folding(nodes, spec, where: str):
+    """Apply ``{"layer": {"pe": P, "simd": S}, ...}``; errors start with ``where``."""
     if not isinstance(spec, dict) or not all(isinstance(v, dict) for v in spec.values()):
-        raise OptionError(f"--fold {path}: must map layer names to {{\"pe\": P, \"simd\": S}}")
+        raise OptionError(f"{where}: must map layer names to {{\"pe\": P, \"simd\": S}}")
     names = {n.name for n in nodes}
     for layer in spec:
         if layer not in names:
-            raise OptionError(f"--fold {path}: no layer named {layer!r} (layers: {', '.join(sorted(names))})")
+            raise OptionError(f"{where}: no layer named {layer!r} (layers: {', '.join(sorted(names))})")
     out = []
     for n in nodes:
         fold = spec.get(n.name)
@@ -175,7 +184,7 @@ def apply_fold_file(nodes, path: Path):
             bad = set(fold) - allowed
             if bad or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v < 1 << 31
                               for v in fold.values()):
-                raise FoldingError(f"--fold {path}: layer {n.name!r} takes {sorted(allowed)} as positive "
+                raise FoldingError(f"{where}: layer {n.name!r} takes {sorted(allowed)} as positive "
                                    f"integers, not {fold!r:.200}")
             n = n.replace(**fold)
         out.append(n)
