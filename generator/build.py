@@ -36,6 +36,7 @@ from .passes import run_pipeline
 from .passes.acc_widths import AccWidths
 from .passes.fold import Fold
 from .passes.insert_forks import InsertForks
+from .passes.prune_channels import PruneChannels
 from .passes.size_fifos import SizeFifos
 from .passes.sparsify import Sparsify
 from .passes.topk import AppendTopK
@@ -59,6 +60,7 @@ class BuildOptions:
     topk: int | None = None
     board: str | None = None
     sparse: str = "off"
+    prune: str = "off"
 
     def resolved_target_cycles(self) -> int | None:
         if self.target_fps is not None or self.clock_mhz is not None:
@@ -116,13 +118,17 @@ def _front_end(path: Path, opts: BuildOptions) -> Graph:
 def build_pipeline(graph: Graph, opts: BuildOptions) -> tuple:
     """The passes :func:`prepare` runs for ``opts`` (see :mod:`bitsmith.generator.passes`).
 
+    ``--prune constant`` runs ``prune_channels`` first, on the graph as the front end
+    read it (its accumulators still unsized, its foldings as given).
+
     ``--topk`` is the ``topk`` pass for native models only: the ONNX front end (whose
     graphs carry ``provenance``) places a top-K itself, where the model's float tail ends.
     """
     fold_file = None if opts.fold in (None, "auto") else Path(opts.fold)
     if fold_file is not None:
         regular_file(fold_file, "--fold", error=OptionError)
-    passes = [AccWidths()]
+    passes = [PruneChannels()] if opts.prune == "constant" else []
+    passes.append(AccWidths())
     if opts.topk is not None and not graph.provenance:
         passes.append(AppendTopK(k=opts.topk))
     if opts.sparse == "auto":
@@ -252,6 +258,10 @@ def layer_rows(graph: Graph) -> list[dict]:
     return rows
 
 
+PRUNING_COLUMNS = ("layer", "kind", "in_before", "in_after", "out_before", "out_after", "removed", "kept")
+"""Fields of a row of :attr:`Graph.pruning` (``prune_channels``), as the report names them."""
+
+
 def make_report(graph: Graph, io: dict, generation_s: float) -> dict:
     rows = layer_rows(graph)
     total = Resources()
@@ -274,6 +284,7 @@ def make_report(graph: Graph, io: dict, generation_s: float) -> dict:
                      "units": dict(UNITS), "bram_kbit": BRAM_KBIT, "model": MODEL},
         "io": io,
         "provenance": [list(r) for r in graph.provenance],
+        "pruning": [dict(zip(PRUNING_COLUMNS, r)) for r in graph.pruning],
         "host_pre": [type(s).__name__ for s in graph.host_pre],
         "host_post": [type(s).__name__ for s in graph.host_post],
         "generation_seconds": round(generation_s, 3),

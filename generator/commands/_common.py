@@ -54,6 +54,9 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--board", metavar="NAME", help="board to build for (see `bitsmith boards`)")
     g.add_argument("--sparse", choices=("off", "auto"), default="off",
                    help="'auto' lowers layers with >= 50%% zero weights onto the sparse engine")
+    g.add_argument("--prune", choices=("off", "constant"), default="off",
+                   help="'constant' removes channels whose value never changes (all-zero filters, "
+                        "thresholds no accumulator crosses), exactly, and refolds")
 
 
 def output_path(path: str, what: str, protect=()) -> None:
@@ -74,7 +77,8 @@ def build_options(args) -> BuildOptions:
         raise OptionError("--input-scale needs --input-dtype")
     return BuildOptions(fold=args.fold, target_cycles=args.target_cycles, target_fps=args.target_fps,
                         clock_mhz=args.clock_mhz, input_dtype=args.input_dtype, input_scale=scale,
-                        topk=args.topk, board=args.board, sparse=args.sparse)
+                        topk=args.topk, board=args.board, sparse=args.sparse,
+                        prune=getattr(args, "prune", "off"))
 
 
 def finish(res, as_json: bool, print_summary) -> int:
