@@ -272,3 +272,32 @@ def test_a_residual_block_prunes_nothing_it_cannot_prove(tmp_path):
                     and node.thresholds.values.shape[0] > 1:
                 g = with_constant(g, node.name, 0, 0)
         check_pruned(g)
+
+
+# --------------------------------------------------------------------------- hardware
+
+@pytest.mark.verilator
+def test_pruned_rtl_equals_the_unpruned_golden_model(digits, tmp_path):
+    from bitsmith.generator.build import read_bundle, write_bundle
+    from bitsmith.generator.execute import run_verilator
+    g = digits
+    for layer, channels in (("c0", (1, 4, 6, 11)), ("c1", (0, 3, 8, 9, 17, 20, 31))):
+        for c in channels:
+            g = with_constant(g, layer, c, 0, zero_filter=c % 2 == 0)
+    pruned = prepare(g, BuildOptions(prune="constant"))
+    assert pruned.node("c0").out_channels == 12 and pruned.node("c1").out_channels == 25
+    built = write_bundle(pruned, tmp_path / "out")
+    x = inputs(g, frames=40, seed=5)
+    want = run_graph(g, x)                                   # the UNPRUNED network
+    rtl = run_verilator(tmp_path / "out", built.io, x, idle="random", backpressure="random", seed=2)
+    assert rtl.protocol_errors == 0
+    bad = np.argwhere(rtl.outputs != want)
+    assert not len(bad), f"frame {bad[0][0]}: expected {want[tuple(bad[0])]}, got {rtl.outputs[tuple(bad[0])]}"
+    steady = run_verilator(tmp_path / "out", built.io, x)
+    assert steady.cycles_per_frame == graph_cycles(pruned) == built.report["ideal_cycles_per_frame"]
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "## Pruned channels" in md
+    assert "| c1 | Conv | 16 → 12 | 32 → 25 | 0=0, 3=0, 8=0, 9=0, 17=0, 20=0, 31=0 |  |" in md
+    assert "| c0 | Conv | 1 → 1 | 16 → 12 | 1=0, 4=0, 6=0, 11=0 |  |" in md
+    back, _ = read_bundle(tmp_path / "out")
+    assert back.pruning == pruned.pruning
