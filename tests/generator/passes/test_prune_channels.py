@@ -301,3 +301,43 @@ def test_pruned_rtl_equals_the_unpruned_golden_model(digits, tmp_path):
     assert "| c0 | Conv | 1 → 1 | 16 → 12 | 1=0, 4=0, 6=0, 11=0 |  |" in md
     back, _ = read_bundle(tmp_path / "out")
     assert back.pruning == pruned.pruning
+
+
+# --------------------------------------------------------------------------- the slimmed example
+
+DIGITS_SLIM = DIGITS_CNN.parents[1] / "digits_slim" / "digits_slim.yaml"
+
+
+def test_the_slimmed_example_loses_every_switched_off_channel_and_no_label():
+    from bitsmith.generator.examples.digits_cnn.train import load_split
+    _, x, _, y = load_split()
+    plain = prepare(load_model(DIGITS_SLIM, BuildOptions()), BuildOptions())
+    pruned = prepare(load_model(DIGITS_SLIM, BuildOptions()), BuildOptions(prune="constant"))
+    assert [pruned.node(n).out_shape[2] for n in ("c0", "c1", "fc")] == [10, 20, 10]
+    assert pruned.node("fc").in_features == 80
+    want, got = run_graph(plain, x), run_graph(pruned, x)
+    np.testing.assert_array_equal(want, got)
+    assert (got.reshape(len(x), -1).argmax(axis=1) == y).mean() > 0.95
+    assert graph_cycles(pruned) == graph_cycles(plain)
+    from bitsmith.generator.build import make_report
+    before, after = make_report(plain, {}, 0.0)["estimate"], make_report(pruned, {}, 0.0)["estimate"]
+    assert after["luts"] < 0.8 * before["luts"] and after["brams"] < before["brams"]
+
+
+def test_cli_prune_option(capsys, tmp_path):
+    from bitsmith.generator.cli import main
+    x = inputs(load_model(DIGITS_SLIM, BuildOptions()), frames=20)
+    np.save(tmp_path / "x.npy", x)
+    outs = {}
+    for prune in ("off", "constant"):
+        assert main(["golden", str(DIGITS_SLIM), "--input", str(tmp_path / "x.npy"), "--output",
+                     str(tmp_path / f"{prune}.npy"), "--prune", prune]) == 0
+        outs[prune] = np.load(tmp_path / f"{prune}.npy")
+    np.testing.assert_array_equal(outs["off"], outs["constant"])
+    capsys.readouterr()
+    assert main(["build", str(DIGITS_SLIM), "-o", str(tmp_path / "o"), "--prune", "all"]) == 2
+    assert not (tmp_path / "o").exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert re.match(r"^bitsmith: error: argument --prune: invalid choice: 'all' \(choose from "
+                    r"'?off'?, '?constant'?\)$", err[-1]), err
