@@ -314,6 +314,8 @@ def test_pruned_rtl_equals_the_unpruned_golden_model(digits, tmp_path):
     assert "## Pruned channels" in md
     assert "| c1 | Conv | 16 → 12 | 32 → 25 | 0=0, 3=0, 8=0, 9=0, 17=0, 20=0, 31=0 |  |" in md
     assert "| c0 | Conv | 1 → 1 | 16 → 12 | 1=0, 4=0, 6=0, 11=0 |  |" in md
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<h2>Pruned channels</h2>" in html and "<td>16 → 12</td>" in html
     back, _ = read_bundle(tmp_path / "out")
     assert back.pruning == pruned.pruning
 
