@@ -23,15 +23,17 @@ BIG = 10 ** 6
 
 
 def with_constant(graph, layer: str, channel: int, value: int, *, zero_filter: bool = False):
-    """``graph`` with ``layer``'s output ``channel`` made the constant ``value`` (UINT2
-    thresholds all below or above every accumulator); ``zero_filter`` zeroes its weights too."""
+    """``graph`` with ``layer``'s output ``channel`` made constant: ``value`` of its
+    thresholds below every accumulator, the rest above (output ``out_scale*value +
+    out_bias``); ``zero_filter`` zeroes its weights too."""
     nodes = list(graph.nodes)
     i = [n.name for n in nodes].index(layer)
     node = nodes[i]
     rows = node.weights.shape[0] if hasattr(node, "weights") else node.in_shape[2]
     t = node.thresholds.per_channel(rows).copy()
     t[channel] = [-BIG] * value + [BIG] * (t.shape[1] - value)
-    changes = {"thresholds": Thresholds(t, node.thresholds.out_dtype)}
+    th = node.thresholds
+    changes = {"thresholds": Thresholds(t, th.out_dtype, out_scale=th.out_scale, out_bias=th.out_bias)}
     if zero_filter:
         w = node.weights.copy()
         w[channel] = 0
@@ -358,3 +360,22 @@ def test_cli_prune_option(capsys, tmp_path):
     assert len(err) == 1
     assert re.match(r"^bitsmith: error: argument --prune: invalid choice: 'all' \(choose from "
                     r"'?off'?, '?constant'?\)$", err[-1]), err
+
+
+def test_xnor_layers_of_an_onnx_network_absorb_bipolar_constants():
+    """TFC-w1a1 (BIPOLAR weights and activations, XNOR-popcount): a constant -1 or +1
+    channel moves into the next layer's popcount thresholds; the ONNX graph's foldings
+    are auto, so the resized layers are left to the folding pass."""
+    from bitsmith.generator.passes.fold import is_auto
+    g = load_model(Path(__file__).parents[2] / "models" / "TFC_1W1A.onnx", BuildOptions())
+    layers = [n.name for n in g.nodes if hasattr(n, "weights") and n.thresholds is not None
+              and n.thresholds.values.shape[0] > 1]
+    first = g.node(layers[0])
+    assert first.xnor or g.node(layers[1]).xnor
+    for c in (0, 5, 17):
+        g = with_constant(g, layers[0], c, c % 2)               # BIPOLAR -1 (c even) or +1
+    after = check_pruned(g)
+    assert after.node(layers[0]).out_features == first.out_features - 3
+    assert after.node(layers[1]).in_features == first.out_features - 3
+    assert is_auto(after.node(layers[1]))
+    assert rows(after)[layers[0]][6] == "0=-1, 5=1, 17=1"
