@@ -37,6 +37,7 @@ from .passes import run_pipeline
 from .passes.acc_widths import AccWidths
 from .passes.fold import Fold
 from .passes.insert_forks import InsertForks
+from .passes.prune_channels import PruneChannels
 from .passes.size_fifos import SizeFifos
 from .passes.shift import Shift
 from .passes.sparsify import Sparsify
@@ -91,6 +92,7 @@ class BuildOptions:
     board: str | None = None
     sparse: str = "off"
     shift: str = "off"
+    prune: str = "off"
 
     def __post_init__(self):
         if not isinstance(self.fold, (str, Path, dict)):
@@ -121,6 +123,8 @@ class BuildOptions:
             raise OptionError(f"sparse must be 'off' or 'auto', not {self.sparse!r:.80}")
         if self.shift not in ("off", "auto"):
             raise OptionError(f"shift must be 'off' or 'auto', not {self.shift!r:.80}")
+        if self.prune not in ("off", "constant"):
+            raise OptionError(f"prune must be 'off' or 'constant', not {self.prune!r:.80}")
 
     def __repr__(self) -> str:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -201,13 +205,17 @@ def check_native_options(graph: Graph, opts: BuildOptions, label: str) -> Graph:
 def build_pipeline(graph: Graph, opts: BuildOptions) -> tuple:
     """The passes :func:`prepare` runs for ``opts`` (see :mod:`bitsmith.generator.passes`).
 
+    ``--prune constant`` runs ``prune_channels`` first, on the graph as the front end
+    read it (its accumulators still unsized, its foldings as given).
+
     ``--topk`` is the ``topk`` pass for native models only: the ONNX front end (whose
     graphs carry ``provenance``) places a top-K itself, where the model's float tail ends.
     """
     fold_file = opts.fold_file()
     if fold_file is not None:
         regular_file(fold_file, "--fold", error=OptionError)
-    passes = [AccWidths()]
+    passes = [PruneChannels()] if opts.prune == "constant" else []
+    passes.append(AccWidths())
     if opts.topk is not None and not graph.provenance:
         passes.append(AppendTopK(k=opts.topk))
     if opts.sparse == "auto":
@@ -360,6 +368,10 @@ def layer_rows(graph: Graph) -> list[dict]:
     return rows
 
 
+PRUNING_COLUMNS = ("layer", "kind", "in_before", "in_after", "out_before", "out_after", "removed", "kept")
+"""Fields of a row of :attr:`Graph.pruning` (``prune_channels``), as the report names them."""
+
+
 def family_estimates(graph: Graph, stages=None) -> dict:
     """The design's estimate on each FPGA family (:mod:`bitsmith.generator.fit`) that
     can build it (SPRAM weights: the iCE40 UltraPlus only)."""
@@ -394,6 +406,7 @@ def make_report(graph: Graph, io: dict, generation_s: float, *, stages=None,
                      "units": dict(UNITS), "bram_kbit": BRAM_KBIT, "model": MODEL},
         "io": io,
         "provenance": [list(r) for r in graph.provenance],
+        "pruning": [dict(zip(PRUNING_COLUMNS, r)) for r in graph.pruning],
         "host_pre": [type(s).__name__ for s in graph.host_pre],
         "host_post": [type(s).__name__ for s in graph.host_post],
         "family_estimates": family_estimates(graph, stages),

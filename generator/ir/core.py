@@ -208,7 +208,8 @@ class Graph:
     Both are tuples of host stages (``bitsmith.generator.ir.host``); empty means identity.
     ``input_name`` names the graph input tensor. ``fifos`` holds the FIFO of every
     stream edge once the FIFO-sizing pass has run (empty before, and again after any
-    change of ``nodes``).
+    change of ``nodes``). ``pruning`` holds the per-layer rows of the ``prune_channels``
+    pass (:mod:`bitsmith.generator.passes.prune_channels`), empty when it did not run.
     """
 
     name: str
@@ -220,6 +221,7 @@ class Graph:
     provenance: tuple = ()  # (onnx node name, op_type, what it became) rows for the report
     input_name: str = "input"
     fifos: tuple[FifoEdge, ...] = ()
+    pruning: tuple = ()     # rows of the prune_channels pass for the report (see that pass)
 
     def __post_init__(self):
         nodes, prev = [], self.input_name

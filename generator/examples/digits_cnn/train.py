@@ -110,17 +110,11 @@ def _build_model():
     return Net()
 
 
-def train(epochs: int = 60, batch: int = 64):
-    """Train the net; returns (model, split)."""
+def fit(net, xt, yt, epochs: int, lr: float, *, batch: int = 64, penalty=None, after_step=None) -> None:
+    """Adam with a cosine schedule over ``epochs``; ``penalty(net)`` is added to the loss,
+    ``after_step(net)`` runs (without gradients) after each step and the weight clamp."""
     import torch
-
-    torch.manual_seed(SEED)
-    torch.set_num_threads(1)
-    x_tr, x_te, y_tr, y_te = load_split()
-    xt = torch.tensor(x_tr.transpose(0, 3, 1, 2), dtype=torch.float32)
-    yt = torch.tensor(y_tr, dtype=torch.long)
-    net = _build_model()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     gen = torch.Generator().manual_seed(SEED)
     for _ in range(epochs):
@@ -129,15 +123,37 @@ def train(epochs: int = 60, batch: int = 64):
         for start in range(0, len(order), batch):
             idx = order[start:start + batch]
             loss = torch.nn.functional.cross_entropy(net(xt[idx]), yt[idx])
+            if penalty is not None:
+                loss = loss + penalty(net)
             opt.zero_grad()
             loss.backward()
             opt.step()
             with torch.no_grad():
                 for m in (net.c0, net.c1, net.fc):
                     m.weight.clamp_(-1, 1)
+                if after_step is not None:
+                    after_step(net)
         sched.step()
     net.eval()
-    return net, (x_tr, x_te, y_tr, y_te)
+
+
+def training_data():
+    """Seeded torch set-up: ``(x_train NCHW float tensor, y_train tensor, split)``."""
+    import torch
+    torch.manual_seed(SEED)
+    torch.set_num_threads(1)
+    x_tr, x_te, y_tr, y_te = load_split()
+    xt = torch.tensor(x_tr.transpose(0, 3, 1, 2), dtype=torch.float32)
+    yt = torch.tensor(y_tr, dtype=torch.long)
+    return xt, yt, (x_tr, x_te, y_tr, y_te)
+
+
+def train(epochs: int = 60, batch: int = 64):
+    """Train the net; returns (model, split)."""
+    xt, yt, split = training_data()
+    net = _build_model()
+    fit(net, xt, yt, epochs, 1e-2, batch=batch)
+    return net, split
 
 
 def _ternary(weight) -> np.ndarray:
