@@ -16,7 +16,7 @@ from bitsmith.hw.compute.shift_mvau import term_fields
 from ..ir.shift import ShiftMatrixVector
 from ..passes.fold import _mvau_dims, fold_dims
 from . import Resources, ideal_cycles, resources, schedule_model
-from .dense import _mvau, matrix_resources, mvau_cycles
+from .dense import _mvau, matrix_logic, matrix_resources, mvau_cycles
 
 
 def shift_product_bits(node: ShiftMatrixVector) -> tuple[int, int, int]:
@@ -37,6 +37,14 @@ def shift_mvau_resources(node: ShiftMatrixVector) -> Resources:
     code_bits, lane, product_bits = shift_product_bits(node)
     return matrix_resources(node, product_luts=node.pe * node.simd * lane, dsps=0, code_bits=code_bits,
                             product_bits=product_bits)
+
+
+def shift_mvau_logic(node: ShiftMatrixVector) -> Resources:
+    """:func:`shift_mvau_resources` without the memories (the per-family estimates count
+    those from the unit's memory inventory)."""
+    code_bits, lane, product_bits = shift_product_bits(node)
+    return matrix_logic(node, product_luts=node.pe * node.simd * lane, dsps=0, code_bits=code_bits,
+                        product_bits=product_bits)
 
 
 ideal_cycles(ShiftMatrixVector)(mvau_cycles)

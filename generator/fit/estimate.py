@@ -14,6 +14,8 @@ from ..estimate import node_resources
 from ..estimate.dense import mvau_control_luts, mvau_logic
 from ..estimate import Resources
 from ..ir import Graph, MatrixVector
+from ..estimate.shift import shift_mvau_logic
+from ..ir.shift import ShiftMatrixVector
 from ..ir.sparse import SparseMatrixVector
 from .family import SPARSE_FF_SCALE, Family, MemoryCost, family_of, map_memory
 from .memories import MemoryShape, stage_memories
@@ -65,6 +67,8 @@ def logic_features(node) -> dict[str, float]:
 def logic_resources(node):
     """A node's logic without the memories the inventory counts (the matrix-vector unit
     apart; other kinds keep their whole analytical estimate, block RAMs aside)."""
+    if isinstance(node, ShiftMatrixVector):
+        return shift_mvau_logic(node)
     if isinstance(node, MatrixVector):
         return mvau_logic(node)
     if isinstance(node, SparseMatrixVector):

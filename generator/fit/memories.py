@@ -16,6 +16,7 @@ import numpy as np
 from typing import Callable
 
 from bitsmith.hw.compute.mvau import MVAU, weight_bank_depth
+from bitsmith.hw.compute.shift_mvau import ShiftMVAU
 from bitsmith.hw.compute.threshold_unit import ThresholdTable
 from bitsmith.hw.compute.thresholds import Thresholding
 from bitsmith.hw.compute.sliding_window import SlidingWindow
@@ -95,6 +96,7 @@ def threshold_memories(table: ThresholdTable | None, owner: str) -> list[MemoryS
     return [_sync(live_bits(codes, table.bits), table.folds, "rom", f"{owner} thresholds")]
 
 
+@inventory(ShiftMVAU)
 @inventory(MVAU)
 def mvau_memories(unit: MVAU, name: str) -> list[MemoryShape]:
     """Weight ROM banks (:func:`weight_bank_depth` words each; a single word is a

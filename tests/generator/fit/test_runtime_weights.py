@@ -44,3 +44,14 @@ def test_digits_with_run_time_weights_in_the_amaranth_simulator():
     run = run_amaranth(graph, x)
     assert compare(run_graph(graph, x), run.outputs) == []
     assert run.cycles_per_frame == graph_cycles(graph)
+
+
+def test_shift_layer_with_run_time_weights_in_the_amaranth_simulator():
+    """The shift MVAU (engines) loads its term codes and per-PE counts at run time too."""
+    graph = spram_variant(graph_of(ROOT / "generator" / "examples" / "digits_shift" / "digits_shift.yaml",
+                                   target_cycles=256))
+    assert type(graph.nodes[0]).__name__ == "ShiftMatrixVector" and graph.nodes[0].weight_memory == "spram"
+    x = random_frames(graph, 3, seed=2)
+    run = run_amaranth(graph, x)
+    assert compare(run_graph(graph, x), run.outputs) == []
+    assert run.cycles_per_frame == graph_cycles(graph)
