@@ -191,7 +191,7 @@ def thresholds_resources(node: MultiThreshold) -> Resources:
 
 @resources(LabelSelect)
 def label_select_resources(node: LabelSelect) -> Resources:
-    value_bits = smallest_dtype(*node.key_range).bitwidth()
+    value_bits = smallest_dtype(*node.key_range).bitwidth() if node.keyed else node.in_dtype.bitwidth()
     bits = value_bits + node.out_dtype.bitwidth()
     # keys: a constant multiply-add per element (about one adder of the key width)
     keys = node.pe * value_bits * 2 if node.keyed else 0

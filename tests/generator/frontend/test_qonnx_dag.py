@@ -328,3 +328,21 @@ def test_resize_linear_refused(tmp_path):
                  r"^node 'Resize_\d+' \(Resize\): only nearest-neighbour upsampling by integer factors is supported "
                  r"\(mode 'nearest' with asymmetric/floor or half_pixel coordinates\), not mode 'linear' with "
                  r"'half_pixel'/'round_prefer_floor'$")
+
+
+@pytest.mark.parametrize("side, ok", [(8, True), (32, False)])
+def test_wide_pool_sum_into_matrix_layer(tmp_path, side, ok):
+    # a global pool's sum feeds the matrix layer directly: up to 16 bits it multiplies there
+    # (UINT14 for 8x8 of UINT8), wider is refused with the remedy
+    rng = np.random.default_rng(16)
+    net = Net((1, 3, side, side)).quant(0.25, 8, signed=0)
+    net.op("GlobalAveragePool").op("Flatten", axis=1)
+    net.op("MatMul", net.weight(rand_weights(rng, (3, 4)), 0.5, bits=4))
+    path = net.save(tmp_path / "wide.onnx")
+    if ok:
+        graph, _ = check_model(path, frames(net.in_shape) + 2)
+        assert graph.nodes[1].in_dtype.name == "UINT14"
+    else:
+        expect_error(path, r"^layer 'MVAU0' \(MatrixVector, from ONNX node 'MatMul_\d+'\): input datatype UINT18 is "
+                           r"wider than the 16 bits a matrix layer multiplies; requantize it first \(a threshold "
+                           r"layer\)$")
