@@ -129,7 +129,7 @@ def test_other_op_errors(tmp_path, rng):
          "net.yaml: layer 'r': the body gives shape (3, 3, 3), the add needs the input shape (6, 6, 3)"),
         ({"name": "r", "op": "residual", "body": [{"name": "x", "op": "fft"}]},
          "net.yaml: layer 'r': body layer 'x': unknown op 'fft' (supported: add, avgpool, avgpool1d, concat, conv, "
-         "conv1d, dense, depthwise, depthwise1d, fork, global_pool, maxpool, maxpool1d, "),
+         "conv1d, dense, depthwise, depthwise1d, fork, global_pool, hashed_dense, maxpool, maxpool1d, "),
     ]
     arrays = {"c_w": rng.integers(-2, 2, size=(4, 3, 3, 3))}
     for layer, msg in cases:
