@@ -153,7 +153,7 @@ def run_amaranth(graph: Graph, x: np.ndarray, *, waves: Waves | None = None) -> 
     # behaviour, loaded by the same frames (whose outputs are dropped)
     graph = graph.replace(nodes=tuple(
         n.replace(weight_memory="ram") if getattr(n, "weight_memory", "rom") == "spram" else n
-        for n in graph.nodes))
+        for n in graph.nodes), fifos=graph.fifos)    # same stages: the sized FIFOs stay
     pre = preload_frames(graph)
     skip = 0 if pre is None else len(pre)
     if skip:
