@@ -11,8 +11,8 @@ from qonnx.core.datatype import DataType
 from bitsmith.hw.compute.hashed_mvau import MAX_BUCKET_BITS, virtual_weights
 
 from ..errors import ModelError
-from .core import Node, Shape3, Thresholds, register, values_fit
-from .dense import _check_fold, accumulator_range, check_matrix_dtypes, matrix_out_dtype, MatrixVector
+from .core import Node, Thresholds, register, values_fit
+from .dense import _check_fold, accumulator_range, check_matrix_dtypes, MatrixVector
 
 
 @register
@@ -49,15 +49,8 @@ class HashedMatrixVector(Node):
         """The virtual ``(out_features, in_features)`` matrix."""
         return virtual_weights(self.values, self.out_features, self.in_features, self.seed)
 
-    @property
-    def out_shape(self) -> Shape3:
-        h, w, _ = self.in_shape
-        return (h, w, self.out_features)
-
-    @property
-    def out_dtype(self) -> DataType:
-        return matrix_out_dtype(self)
-
+    out_shape = MatrixVector.out_shape
+    out_dtype = MatrixVector.out_dtype
     minimal_acc_dtype = staticmethod(MatrixVector.minimal_acc_dtype)
     cycles_per_vector = MatrixVector.cycles_per_vector
 
