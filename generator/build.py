@@ -449,13 +449,16 @@ class BuildResult:
                           luts=r["estimate"]["luts"], synth=self.synth)
 
 
-def write_bundle(graph: Graph, out_dir: Path, *, progress=None, protect=(), fit: dict | None = None) -> BuildResult:
+def write_bundle(graph: Graph, out_dir: Path, *, progress=None, protect=(), fit: dict | None = None,
+                 verilog_cache: bool = True) -> BuildResult:
     """Elaborate ``graph`` and write the whole OUT/ bundle atomically.
 
     ``out_dir`` is replaced only when it holds exactly an earlier bitsmith build, never
     when it is or contains one of the paths in ``protect`` (the command's inputs) or their
     folders (see :mod:`bitsmith.generator.outdir`). ``fit`` (from :func:`fit_to_board`)
-    goes into the report.
+    goes into the report. The Verilog comes from :mod:`bitsmith.generator.verilog_cache`
+    when the same graph was converted before by the same code (``verilog_cache=False``:
+    always convert).
     """
     from .report import write_report
     out_dir = Path(out_dir)
@@ -468,14 +471,17 @@ def write_bundle(graph: Graph, out_dir: Path, *, progress=None, protect=(), fit:
     check_hardware(graph)           # with the netlist's FIFOs
     elab = elaborate(graph)
     step("emitting Verilog")
-    verilog_text = emit_verilog(elab.top, graph.name)
+    from .verilog_cache import cached_verilog
+    graph_json = dump_graph(graph)
+    verilog_text = cached_verilog(graph_json, lambda: emit_verilog(elab.top, graph.name),
+                                  use_cache=verilog_cache, top=elab)
     from .fit.preload import PRELOAD_FILE, preload_frames
     preload = preload_frames(graph)
     if preload is not None:
         elab.io["preload_frames"] = len(preload)
     report = make_report(graph, elab.io, time.perf_counter() - start, stages=elab.stages,
                          fit=fit)
-    design = {"format": FORMAT, "graph": dump_graph(graph), "io": elab.io,
+    design = {"format": FORMAT, "graph": graph_json, "io": elab.io,
               "ideal_cycles_per_frame": report["ideal_cycles_per_frame"], "layers": report["layers"]}
     with staging(out_dir, protect) as tmp:
         (tmp / "rtl").mkdir()

@@ -8,6 +8,10 @@ local database; use it to hunt for bugs, then pin what it finds as a regression 
 
 As a package-level conftest this also puts the repository root on ``sys.path``, so
 test modules can share helpers as ``tests.<package>.<module>``.
+
+The cache of generated Verilog (``bitsmith.generator.verilog_cache``) is off for the
+whole suite, subprocesses included: tests patch lowering code in-process, which the
+cache key cannot see. tests/generator/test_verilog_cache.py turns it on where it tests it.
 """
 
 from __future__ import annotations
@@ -23,3 +27,4 @@ settings.register_profile(
     "explore", max_examples=1000, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+os.environ["BITSMITH_VERILOG_CACHE"] = "off"
