@@ -17,8 +17,9 @@ function of
 wrote when the entry was made, and tests check that they equal a fresh conversion.
 ``BITSMITH_VERILOG_CACHE=off`` disables it; ``bitsmith bench`` always converts (its
 generation figures are cold ones), and so does the test suite (``tests/conftest.py``):
-code patched in the running process (a test's ``monkeypatch``) is not part of the key. Entries are never evicted: delete the folder to
-reclaim the space (about the size of the Verilog of each distinct design built).
+code patched in the running process (a test's ``monkeypatch``) is not part of the key.
+Entries are never evicted: delete the folder to reclaim the space (about the size of the
+Verilog of each distinct design built).
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ def cached_verilog(graph_json: dict, convert: Callable[[], str], *, use_cache: b
         mark_used(top)
         return text
     text = convert()
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:16]}-", suffix=".v", dir=path.parent)
@@ -142,4 +144,6 @@ def cached_verilog(graph_json: dict, convert: Callable[[], str], *, use_cache: b
         os.replace(tmp, path)            # atomic: a reader sees the whole entry or none
     except OSError as error:             # a read-only or full disk costs speed, not the build
         log.warning("cannot store generated Verilog in %s: %s", path.parent, error)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
     return text

@@ -70,8 +70,8 @@ def print_tables(res) -> None:
     from ..estimate import UNITS
     console = Console(width=None if sys.stdout.isatty() else 132)
     table = Table(title="bitsmith bench: measured on this machine (wall times vary, cycle counts do not)",
-                  caption="gen. s: model -> Verilog bundle, cold (wall / CPU incl. Yosys); sim Mcycles/s: wall / CPU (harness "
-                          "and packing); c/f: cycles per frame, ideal = folding bound, "
+                  caption="gen. s: model -> Verilog bundle, cold (wall / CPU incl. Yosys); sim Mcycles/s: "
+                          "wall / CPU (harness and packing); c/f: cycles per frame, ideal = folding bound, "
                           "measured = Verilator steady state")
     for col in ("network", "gen. s", "ideal c/f", "measured c/f", "ratio", "RTL == golden",
                 "frames", "sim frames/s", "sim Mcycles/s", "golden frames/s", f"est. {UNITS['luts']}",

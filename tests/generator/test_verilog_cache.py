@@ -119,3 +119,13 @@ def test_bench_generation_is_cold(cache_on, monkeypatch, tmp_path):
         result = bench.bench_network(net, tmp_path / out, boards=(), frames=3, progress=lambda m: None)
         assert result.status == "ok"
     assert calls == [False, False] and cache_on == ["tiny", "tiny"]
+
+
+def test_an_unwritable_cache_costs_speed_not_the_build(cache_on, monkeypatch, tmp_path, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("BITSMITH_CACHE", str(blocker))       # .../not-a-folder/verilog cannot exist
+    result = write_bundle(tiny_graph(), tmp_path / "a")
+    assert cache_on == ["tiny"]
+    assert verilog_of(result) == verilog_of(write_bundle(tiny_graph(), tmp_path / "b", verilog_cache=False))
+    assert any(r.message.startswith("cannot store generated Verilog in ") for r in caplog.records)
