@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 from qonnx.core.datatype import DataType
@@ -37,7 +38,7 @@ from qonnx.core.datatype import DataType
 from ..errors import FoldingError, ModelError
 from .conv import Conv
 from .core import register, smallest_dtype
-from .dense import _check_fold, accumulator_range, MAX_INPUT_BITS, MAX_WEIGHT_BITS
+from .dense import _check_fold, accumulator_range, MAX_INPUT_BITS, MAX_WEIGHT_BITS, MultiThreshold
 
 BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.int64)
 """Input transform ``B^T`` (4x4, entries 0/±1)."""
@@ -141,6 +142,21 @@ class WinogradConv(Conv):
         oh, ow = self.out_hw
         return pt, pl, pb + oh % 2, pr + ow % 2
 
+    def tile_window(self) -> SimpleNamespace:
+        """The 4x4, stride-2 patch walk as a window layer (``name``, ``in_shape``,
+        ``in_dtype``, ``kernel``, ``stride``, ``padding``): what the sliding-window unit,
+        its estimate and its schedule model take."""
+        return SimpleNamespace(name=self.name, in_shape=tuple(self.in_shape), in_dtype=self.in_dtype,
+                               kernel=(4, 4), stride=(2, 2), padding=self.tile_padding)
+
+    def thresholds_node(self) -> MultiThreshold | None:
+        """The layer's thresholds as the stand-alone activation after the output
+        transform (``<name>_thr``), or None."""
+        if self.thresholds is None:
+            return None
+        return MultiThreshold(name=f"{self.name}_thr", in_shape=self.out_shape, in_dtype=self.acc_dtype,
+                              thresholds=self.thresholds, pe=self.pe)
+
     def transformed_weights(self) -> np.ndarray:
         """``(16, OC, IC)`` integer ``U = 4 G g G^T`` (:func:`transform_weights`)."""
         return transform_weights(self.weights)
@@ -161,16 +177,11 @@ class WinogradConv(Conv):
 
     @property
     def m_dtype(self) -> DataType:
-        """Accumulator of the elementwise products summed over input channels, from the
-        actual transformed weights and each position's input range."""
-        u = self.transformed_weights()
-        vlo, vhi = self.v_ranges()
-        lo = hi = 0
-        for t in range(POSITIONS):
-            a, b = u[t] * int(vlo[t]), u[t] * int(vhi[t])
-            lo = min(lo, int(np.minimum(a, b).sum(axis=1).min()))
-            hi = max(hi, int(np.maximum(a, b).sum(axis=1).max()))
-        return smallest_dtype(lo, hi)
+        """Accumulator of the elementwise products summed over input channels: the matrix
+        unit's rule (:func:`~.dense.accumulator_range`) for the transformed weights over
+        inputs of :attr:`v_dtype`."""
+        u = self.transformed_weights().reshape(-1, self.in_channels)
+        return smallest_dtype(*accumulator_range(u, self.u_dtype, self.v_dtype))
 
     @property
     def y_dtype(self) -> DataType:

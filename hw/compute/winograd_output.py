@@ -31,7 +31,8 @@ class WinogradOutput(wiring.Component):
     raster order, cropping the odd last row and column.
 
     ``Y`` is computed modulo ``2**y_bits``, which is exact whenever the true ``Y`` fits
-    ``y_dtype``: only additions and subtractions happen, so wrap-around cancels. Each
+    ``y_dtype``: only additions and subtractions happen, so wrap-around cancels (the
+    products ``M`` may even be wider than ``Y``: they enter modulo ``2**y_bits`` too). Each
     ``M`` word updates the four ``Y`` of its channels at once (a read-modify-write of a
     small memory of ``OC/PE`` words, read-during-write transparent). At a tile's last
     position the four rescaled outputs go to four re-order memories, one per tile
@@ -51,7 +52,8 @@ class WinogradOutput(wiring.Component):
     y_dtype : DataType
         Signed type holding every ``Y`` (the caller proves it: ``WinogradConv.y_dtype``).
     out_dtype : DataType
-        Type of the outputs ``Y >> 2`` (the direct accumulator's).
+        Type of the outputs ``Y >> 2`` (the direct accumulator's; unsigned when the
+        caller knows every output is non-negative).
 
     Members
     -------
@@ -85,15 +87,14 @@ class WinogradOutput(wiring.Component):
             raise ValueError(f"pe must divide channels={self.channels}, not {pe!r}")
         for name, dt in (("in_dtype", in_dtype), ("y_dtype", y_dtype), ("out_dtype", out_dtype)):
             check_dtype(name, dt)
-            if is_bipolar(dt) or not dt.signed():
+            if is_bipolar(dt) or (name != "out_dtype" and not dt.signed()):
                 raise ValueError(f"{name} must be a signed integer type, not {dt.name}")
         self.in_dtype, self.y_dtype, self.out_dtype = in_dtype, y_dtype, out_dtype
-        if y_dtype.bitwidth() < in_dtype.bitwidth():
-            raise ValueError(f"y_dtype must be at least as wide as in_dtype ({in_dtype.name}), "
-                             f"not {y_dtype.name}")
-        if out_dtype.bitwidth() < y_dtype.bitwidth() - SCALE_SHIFT:
-            raise ValueError(f"out_dtype must hold y_dtype >> {SCALE_SHIFT} "
-                             f"({y_dtype.bitwidth() - SCALE_SHIFT} bits), not {out_dtype.name}")
+        # an unsigned output holds only non-negative Y >> 2: one bit less than a signed one
+        need = y_dtype.bitwidth() - SCALE_SHIFT - (0 if out_dtype.signed() else 1)
+        if out_dtype.bitwidth() < need:
+            raise ValueError(f"out_dtype must hold y_dtype >> {SCALE_SHIFT} ({need} bits), "
+                             f"not {out_dtype.name}")
         self.nf = self.channels // self.pe
         self.in_bits, self.y_bits = in_dtype.bitwidth(), y_dtype.bitwidth()
         self.out_bits = out_dtype.bitwidth()

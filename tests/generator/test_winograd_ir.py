@@ -117,9 +117,10 @@ def test_widths_hold_every_intermediate():
     vlo, vhi = node.v_ranges()
     assert (vlo.min(), vhi.max()) == (-32, 30)            # 4 x -8; 2 x 7 - 2 x -8
     assert node.v_dtype.name == "INT6"
-    # M reaches its bound's sign pattern: per t, the worst case is inside m_dtype
+    # M: every position's products over the whole V range fit m_dtype
+    vdt = node.v_dtype
     for t in range(16):
-        a, b = u[t] * int(vlo[t]), u[t] * int(vhi[t])
+        a, b = u[t] * int(vdt.min()), u[t] * int(vdt.max())
         assert np.minimum(a, b).sum(1).min() >= node.m_dtype.min()
         assert np.maximum(a, b).sum(1).max() <= node.m_dtype.max()
     acc = node.acc_dtype                                  # the narrowest: 4x needs 2 more bits

@@ -92,7 +92,8 @@ def make(**changes):
                                       "and column to crop, not (2, 4)"),
     (dict(pe=3), ValueError, "pe must divide channels=4, not 3"),
     (dict(in_dtype=DT["UINT8"]), ValueError, "in_dtype must be a signed integer type, not UINT8"),
-    (dict(y_dtype=DT["INT6"]), ValueError, "y_dtype must be at least as wide as in_dtype (INT8), not INT6"),
+    (dict(y_dtype=DT["UINT12"]), ValueError, "y_dtype must be a signed integer type, not UINT12"),
+    (dict(out_dtype=DT["UINT8"]), ValueError, "out_dtype must hold y_dtype >> 2 (9 bits), not UINT8"),
     (dict(out_dtype=DT["INT9"]), ValueError, "out_dtype must hold y_dtype >> 2 (10 bits), not INT9"),
     (dict(tiles=(2,)), TypeError, "tiles must be (TH, TW), not (2,)"),
 ])
