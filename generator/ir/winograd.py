@@ -38,7 +38,7 @@ from qonnx.core.datatype import DataType
 from ..errors import FoldingError, ModelError
 from .conv import Conv
 from .core import register, smallest_dtype
-from .dense import _check_fold, accumulator_range, MAX_INPUT_BITS, MAX_WEIGHT_BITS, MultiThreshold
+from .dense import _check_fold, accumulator_range, MAX_INPUT_BITS, MultiThreshold
 
 BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.int64)
 """Input transform ``B^T`` (4x4, entries 0/±1)."""
@@ -51,6 +51,10 @@ AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.int64)
 
 POSITIONS = 16
 """Transform positions per tile (4x4)."""
+
+MAX_U_BITS = 12
+"""Widest transformed weight: weights of at most 8 bits (the matrix layers' limit) give
+``|U| <= 9 * 128``; the Winograd matrix unit takes up to 16."""
 
 SCALE_SHIFT = 2
 """``Y = 4 * direct``: the exact rescale is an arithmetic shift right by 2."""
@@ -89,10 +93,6 @@ def winograd_refusal(node: Conv) -> str | None:
         if dt.bitwidth() < 2:
             return (f"{what} of 1 bit ({dt.name}) run on XNOR/AND gates, which a transform "
                     f"with products of several bits would not save")
-    u_dt = _u_dtype(node.weights)
-    if u_dt.bitwidth() > MAX_WEIGHT_BITS:
-        return (f"the transformed weights 4*G g G^T need {u_dt.name}, wider than the "
-                f"{MAX_WEIGHT_BITS} bits a matrix unit multiplies")
     v_dt = _v_dtype(node.in_dtype)
     if v_dt.bitwidth() > MAX_INPUT_BITS:
         return (f"the transformed inputs B^T d B need {v_dt.name}, wider than the "
@@ -122,8 +122,8 @@ class WinogradConv(Conv):
     same PE and SIMD.
 
     Refused (:func:`winograd_refusal`, one line): depthwise, a kernel other than 3x3, a
-    stride other than 1, 1-bit weights or inputs (XNOR/AND units), transformed weights
-    wider than 8 bits or transformed inputs wider than 16.
+    stride other than 1, 1-bit weights or inputs (XNOR/AND units), transformed inputs wider
+    than 16 bits (inputs of 15 bits or more).
     """
 
     kind = "winograd_conv"

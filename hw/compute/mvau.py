@@ -127,7 +127,7 @@ class MVAU(wiring.Component):
                  out_dtype: BaseDataType | None = None, out_scale: int = 1, out_bias: int = 0,
                  weight_memory: str = "rom"):
         w = check_int_array("weights", weights, 2)
-        self.weight_dtype = check_dtype("weight_dtype", weight_dtype, max_bits=8)
+        self.weight_dtype = check_dtype("weight_dtype", weight_dtype, max_bits=self.max_weight_bits)
         self.in_dtype = check_dtype("in_dtype", in_dtype, max_bits=MAX_INPUT_BITS)
         self.acc_dtype = check_dtype("acc_dtype", acc_dtype)
         self.mh, self.mw = (int(d) for d in w.shape)
@@ -221,6 +221,9 @@ class MVAU(wiring.Component):
 
     #: Bits per PE stored after the weight codes of a ROM word (see :meth:`word_extra`).
     extra_bits = 0
+
+    #: Widest weight datatype (16 for the Winograd unit's transformed weights).
+    max_weight_bits = 8
 
     #: Weight matrices the ROM holds, used in turn for consecutive vectors (set ``k`` at
     #: addresses ``k*NF*SF ..``); 1 here, 16 for the Winograd unit's transform positions.

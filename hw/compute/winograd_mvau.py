@@ -31,7 +31,8 @@ class WinogradMVAU(MVAU):
     weights : numpy.ndarray
         ``(16, OC, IC)`` integer transformed weights of ``weight_dtype``.
     weight_dtype : DataType
-        Integer type of at most 8 bits holding every weight (not BIPOLAR).
+        Integer type of at most 16 bits holding every weight (not BIPOLAR): the transform
+        widens 8-bit weights to at most 12 bits, one 18x18 DSP product with the inputs.
     in_dtype : DataType
         Type of the transformed inputs, at most 16 bits.
     acc_dtype : DataType
@@ -55,6 +56,7 @@ class WinogradMVAU(MVAU):
     """
 
     weight_sets = POSITIONS
+    max_weight_bits = 16
 
     def __init__(self, *, weights: np.ndarray, weight_dtype: BaseDataType, in_dtype: BaseDataType,
                  acc_dtype: BaseDataType, pe: int, simd: int):

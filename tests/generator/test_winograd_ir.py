@@ -13,7 +13,7 @@ from qonnx.core.datatype import DataType
 from bitsmith.generator.errors import FoldingError, ModelError
 from bitsmith.generator.ir import Thresholds
 from bitsmith.generator.ir.conv import Conv
-from bitsmith.generator.ir.winograd import (AT, BT, G2, INPUT_TRANSFORM, OUTPUT_TRANSFORM,
+from bitsmith.generator.ir.winograd import (AT, BT, G2, INPUT_TRANSFORM, MAX_U_BITS, OUTPUT_TRANSFORM,
                                             WinogradConv, transform_weights, winograd_refusal)
 from bitsmith.sim.golden import run_node
 from bitsmith.sim.golden.winograd import winograd_accumulator
@@ -146,8 +146,6 @@ def test_tiles_and_cycles():
                                    r"transform with products of several bits would not save"),
     (dict(in_dtype="BINARY"), r"inputs of 1 bit \(BINARY\) run on XNOR/AND gates, which a "
                               r"transform with products of several bits would not save"),
-    (dict(weight_dtype="INT8"), r"the transformed weights 4\*G g G\^T need INT12, wider than the "
-                                r"8 bits a matrix unit multiplies"),
     (dict(in_dtype="INT16"), r"the transformed inputs B\^T d B need INT18, wider than the 16 bits "
                              r"a matrix unit multiplies"),
 ])
@@ -158,9 +156,7 @@ def test_refusals(change, message):
     wdt = DT[change.get("weight_dtype", "INT4")]
     xdt = DT[change.get("in_dtype", "UINT4")]
     ic = 4
-    if wdt.name == "INT8":
-        wts = np.full((4, *kernel, ic), -128)
-    elif wdt.name == "BIPOLAR":
+    if wdt.name == "BIPOLAR":
         wts = rng.choice([-1, 1], size=(4, *kernel, ic))
     else:
         wts = values(rng, wdt, (ic if depthwise else 4, *kernel, 1 if depthwise else ic))
@@ -173,13 +169,15 @@ def test_refusals(change, message):
         WinogradConv.from_conv(conv).check()
 
 
-def test_int8_weights_that_fit_are_accepted():
-    """The 8-bit limit is on the transformed values, so small INT8 weights still qualify."""
+def test_int8_weights_transform_to_at_most_12_bits():
+    """Full-range INT8 weights: U needs INT12 (|U| <= 9*128), still bit-exact."""
     rng = np.random.default_rng(3)
-    wts = rng.integers(-14, 15, size=(2, 3, 3, 3))
-    node = make(rng, wdt="INT8", weights=wts)
-    assert node.u_dtype.bitwidth() <= 8
+    wts = rng.integers(-128, 128, size=(2, 3, 3, 3))
+    wts[0] = -128
+    node = make(rng, wdt="INT8", xdt="UINT8", weights=wts)
+    assert node.u_dtype.name == "INT12" and MAX_U_BITS == 12
     x = values(rng, node.in_dtype, (2, *node.in_shape))
+    x[0] = 255
     np.testing.assert_array_equal(run_node(node, x), run_node(direct(node), x))
 
 

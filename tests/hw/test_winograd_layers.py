@@ -30,6 +30,7 @@ LAYERS = [
     dict(in_shape=(5, 7, 4), oc=4, pad=(1, 1, 1, 1), pe=2, simd=2),          # odd H and W: crop
     dict(in_shape=(6, 5, 3), oc=2, pad=(0, 0, 0, 0), thr=False, wdt="INT4", xdt="INT4"),
     dict(in_shape=(4, 4, 2), oc=4, pad=(2, 1, 0, 2), pe=4, simd=2, xdt="UINT8"),
+    dict(in_shape=(4, 6, 3), oc=2, pad=(1, 1, 1, 1), pe=2, simd=3, wdt="INT8", xdt="UINT8"),
 ]
 MATRIX = [(i, b) for i in PATTERNS for b in PATTERNS]
 

@@ -16,20 +16,21 @@ from tests.hw.util import PATTERNS, assert_rejects, run_stream
 DT = DataType
 
 
-def build(oc, ic, pe, simd, tiles=2, xdt="INT6", seed=0):
+def build(oc, ic, pe, simd, tiles=2, xdt="INT6", seed=0, wdt="INT8"):
     rng = np.random.default_rng(seed)
-    u = rng.integers(-72, 73, size=(16, oc, ic))
+    wdt = DT[wdt]
+    u = rng.integers(int(wdt.min()), int(wdt.max()) + 1, size=(16, oc, ic))
     xdt = DT[xdt]
     x = random_values(rng, xdt, (16 * tiles, ic))
     a, b = u * int(xdt.min()), u * int(xdt.max())
     acc = smallest_dtype(int(np.minimum(a, b).sum(2).min()), int(np.maximum(a, b).sum(2).max()))
-    dut = WinogradMVAU(weights=u, weight_dtype=DT["INT8"], in_dtype=xdt, acc_dtype=acc, pe=pe, simd=simd)
+    dut = WinogradMVAU(weights=u, weight_dtype=wdt, in_dtype=xdt, acc_dtype=acc, pe=pe, simd=simd)
     expected = np.stack([u[k % 16] @ x[k] for k in range(len(x))])
     return dut, x, expected
 
 
-def check(oc, ic, pe, simd, idle="none", backpressure="none", seed=0):
-    dut, x, expected = build(oc, ic, pe, simd, seed=seed)
+def check(oc, ic, pe, simd, idle="none", backpressure="none", seed=0, **kw):
+    dut, x, expected = build(oc, ic, pe, simd, seed=seed, **kw)
     src, cap = run_stream(dut, pack(x, dut.in_dtype, simd), len(x) * oc // pe, idle=idle,
                           backpressure=backpressure, seed=seed)
     got = unpack(cap.words, dut.out_dtype, pe).reshape(len(x), oc)
@@ -58,6 +59,11 @@ def test_winograd_mvau_cycles(fold):
     assert src == [v * nf * sf + s for v in range(vectors) for s in range(sf)]
     assert cap.cycles == [v * nf * sf + n * sf + sf - 1 + dut.latency
                           for v in range(vectors) for n in range(nf)]
+
+
+def test_winograd_mvau_12_bit_weights():
+    """Transformed 8-bit weights (INT12) by transformed 8-bit inputs (INT11)."""
+    check(4, 6, 2, 3, "random", "random", seed=5, wdt="INT12", xdt="INT11")
 
 
 def make(**changes):
