@@ -5,7 +5,7 @@ the same cycles per frame.
 stride 1, zero padding 1 (8x8 outputs), INT8 weights (seeded), raw accumulator out.
 ``engine="direct"``: the sliding window and the integer MVAU at PE = 3, SIMD = 12 (36
 product lanes, 8x8-bit); ``engine="winograd"``: F(2x2, 3x3) at PE = SIMD = 4 (16 lanes,
-12-bit transformed weights by 11-bit transformed inputs). Both take
+11-bit transformed weights -- these weights' ``4 G g G^T`` -- by 11-bit transformed inputs). Both take
 ``64 * 9 * 12 * 12 / 36 = 16 * 16 * 12 * 12 / 16 = 2304`` cycles per frame. ``bitsmith
 bench --networks conv3x3-direct,conv3x3-winograd`` synthesises both.
 """

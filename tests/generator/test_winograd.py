@@ -126,3 +126,36 @@ def test_verilator_equals_golden_at_the_ideal_rate(tmp_path, backpressure):
     assert res.passed, res.details
     if backpressure == "none":
         assert res.cycles_per_frame == res.ideal_cycles_per_frame
+
+
+def test_cli_golden_with_winograd_auto_equals_direct(tmp_path):
+    from bitsmith.generator.cli import main
+    path = net(tmp_path)
+    x = np.random.default_rng(4).integers(0, 8, size=(2, 8, 8, 8))
+    np.save(tmp_path / "x.npy", x)
+    outs = []
+    for flags in (["--winograd", "auto"], ["--winograd", "off"]):
+        out = tmp_path / f"y{len(outs)}.npy"
+        assert main(["golden", str(path), "--input", str(tmp_path / "x.npy"), "--output", str(out),
+                     "--target-cycles", "256", *flags]) == 0
+        outs.append(np.load(out))
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_cli_refuses_winograd_on(capsys):
+    """``on`` is per layer (native ``winograd: on``); the command line takes off|auto."""
+    from bitsmith.generator.cli import main
+    assert main(["golden", "m.yaml", "--input", "x.npy", "--output", "y.npy", "--winograd", "on"]) == 2
+    assert "--winograd" in capsys.readouterr().err
+
+
+def test_bench_pair_same_cycles_fewer_lanes():
+    from bitsmith.generator.examples.winograd_layer import winograd_layer_graph
+    graphs = {e: prepare(winograd_layer_graph(e), BuildOptions()) for e in ("direct", "winograd")}
+    d, w = (graphs[e].nodes[0] for e in ("direct", "winograd"))
+    assert type(d) is Conv and isinstance(w, WinogradConv)
+    assert graph_cycles(graphs["direct"]) == graph_cycles(graphs["winograd"]) == 2304
+    assert (d.pe * d.simd, w.pe * w.simd) == (36, 16)
+    assert (w.u_dtype.name, w.v_dtype.name) == ("INT11", "INT11")     # these weights: |U| <= 1024
+    x = np.random.default_rng(0).integers(0, 256, size=(2, 8, 8, 12))
+    np.testing.assert_array_equal(run_graph(graphs["direct"], x), run_graph(graphs["winograd"], x))
