@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -16,6 +16,14 @@ __all__ = ["WinogradInput", "ROW_TERMS"]
 #: Row ``i`` of ``B^T`` as its two non-zero terms ``(r_a, sign_a, r_b, sign_b)``, with
 #: ``r_a`` in {0, 1} and ``r_b`` in {2, 3} (so each term comes from its own memory half).
 ROW_TERMS = ((0, 1, 2, -1), (1, 1, 2, 1), (1, -1, 2, 1), (1, 1, 3, -1))
+
+
+def _address(slot: Value, offset: Value, words: int) -> Value:
+    """``slot * words + offset``: bit concatenation when ``words`` is a power of two, else
+    a table of the 8 slot bases (a constant ``$mul`` would become a DSP block in Yosys)."""
+    if words & (words - 1) == 0:
+        return Cat(offset, slot) if words > 1 else slot
+    return Array(Const(k * words, (8 * words - 1).bit_length()) for k in range(8))[slot] + offset
 
 
 class WinogradInput(wiring.Component):
@@ -102,8 +110,7 @@ class WinogradInput(wiring.Component):
         took = self.i.valid & self.i.ready
         r, c = w_pos[2:4], w_pos[0:2]
         w_addr = Signal(range(depth), name="w_addr")
-        m.d.comb += w_addr.eq(Cat(w_sf, Cat(c[0], r[0], w_buf)) if sf_n & (sf_n - 1) == 0
-                              else (Cat(c[0], r[0], w_buf) * sf_n + w_sf))
+        m.d.comb += w_addr.eq(_address(Cat(c[0], r[0], w_buf), w_sf, sf_n))
         quads = []
         for q in range(4):
             mem = Memory(shape=len(self.i.payload), depth=depth, init=[],
@@ -142,7 +149,7 @@ class WinogradInput(wiring.Component):
         negs = []
         for q, (rd, (rr, cc, neg)) in enumerate(zip(quads, picks)):
             slot = Cat(cc, rr, r_buf)
-            m.d.comb += rd.addr.eq(Cat(r_sf, slot) if sf_n & (sf_n - 1) == 0 else slot * sf_n + r_sf)
+            m.d.comb += rd.addr.eq(_address(slot, r_sf, sf_n))
             negs.append(delay(m, neg, 1, f"neg{q}"))
         with m.If(issue):
             m.d.sync += [r_sf.eq(next_mod(r_sf, sf_n)),

@@ -76,3 +76,10 @@ def make(**changes):
 ])
 def test_winograd_input_rejects(changes, error, message):
     assert_rejects(lambda: make(**changes), error, message)
+
+
+def test_winograd_input_has_no_multiplier():
+    """Addresses of a non-power-of-two channel-group count come from a table: Yosys would
+    put a constant ``$mul`` on a DSP block."""
+    from amaranth.back import rtlil
+    assert "$mul" not in rtlil.convert(make(channels=6, simd=2))
