@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from qonnx.core.datatype import BaseDataType
 
 from ..streams import (add_output_queue, check_dtype, check_int, delay, element_value, elements,
-                       is_bipolar, next_mod, ram_attrs)
+                       is_bipolar, next_mod, ram_attrs, times_const)
 
 __all__ = ["WinogradInput", "ROW_TERMS"]
 
@@ -19,11 +19,8 @@ ROW_TERMS = ((0, 1, 2, -1), (1, 1, 2, 1), (1, -1, 2, 1), (1, 1, 3, -1))
 
 
 def _address(slot: Value, offset: Value, words: int) -> Value:
-    """``slot * words + offset``: bit concatenation when ``words`` is a power of two, else
-    a table of the 8 slot bases (a constant ``$mul`` would become a DSP block in Yosys)."""
-    if words & (words - 1) == 0:
-        return Cat(offset, slot) if words > 1 else slot
-    return Array(Const(k * words, (8 * words - 1).bit_length()) for k in range(8))[slot] + offset
+    """``slot * words + offset`` (``slot`` < 8), without a multiplier."""
+    return times_const(slot, words, 8) + offset
 
 
 class WinogradInput(wiring.Component):
