@@ -470,7 +470,8 @@ def fold(model: Any, options: BuildOptions | None = None, *, progress: Progress 
         Anything :func:`load` accepts.
     options : BuildOptions, optional
         ``fold`` (``"auto"``, a JSON file or a ``{layer: {"pe": P, "simd": S}}`` mapping),
-        ``target_cycles`` or ``target_fps`` with ``clock_mhz``, ``topk``, ``sparse``.
+        ``target_cycles`` or ``target_fps`` with ``clock_mhz``, ``topk``, ``sparse``, ``shift``,
+        ``winograd``.
     progress : callable, optional
         Called with a short message at each step.
     **overrides

@@ -127,6 +127,11 @@ def _hashed_layer(engine: str) -> Graph:
     return hashed_layer_graph(engine)
 
 
+def _winograd_layer(engine: str) -> Graph:
+    from .examples.winograd_layer import winograd_layer_graph
+    return winograd_layer_graph(engine)
+
+
 _TFC_OPTS = dict(input_dtype="UINT8", input_scale=1 / 255, topk=1, fold=str(TFC_FOLDING))
 
 NETWORKS: dict[str, Network] = {n.name: n for n in (
@@ -159,6 +164,12 @@ NETWORKS: dict[str, Network] = {n.name: n for n in (
             frames=8, quick=False),
     Network("hashed-256x64", "the same virtual matrix as a HashedNets layer (K = 2048 stored values)",
             None, lambda: _hashed_layer("hashed"), lambda g: prepare(g, BuildOptions()), _random_inputs,
+            frames=8, quick=False),
+    Network("conv3x3-direct", "one 3x3 INT8 conv, 8x8x12 -> 12, sliding window + MVAU (36 lanes)",
+            None, lambda: _winograd_layer("direct"), lambda g: prepare(g, BuildOptions()), _random_inputs,
+            frames=8, quick=False),
+    Network("conv3x3-winograd", "the same conv as Winograd F(2x2,3x3) at the same cycles (16 lanes)",
+            None, lambda: _winograd_layer("winograd"), lambda g: prepare(g, BuildOptions()), _random_inputs,
             frames=8, quick=False),
 )}
 

@@ -4,7 +4,7 @@ Steps (each a plain function, so tests and other commands can stop anywhere):
 
 1. :func:`load_model` — front end by file type (``.onnx`` or native ``.yaml/.yml/.json``);
 2. :func:`prepare` — host split defaults, then the pass pipeline (:func:`build_pipeline`:
-   accumulator widths, ``--topk``, ``--sparse``, ``--shift``, fork insertion, folding, FIFO sizing);
+   accumulator widths, ``--topk``, ``--sparse``, ``--shift``, fork insertion, folding, ``--winograd``, FIFO sizing);
 3. :func:`elaborate` — lower every node onto ``hw`` stages, wire them into a
    :class:`~hw.top.Dataflow` netlist with the sized FIFOs, wrap it in the AXI4-Stream top;
 4. :func:`write_bundle` — Verilog, ``design.json``, ``sim/``, reports, written atomically.
@@ -40,6 +40,7 @@ from .passes.insert_forks import InsertForks
 from .passes.prune_channels import PruneChannels
 from .passes.size_fifos import SizeFifos
 from .passes.shift import Shift
+from .passes.winograd import Winograd
 from .passes.sparsify import Sparsify
 from .passes.topk import AppendTopK
 from .safeio import read_text, regular_file
@@ -92,6 +93,7 @@ class BuildOptions:
     board: str | None = None
     sparse: str = "off"
     shift: str = "off"
+    winograd: str = "off"
     prune: str = "off"
 
     def __post_init__(self):
@@ -123,6 +125,8 @@ class BuildOptions:
             raise OptionError(f"sparse must be 'off' or 'auto', not {self.sparse!r:.80}")
         if self.shift not in ("off", "auto"):
             raise OptionError(f"shift must be 'off' or 'auto', not {self.shift!r:.80}")
+        if self.winograd not in ("off", "auto"):
+            raise OptionError(f"winograd must be 'off' or 'auto', not {self.winograd!r:.80}")
         if self.prune not in ("off", "constant"):
             raise OptionError(f"prune must be 'off' or 'constant', not {self.prune!r:.80}")
 
@@ -223,8 +227,10 @@ def build_pipeline(graph: Graph, opts: BuildOptions) -> tuple:
     if opts.shift == "auto":
         passes.append(Shift())
     passes += [InsertForks(), Fold(target_cycles=opts.resolved_target_cycles(), fold_file=fold_file,
-                    folding=opts.fold if isinstance(opts.fold, dict) else None),
-               SizeFifos()]
+                    folding=opts.fold if isinstance(opts.fold, dict) else None)]
+    if opts.winograd == "auto":
+        passes.append(Winograd())
+    passes.append(SizeFifos())
     return tuple(passes)
 
 

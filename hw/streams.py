@@ -11,7 +11,7 @@ Nothing here is a component; these are the small building blocks the components 
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib.memory import Memory
 from qonnx.core.datatype import BaseDataType
 
@@ -102,6 +102,29 @@ def pack_codes(values: np.ndarray, dtype: BaseDataType) -> list[int]:
 def next_mod(counter: Value, modulus: int) -> Value:
     """``counter + 1``, wrapping to 0 after ``modulus - 1`` (ring pointers, fold counters)."""
     return Mux(counter == modulus - 1, 0, counter + 1)
+
+
+CONST_TABLE_MAX = 64
+"""Most values of a :func:`times_const` operand looked up in a table (more: shift-and-add)."""
+
+
+def times_const(value: Value, factor: int, count: int) -> Value:
+    """``value * factor`` for an unsigned ``value`` in ``0..count-1``, never a ``$mul``:
+    Yosys maps a multiply by a constant onto a DSP block (ECP5 MULT18, with its slow
+    combinational path into whatever address it feeds). A power of two is a shift; else a
+    table of the ``count`` products (a few LUT levels) up to :data:`CONST_TABLE_MAX`
+    values, shift-and-add over the factor's set bits beyond."""
+    if factor & (factor - 1) == 0:
+        return value << (factor.bit_length() - 1) if factor else Const(0, 1)
+    width = ((count - 1) * factor).bit_length()
+    if count <= CONST_TABLE_MAX:
+        return Array(Const(k * factor, width) for k in range(count))[value]
+    total = None
+    for k in range(factor.bit_length()):
+        if factor >> k & 1:
+            term = value << k
+            total = term if total is None else total + term
+    return total[:width]
 
 
 def delay(m: Module, value: Value, cycles: int, name: str, *, reset_less: bool = False) -> Value:

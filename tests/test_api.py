@@ -129,9 +129,10 @@ def test_onnx_in_memory_errors_name_the_source_not_a_temporary_file():
 @pytest.mark.parametrize("call, pattern", [
     (lambda: bitsmith.fold(network(), targt_cycles=3),
      r"^unknown option 'targt_cycles' \(valid: fold, target_cycles, target_fps, clock_mhz, input_dtype, "
-     r"input_scale, topk, board, sparse, shift, prune\)$"),
+     r"input_scale, topk, board, sparse, shift, winograd, prune\)$"),
     (lambda: bitsmith.BuildOptions(sparse="yes"), r"^sparse must be 'off' or 'auto', not 'yes'$"),
     (lambda: bitsmith.BuildOptions(shift="yes"), r"^shift must be 'off' or 'auto', not 'yes'$"),
+    (lambda: bitsmith.BuildOptions(winograd="yes"), r"^winograd must be 'off' or 'auto', not 'yes'$"),
     (lambda: bitsmith.BuildOptions(target_cycles=0), r"^target_cycles must be a positive integer, not 0$"),
     (lambda: bitsmith.BuildOptions(input_dtype="UINT99"), r"^input_dtype: .*UINT99.*$"),
     (lambda: bitsmith.BuildOptions(input_scale=0.5), r"^input_scale needs input_dtype .*$"),

@@ -57,6 +57,9 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--shift", choices=("off", "auto"), default="off",
                    help="'auto' lowers dense layers whose weights are powers of two (or sums of two, "
                         "when wider than 4 bits) onto the shift unit: no multipliers")
+    g.add_argument("--winograd", choices=("off", "auto"), default="off",
+                   help="'auto' runs 3x3 stride-1 convolutions as Winograd F(2x2,3x3) (16 products per "
+                        "2x2 outputs instead of 36) where the estimates say it is cheaper")
     g.add_argument("--prune", choices=("off", "constant"), default="off",
                    help="'constant' removes channels whose value never changes (all-zero filters, "
                         "thresholds no accumulator crosses), exactly, and refolds")
@@ -81,7 +84,8 @@ def build_options(args) -> BuildOptions:
     return BuildOptions(fold=args.fold, target_cycles=args.target_cycles, target_fps=args.target_fps,
                         clock_mhz=args.clock_mhz, input_dtype=args.input_dtype, input_scale=scale,
                         topk=args.topk, board=args.board, sparse=args.sparse,
-                        shift=args.shift, prune=getattr(args, "prune", "off"))
+                        shift=args.shift, winograd=getattr(args, "winograd", "off"),
+                        prune=getattr(args, "prune", "off"))
 
 
 def finish(res, as_json: bool, print_summary) -> int:

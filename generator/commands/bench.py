@@ -24,7 +24,8 @@ def register(sub) -> None:
     p.add_argument("--networks", metavar="NAME,...",
                    help="run only these (digits, tfc-w1a1, tfc-w2a2, digits-sparse, cnv-w1a1; "
                         "mvau-int8 and shift-int8 compare the integer and the shift unit on one layer, "
-                        "dense-256x64 and hashed-256x64 a dense and a HashedNets layer)")
+                        "dense-256x64 and hashed-256x64 a dense and a HashedNets layer, conv3x3-direct and "
+                        "conv3x3-winograd a 3x3 conv direct and as Winograd F(2x2,3x3))")
     p.add_argument("--frames", type=positive_int, metavar="N",
                    help="frames per network (default: 1000; CNV 12)")
     p.add_argument("-o", "--out", metavar="DIR", help="keep the builds in DIR/<network>/")

@@ -41,6 +41,7 @@ from ..errors import FoldingError, ModelError
 from ..ir.branch import Add, Fork
 from ..ir.conv import Conv, GlobalAccPool, MaxPool
 from ..ir.core import Node, dtype
+from ..ir.winograd import WinogradConv
 from .native import (PE, SIMD, WEIGHT_DTYPE, Arrays, checked_weights, fold_value, integer_array,
                      parse_layers, parse_thresholds, probe, threshold_keys)
 from .native_schema import (ARRAY, BOOL, FOLD, LAYERS, PAD, PAD_1D, PAIR, POSITIVE, Key, native_op, one_of,
@@ -185,9 +186,19 @@ MAXPOOL_PAD = "padding with the input datatype's minimum (ONNX's -inf)"
 @native_op("conv", "A convolution on a sliding window and a matrix-vector unit: the MVAU matrix is the "
            "OHWI weights flattened, columns in window order (kh, kw, ic); thresholds as for dense.",
            Key("weights", ARRAY, "the kernels, (OC, KH, KW, IC) or as weight_layout says", required=True),
-           *conv_keys(), PE, CONV_SIMD)
+           *conv_keys(), PE, CONV_SIMD,
+           Key("winograd", one_of("auto", "on", "off"), "Winograd F(2x2,3x3) engine (3x3, stride 1, "
+               "weights and inputs of 2 bits or more): on forces it (an unsupported layer is refused), "
+               "off never, auto lets `--winograd auto` choose from the estimates", default="auto"))
 def parse_conv(spec: dict, in_shape, in_dtype, arrays, where: str) -> Conv:
-    return _conv(spec, in_shape, in_dtype, arrays, where, depthwise=False)
+    node = _conv(spec, in_shape, in_dtype, arrays, where, depthwise=False)
+    mode = spec.get("winograd", "auto")
+    if mode == "on":
+        node = WinogradConv.from_conv(node)
+        _check_unfolded(node, where)
+    elif mode == "off":
+        node = node.replace(winograd="off")
+    return node
 
 
 @native_op("depthwise", "A depthwise convolution: one k x k kernel per channel, on a vector unit "

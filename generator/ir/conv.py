@@ -144,6 +144,10 @@ class Conv(_Window):
     pe: int = 1
     simd: int = 1
     depthwise: bool = False
+    winograd: str = "auto"
+    """What the ``winograd`` pass (``--winograd auto``) may do with this layer: ``auto``
+    convert it to :class:`~.winograd.WinogradConv` when it qualifies and the estimates
+    favour it, ``off`` never (a native ``winograd: on`` layer is a ``WinogradConv`` already)."""
 
     kind = "conv"
 
@@ -193,6 +197,8 @@ class Conv(_Window):
         if not np.issubdtype(w.dtype, np.integer):
             raise ModelError(f"{where}: weights must be integers, not {w.dtype}")
         self.check_window(check_pad(self.name, self.pad))
+        if self.winograd not in ("auto", "off"):
+            raise ModelError(f"{where}: winograd must be 'auto' or 'off', not {self.winograd!r}")
         kh, kw = self.kernel
         check_matrix_dtypes(self.name, self.weight_dtype, self.in_dtype)
         if any(self.padding) and self.in_dtype.name == "BIPOLAR":

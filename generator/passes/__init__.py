@@ -9,7 +9,7 @@ valid ones before anything runs.
 
 The build pipeline (:func:`bitsmith.generator.build.prepare`), in order:
 ``acc_widths`` (narrowest accumulators), ``topk`` (with ``--topk``), ``sparsify``
-(``--sparse auto``), ``shift`` (``--shift auto``), ``insert_forks``, ``fold`` (``--fold``/``--target-cycles``),
+(``--sparse auto``), ``shift`` (``--shift auto``), ``insert_forks``, ``fold`` (``--fold``/``--target-cycles``), ``winograd`` (``--winograd auto``),
 ``size_fifos``.
 """
 

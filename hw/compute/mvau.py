@@ -127,7 +127,7 @@ class MVAU(wiring.Component):
                  out_dtype: BaseDataType | None = None, out_scale: int = 1, out_bias: int = 0,
                  weight_memory: str = "rom"):
         w = check_int_array("weights", weights, 2)
-        self.weight_dtype = check_dtype("weight_dtype", weight_dtype, max_bits=8)
+        self.weight_dtype = check_dtype("weight_dtype", weight_dtype, max_bits=self.max_weight_bits)
         self.in_dtype = check_dtype("in_dtype", in_dtype, max_bits=MAX_INPUT_BITS)
         self.acc_dtype = check_dtype("acc_dtype", acc_dtype)
         self.mh, self.mw = (int(d) for d in w.shape)
@@ -221,6 +221,13 @@ class MVAU(wiring.Component):
 
     #: Bits per PE stored after the weight codes of a ROM word (see :meth:`word_extra`).
     extra_bits = 0
+
+    #: Widest weight datatype (16 for the Winograd unit's transformed weights).
+    max_weight_bits = 8
+
+    #: Weight matrices the ROM holds, used in turn for consecutive vectors (set ``k`` at
+    #: addresses ``k*NF*SF ..``); 1 here, 16 for the Winograd unit's transform positions.
+    weight_sets = 1
 
     def word_extra(self, nf: int, sf: int, pe: int) -> int:
         """A per-PE constant stored with the weights of fold ``(nf, sf)`` (none here)."""
@@ -326,7 +333,7 @@ class MVAU(wiring.Component):
         nf = Signal(range(nf_n), name="nf")
         sf_last = Signal(init=int(sf_n == 1), name="sf_last")
         nf_zero = Signal(init=1, name="nf_zero")
-        waddr = Signal(range(nf_n * sf_n), name="waddr")
+        waddr = Signal(range(self.weight_sets * nf_n * sf_n), name="waddr")
         credit_ok, take, w_en, w_data = add_output_queue(m, self.o, depth=self.out_fifo_depth,
                                                             registered_return=True)
         can_go = ~sf_last | credit_ok
@@ -339,7 +346,7 @@ class MVAU(wiring.Component):
         with m.If(fire):
             m.d.sync += [sf.eq(Mux(sf_last, 0, sf + 1)),
                          sf_last.eq(1 if sf_n == 1 else sf == sf_n - 2),
-                         waddr.eq(next_mod(waddr, nf_n * sf_n))]
+                         waddr.eq(next_mod(waddr, self.weight_sets * nf_n * sf_n))]
             with m.If(sf_last):
                 m.d.sync += [nf.eq(next_mod(nf, nf_n)),
                              nf_zero.eq(nf == nf_n - 1)]

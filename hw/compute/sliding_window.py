@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..streams import check_int, next_mod, ram_attrs
+from ..streams import check_int, next_mod, ram_attrs, times_const
 
 __all__ = ["SlidingWindow", "buffer_rows", "check_geometry", "window_cycles"]
 
@@ -245,7 +245,8 @@ class SlidingWindow(wiring.Component):
         inside = (iy >= 0) & (iy < self.h) & (ix >= 0) & (ix < self.w)
         slot = lo_slot + (iy - lo_row)[:len(lo_slot) + 1]
         slot = Mux(slot >= rows, slot - rows, slot)[:len(lo_slot)]
-        addr = slot * row_words + ix[:max(1, (self.w - 1).bit_length())] * self.cg + cg
+        addr = (times_const(slot, row_words, rows)
+                + times_const(ix[:max(1, (self.w - 1).bit_length())], self.cg, self.w) + cg)
         m.d.comb += [rd.en.eq(fire), rd.addr.eq(addr)]
         with m.If(fire):
             m.d.sync += pad_zero.eq(~inside)

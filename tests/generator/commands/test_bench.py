@@ -27,7 +27,8 @@ def one_error_line(capsys, argv, pattern):
 
 def test_the_suite_and_quick_selection():
     assert list(NETWORKS) == ["digits", "tfc-w1a1", "tfc-w2a2", "digits-sparse", "cnv-w1a1", "mvau-int8",
-                              "shift-int8", "dense-256x64", "hashed-256x64"]
+                              "shift-int8", "dense-256x64", "hashed-256x64", "conv3x3-direct",
+                              "conv3x3-winograd"]
     assert [n.name for n in select_networks(quick=True)] == ["digits", "tfc-w1a1", "tfc-w2a2", "digits-sparse"]
     assert [n.name for n in select_networks()] == list(NETWORKS)
     # --networks keeps the suite's order and overrides --quick
@@ -39,7 +40,8 @@ def test_the_suite_and_quick_selection():
 def test_unknown_network_is_rejected():
     with pytest.raises(OptionError, match=r"^--networks: unknown network 'mnist' \(known: digits, tfc-w1a1, "
                                           r"tfc-w2a2, digits-sparse, cnv-w1a1, mvau-int8, shift-int8, "
-                                          r"dense-256x64, hashed-256x64\)$"):
+                                          r"dense-256x64, hashed-256x64, conv3x3-direct, "
+                                          r"conv3x3-winograd\)$"):
         parse_networks("digits,mnist")
     with pytest.raises(OptionError, match=r"^--networks: unknown network ''"):
         parse_networks(",")

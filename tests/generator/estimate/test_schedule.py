@@ -99,5 +99,6 @@ def test_kind_without_a_model_is_named():
     with pytest.raises(ModelError, match=r"^layer 'm': Mystery has no schedule model for FIFO sizing "
                                          r"\(supported: Add, AvgPool, Concat, Conv, Fork, GlobalAccPool, HashedMatrixVector, "
                                          r"LabelSelect, MatrixVector, MaxPool, "
-                                         r"MultiThreshold, Reshape, ShiftMatrixVector, SparseMatrixVector, Upsample\)$"):
+                                         r"MultiThreshold, Reshape, ShiftMatrixVector, SparseMatrixVector, Upsample, "
+                                         r"WinogradConv\)$"):
         units_of(node)

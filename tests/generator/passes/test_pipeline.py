@@ -25,7 +25,7 @@ from bitsmith.sim.golden import run_graph
 
 def test_unknown_pass_name_lists_the_valid_ones():
     with pytest.raises(OptionError, match=r"^unknown pass 'streamline' \(valid: acc_widths, fold, "
-                                          r"insert_forks, prune_channels, shift, size_fifos, sparsify, topk\)$"):
+                                          r"insert_forks, prune_channels, shift, size_fifos, sparsify, topk, winograd\)$"):
         pipeline(["fold", "streamline"])
 
 
@@ -36,7 +36,7 @@ def test_pipeline_from_names_with_options(branching_net):
     g = run_pipeline(load_model(branching_net("fire"), BuildOptions()), passes)
     assert g.fifos and all(n.pe >= 1 for n in g.nodes)
     assert set(PASSES) == {"acc_widths", "fold", "insert_forks", "prune_channels", "shift", "size_fifos",
-                           "sparsify", "topk"}
+                           "sparsify", "topk", "winograd"}
 
 
 def test_fork_insertion(branching_net):

@@ -132,3 +132,12 @@ def test_random_geometries_outputs_and_cycles(cfg):
     starts = cap.cycles[::dut.out_words]
     formula = window_cycles(cfg["in_shape"], cfg["kernel"], cfg["stride"], cfg["pad"], cfg["simd"])
     assert np.diff(starts)[-2:].tolist() == [formula, formula]
+
+
+def test_sliding_window_address_has_no_multiplier():
+    """A row of W*C/SIMD words that is not a power of two (here 8*3) addresses the line
+    buffer without a ``$mul``, which Yosys would put on a DSP block in the address path."""
+    from amaranth.back import rtlil
+    unit = SlidingWindow(in_shape=(8, 8, 12), kernel=(4, 4), stride=(2, 2), pad=(1, 1, 1, 1), simd=4,
+                         elem_bits=8)
+    assert "$mul" not in rtlil.convert(unit)

@@ -1,0 +1,175 @@
+"""Input transform of Winograd F(2x2, 3x3): 4x4 patches -> ``V = B^T d B``, additions only."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from qonnx.core.datatype import BaseDataType
+
+from ..streams import (add_output_queue, check_dtype, check_int, delay, element_value, elements,
+                       is_bipolar, next_mod, ram_attrs, times_const)
+
+__all__ = ["WinogradInput", "ROW_TERMS"]
+
+#: Row ``i`` of ``B^T`` as its two non-zero terms ``(r_a, sign_a, r_b, sign_b)``, with
+#: ``r_a`` in {0, 1} and ``r_b`` in {2, 3} (so each term comes from its own memory half).
+ROW_TERMS = ((0, 1, 2, -1), (1, 1, 2, 1), (1, -1, 2, 1), (1, 1, 3, -1))
+
+
+def _address(slot: Value, offset: Value, words: int) -> Value:
+    """``slot * words + offset`` (``slot`` < 8), without a multiplier."""
+    return times_const(slot, words, 8) + offset
+
+
+class WinogradInput(wiring.Component):
+    """Turns a stream of 4x4 patches into the transformed vectors ``V = B^T d B`` of
+    Winograd F(2x2, 3x3) (:mod:`bitsmith.generator.ir.winograd`), channel by channel.
+
+    Each patch arrives as the :class:`~.sliding_window.SlidingWindow` emits a 4x4 window:
+    words in ``(r, c, cg)`` order (patch row, column, then channel group of SIMD
+    channels). Each patch leaves as 16 vectors ``V[t]``, ``t = 4i + j``, of ``C/SIMD``
+    words: word ``(t, cg)`` holds ``V[i, j]`` of the SIMD channels of group ``cg``,
+    ``V[i, j] = sum_{r,c} B^T[i, r] B^T[j, c] d[r, c]`` (four inputs with signs).
+
+    Storage: four memories, one per ``(r // 2, c // 2)`` quadrant of the patch, each
+    holding two patches (double buffer: the next patch is written while the current one
+    is read). Every row of ``B^T`` has one non-zero in rows 0..1 and one in rows 2..3 (and
+    so for columns), so the four inputs of any ``V`` word lie in four different memories
+    and are read in one cycle.
+
+    Parameters
+    ----------
+    channels : int
+        Channels ``C`` of the patch.
+    simd : int
+        Channels per word (divides ``channels``).
+    in_dtype : DataType
+        Type of the patch elements (integer, not BIPOLAR).
+    out_dtype : DataType
+        Signed type holding every ``V`` (the caller proves it: ``WinogradConv.v_dtype``).
+
+    Members
+    -------
+    i : In(stream.Signature(unsigned(simd * in_dtype.bitwidth())))
+        ``16 * C/SIMD`` words per patch.
+    o : Out(stream.Signature(unsigned(simd * out_dtype.bitwidth())))
+        ``16 * C/SIMD`` words per patch.
+
+    Latency and throughput
+    ----------------------
+    One input and one output word per cycle, concurrently: ``16 * C/SIMD`` cycles per
+    patch in steady state. The first output word of a patch is valid :attr:`latency`
+    cycles after its last input word is transferred. ``i.ready`` is a register function.
+    """
+
+    def __init__(self, *, channels: int, simd: int, in_dtype: BaseDataType, out_dtype: BaseDataType):
+        self.channels = check_int("channels", channels)
+        self.simd = check_int("simd", simd)
+        if self.channels % self.simd:
+            raise ValueError(f"simd must divide channels={self.channels}, not {simd!r}")
+        self.in_dtype = check_dtype("in_dtype", in_dtype, max_bits=16)
+        if is_bipolar(self.in_dtype):
+            raise ValueError("in_dtype must be an integer type with a zero, not BIPOLAR")
+        self.out_dtype = check_dtype("out_dtype", out_dtype)
+        if not self.out_dtype.signed() or is_bipolar(self.out_dtype):
+            raise ValueError(f"out_dtype must be a signed integer type, not {self.out_dtype.name}")
+        lo, hi = int(self.in_dtype.min()), int(self.in_dtype.max())
+        need_lo, need_hi = min(4 * lo, 2 * lo - 2 * hi), max(4 * hi, 2 * hi - 2 * lo)
+        if need_lo < self.out_dtype.min() or need_hi > self.out_dtype.max():
+            raise ValueError(f"out_dtype must hold the transformed range {need_lo}..{need_hi}, "
+                             f"not {self.out_dtype.name}")
+        self.sf = self.channels // self.simd
+        self.in_bits, self.out_bits = self.in_dtype.bitwidth(), self.out_dtype.bitwidth()
+        # issue -> memory read -> sum register -> queue
+        self.write_latency = 2
+        self.out_fifo_depth = self.write_latency + 4
+        self.latency = self.write_latency + 3
+        super().__init__({
+            "i": In(stream.Signature(self.simd * self.in_bits)),
+            "o": Out(stream.Signature(self.simd * self.out_bits)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        sf_n = self.sf
+        depth = 8 * sf_n                         # 2 patches x 4 positions x SF words
+
+        # --- write side: patch position (r, c) and channel group --------------------------
+        w_pos = Signal(4, name="w_pos")          # 4r + c
+        w_sf = Signal(range(sf_n), name="w_sf")
+        w_buf = Signal(name="w_buf")
+        full = Signal(2, name="full")
+        r_buf = Signal(name="r_buf")
+        last_in = (w_pos == 15) & (w_sf == sf_n - 1)
+        m.d.comb += self.i.ready.eq(~full.bit_select(w_buf, 1))
+        took = self.i.valid & self.i.ready
+        r, c = w_pos[2:4], w_pos[0:2]
+        w_addr = Signal(range(depth), name="w_addr")
+        m.d.comb += w_addr.eq(_address(Cat(c[0], r[0], w_buf), w_sf, sf_n))
+        quads = []
+        for q in range(4):
+            mem = Memory(shape=len(self.i.payload), depth=depth, init=[],
+                         attrs=ram_attrs(depth, collisions_unused=True))
+            m.submodules[f"quad{q}"] = mem
+            wr = mem.write_port()
+            m.d.comb += [wr.addr.eq(w_addr), wr.data.eq(self.i.payload),
+                         wr.en.eq(took & (Cat(c[1], r[1]) == q))]
+            quads.append(mem.read_port())
+        with m.If(took):
+            m.d.sync += [w_sf.eq(next_mod(w_sf, sf_n)),
+                         w_pos.eq(Mux(w_sf == sf_n - 1, w_pos + 1, w_pos))]
+            with m.If(last_in):
+                m.d.sync += w_buf.eq(~w_buf)
+
+        # --- read side: transform position t = 4i + j and channel group ---------------------
+        r_t = Signal(4, name="r_t")
+        r_sf = Signal(range(sf_n), name="r_sf")
+        credit_ok, take, w_en, w_data = add_output_queue(m, self.o, depth=self.out_fifo_depth,
+                                                            registered_return=True)
+        issue = Signal(name="issue")
+        m.d.comb += [issue.eq(full.bit_select(r_buf, 1) & credit_ok), take.eq(issue)]
+        last_out = (r_t == 15) & (r_sf == sf_n - 1)
+        i_idx, j_idx = r_t[2:4], r_t[0:2]
+        # per quadrant (row half, column half): the patch position read and its sign
+        row_a = Array(Const(t[0] & 1, 1) for t in ROW_TERMS)[i_idx]   # r_a in {0, 1}: its low bit
+        row_b = Array(Const(t[2] & 1, 1) for t in ROW_TERMS)[i_idx]
+        col_a = Array(Const(t[0] & 1, 1) for t in ROW_TERMS)[j_idx]
+        col_b = Array(Const(t[2] & 1, 1) for t in ROW_TERMS)[j_idx]
+        neg_ra = Array(Const(t[1] < 0, 1) for t in ROW_TERMS)[i_idx]
+        neg_rb = Array(Const(t[3] < 0, 1) for t in ROW_TERMS)[i_idx]
+        neg_ca = Array(Const(t[1] < 0, 1) for t in ROW_TERMS)[j_idx]
+        neg_cb = Array(Const(t[3] < 0, 1) for t in ROW_TERMS)[j_idx]
+        picks = ((row_a, col_a, neg_ra ^ neg_ca), (row_a, col_b, neg_ra ^ neg_cb),
+                 (row_b, col_a, neg_rb ^ neg_ca), (row_b, col_b, neg_rb ^ neg_cb))
+        negs = []
+        for q, (rd, (rr, cc, neg)) in enumerate(zip(quads, picks)):
+            slot = Cat(cc, rr, r_buf)
+            m.d.comb += rd.addr.eq(_address(slot, r_sf, sf_n))
+            negs.append(delay(m, neg, 1, f"neg{q}"))
+        with m.If(issue):
+            m.d.sync += [r_sf.eq(next_mod(r_sf, sf_n)),
+                         r_t.eq(Mux(r_sf == sf_n - 1, r_t + 1, r_t))]
+            with m.If(last_out):
+                m.d.sync += r_buf.eq(~r_buf)
+
+        # full flags: the writer sets its buffer's at a patch's last word, the reader clears
+        # its buffer's at the last read (never the same buffer in one cycle: the writer needs
+        # it empty, the reader full)
+        set_full = Mux(took & last_in, 1 << w_buf, 0)
+        clear_full = Mux(issue & last_out, 1 << r_buf, 0)
+        m.d.sync += full.eq((full | set_full) & ~clear_full)
+
+        # --- sums (one cycle after the read) -------------------------------------------------
+        lanes = []
+        for s in range(self.simd):
+            total = Const(0, signed(self.out_bits))
+            for q in range(4):
+                v = element_value(elements(quads[q].data, self.simd, self.in_bits)[s], self.in_dtype)
+                total = total + Mux(negs[q], -v, v)
+            reg = Signal(signed(self.out_bits), name=f"v{s}", reset_less=True)
+            m.d.sync += reg.eq(total)
+            lanes.append(reg)
+        m.d.comb += [w_en.eq(delay(m, issue, 2, "valid")), w_data.eq(Cat(*lanes))]
+        return m

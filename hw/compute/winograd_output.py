@@ -1,0 +1,216 @@
+"""Output transform of Winograd F(2x2, 3x3): ``A^T M A``, the exact rescale, and the
+re-order of 2x2 output tiles into raster order."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from qonnx.core.datatype import BaseDataType
+
+from ..streams import (add_output_queue, check_dtype, check_int, delay, element_value, elements,
+                       is_bipolar, next_mod, ram_attrs)
+
+__all__ = ["WinogradOutput", "OUTPUT_TERMS"]
+
+#: ``A^T`` (2x4): output row ``a`` takes transform row ``r`` with coefficient ``[a][r]``.
+_AT = ((1, 1, 1, 0), (0, 1, -1, -1))
+
+#: ``OUTPUT_TERMS[q][t]``: coefficient (0, ±1) of ``M[t]`` in ``Y[q]``, ``q = 2a + b``,
+#: ``t = 4r + c`` (``kron(A^T, A^T)``).
+OUTPUT_TERMS = tuple(tuple(_AT[q >> 1][t >> 2] * _AT[q & 1][t & 3] for t in range(16)) for q in range(4))
+
+#: ``Y = 4 * direct``: the rescale is an arithmetic shift right by this.
+SCALE_SHIFT = 2
+
+
+class WinogradOutput(wiring.Component):
+    """Accumulates ``Y = A^T M A`` per output tile as the 16 product vectors ``M[t]`` arrive,
+    shifts it right by 2 (exact: ``Y`` is 4x the direct result) and emits the outputs in
+    raster order, cropping the odd last row and column.
+
+    ``Y`` is computed modulo ``2**y_bits``, which is exact whenever the true ``Y`` fits
+    ``y_dtype``: only additions and subtractions happen, so wrap-around cancels (the
+    products ``M`` may even be wider than ``Y``: they enter modulo ``2**y_bits`` too). Each
+    ``M`` word updates the four ``Y`` of its channels at once (a read-modify-write of a
+    small memory of ``OC/PE`` words, read-during-write transparent). At a tile's last
+    position the four rescaled outputs go to four re-order memories, one per tile
+    position ``(a, b)``, each holding two tile rows (double buffer); a reader emits a full
+    tile row as two output rows while the next tile row accumulates.
+
+    Parameters
+    ----------
+    tiles : tuple of int
+        ``(TH, TW)`` tiles per frame.
+    out_hw : tuple of int
+        ``(OH, OW)`` outputs per frame: ``2*TH - 1 <= OH <= 2*TH``, likewise ``OW``.
+    channels, pe : int
+        Output channels ``OC`` and channels per word (divides OC).
+    in_dtype : DataType
+        Signed type of the products ``M``.
+    y_dtype : DataType
+        Signed type holding every ``Y`` (the caller proves it: ``WinogradConv.y_dtype``).
+    out_dtype : DataType
+        Type of the outputs ``Y >> 2`` (the direct accumulator's; unsigned when the
+        caller knows every output is non-negative).
+
+    Members
+    -------
+    i : In(stream.Signature(unsigned(pe * in_dtype.bitwidth())))
+        Per tile, for ``t = 0..15``, ``OC/PE`` words of ``M[t]``.
+    o : Out(stream.Signature(unsigned(pe * out_dtype.bitwidth())))
+        ``OH*OW*OC/PE`` words per frame, raster order, channel groups innermost.
+
+    Latency and throughput
+    ----------------------
+    One input word per cycle, never stalled while the reader keeps up (it emits a tile row
+    in ``4*TW*OC/PE`` cycles, the writer takes ``16*TW*OC/PE``). The first output word of a
+    tile row is valid :attr:`latency` cycles after its last input word. ``i.ready`` is a
+    register function.
+    """
+
+    def __init__(self, *, tiles, out_hw, channels: int, pe: int, in_dtype: BaseDataType,
+                 y_dtype: BaseDataType, out_dtype: BaseDataType):
+        if not isinstance(tiles, (tuple, list)) or len(tiles) != 2:
+            raise TypeError(f"tiles must be (TH, TW), not {tiles!r}")
+        if not isinstance(out_hw, (tuple, list)) or len(out_hw) != 2:
+            raise TypeError(f"out_hw must be (OH, OW), not {out_hw!r}")
+        self.th, self.tw = (check_int(f"tiles[{k}]", v) for k, v in enumerate(tiles))
+        self.oh, self.ow = (check_int(f"out_hw[{k}]", v) for k, v in enumerate(out_hw))
+        if not (2 * self.th - 1 <= self.oh <= 2 * self.th and 2 * self.tw - 1 <= self.ow <= 2 * self.tw):
+            raise ValueError(f"out_hw must be covered by the tiles {(self.th, self.tw)} with at most "
+                             f"one row and column to crop, not {tuple(out_hw)!r}")
+        self.channels = check_int("channels", channels)
+        self.pe = check_int("pe", pe)
+        if self.channels % self.pe:
+            raise ValueError(f"pe must divide channels={self.channels}, not {pe!r}")
+        for name, dt in (("in_dtype", in_dtype), ("y_dtype", y_dtype), ("out_dtype", out_dtype)):
+            check_dtype(name, dt)
+            if is_bipolar(dt) or (name != "out_dtype" and not dt.signed()):
+                raise ValueError(f"{name} must be a signed integer type, not {dt.name}")
+        self.in_dtype, self.y_dtype, self.out_dtype = in_dtype, y_dtype, out_dtype
+        # an unsigned output holds only non-negative Y >> 2: one bit less than a signed one
+        need = y_dtype.bitwidth() - SCALE_SHIFT - (0 if out_dtype.signed() else 1)
+        if out_dtype.bitwidth() < need:
+            raise ValueError(f"out_dtype must hold y_dtype >> {SCALE_SHIFT} ({need} bits), "
+                             f"not {out_dtype.name}")
+        self.nf = self.channels // self.pe
+        self.in_bits, self.y_bits = in_dtype.bitwidth(), y_dtype.bitwidth()
+        self.out_bits = out_dtype.bitwidth()
+        # issue -> re-order memory read -> queue
+        self.write_latency = 1
+        self.out_fifo_depth = self.write_latency + 4
+        # last input word -> accumulate stage -> full flag -> issue -> queue -> o
+        self.latency = self.write_latency + 4
+        super().__init__({
+            "i": In(stream.Signature(self.pe * self.in_bits)),
+            "o": Out(stream.Signature(self.pe * self.out_bits)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        nf_n, tw_n, th_n = self.nf, self.tw, self.th
+        row_words = tw_n * nf_n                      # re-order memory words per tile row
+        full = Signal(2, name="full")
+
+        # --- arrival: position t, channel group, tile column, buffer -----------------------------
+        a_t = Signal(4, name="a_t")
+        a_nf = Signal(range(nf_n), name="a_nf")
+        a_slot = Signal(range(row_words), name="a_slot")   # tw*NF + nf, counted at t == 15
+        a_bank = Signal(name="a_bank")
+        m.d.comb += self.i.ready.eq(~full.bit_select(a_bank, 1))
+        took = self.i.valid & self.i.ready
+        row_last = (a_t == 15) & (a_slot == row_words - 1)
+        with m.If(took):
+            m.d.sync += [a_nf.eq(next_mod(a_nf, nf_n)),
+                         a_t.eq(Mux(a_nf == nf_n - 1, a_t + 1, a_t))]
+            with m.If(a_t == 15):
+                m.d.sync += a_slot.eq(next_mod(a_slot, row_words))
+                with m.If(row_last):
+                    m.d.sync += a_bank.eq(~a_bank)
+
+        # --- accumulate Y (read-modify-write, one cycle after arrival) ---------------------------
+        y_width = 4 * self.pe * self.y_bits
+        ymem = Memory(shape=y_width, depth=nf_n, init=[])
+        m.submodules.y_acc = ymem
+        y_wr = ymem.write_port()
+        y_rd = ymem.read_port(transparent_for=(y_wr,))
+        m.d.comb += y_rd.addr.eq(a_nf)
+        v1 = delay(m, took, 1, "acc_valid")
+        m1 = delay(m, self.i.payload, 1, "acc_m", reset_less=True)
+        t1 = delay(m, a_t, 1, "acc_t")
+        nf1 = delay(m, a_nf, 1, "acc_nf")
+        slot1 = delay(m, a_slot, 1, "acc_slot")
+        bank1 = delay(m, a_bank, 1, "acc_bank")
+        first = t1 == 0
+        olds = elements(y_rd.data, 4 * self.pe, self.y_bits)
+        ms = [element_value(e, self.in_dtype) for e in elements(m1, self.pe, self.in_bits)]
+        news = []
+        for q in range(4):
+            use = Array(Const(c != 0, 1) for c in OUTPUT_TERMS[q])[t1]
+            neg = Array(Const(c < 0, 1) for c in OUTPUT_TERMS[q])[t1]
+            for p in range(self.pe):
+                old = Mux(first, 0, olds[q * self.pe + p].as_signed())
+                new = Signal(signed(self.y_bits), name=f"y{q}_{p}")
+                m.d.comb += new.eq(old + Mux(use, Mux(neg, -ms[p], ms[p]), 0))
+                news.append(new)
+        m.d.comb += [y_wr.addr.eq(nf1), y_wr.data.eq(Cat(*news)), y_wr.en.eq(v1)]
+
+        # --- the tile's last position: rescaled outputs into the re-order memories ------------
+        depth = 2 * row_words
+        w_addr = Mux(bank1, slot1 + row_words, slot1)
+        reads = []
+        for q in range(4):
+            mem = Memory(shape=self.pe * self.out_bits, depth=depth, init=[],
+                         attrs=ram_attrs(depth, collisions_unused=True))
+            m.submodules[f"tile{q}"] = mem
+            wr = mem.write_port()
+            outs = [(news[q * self.pe + p] >> SCALE_SHIFT)[:self.out_bits] for p in range(self.pe)]
+            m.d.comb += [wr.addr.eq(w_addr), wr.data.eq(Cat(*outs)), wr.en.eq(v1 & (t1 == 15))]
+            reads.append(mem.read_port())
+        set_full = Mux(v1 & (t1 == 15) & (slot1 == row_words - 1), 1 << bank1, 0)
+
+        # --- reader: output row a of the tile row, tile column, b, channel group ----------------
+        r_a = Signal(name="r_a")
+        r_b = Signal(name="r_b")
+        r_nf = Signal(range(nf_n), name="r_nf")
+        r_tw = Signal(range(tw_n), name="r_tw")
+        r_base = Signal(range(row_words), name="r_base")    # r_tw * NF
+        r_th = Signal(range(th_n), name="r_th")
+        r_bank = Signal(name="r_bank")
+        credit_ok, take, w_en, w_data = add_output_queue(m, self.o, depth=self.out_fifo_depth,
+                                                            registered_return=True)
+        active = full.bit_select(r_bank, 1)
+        cropped = Const(0, 1)
+        if self.ow % 2:
+            cropped = cropped | (r_b & (r_tw == tw_n - 1))
+        if self.oh % 2:
+            cropped = cropped | (r_a & (r_th == th_n - 1))
+        issue = Signal(name="issue")
+        step = Signal(name="step")
+        m.d.comb += [issue.eq(active & credit_ok & ~cropped), take.eq(issue),
+                     step.eq(active & (credit_ok | cropped))]
+        r_addr = Mux(r_bank, r_base + r_nf + row_words, r_base + r_nf)
+        for rd in reads:
+            m.d.comb += rd.addr.eq(r_addr)
+        nf_last, b_last, tw_last = r_nf == nf_n - 1, r_b == 1, r_tw == tw_n - 1
+        all_last = nf_last & b_last & tw_last & r_a
+        with m.If(step):
+            m.d.sync += r_nf.eq(next_mod(r_nf, nf_n))
+            with m.If(nf_last):
+                m.d.sync += r_b.eq(~r_b)
+                with m.If(b_last):
+                    m.d.sync += [r_tw.eq(next_mod(r_tw, tw_n)),
+                                 r_base.eq(Mux(tw_last, 0, r_base + nf_n))]
+                    with m.If(tw_last):
+                        m.d.sync += r_a.eq(~r_a)
+                        with m.If(r_a):
+                            m.d.sync += [r_bank.eq(~r_bank), r_th.eq(next_mod(r_th, th_n))]
+        clear_full = Mux(step & all_last, 1 << r_bank, 0)
+        m.d.sync += full.eq((full | set_full) & ~clear_full)
+
+        q_sel = delay(m, Cat(r_b, r_a), 1, "q_sel")
+        m.d.comb += [w_en.eq(delay(m, issue, 1, "valid")),
+                     w_data.eq(Array(rd.data for rd in reads)[q_sel])]
+        return m
