@@ -99,12 +99,12 @@ class Family:
 
 
 # --- calibration (tools/calibrate: least squares on Yosys counts, see CALIBRATION) -------
-ICE40_LUTS = {"xnor": 2.984, "intmul": 5.808, "compare": 0.0, "control": 0.445, "other": 7.341,
-              "sparse": 7.90, "fixed": 339.0}
+ICE40_LUTS = {"xnor": 2.984, "intmul": 5.808, "widemul": 5.808, "compare": 0.0, "control": 0.445,
+              "other": 7.341, "window": 7.341, "sparse": 7.90, "fixed": 339.0}
 ECP5_LUTS = {"xnor": 2.575, "intmul": 5.739, "compare": 12.97, "control": 0.886, "other": 3.201,
              "sparse": 7.44, "fixed": 3.4}
-XC7_LUTS = {"xnor": 2.43, "intmul": 3.621, "compare": 6.366, "control": 0.34, "other": 2.066,
-            "sparse": 3.99, "fixed": 121.5}
+XC7_LUTS = {"xnor": 2.43, "intmul": 3.621, "widemul": 0.0, "compare": 6.366, "control": 0.34,
+            "other": 2.066, "window": 2.066, "sparse": 3.99, "fixed": 121.5}
 #: Flip-flops of the sparse engine per flip-flop of its analytical model (its queues and
 #: pointers are counted short); like ``sparse`` above, from one design, digits-sparse.
 SPARSE_FF_SCALE = 2.3

@@ -19,6 +19,7 @@ from bitsmith.hw.compute.mvau import MVAU, weight_bank_depth
 from bitsmith.hw.compute.shift_mvau import ShiftMVAU
 from bitsmith.hw.compute.threshold_unit import ThresholdTable
 from bitsmith.hw.compute.thresholds import Thresholding
+from bitsmith.hw.compute.parallel_window import ParallelWindow
 from bitsmith.hw.compute.sliding_window import SlidingWindow
 from bitsmith.hw.sparse.engine import SparseEngine
 from bitsmith.hw.streams import BLOCK_RAM_MIN_WORDS
@@ -134,6 +135,15 @@ def thresholding_memories(unit: Thresholding, name: str) -> list[MemoryShape]:
 def sliding_window_memories(unit: SlidingWindow, name: str) -> list[MemoryShape]:
     """The line buffer: ``rows`` rows of ``W*C/SIMD`` words."""
     return [_sync(len(unit.i.payload), unit.rows * unit.row_words, "ram", f"{name} line buffer")]
+
+
+@inventory(ParallelWindow)
+def parallel_window_memories(unit: ParallelWindow, name: str) -> list[MemoryShape]:
+    """The line buffer: the ``KH-1`` pixels above each of the ``Wp`` padded columns in one
+    word (none for a one-row kernel)."""
+    if unit.kh <= 1:
+        return []
+    return [_sync((unit.kh - 1) * unit.c * unit.elem_bits, unit.wp, "ram", f"{name} line buffer")]
 
 
 @inventory(SparseEngine)
