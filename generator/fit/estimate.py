@@ -7,15 +7,18 @@ sizing; the logic comes from the analytical model of :mod:`bitsmith.generator.es
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from bitsmith.hw.compute.mvau import weight_bank_depth
 
 from ..estimate import node_resources
 from ..estimate.conv import as_mvau, conv_window_logic
 from ..estimate.dense import lane_product_cost, mvau_control_luts, mvau_logic
 from ..estimate.plumbing import converter_resources, fifo_logic, register_slice_resources
 from ..estimate import Resources
-from ..ir import Graph, MatrixVector
+from ..ir import Graph, MatrixVector, MultiThreshold
 from ..ir.conv import Conv
 from ..estimate.shift import shift_mvau_logic
 from ..ir.shift import ShiftMatrixVector
@@ -56,9 +59,10 @@ def logic_features(node) -> dict[str, float]:
     ``widemul`` product bits of the lanes whose ``$mul`` Yosys puts on a DSP block where
     the family has them (ECP5, 7-series; LUTs on an iCE40 without ``-dsp``),
     ``compare`` bits of the threshold compares, ``control`` (the analytical control
-    LUTs), ``window``: the analytical LUTs of a convolution's window generator (line
-    buffer apart), ``sparse``: the analytical LUT estimate of a sparse engine, and
-    ``other``: that of any other kind of layer."""
+    LUTs), ``bankmux`` (:func:`bank_mux_bits`), ``window``: the analytical LUTs of a
+    convolution's window generator (line buffer apart), and the analytical LUT estimate
+    of a ``threshold`` layer, a ``depthwise`` convolution, a ``sparse`` engine and of
+    any ``other`` kind of layer."""
     if isinstance(node, Conv) and not node.depthwise:
         features = logic_features(as_mvau(node))
         features["window"] = conv_window_logic(node).luts
@@ -72,10 +76,26 @@ def logic_features(node) -> dict[str, float]:
         return {"xnor": lanes if node.xnor else 0,
                 "intmul": 0 if node.xnor else lanes * lut_bits,
                 "widemul": lanes * wbits * xbits if dsps and not node.xnor else 0,
-                "compare": node.pe * steps * acc // 2, "control": mvau_control_luts(node)}
+                "compare": node.pe * steps * acc // 2, "control": mvau_control_luts(node),
+                "bankmux": bank_mux_bits(node)}
     if isinstance(node, SparseMatrixVector):
         return {"sparse": node_resources(node).luts}
+    if isinstance(node, MultiThreshold):
+        return {"threshold": node_resources(node).luts}
+    if isinstance(node, Conv):
+        return {"depthwise": node_resources(node).luts}
     return {"other": node_resources(node).luts}
+
+
+def bank_mux_bits(node: MatrixVector) -> int:
+    """Inputs of the multiplexer behind a weight ROM split into banks
+    (:func:`~bitsmith.hw.compute.mvau.weight_bank_depth` words each): word bits per bank
+    beyond the first."""
+    if node.weight_memory != "rom":
+        return 0
+    words = node.cycles_per_vector()
+    width = node.pe * node.simd * node.weight_dtype.bitwidth()
+    return (math.ceil(words / weight_bank_depth(width)) - 1) * width
 
 
 def logic_resources(node):
