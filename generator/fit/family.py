@@ -108,9 +108,9 @@ class Family:
 ICE40_LUTS = {"xnor": 2.984, "intmul": 5.808, "widemul": 5.808, "compare": 0.0, "control": 0.445,
               "other": 7.341, "window": 7.341, "threshold": 7.341, "depthwise": 7.341,
               "sparse": 7.90, "fixed": 339.0}
-ECP5_LUTS = {"xnor": 2.04, "intmul": 3.351, "widemul": 0.123, "compare": 2.296, "control": 0.557,
-             "bankmux": 3.837, "window": 1.348, "threshold": 2.204, "depthwise": 1.412, "other": 0.829,
-             "plumbing": 0.751, "sparse": 7.44, "fixed": 0.0}
+ECP5_LUTS = {"xnor": 1.816, "intmul": 2.983, "widemul": 0.109, "compare": 2.044, "control": 0.496,
+             "bankmux": 3.416, "window": 1.2, "threshold": 1.962, "depthwise": 1.257, "other": 0.738,
+             "plumbing": 0.899, "sparse": 7.44, "fixed": 0.0}
 XC7_LUTS = {"xnor": 2.43, "intmul": 3.621, "widemul": 0.0, "compare": 6.366, "control": 0.34,
             "other": 2.066, "window": 2.066, "threshold": 2.066, "depthwise": 2.066,
             "sparse": 3.99, "fixed": 121.5}
@@ -118,7 +118,7 @@ XC7_LUTS = {"xnor": 2.43, "intmul": 3.621, "widemul": 0.0, "compare": 6.366, "co
 #: pointers are counted short); like ``sparse`` above, from one design, digits-sparse.
 SPARSE_FF_SCALE = 2.3
 ICE40_FFS = XC7_FFS = (1.145, 0.0)
-ECP5_FFS = (0.892, 0.0)
+ECP5_FFS = (0.849, 0.0)
 #: What the figures above were fitted on: 14 designs (the digits MLP folded for 16, 32,
 #: 64, 128, 256, 512 and 1024 cycles/frame; TFC-w1a1 at FINN's folding and for 128, 512,
 #: 2048, 8192; TFC-w2a2 for 1024 and 4096), each synthesised alone by ``synth_ice40``,

@@ -32,6 +32,8 @@ FRAMES = 100
 #: (the two exports give the same IR: test_zoo_golden_matches_qonnx checks both).
 TARGET = {"resnet8": 50000, "mobilenet_v2": 20000, "squeezenet": 20000, "lenet5": 20000,
           "lenet5_trunc": 20000, "kws1d": 2000, "resnet_stem": 20000, "jet_tagger": 200}
+#: networks whose default-folding Verilator build is too slow for the suite
+SLOW_DEFAULT = {"resnet8"}
 #: ideal cycles per frame (the folding bound) at the default folding and at TARGET
 IDEAL = {"resnet8": (1156, 49152), "mobilenet_v2": (1024, 18432), "squeezenet": (1156, 18432),
          "lenet5": (1024, 20000), "lenet5_trunc": (1024, 20000), "kws1d": (980, 1960),
@@ -128,9 +130,13 @@ def test_zoo_rtl(zoo_model, name, dynamo):
     from bitsmith.generator.verify import verify
     classifier = name != "jet_tagger"
     # the default folding on the TorchScript export, TARGET on the dynamo one; a network
-    # exported once (the QKeras-style jet tagger) runs both
+    # exported once (the QKeras-style jet tagger) runs both. resnet8's default folding
+    # (1,156 cycles/frame) is a Verilator build of about half an hour on two busy cores:
+    # it was measured once (docs/ONNX.md) and runs at TARGET here.
     targets = {(True, False): [None], (True, True): [TARGET[name]]}.get(
         (zoo.NETWORKS[name].brevitas, dynamo), [None, TARGET[name]])
+    if name in SLOW_DEFAULT:
+        targets = [TARGET[name]]
     for target in targets:
         opts = BuildOptions(topk=1 if classifier else None, target_cycles=target, **options(name))
         res = verify(zoo_model(name, dynamo), frames(name), opts)
