@@ -108,9 +108,9 @@ class Family:
 ICE40_LUTS = {"xnor": 2.984, "intmul": 5.808, "widemul": 5.808, "compare": 0.0, "control": 0.445,
               "other": 7.341, "window": 7.341, "threshold": 7.341, "depthwise": 7.341,
               "sparse": 7.90, "fixed": 339.0}
-ECP5_LUTS = {"xnor": 3.742, "intmul": 3.217, "widemul": 0.183, "compare": 2.103, "control": 0.424,
-             "bankmux": 3.57, "window": 1.177, "threshold": 2.004, "depthwise": 1.284, "other": 0.761,
-             "plumbing": 0.751, "sparse": 7.44, "fixed": 0.0}
+ECP5_LUTS = {"xnor": 3.619, "intmul": 3.111, "widemul": 0.177, "compare": 2.034, "control": 0.41,
+             "bankmux": 3.453, "window": 1.139, "threshold": 1.939, "depthwise": 1.242, "other": 0.736,
+             "plumbing": 0.811, "sparse": 7.44, "fixed": 0.0}
 XC7_LUTS = {"xnor": 2.43, "intmul": 3.621, "widemul": 0.0, "compare": 6.366, "control": 0.34,
             "other": 2.066, "window": 2.066, "threshold": 2.066, "depthwise": 2.066,
             "sparse": 3.99, "fixed": 121.5}
@@ -118,7 +118,7 @@ XC7_LUTS = {"xnor": 2.43, "intmul": 3.621, "widemul": 0.0, "compare": 6.366, "co
 #: pointers are counted short); like ``sparse`` above, from one design, digits-sparse.
 SPARSE_FF_SCALE = 2.3
 ICE40_FFS = XC7_FFS = (1.145, 0.0)
-ECP5_FFS = (0.831, 0.0)
+ECP5_FFS = (0.808, 0.0)
 #: What the figures above were fitted on: 14 designs (the digits MLP folded for 16, 32,
 #: 64, 128, 256, 512 and 1024 cycles/frame; TFC-w1a1 at FINN's folding and for 128, 512,
 #: 2048, 8192; TFC-w2a2 for 1024 and 4096), each synthesised alone by ``synth_ice40``,
