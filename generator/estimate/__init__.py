@@ -21,6 +21,7 @@ specific beyond that; ``bitsmith synth`` gives real, per-family figures.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -75,9 +76,17 @@ def graph_cycles(graph) -> int:
 
 
 def fifo_resources(depth: int, width: int) -> Resources:
-    """A :class:`~hw.plumbing.fifo.StreamFifo` of ``depth`` words of ``width`` bits:
-    flip-flops up to 4 words, else a memory (LUT RAM or block RAM) plus a 3-4 word slice."""
+    """A :class:`~hw.plumbing.fifo.StreamFifo` of ``depth`` words of ``width`` bits: a
+    register slice up to 4 words, else a memory (LUT RAM, or block RAM from
+    ``BLOCK_RAM_MIN_WORDS`` words on, as the FIFO marks it) in front of a 3-4 word slice,
+    with its pointers (:func:`.plumbing.fifo_logic`)."""
     from .dense import memory_cost
-    if depth <= 4:
-        return Resources(luts=width // 2 + 4, ffs=depth * width + 4)
-    return memory_cost((depth - 4) * width, width, 1) + Resources(luts=width + 16, ffs=4 * width + 20)
+    from .plumbing import fifo_logic, fifo_slice
+    entries, words = fifo_slice(depth)
+    if not words:
+        return fifo_logic(depth, width)
+    if entries == 4:            # a block RAM of ``words`` words
+        memory = Resources(brams=max(math.ceil(words * width / (BRAM_KBIT * 1024)), math.ceil(width / 36)))
+    else:
+        memory = memory_cost(words * width, width, 1)
+    return fifo_logic(depth, width) + memory

@@ -34,7 +34,7 @@ from bitsmith.hw.compute.sliding_window import buffer_rows, window_cycles
 from ..ir.conv import Conv, GlobalAccPool, MaxPool
 from ..ir.dense import MatrixVector
 from . import Resources, ideal_cycles, node_resources, resources, schedule_model
-from .dense import memory_cost
+from .dense import lane_product_cost, memory_cost
 from .schedule import Unit, group_unit, mvau_unit, parallel_window_unit, port, threshold_latency, window_unit
 from ..passes.fold import fold_dims, fold_penalty
 
@@ -48,7 +48,7 @@ def swu_cycles(node, simd: int) -> int:
     return window_cycles(node.in_shape, node.kernel, node.stride, node.padding, simd)
 
 
-def _as_mvau(node: Conv) -> MatrixVector:
+def as_mvau(node: Conv) -> MatrixVector:
     oh, ow = node.out_hw
     return MatrixVector(name=node.name, in_shape=(oh, ow, node.matrix().shape[1]), in_dtype=node.in_dtype,
                         weights=node.matrix(), weight_dtype=node.weight_dtype, acc_dtype=node.acc_dtype,
@@ -80,47 +80,87 @@ def global_pool_cycles(node: GlobalAccPool) -> int:
     return h * w * c // node.pe
 
 
+def swu_logic(node, simd: int) -> Resources:
+    """The sliding window's counters, address arithmetic and output register (its line
+    buffer apart)."""
+    h, w, c = node.in_shape
+    bits = node.in_dtype.bitwidth()
+    rows = buffer_rows(h, node.kernel[0], node.stride[0], node.padding[0], node.padding[2])
+    counters = 12 * math.ceil(math.log2(max(2, rows * w * c // simd)))
+    return Resources(luts=counters * 2 + simd * bits // 2 + 30, ffs=counters + simd * bits + 24,
+                     dsps=swu_dsps(node, simd))
+
+
+def swu_dsps(node, simd: int) -> int:
+    """18x18 multipliers of a sliding window's read address ``slot * row_words + x * CG``:
+    a product by a constant that is not a power of two, of an operand of 2 bits or more,
+    is a ``$mul`` that synth_ecp5 puts on a MULT18X18D."""
+    h, w, c = node.in_shape
+    cg = c // simd
+    rows = buffer_rows(h, node.kernel[0], node.stride[0], node.padding[0], node.padding[2])
+    row_words = w * cg
+
+    def on_dsp(constant: int, operand_bits: int) -> bool:
+        return constant & (constant - 1) != 0 and operand_bits >= 2
+    return int(on_dsp(row_words, (rows - 1).bit_length())) + int(on_dsp(cg, (w - 1).bit_length()))
+
+
 def swu_resources(node, simd: int) -> Resources:
     h, w, c = node.in_shape
     bits = node.in_dtype.bitwidth()
     rows = buffer_rows(h, node.kernel[0], node.stride[0], node.padding[0], node.padding[2])
-    lines = memory_cost(rows * w * c * bits, simd * bits, 1)
-    counters = 12 * math.ceil(math.log2(max(2, rows * w * c // simd)))
-    return Resources(luts=counters * 2 + simd * bits // 2 + 30, ffs=counters + simd * bits + 24) + lines
+    return swu_logic(node, simd) + memory_cost(rows * w * c * bits, simd * bits, 1)
 
 
-def parallel_window_resources(node: Conv) -> Resources:
-    """The register window (KH*KW pixels), its line buffer (KH-1 pixels per padded
-    column), the T-way word multiplexer and the position counters (the FIFO to the MVAU
-    is counted with the other stream FIFOs, :func:`bitsmith.generator.estimate.fifo_resources`)."""
+def parallel_window_logic(node: Conv) -> Resources:
+    """The register window (KH*KW pixels), the T-way word multiplexer and the position
+    counters (its line buffer apart)."""
     h, w, c = node.in_shape
     kh, kw = node.kernel
     bits = node.in_dtype.bitwidth()
     wp = w + node.padding[1] + node.padding[3]
     pixel = c * bits
     words = kh * kw * c // node.simd
-    lines = memory_cost(wp * (kh - 1) * pixel, (kh - 1) * pixel, 1) if kh > 1 else Resources()
     counters = 6 * math.ceil(math.log2(max(2, (h + kh) * wp)))
     mux = node.simd * bits * math.ceil(math.log2(words)) if words > 1 else 0
-    return (Resources(luts=counters * 2 + mux + kh * kw * pixel // 4 + 30,
-                      ffs=kh * kw * pixel + node.simd * bits + counters + 8) + lines)
+    return Resources(luts=counters * 2 + mux + kh * kw * pixel // 4 + 30,
+                     ffs=kh * kw * pixel + node.simd * bits + counters + 8)
+
+
+def parallel_window_resources(node: Conv) -> Resources:
+    """:func:`parallel_window_logic` and the line buffer (KH-1 pixels per padded column;
+    the FIFO to the MVAU is counted with the other stream FIFOs,
+    :func:`bitsmith.generator.estimate.fifo_resources`)."""
+    kh = node.kernel[0]
+    pixel = node.in_shape[2] * node.in_dtype.bitwidth()
+    wp = node.in_shape[1] + node.padding[1] + node.padding[3]
+    lines = memory_cost(wp * (kh - 1) * pixel, (kh - 1) * pixel, 1) if kh > 1 else Resources()
+    return parallel_window_logic(node) + lines
+
+
+def conv_window_logic(node: Conv) -> Resources:
+    """The window generator in front of a (not depthwise) convolution's matrix unit,
+    without its line buffer: nothing for a 1x1 stride-1 unpadded conv."""
+    if _is_pointwise(node):
+        return Resources()
+    return parallel_window_logic(node) if node.window_parallel else swu_logic(node, node.simd)
 
 
 @resources(Conv)
 def conv_resources(node: Conv) -> Resources:
     if node.depthwise:
-        wbits, xbits = node.weight_dtype.bitwidth(), node.in_dtype.bitwidth()
+        wbits = node.weight_dtype.bitwidth()
         accbits = node.acc_dtype.bitwidth()
         kh, kw = node.kernel
-        mult = node.pe * (1 if node.xnor else wbits * xbits)
+        lane_luts, lane_dsps = (1, 0) if node.xnor else lane_product_cost(node.weight_dtype, node.in_dtype)
         steps = node.thresholds.steps if node.thresholds is not None else 0
         weights = memory_cost(node.in_channels * kh * kw * wbits, node.pe * wbits, 1)
         th_bits = (node.in_channels // node.pe) * steps * accbits
         th = memory_cost(th_bits, steps * accbits, node.pe) if steps else Resources()
-        engine = Resources(luts=mult + node.pe * (accbits + steps * accbits // 2) + 40,
-                           ffs=node.pe * (accbits * 2 + steps) + 32) + weights + th
+        engine = Resources(luts=node.pe * (lane_luts + accbits + steps * accbits // 2) + 40,
+                           ffs=node.pe * (accbits * 2 + steps) + 32, dsps=node.pe * lane_dsps) + weights + th
         return engine + swu_resources(node, node.pe)
-    engine = node_resources(_as_mvau(node))
+    engine = node_resources(as_mvau(node))
     if _is_pointwise(node):
         return engine
     if node.window_parallel:

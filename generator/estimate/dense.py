@@ -6,7 +6,8 @@ accumulator width, weights in 18-kbit block RAMs (BRAM18) when a PE's bank holds
 1 Kibit, else in LUT RAM at 64 bits per LUT (a 6-input-LUT figure kept from the first
 model: an ECP5 needs four LUT4s per 64 bits). A 1-bit x 1-bit product is one LUT per 2
 lanes (XNOR folded into the popcount compressors); an a-bit x b-bit product costs about
-a*b LUTs, or one 18x18 DSP when a*b > 36. The LUT figures are LUT4s: the control and
+a*b LUTs (shift-and-add), or 18x18 DSPs for weights wider than 4 bits
+(:func:`lane_product_cost`). The LUT figures are LUT4s: the control and
 flip-flop terms were set against Yosys's ``synth_ecp5`` counts.
 Flip-flops of a matrix-vector unit are counted register by register from the hardware's
 structure (:func:`mvau_flip_flops`), and its control logic is modelled apart from the
@@ -24,6 +25,7 @@ import numpy as np
 
 from bitsmith.hw.compute.mvau import TREE_LEVELS_PER_STAGE, weight_bank_depth
 from bitsmith.hw.plumbing.label_select import LabelSelect as LabelSelectUnit
+from bitsmith.hw.streams import SHIFT_ADD_MAX_BITS, is_bipolar
 
 from ..ir.core import smallest_dtype
 from ..ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
@@ -72,15 +74,27 @@ def mvau_resources(node: MatrixVector) -> Resources:
     return matrix_resources(node, product_luts=mult, dsps=dsps, code_bits=node.weight_dtype.bitwidth())
 
 
+def lane_product_cost(weight_dtype, in_dtype) -> tuple[int, int]:
+    """``(LUT4s, DSPs)`` of one lane's product as :func:`bitsmith.hw.streams.product` builds
+    it: a BIPOLAR operand is a negation multiplexer and a weight of at most
+    :data:`~bitsmith.hw.streams.SHIFT_ADD_MAX_BITS` bits a shift-and-add (about a LUT per
+    product bit); a wider weight is a ``$mul``, which ``synth_ecp5`` (like
+    ``synth_xilinx``) maps onto 18x18 multipliers whenever both operands have 2 bits or
+    more -- one per 18x18 tile. (Both BIPOLAR: see :func:`product_cost`.)"""
+    wbits, xbits = weight_dtype.bitwidth(), in_dtype.bitwidth()
+    if is_bipolar(weight_dtype) or is_bipolar(in_dtype) or wbits <= SHIFT_ADD_MAX_BITS or min(wbits, xbits) < 2:
+        return wbits * xbits, 0
+    return 0, math.ceil(wbits / 18) * math.ceil(xbits / 18)
+
+
 def product_cost(node) -> tuple[int, int]:
-    """``(LUT4s, DSPs)`` of all lanes' integer products of a matrix layer."""
-    wbits, xbits = node.weight_dtype.bitwidth(), node.in_dtype.bitwidth()
+    """``(LUT4s, DSPs)`` of all lanes' integer products of a matrix layer
+    (:func:`lane_product_cost` per lane; XNOR lanes one LUT per two)."""
     lanes = node.pe * node.simd
     if node.xnor:
         return math.ceil(lanes / 2), 0
-    if wbits * xbits > 36:
-        return 0, lanes
-    return lanes * wbits * xbits, 0
+    luts, dsps = lane_product_cost(node.weight_dtype, node.in_dtype)
+    return lanes * luts, lanes * dsps
 
 
 def matrix_resources(node, *, product_luts: int, dsps: int, code_bits: int,
@@ -193,9 +207,17 @@ def thresholds_resources(node: MultiThreshold) -> Resources:
 def label_select_resources(node: LabelSelect) -> Resources:
     value_bits = smallest_dtype(*node.key_range).bitwidth() if node.keyed else node.in_dtype.bitwidth()
     bits = value_bits + node.out_dtype.bitwidth()
-    # keys: a constant multiply-add per element (about one adder of the key width)
+    # keys: a multiply-add per element (about one adder of the key width); the product is
+    # a ``$mul`` that synth_ecp5 maps onto an 18x18 multiplier per lane unless the scale
+    # is one power of two for every class (Yosys turns that into a shift)
     keys = node.pe * value_bits * 2 if node.keyed else 0
-    return Resources(luts=node.k * bits * 2 + node.pe * bits + keys, ffs=node.k * bits + 16)
+    dsps = 0
+    scales = set(node.key_scale or ())
+    if len(scales) > 1 or any(v & (v - 1) for v in scales):
+        scale_bits = max(scales).bit_length()
+        if min(scale_bits, node.in_dtype.bitwidth()) >= 2:
+            dsps = node.pe * math.ceil(scale_bits / 18) * math.ceil(node.in_dtype.bitwidth() / 18)
+    return Resources(luts=node.k * bits * 2 + node.pe * bits + keys, ffs=node.k * bits + 16, dsps=dsps)
 
 
 # Schedule models (FIFO sizing, see schedule.py).

@@ -7,13 +7,19 @@ sizing; the logic comes from the analytical model of :mod:`bitsmith.generator.es
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bitsmith.hw.compute.mvau import weight_bank_depth
+
 from ..estimate import node_resources
-from ..estimate.dense import mvau_control_luts, mvau_logic
+from ..estimate.conv import as_mvau, conv_window_logic
+from ..estimate.dense import lane_product_cost, mvau_control_luts, mvau_logic
+from ..estimate.plumbing import converter_resources, fifo_logic, register_slice_resources
 from ..estimate import Resources
-from ..ir import Graph, MatrixVector
+from ..ir import Graph, MatrixVector, MultiThreshold
+from ..ir.conv import Conv
 from ..estimate.shift import shift_mvau_logic
 from ..ir.shift import ShiftMatrixVector
 from ..ir.sparse import SparseMatrixVector
@@ -48,33 +54,84 @@ class DesignEstimate:
 
 def logic_features(node) -> dict[str, float]:
     """What a layer's logic LUTs scale with (the family's ``lut_model`` weighs them):
-    ``xnor`` lanes, ``intmul`` product bits (lanes x weight bits x input bits),
+    ``xnor`` lanes, ``intmul`` LUT-built product bits (lanes x weight bits x input bits of
+    the shift-and-add and negation products, :func:`~bitsmith.generator.estimate.dense.lane_product_cost`),
+    ``widemul`` product bits of the lanes whose ``$mul`` Yosys puts on a DSP block where
+    the family has them (ECP5, 7-series; LUTs on an iCE40 without ``-dsp``),
     ``compare`` bits of the threshold compares, ``control`` (the analytical control
-    LUTs), ``sparse``: the analytical LUT estimate of a sparse engine, and ``other``: that
-    of any other kind of layer."""
+    LUTs), ``bankmux`` (:func:`bank_mux_bits`), ``window``: the analytical LUTs of a
+    convolution's window generator (line buffer apart), and the analytical LUT estimate
+    of a ``threshold`` layer, a ``depthwise`` convolution, a ``sparse`` engine and of
+    any ``other`` kind of layer."""
+    if isinstance(node, Conv) and not node.depthwise:
+        features = logic_features(as_mvau(node))
+        features["window"] = conv_window_logic(node).luts
+        return features
     if isinstance(node, MatrixVector):
         lanes = node.pe * node.simd
         acc = node.acc_dtype.bitwidth()
         steps = node.thresholds.steps if node.thresholds is not None else 0
+        wbits, xbits = node.weight_dtype.bitwidth(), node.in_dtype.bitwidth()
+        lut_bits, dsps = lane_product_cost(node.weight_dtype, node.in_dtype)
         return {"xnor": lanes if node.xnor else 0,
-                "intmul": 0 if node.xnor else lanes * node.weight_dtype.bitwidth() * node.in_dtype.bitwidth(),
-                "compare": node.pe * steps * acc // 2, "control": mvau_control_luts(node)}
+                "intmul": 0 if node.xnor else lanes * lut_bits,
+                "widemul": lanes * wbits * xbits if dsps and not node.xnor else 0,
+                "compare": node.pe * steps * acc // 2, "control": mvau_control_luts(node),
+                "bankmux": bank_mux_bits(node)}
     if isinstance(node, SparseMatrixVector):
         return {"sparse": node_resources(node).luts}
+    if isinstance(node, MultiThreshold):
+        return {"threshold": node_resources(node).luts}
+    if isinstance(node, Conv):
+        return {"depthwise": node_resources(node).luts}
     return {"other": node_resources(node).luts}
+
+
+def bank_mux_bits(node: MatrixVector) -> int:
+    """Inputs of the multiplexer behind a weight ROM split into banks
+    (:func:`~bitsmith.hw.compute.mvau.weight_bank_depth` words each): word bits per bank
+    beyond the first."""
+    if node.weight_memory != "rom":
+        return 0
+    words = node.cycles_per_vector()
+    width = node.pe * node.simd * node.weight_dtype.bitwidth()
+    return (math.ceil(words / weight_bank_depth(width)) - 1) * width
 
 
 def logic_resources(node):
     """A node's logic without the memories the inventory counts (the matrix-vector unit
-    apart; other kinds keep their whole analytical estimate, block RAMs aside)."""
+    and a convolution's window generator apart; other kinds keep their whole analytical
+    estimate, block RAMs aside)."""
     if isinstance(node, ShiftMatrixVector):
         return shift_mvau_logic(node)
     if isinstance(node, MatrixVector):
         return mvau_logic(node)
+    if isinstance(node, Conv) and not node.depthwise:
+        return mvau_logic(as_mvau(node)) + conv_window_logic(node)
     if isinstance(node, SparseMatrixVector):
         res = node_resources(node)
         return Resources(luts=res.luts, ffs=round(SPARSE_FF_SCALE * res.ffs), dsps=res.dsps)
     return node_resources(node)
+
+
+def plumbing_resources(graph: Graph, stages: Sequence) -> Resources:
+    """The stream plumbing :class:`~bitsmith.hw.top.Dataflow` and the Verilog top add
+    around the stages (:mod:`bitsmith.generator.estimate.plumbing`): the input register
+    slice, each edge's width converter and its FIFO (memories apart: the inventory
+    places them)."""
+    by_name = {stage.name: stage for stage in stages}
+    total = Resources()
+    for f in graph.fifos:
+        width = f.elems * f.elem_bits
+        if f.src == "input":
+            total = total + register_slice_resources(width, 2)
+            continue
+        total = total + fifo_logic(f.depth, width)
+        src = by_name.get(f.src)
+        if src is not None:
+            bits, elems = src.port_shape(f.src_port)
+            total = total + converter_resources(bits, elems, f.elems)
+    return total
 
 
 def silence(component) -> None:
@@ -120,6 +177,9 @@ def estimate_design(graph: Graph, family: str | Family, *, cache: dict | None = 
         logic_ffs += res.ffs
         dsps += res.dsps
         logic_luts += sum(fam.lut_model.get(k, 0.0) * v for k, v in logic_features(node).items())
+    plumbing = plumbing_resources(graph, stages)
+    logic_luts += fam.lut_model.get("plumbing", 0.0) * plumbing.luts
+    logic_ffs += fam.lut_model.get("plumbing", 0.0) * plumbing.ffs
     placed = [(mem, map_memory(mem, fam)) for mem in stage_memories(stages, graph.fifos)]
     mem_luts = sum(c.luts for _, c in placed)
     mem_ffs = sum(c.ffs for _, c in placed)

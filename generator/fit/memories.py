@@ -19,9 +19,11 @@ from bitsmith.hw.compute.mvau import MVAU, weight_bank_depth
 from bitsmith.hw.compute.shift_mvau import ShiftMVAU
 from bitsmith.hw.compute.threshold_unit import ThresholdTable
 from bitsmith.hw.compute.thresholds import Thresholding
+from bitsmith.hw.compute.parallel_window import ParallelWindow
 from bitsmith.hw.compute.sliding_window import SlidingWindow
+from bitsmith.hw.compute.vvau import VVAU
 from bitsmith.hw.sparse.engine import SparseEngine
-from bitsmith.hw.streams import BLOCK_RAM_MIN_WORDS
+from bitsmith.hw.streams import BLOCK_RAM_MIN_WORDS, is_bipolar
 
 #: Memory kinds: ``rom`` (initialised, read only), ``ram`` (written and read through a
 #: synchronous port), ``async`` (read combinationally: a queue's storage), ``spram``
@@ -134,6 +136,30 @@ def thresholding_memories(unit: Thresholding, name: str) -> list[MemoryShape]:
 def sliding_window_memories(unit: SlidingWindow, name: str) -> list[MemoryShape]:
     """The line buffer: ``rows`` rows of ``W*C/SIMD`` words."""
     return [_sync(len(unit.i.payload), unit.rows * unit.row_words, "ram", f"{name} line buffer")]
+
+
+@inventory(VVAU)
+def vvau_memories(unit: VVAU, name: str) -> list[MemoryShape]:
+    """The depthwise unit's weight ROM (``folds x K`` words of PE weights; a single word is
+    a constant), its threshold ROM and its output queue (read combinationally)."""
+    out = []
+    words = unit.folds * unit.k
+    if words > 1:
+        values = unit.weights.reshape(unit.folds, unit.pe, unit.k).transpose(0, 2, 1).reshape(words, unit.pe)
+        codes = (values > 0).astype(np.int64) if is_bipolar(unit.weight_dtype) else values
+        out.append(_sync(live_bits(codes, unit.w_bits), words, "rom", f"{name} weights"))
+    out += threshold_memories(unit.thresholds, name)
+    out.append(MemoryShape(unit.pe * unit.out_bits, unit.out_fifo_depth, "async", False, f"{name} output queue"))
+    return out
+
+
+@inventory(ParallelWindow)
+def parallel_window_memories(unit: ParallelWindow, name: str) -> list[MemoryShape]:
+    """The line buffer: the ``KH-1`` pixels above each of the ``Wp`` padded columns in one
+    word (none for a one-row kernel)."""
+    if unit.kh <= 1:
+        return []
+    return [_sync((unit.kh - 1) * unit.c * unit.elem_bits, unit.wp, "ram", f"{name} line buffer")]
 
 
 @inventory(SparseEngine)
