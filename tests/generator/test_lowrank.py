@@ -275,3 +275,21 @@ def test_factorised_rtl_equals_golden(tmp_path, which):
     assert res.passed and res.mismatches == 0
     steady = api.verify(tmp_path / "lr.yaml", x, out_dir=tmp_path / "out2")
     assert steady.cycles_per_frame == steady.ideal_cycles_per_frame
+
+
+# --------------------------------------------------------------------------- the example
+
+@pytest.mark.parametrize("rank, floor", [(8, 0.89), (16, 0.92), (32, 0.92)])
+def test_the_fine_tuned_example_networks(rank, floor):
+    from bitsmith.generator.examples.digits.train import load_split
+    from bitsmith.generator.examples.digits_lowrank.train import model_path
+    graph = load_model(model_path(rank), BuildOptions())
+    for layer, cols in (("fc0", 64), ("fc1", 128)):
+        first, second = graph.node(f"{layer}_lr"), graph.node(layer)
+        assert first.weights.shape == (rank, cols) and second.weights.shape == (128, rank)
+        assert first.weight_dtype.name == second.weight_dtype.name == "INT4"
+        assert first.thresholds is None and second.in_dtype == first.out_dtype
+        assert second.in_dtype.bitwidth() > 8                     # the wide raw accumulator
+    _, x_te, _, y_te = load_split()
+    labels = run_graph(graph, x_te.reshape(-1, 1, 1, 64)).reshape(len(x_te), -1).argmax(axis=1)
+    assert (labels == y_te).mean() >= floor
