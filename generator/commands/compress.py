@@ -62,20 +62,36 @@ def register(sub) -> None:
                    help="factor weights INTB (2..8; default: the widest whose intermediate fits 16 bits)")
     p.add_argument("--layers", type=_layers, metavar="A,B,...",
                    help="factorise only these layers (default: every dense/conv layer that may be)")
+    p.add_argument("--input-dtype", metavar="DT", help="ONNX models with a float input: the input is integers of "
+                   "this datatype (as for build), so the intermediate widths can be proven")
+    p.add_argument("--input-scale", metavar="S", help="with --input-dtype: the real input is X*S")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from ..build import BuildOptions
+    from ..errors import ModelError, OptionError
+    from ..ir import dtype
     from ..lowrank import compress
+    from ._common import parse_scale
+    if args.input_scale is not None and args.input_dtype is None:
+        raise OptionError("--input-scale needs --input-dtype")
+    if args.input_dtype is not None:
+        try:
+            dtype(args.input_dtype)
+        except ModelError as exc:
+            raise OptionError(f"--input-dtype: {exc}") from None
+    options = BuildOptions(input_dtype=args.input_dtype,
+                           input_scale=None if args.input_scale is None else parse_scale(args.input_scale))
     command = "bitsmith compress " + shlex.join(sys.argv[2:] if sys.argv[1:2] == ["compress"] else [args.model])
     results = compress(args.model, args.out, rank=args.low_rank, energy=args.energy, bits=args.bits,
-                       layers=args.layers, command=command)
+                       layers=args.layers, command=command, options=options)
     for r in results:
         if r.rank is None:
             print(f"{r.name}: {r.op} {r.shape[0]}x{r.shape[1]} {r.note}")
         else:
             print(f"{r.name}: {r.op} {r.shape[0]}x{r.shape[1]} -> rank {r.rank} ({100 * r.energy:.2f} % of the "
-                  f"energy), INT{r.bits} factors, intermediate {r.mid_dtype}, MACs/frame "
+                  f"energy), INT{r.bits} factors, intermediate {r.mid_dtype or 'unproven'}, MACs/frame "
                   f"{r.macs_before:,} -> {r.macs_after:,}")
     before = sum(r.macs_before for r in results)
     after = sum(r.macs_after for r in results)

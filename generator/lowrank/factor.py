@@ -96,7 +96,7 @@ def pays(rank: int, rows: int, cols: int) -> bool:
     return rank < min(rows, cols) and rank * (rows + cols) < rows * cols
 
 
-def _quantize(values: np.ndarray, bits: int, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
+def quantize(values: np.ndarray, bits: int, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric round-to-nearest onto ``±(2**(bits-1) - 1)``; returns (integers, scales)."""
     qmax = 2 ** (bits - 1) - 1
     peak = np.abs(values).max(axis=axis, keepdims=axis is not None)
@@ -110,8 +110,29 @@ def signed_thresholds(th: Thresholds, xnor: bool, in_features: int) -> np.ndarra
     return 2 * values - in_features if xnor else values
 
 
-def _mid_dtype(first: np.ndarray, weight_dtype: DataType, in_dtype: DataType) -> DataType:
-    lo, hi = accumulator_range(first, weight_dtype, in_dtype)
+def check_rank(rank: int, rows: int, cols: int, where: str) -> None:
+    """Refuse a rank that is not an integer in ``1 .. min(rows, cols) - 1``."""
+    if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
+        raise OptionError(f"{where}: --low-rank must be a positive integer or 'auto', not {rank!r}")
+    if rank >= min(rows, cols):
+        raise OptionError(f"{where}: rank {rank} must be less than min(out_features, in_features) = "
+                          f"{min(rows, cols)} (matrix {rows}x{cols})")
+
+
+def bit_choices(bits: int | None) -> list[int]:
+    """The factor widths to try, widest first."""
+    return [bits] if bits is not None else list(range(MAX_WEIGHT_BITS, MIN_BITS - 1, -1))
+
+
+def too_wide(where: str, rank: int, bits: int, mid: DataType) -> ModelError:
+    return ModelError(f"{where}: the intermediate accumulator of rank-{rank} INT{bits} factors needs "
+                      f"{mid.name}, wider than the {MAX_INPUT_BITS} bits the second layer multiplies; "
+                      f"use fewer --bits or a lower rank")
+
+
+def mid_dtype(first: np.ndarray, bits: int, in_dtype: DataType) -> DataType:
+    """The accumulator datatype of INTb weights ``first`` on ``in_dtype`` inputs."""
+    lo, hi = accumulator_range(first, DataType[f"INT{bits}"], in_dtype)
     return smallest_dtype(lo, hi)
 
 
@@ -135,29 +156,23 @@ def factorise(matrix: np.ndarray, weight_dtype: DataType, in_dtype: DataType, th
         Names the layer in errors.
     """
     rows, cols = matrix.shape
-    if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
-        raise OptionError(f"{where}: --low-rank must be a positive integer or 'auto', not {rank!r}")
-    if rank >= min(rows, cols):
-        raise OptionError(f"{where}: rank {rank} must be less than min(out_features, in_features) = "
-                          f"{min(rows, cols)} (matrix {rows}x{cols})")
+    check_rank(rank, rows, cols, where)
     w = matrix.astype(np.float64)
     u, s, vt = np.linalg.svd(w, full_matrices=False)
     root = np.sqrt(s[:rank])
     a = root[:, None] * vt[:rank]
     b = u[:, :rank] * root[None, :]
     energy = float((s[:rank] ** 2).sum() / max((s ** 2).sum(), 1e-300))
-    choices = [bits] if bits is not None else list(range(MAX_WEIGHT_BITS, MIN_BITS - 1, -1))
+    choices = bit_choices(bits)
     for nbits in choices:
         wdt = DataType[f"INT{nbits}"]
-        a_q, alpha = _quantize(a, nbits, axis=1)
-        mid = _mid_dtype(a_q, wdt, in_dtype)
+        a_q, alpha = quantize(a, nbits, axis=1)
+        mid = mid_dtype(a_q, nbits, in_dtype)
         if mid.bitwidth() <= MAX_INPUT_BITS:
             break
     else:
-        raise ModelError(f"{where}: the intermediate accumulator of rank-{rank} INT{choices[-1]} factors "
-                         f"needs {mid.name}, wider than the {MAX_INPUT_BITS} bits the second layer "
-                         f"multiplies; use fewer --bits or a lower rank")
-    b_q, beta = _quantize(b * alpha[:, 0][None, :], nbits, axis=None)
+        raise too_wide(where, rank, choices[-1], mid)
+    b_q, beta = quantize(b * alpha[:, 0][None, :], nbits, axis=None)
     beta = float(beta)
     new_th = None
     if thresholds is not None:

@@ -293,3 +293,72 @@ def test_the_fine_tuned_example_networks(rank, floor):
     _, x_te, _, y_te = load_split()
     labels = run_graph(graph, x_te.reshape(-1, 1, 1, 64)).reshape(len(x_te), -1).argmax(axis=1)
     assert (labels == y_te).mean() >= floor
+
+
+# --------------------------------------------------------------------------- ONNX
+
+JET = dict(input_dtype=DataType["INT16"], input_scale=1 / 1024)
+
+
+def _golden_vs_qonnx(path: Path, x: np.ndarray, **opts) -> tuple[list[str], object]:
+    from bitsmith.generator.frontend.qonnx import compare_with_reference, load_onnx
+    from bitsmith.generator.ir.host import run_stages
+    graph = load_onnx(path, **opts)
+    golden = run_graph(graph, run_stages(graph.host_pre, x))
+    return compare_with_reference(graph, path, x, golden), graph
+
+
+def test_onnx_matmuls_factorise_and_golden_equals_qonnx(capsys, tmp_path):
+    from bitsmith.generator.examples.zoo import jet_tagger
+    import onnx
+    src = jet_tagger(tmp_path / "jet.onnx")
+    out = tmp_path / "jet_lr.onnx"
+    code, text, err = run_cli(capsys, "compress", src, "--low-rank", "6", "--layers", "MatMul_1,MatMul_2",
+                              "--input-dtype", "INT16", "--input-scale", "1/1024",
+                              "-o", out)
+    assert code == 0, err
+    assert re.search(r"^MatMul_1: MatMul 32x64 -> rank 6 \(\d+\.\d\d % of the energy\), INT\d factors, "
+                     r"intermediate INT\d+, MACs/frame 2,048 -> 576$", text, re.M), text
+    model = onnx.load(str(out))
+    names = [n.name for n in model.graph.node]
+    assert names.index("MatMul_1_lr") < names.index("MatMul_1") and "MatMul_2_lr" in names
+    assert [p.key for p in model.metadata_props] == ["bitsmith_compress"]
+    x = np.random.default_rng(0).integers(-4096, 4096, (40, 16)).astype(np.float32)
+    problems, graph = _golden_vs_qonnx(out, x, **JET)
+    assert problems == []
+    mids = [n for n in graph.nodes if isinstance(n, type(graph.nodes[0])) and n.thresholds is None]
+    assert len(mids) >= 2 and all(8 < n.out_dtype.bitwidth() <= 16 for n in mids[:2])
+    # a second run replaces its own output; a user's file, a native name and a bad node are refused
+    assert run_cli(capsys, "compress", src, "--low-rank", "4", "--layers", "MatMul_1", "-o", out)[0] == 0
+    code, _, err = run_cli(capsys, "compress", src, "--low-rank", "4", "-o", src)
+    assert code == 2 and err.endswith("is also an input of this command; refusing to overwrite it\n")
+    code, _, err = run_cli(capsys, "compress", src, "--low-rank", "4", "-o", tmp_path / "x.yaml")
+    assert code == 2 and err.endswith("an ONNX model compresses to a QONNX model: give a name ending in .onnx\n")
+    code, _, err = run_cli(capsys, "compress", src, "--low-rank", "4", "--layers", "Conv_9", "-o", tmp_path / "y.onnx")
+    assert code == 2 and re.fullmatch(r"bitsmith: error: --layers: jet\.onnx has no MatMul, Gemm or Conv node "
+                                      r"'Conv_9' \(named OpType_N in node order; its matrix nodes: MatMul_0, "
+                                      r"MatMul_1, MatMul_2, MatMul_3\)\n", err)
+    other = tmp_path / "other.onnx"
+    other.write_bytes(src.read_bytes())
+    code, _, err = run_cli(capsys, "compress", src, "--low-rank", "4", "--layers", "MatMul_1", "-o", other)
+    assert code == 2 and "exists and does not hold an earlier result of this kind" in err
+
+
+@pytest.mark.train
+@pytest.mark.verilator
+def test_onnx_squeezenet_factorised_rtl_equals_golden_equals_qonnx(tmp_path):
+    from bitsmith import api
+    from bitsmith.generator.examples import zoo
+    from bitsmith.generator.examples.zoo_cache import cached_export
+    out = tmp_path / "sq_lr.onnx"
+    res = compress(cached_export("squeezenet"), out, rank="auto", energy=0.9)
+    done = [r for r in res if r.rank]
+    assert {r.name for r in done} >= {"Conv_0", "Conv_3", "Conv_7"}
+    assert all(int(r.mid_dtype[3:]) <= 16 for r in done)
+    x = zoo.inputs("squeezenet", 12)
+    problems, graph = _golden_vs_qonnx(out, x, topk=None)
+    assert problems == []
+    assert graph.node("Conv1").in_dtype.bitwidth() > 8          # Conv_0's second factor: the raw accumulator
+    v = api.verify(out, x, BuildOptions(topk=1, target_cycles=20000), out_dir=tmp_path / "build")
+    assert (v.mismatches, v.reference_mismatches, v.protocol_errors) == (0, 0, 0), v.details[:3]
+    assert v.cycles_per_frame == v.ideal_cycles_per_frame
