@@ -8,8 +8,10 @@
   1x1 convolution from R to C_out channels, with the rescaled thresholds).
 
 The second layer keeps the original name, so every layer that read ``L`` reads the
-factorised pair; both factor layers are left at ``pe``/``simd`` ``auto``, which the fold
-pass sizes to the network's bottleneck. A layer without thresholds is factorised only
+factorised pair. A layer folded explicitly (``pe`` and ``simd`` given) passes its cycles
+per output pixel on: each factor gets the folding with the fewest lanes (PE*SIMD; ties:
+more SIMD) that is no slower, so the network's throughput stays; a layer at ``auto``
+leaves both factors at ``auto`` for the fold pass. A layer without thresholds is factorised only
 where its output is the network's output or feeds only ``topk`` layers: its values are
 scaled by ``1/beta`` (labels unchanged), which any other reader would see.
 """
@@ -165,6 +167,28 @@ def _fresh(base: str, taken: set) -> str:
     return name
 
 
+def cheapest_folding(rows: int, cols: int, cycles: int) -> dict[str, int]:
+    """The ``pe | rows``, ``simd | cols`` with ``(rows/pe)*(cols/simd) <= cycles`` and the
+    fewest lanes ``pe*simd`` (ties: more SIMD)."""
+    from ..passes.fold import divisors
+    best = None
+    for pe in divisors(rows):
+        for simd in divisors(cols):
+            if (rows // pe) * (cols // simd) <= cycles:
+                key = (pe * simd, -simd)
+                if best is None or key < best[0]:
+                    best = (key, pe, simd)
+    return {"pe": best[1], "simd": best[2]}
+
+
+def _pixel_cycles(spec: dict, rows: int, cols: int) -> int | None:
+    """Cycles per output pixel of an explicitly folded layer (None when either is auto)."""
+    pe, simd = spec.get("pe", "auto"), spec.get("simd", "auto")
+    if not (isinstance(pe, int) and isinstance(simd, int)):
+        return None
+    return (rows // pe) * (cols // simd)
+
+
 def _specs(spec: dict, node, f: Factors, taken: set) -> tuple[dict, dict, dict]:
     name = spec["name"]
     first_name = _fresh(name + SUFFIX, taken)
@@ -194,6 +218,11 @@ def _specs(spec: dict, node, f: Factors, taken: set) -> tuple[dict, dict, dict]:
         arrays[t_name] = f.thresholds.values.astype(np.int64)
         second.update({"thresholds": t_name, "out_dtype": f.thresholds.out_dtype.name,
                         "out_scale": int(f.thresholds.out_scale), "out_bias": int(f.thresholds.out_bias)})
+    rows, cols = _matrix(node).shape
+    cycles = _pixel_cycles(spec, rows, cols)
+    if cycles is not None:
+        first.update(cheapest_folding(f.rank, cols, cycles))
+        second.update(cheapest_folding(rows, f.rank, cycles))
     return first, second, arrays
 
 

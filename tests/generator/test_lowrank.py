@@ -362,3 +362,19 @@ def test_onnx_squeezenet_factorised_rtl_equals_golden_equals_qonnx(tmp_path):
     v = api.verify(out, x, BuildOptions(topk=1, target_cycles=20000), out_dir=tmp_path / "build")
     assert (v.mismatches, v.reference_mismatches, v.protocol_errors) == (0, 0, 0), v.details[:3]
     assert v.cycles_per_frame == v.ideal_cycles_per_frame
+
+
+def test_explicit_foldings_pass_their_cycles_to_the_factors(tmp_path):
+    from bitsmith.generator.build import prepare
+    from bitsmith.generator.estimate import graph_cycles
+    from bitsmith.generator.lowrank.native import cheapest_folding
+    assert cheapest_folding(16, 64, 16) == {"pe": 1, "simd": 64}
+    assert cheapest_folding(128, 16, 16) == {"pe": 8, "simd": 16}
+    assert cheapest_folding(12, 10, 7) == {"pe": 2, "simd": 10}       # 20 lanes, tied with 4x5: more SIMD
+    compress(DIGITS, tmp_path / "lr.yaml", rank=16, layers=("fc0", "fc1"), bits=4)
+    by = {s["name"]: s for s in yaml.safe_load((tmp_path / "lr.yaml").read_text())["layers"]}
+    assert (by["fc0_lr"]["pe"], by["fc0_lr"]["simd"], by["fc0"]["pe"], by["fc0"]["simd"]) == (1, 64, 8, 16)
+    assert (by["fc1_lr"]["pe"], by["fc1_lr"]["simd"], by["fc1"]["pe"], by["fc1"]["simd"]) == (1, 128, 8, 16)
+    before = prepare(load_model(DIGITS, BuildOptions()), BuildOptions())
+    after = prepare(load_model(tmp_path / "lr.yaml", BuildOptions()), BuildOptions())
+    assert graph_cycles(after) == graph_cycles(before) == 16
