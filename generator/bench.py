@@ -13,6 +13,7 @@ not, and they are what tests may assert.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import platform
@@ -69,6 +70,11 @@ class Network:
         Part of ``--quick``.
     note : str
         Shown under the table (how to read its cycle figures).
+    reference : callable or None
+        ``(model, graph, x, golden) -> [mismatch lines]``: the golden model's outputs
+        against the original model's own execution (qonnx for ONNX networks).
+    needs : tuple of str
+        Python modules ``make`` needs (a missing one skips the network).
     """
 
     name: str
@@ -80,6 +86,8 @@ class Network:
     frames: int = 1000
     quick: bool = True
     note: str = ""
+    reference: Callable[[object, Graph, np.ndarray, np.ndarray], list[str]] | None = None
+    needs: tuple[str, ...] = ()
 
 
 def _file_generator(opts: BuildOptions) -> Callable[[object], Graph]:
@@ -132,6 +140,36 @@ def _winograd_layer(engine: str) -> Graph:
     return winograd_layer_graph(engine)
 
 
+SQUEEZENET = "squeezenet"
+"""The zoo's SqueezeNet-class network (:mod:`.examples.zoo`): Brevitas, 3x32x32 input."""
+
+
+def _zoo_make(name: str) -> Callable[[], Path]:
+    def make() -> Path:
+        from .examples.zoo_cache import cached_export
+        return cached_export(name)
+    return make
+
+
+def _zoo_floats(name: str, n: int):
+    from .examples import zoo
+    return zoo.inputs(name, n, seed=7)
+
+
+def _zoo_inputs(name: str) -> Callable[[Graph, int], np.ndarray]:
+    def inputs(graph: Graph, n: int) -> np.ndarray:
+        from .ir.host import run_stages
+        return run_stages(graph.host_pre, _zoo_floats(name, n))
+    return inputs
+
+
+def _zoo_reference(name: str):
+    def reference(model, graph: Graph, x: np.ndarray, golden: np.ndarray) -> list[str]:
+        from .frontend.qonnx import compare_with_reference
+        return compare_with_reference(graph, Path(model), _zoo_floats(name, len(x)), golden)
+    return reference
+
+
 _TFC_OPTS = dict(input_dtype="UINT8", input_scale=1 / 255, topk=1, fold=str(TFC_FOLDING))
 
 NETWORKS: dict[str, Network] = {n.name: n for n in (
@@ -153,6 +191,12 @@ NETWORKS: dict[str, Network] = {n.name: n for n in (
     Network("cnv-w1a1", f"FINN CNV-w1a1 topology (random weights), {CNV_TARGET_CYCLES} cycles target",
             None, _cnv_make, lambda g: prepare(g, BuildOptions(target_cycles=CNV_TARGET_CYCLES)),
             _cnv_inputs, frames=12, quick=False),
+    Network(SQUEEZENET, f"SqueezeNet-class CIFAR-sized net (Brevitas: 2 fire modules, concat, 4-bit), "
+            f"{CNV_TARGET_CYCLES} cycles target", None, _zoo_make(SQUEEZENET),
+            _file_generator(BuildOptions(topk=1, target_cycles=CNV_TARGET_CYCLES)), _zoo_inputs(SQUEEZENET),
+            frames=12, quick=False, reference=_zoo_reference(SQUEEZENET), needs=("torch", "brevitas"),
+            note="trained briefly on random targets (no CIFAR offline): the figures are hardware, "
+                 "not accuracy; golden == qonnx on every frame"),
     Network("mvau-int8", "one 64x64 layer of power-of-two INT8 weights on the integer MVAU (PE=SIMD=8)",
             None, lambda: _shift_layer("mvau"), lambda g: prepare(g, BuildOptions()), _random_inputs,
             quick=False),
@@ -220,6 +264,8 @@ class NetworkResult:
     fit: dict | None = None
     family_estimates: dict | None = None
     sweep: dict = field(default_factory=dict)
+    reference_mismatches: int | None = None
+    """Frames where golden != the original model's own execution (None: not checked)."""
 
     @property
     def sim_cycles_per_s(self) -> float | None:
@@ -255,7 +301,7 @@ class NetworkResult:
                "cycles_per_frame": self.cycles_per_frame, "cycle_ratio": _round(self.cycle_ratio, 4),
                "mean_cycles_per_frame": self.mean_cycles_per_frame,
                "longest_frame_gap": self.longest_frame_gap,
-               "mismatches": self.mismatches,
+               "mismatches": self.mismatches, "reference_mismatches": self.reference_mismatches,
                "golden_s": _round(self.golden_s), "golden_fps": _round(self.golden_fps, 1),
                "sim_s": _round(self.sim_s), "sim_fps": _round(self.sim_fps, 1),
                "verilator_build_s": _round(self.verilator_build_s),
@@ -376,6 +422,10 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
     if net.source is not None and not net.source.exists():
         return NetworkResult(net.name, net.title, note=net.note,
                              status=f"skipped: {net.source} not found (a source checkout has it)")
+    missing = [m for m in net.needs if importlib.util.find_spec(m) is None]
+    if missing:
+        return NetworkResult(net.name, net.title, note=net.note,
+                             status=f"skipped: needs {', '.join(missing)} (the train extra)")
     model = net.make()
     progress("generating Verilog")
     start, cpu = time.perf_counter(), cpu_seconds()    # Yosys runs in a child process
@@ -392,6 +442,10 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
     start = time.perf_counter()
     golden = run_graph(graph, x)
     golden_s = time.perf_counter() - start
+    reference = None
+    if net.reference is not None:
+        progress(f"reference execution, {frames} frames")
+        reference = net.reference(model, graph, x, golden)
 
     progress("Verilator: building the harness (cached by hash)")
     start = time.perf_counter()
@@ -406,13 +460,15 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
     estimate = {k: built.report["estimate"][k] for k in ("luts", "ffs", "brams", "dsps")}
     result = NetworkResult(
         net.name, net.title, note=net.note,
-        status="ok" if not mismatches and run.protocol_errors == 0 else "mismatch",
+        status="ok" if not mismatches and not reference and run.protocol_errors == 0 else "mismatch",
         frames=frames, generation_s=generation_s, generation_cpu_s=generation_cpu_s, ideal_cycles_per_frame=graph_cycles(graph),
         cycles_per_frame=run.cycles_per_frame, mean_cycles_per_frame=run.mean_cycles_per_frame,
         longest_frame_gap=run.longest_frame_gap, mismatches=len(mismatches), golden_s=golden_s,
         sim_s=sim_s, sim_cpu_s=sim_cpu_s, verilator_build_s=verilator_build_s, estimate=estimate, details=mismatches[:10],
         ops_per_frame=ops_per_frame(graph), sim_cycles=run.total_cycles, fit=fit,
-        family_estimates=built.report.get("family_estimates"))
+        family_estimates=built.report.get("family_estimates"),
+        reference_mismatches=None if reference is None else len(reference))
+    result.details.extend(f"reference: {line}" for line in (reference or [])[:10])
     progress("estimating other foldings (frames/s against LUTs)")
     result.sweep = folding_curves(graph, boards or SYNTH_BOARDS)
     if run.protocol_errors:

@@ -20,7 +20,8 @@ import traceback
 from .errors import BitsmithError
 from .interrupt import Interrupted, handle_signals
 
-COMMANDS = ("build", "golden", "sim", "verify", "synth", "bench", "sweep", "boards", "run", "demo")
+COMMANDS = ("build", "golden", "sim", "verify", "synth", "bench", "sweep", "boards", "run", "demo",
+            "compress")
 
 EXIT_CODES = """exit codes:
   0    success

@@ -7,10 +7,7 @@ and RTL == golden == qonnx on 100 random frames at measured == ideal cycles per 
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +16,7 @@ from qonnx.core.datatype import DataType
 
 from bitsmith.generator.build import BuildOptions
 from bitsmith.generator.examples import zoo
+from bitsmith.generator.examples.zoo_cache import cached_export, export_path
 from bitsmith.generator.frontend.qonnx import compare_with_reference, load_onnx
 from bitsmith.generator.ir import LabelSelect
 from bitsmith.generator.ir.branch import Add, Concat
@@ -43,37 +41,14 @@ CASES = [(name, dyn) for name, net in zoo.NETWORKS.items() for dyn in ((False, T
 IDS = [f"{name}-{'dynamo' if dyn else 'torchscript'}" for name, dyn in CASES]
 
 
-def _cache_dir() -> Path:
-    versions = []
-    for module in ("torch", "brevitas", "onnx"):
-        try:
-            versions.append(__import__(module).__version__)
-        except ImportError:
-            versions.append("-")
-    digest = hashlib.sha256((inspect.getsource(zoo) + "|".join(versions)).encode()).hexdigest()[:16]
-    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "bitsmith" / "zoo" / digest
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
 @pytest.fixture(scope="session")
 def zoo_model():
     """``zoo_model(name, dynamo) -> Path``: the exported network, exported once."""
-    root = _cache_dir()
 
     def get(name: str, dynamo: bool) -> Path:
-        path = root / f"{name}{'_dynamo' if dynamo else ''}.onnx"
-        if not path.exists():
-            if zoo.NETWORKS[name].brevitas:
-                pytest.importorskip("brevitas")
-            tmp = root / f".{path.name}.{os.getpid()}"
-            tmp.mkdir(exist_ok=True)
-            out = zoo.export(name, tmp / path.name, dynamo=dynamo)
-            for f in tmp.iterdir():
-                if f.name.startswith(out.name):          # the model and its .onnx.data
-                    os.replace(f, root / f.name.replace(out.name, path.name, 1))
-            tmp.rmdir()
-        return path
+        if zoo.NETWORKS[name].brevitas and not export_path(name, dynamo=dynamo).exists():
+            pytest.importorskip("brevitas")
+        return cached_export(name, dynamo=dynamo)
     return get
 
 

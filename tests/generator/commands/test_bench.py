@@ -26,8 +26,8 @@ def one_error_line(capsys, argv, pattern):
 
 
 def test_the_suite_and_quick_selection():
-    assert list(NETWORKS) == ["digits", "tfc-w1a1", "tfc-w2a2", "digits-sparse", "cnv-w1a1", "mvau-int8",
-                              "shift-int8", "dense-256x64", "hashed-256x64", "conv3x3-direct",
+    assert list(NETWORKS) == ["digits", "tfc-w1a1", "tfc-w2a2", "digits-sparse", "cnv-w1a1", "squeezenet",
+                              "mvau-int8", "shift-int8", "dense-256x64", "hashed-256x64", "conv3x3-direct",
                               "conv3x3-winograd"]
     assert [n.name for n in select_networks(quick=True)] == ["digits", "tfc-w1a1", "tfc-w2a2", "digits-sparse"]
     assert [n.name for n in select_networks()] == list(NETWORKS)
@@ -39,7 +39,7 @@ def test_the_suite_and_quick_selection():
 
 def test_unknown_network_is_rejected():
     with pytest.raises(OptionError, match=r"^--networks: unknown network 'mnist' \(known: digits, tfc-w1a1, "
-                                          r"tfc-w2a2, digits-sparse, cnv-w1a1, mvau-int8, shift-int8, "
+                                          r"tfc-w2a2, digits-sparse, cnv-w1a1, squeezenet, mvau-int8, shift-int8, "
                                           r"dense-256x64, hashed-256x64, conv3x3-direct, "
                                           r"conv3x3-winograd\)$"):
         parse_networks("digits,mnist")
