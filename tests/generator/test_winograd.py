@@ -159,3 +159,16 @@ def test_bench_pair_same_cycles_fewer_lanes():
     assert (w.u_dtype.name, w.v_dtype.name) == ("INT11", "INT11")     # these weights: |U| <= 1024
     x = np.random.default_rng(0).integers(0, 256, size=(2, 8, 8, 12))
     np.testing.assert_array_equal(run_graph(graphs["direct"], x), run_graph(graphs["winograd"], x))
+
+
+@pytest.mark.parametrize("mode, kind", [("on", WinogradConv), ("off", Conv)])
+def test_unquoted_yaml_on_and_off_are_modes_not_booleans(tmp_path, mode, kind):
+    """PyYAML reads YAML 1.1, where a bare ``on``/``off`` is a boolean; the description
+    loader keeps only YAML 1.2's true/false, so the documented spelling works."""
+    path = net(tmp_path, winograd=mode)
+    text = path.read_text()
+    unquoted = text.replace(f"'{mode}'", mode).replace(f'"{mode}"', mode)
+    assert f"winograd: {mode}" in unquoted
+    path.write_text(unquoted)
+    (node,) = [n for n in load_model(path, BuildOptions()).nodes if n.name == "c0"]
+    assert type(node) is kind
