@@ -370,11 +370,11 @@ class MVAU(wiring.Component):
             wr, rd = in_buf.write_port(), in_buf.read_port()
             m.d.sync += [wr.addr.eq(sf), wr.en.eq(fire & nf_zero)]
             m.d.comb += [wr.data.eq(x_reg), rd.addr.eq(sf)]
-            # the buffer's read data goes into a register before the input/buffer choice,
-            # which the product logic absorbs
-            x_buf = delay(m, rd.data, 1, "x_buf", reset_less=True)
-            x_word = Mux(delay(m, nf_zero, 2, "from_input"),
-                         delay(m, x_reg, 1, "x_in", reset_less=True), x_buf)
+            # the input/buffer choice is made before the operand register, so the products
+            # start from a register (a multiplier block's input, no LUT in front of it);
+            # the buffer's read data passes one LUT on its way there
+            x_word = Signal(len(x_reg), name="x_word", reset_less=True)
+            m.d.sync += x_word.eq(Mux(delay(m, nf_zero, 1, "from_input"), x_reg, rd.data))
         else:
             x_word = delay(m, x_reg, 1, "x_in", reset_less=True)  # the register is the buffer
 

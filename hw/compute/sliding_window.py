@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..streams import check_int, next_mod, ram_attrs, times_const
+from ..streams import check_int, next_mod, ram_attrs
 
 __all__ = ["SlidingWindow", "buffer_rows", "check_geometry", "window_cycles"]
 
@@ -180,6 +180,15 @@ class SlidingWindow(wiring.Component):
                          w_col.eq(next_mod(w_col, row_words))]
 
         # --- reader: window words out of the line buffer ------------------------------------
+        # The read address ``slot(iy) * row_words + ix * C/SIMD + cg`` is kept in two
+        # registers, ``base`` (the line-buffer row of window row ky) and ``col`` (the word
+        # in that row), stepped with the loop counters: a read address is one adder from
+        # registers, never the slot arithmetic of a whole chain of adders (the unit's
+        # critical path when it computed the address from the counters). Everything that
+        # depends only on the output row (its buffer needs, the rows it releases, the
+        # line-buffer offset of its top row) comes from constant tables per row, loaded
+        # into registers when the row before it ends.
+        total = rows * row_words
         span = max(self.h, self.w) + max(self.kh, self.kw) + max(self.sh * self.oh, self.sw * self.ow)
         coord = signed(span.bit_length() + 1)
         top = Signal(coord, init=-self.pt)    # oh*SH - pad_top
@@ -189,43 +198,56 @@ class SlidingWindow(wiring.Component):
         ky = Signal(range(self.kh))
         kx = Signal(range(self.kw))
         cg = Signal(range(self.cg))
-        lo_row = Signal(range(self.h))        # oldest image row held (of the reader's frame)
-        lo_slot = Signal(range(rows))
 
         loops = [(cg, self.cg), (ky, self.kh), (kx, self.kw)] if self.depthwise else \
             [(ky, self.kh), (kx, self.kw), (cg, self.cg)]
+        at_max = [sig == n - 1 for sig, n in loops]
         pixel_done = Signal()
         m.d.comb += pixel_done.eq(1)
-        for sig, n in loops:
-            pixel_done_next = pixel_done & (sig == n - 1)
+        for done in at_max:
+            pixel_done_next = pixel_done & done
             pixel_done = pixel_done_next
         row_done = pixel_done & (ox == self.ow - 1)
         frame_done = row_done & (oy == self.oh - 1)
 
-        # Rows released after this output row (the new lo_row).
-        next_top = top + self.sh
-        next_lo = Mux(next_top < 0, 0, next_top)
-        release_to = Mux(frame_done, self.h, next_lo)
-
-        # Complete rows the reader needs before its next read, counted from lo_row: up
-        # to the window's last row, and at the end of an output row also every row that
-        # is then released. Window top and lo_row are fixed functions of the output row
-        # (top = oy*SH - pad_top, lo_row = max(top, 0)), so the needs of every output row
-        # are computed here and loaded into registers when the row starts: the read
-        # decision is a compare of registers, not an adder chain from ``top``.
-        def needs(oy_: int) -> tuple[int, int, int]:
-            """(mid-row, row-end, frame-end) needs of output row ``oy_``."""
+        # Per output row ``oy_`` (window top t = oy_*SH - pad_top, oldest row held
+        # lo = max(t, 0)): the complete rows the reader needs before a read, counted from
+        # lo -- mid-row (up to the window's last row), at the row's end (also every row then
+        # released) and at the frame's end; the rows released after it; and the offset of
+        # its window's top row from the oldest row held (<= 0: padding rows above).
+        def row_table(oy_: int) -> dict[str, int]:
             t = oy_ * self.sh - self.pt
             lo = max(t, 0)
             last = min(t + self.kh, self.h)                                     # exclusive
-            return last - lo, max(max(t + self.sh, 0), last) - lo, self.h - lo
+            release_to = self.h if oy_ == self.oh - 1 else max(t + self.sh, 0)
+            return {"need_mid": last - lo, "need_row_end": max(max(t + self.sh, 0), last) - lo,
+                    "need_frame_end": self.h - lo, "gone": release_to - lo, "top_off": min(t, 0)}
 
-        table = [needs(y) for y in range(self.oh)]
-        need_regs = [Signal(coord, init=v, name=f"need_{k}")
-                     for k, v in zip(("mid", "row_end", "frame_end"), table[0])]
-        need_mid, need_row_end, need_frame_end = need_regs
-        need = Mux(row_done, Mux(oy == self.oh - 1, need_frame_end, need_row_end), need_mid)
+        table = [row_table(y) for y in range(self.oh)]
+        following = table[1:] + table[:1]            # after the last row: the next frame's first
+        # line-buffer words from the oldest held row's first word to the next row's window top
+        for here, after in zip(table, following):
+            here["next_top_words"] = (here["gone"] + after["top_off"]) * row_words
+            here["gone_words"] = here["gone"] * row_words
+        words = signed((2 * total + 1).bit_length() + 1)
+        kinds = {"need_mid": coord, "need_row_end": coord, "need_frame_end": coord,
+                 "gone": range(rows + 1), "gone_words": words, "next_top_words": words}
+        row = {k: Signal(shape, init=table[0][k], name=k) for k, shape in kinds.items()}
+        need = Mux(row_done, Mux(oy == self.oh - 1, row["need_frame_end"], row["need_row_end"]),
+                   row["need_mid"])
         rows_ok = complete >= need
+
+        def wrap(value):
+            """``value`` modulo the line buffer's words, for ``-total <= value < 2*total``."""
+            return Mux(value < 0, value + total, Mux(value >= total, value - total, value))
+
+        top_words = (table[0]["top_off"] * row_words) % total
+        lo_base = Signal(range(total))               # first word of the oldest held row
+        top_base = Signal(range(total), init=top_words)   # first word of the window's top row
+        base = Signal(range(total), init=top_words)  # first word of image row top + ky
+        col_range = (-self.pl * self.cg, (self.w + self.pr) * self.cg)
+        left_col = Signal(range(*col_range), init=-self.pl * self.cg)   # left * C/SIMD
+        col = Signal(range(*col_range), init=-self.pl * self.cg)        # (left + kx) * C/SIMD + cg
 
         out_valid = Signal()
         pad_zero = Signal()
@@ -243,11 +265,12 @@ class SlidingWindow(wiring.Component):
         iy = top + ky
         ix = left + kx
         inside = (iy >= 0) & (iy < self.h) & (ix >= 0) & (ix < self.w)
-        slot = lo_slot + (iy - lo_row)[:len(lo_slot) + 1]
-        slot = Mux(slot >= rows, slot - rows, slot)[:len(lo_slot)]
-        addr = (times_const(slot, row_words, rows)
-                + times_const(ix[:max(1, (self.w - 1).bit_length())], self.cg, self.w) + cg)
-        m.d.comb += [rd.en.eq(fire), rd.addr.eq(addr)]
+        # outside the image the address is any word: the padding code replaces the data
+        m.d.comb += [rd.en.eq(fire), rd.addr.eq(base + col)]
+
+        # col's step when loop ``p`` advances and the loops inside it wrap to 0
+        step = {id(ky): 0, id(kx): self.cg, id(cg): 1}
+        next_row_base = wrap(base + row_words)
         with m.If(fire):
             m.d.sync += pad_zero.eq(~inside)
             carry = 1
@@ -256,20 +279,35 @@ class SlidingWindow(wiring.Component):
                     m.d.sync += sig.eq(next_mod(sig, n))
                 carry = carry & (sig == n - 1)
             with m.If(pixel_done):
+                next_left_col = Mux(ox == self.ow - 1, -self.pl * self.cg, left_col + self.sw * self.cg)
                 m.d.sync += [ox.eq(next_mod(ox, self.ow)),
-                             left.eq(Mux(ox == self.ow - 1, -self.pl, left + self.sw))]
-            with m.If(row_done):
-                gone = release_to - lo_row
-                m.d.comb += release.eq(gone)
-                slot_next = lo_slot + gone
-                m.d.sync += lo_slot.eq(Mux(slot_next >= rows, slot_next - rows, slot_next))
-                # the next output row's needs (after the last row: the first row's),
-                # from a constant table indexed by oy
-                following = table[1:] + table[:1]
-                m.d.sync += [r.eq(Array(Const(row[k], coord) for row in following)[oy])
-                             for k, r in enumerate(need_regs)]
-                with m.If(frame_done):
-                    m.d.sync += [oy.eq(0), top.eq(-self.pt), lo_row.eq(0)]
+                             left.eq(Mux(ox == self.ow - 1, -self.pl, left + self.sw)),
+                             left_col.eq(next_left_col), col.eq(next_left_col)]
+                with m.If(row_done):
+                    m.d.comb += release.eq(row["gone"])
+                    m.d.sync += [lo_base.eq(wrap(lo_base + row["gone_words"])),
+                                 top_base.eq(wrap(lo_base + row["next_top_words"])),
+                                 base.eq(wrap(lo_base + row["next_top_words"]))]
+                    # the next output row's table entries (after the last row: the first's)
+                    m.d.sync += [sig.eq(Array(Const(entry[k], sig.shape()) for entry in following)[oy])
+                                 for k, sig in row.items()]
+                    with m.If(frame_done):
+                        m.d.sync += [oy.eq(0), top.eq(-self.pt)]
+                    with m.Else():
+                        m.d.sync += [oy.eq(oy + 1), top.eq(top + self.sh)]
                 with m.Else():
-                    m.d.sync += [oy.eq(oy + 1), top.eq(next_top), lo_row.eq(next_lo)]
+                    m.d.sync += base.eq(top_base)
+            for p, (sig, n) in enumerate(loops):
+                inner = loops[p + 1:]
+                advances = ~at_max[p]
+                for q in range(p + 1, len(loops)):
+                    advances = advances & at_max[q]
+                delta = step[id(sig)] - sum((k - 1) * step[id(s)] for s, k in inner)
+                with m.Elif(advances):
+                    if delta:
+                        m.d.sync += col.eq(col + delta)
+                    if sig is ky:
+                        m.d.sync += base.eq(next_row_base)
+                    elif any(s is ky for s, _ in inner):
+                        m.d.sync += base.eq(top_base)
         return m
