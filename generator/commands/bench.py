@@ -17,12 +17,14 @@ def register(sub) -> None:
                                    "Fmax from nextpnr. Exit 1 if RTL differs from golden anywhere or a "
                                    "network fails to build or simulate.")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--quick", action="store_true", help="leave out the CNV network")
+    p.add_argument("--quick", action="store_true", help="leave out the slow networks (CNV, SqueezeNet, "
+                   "the single-layer engine comparisons)")
     p.add_argument("--synth", action=argparse.BooleanOptionalAction, default=True,
                    help="synthesise for Artix-7 35T (Yosys), iCE40 UP5K and ECP5-85F (Yosys + "
                         "nextpnr); slow (default: --synth)")
     p.add_argument("--networks", metavar="NAME,...",
-                   help="run only these (digits, tfc-w1a1, tfc-w2a2, digits-sparse, cnv-w1a1; "
+                   help="run only these (digits, tfc-w1a1, tfc-w2a2, digits-sparse, cnv-w1a1; squeezenet "
+                        "a SqueezeNet-class CIFAR-sized net (train extra); "
                         "mvau-int8 and shift-int8 compare the integer and the shift unit on one layer, "
                         "dense-256x64 and hashed-256x64 a dense and a HashedNets layer, conv3x3-direct and "
                         "conv3x3-winograd a 3x3 conv direct and as Winograd F(2x2,3x3))")

@@ -81,28 +81,14 @@ def global_pool_cycles(node: GlobalAccPool) -> int:
 
 
 def swu_logic(node, simd: int) -> Resources:
-    """The sliding window's counters, address arithmetic and output register (its line
-    buffer apart)."""
+    """The sliding window's counters, address registers and output register (its line
+    buffer apart). No multiplier: the read address is stepped in registers
+    (:class:`~bitsmith.hw.compute.sliding_window.SlidingWindow`)."""
     h, w, c = node.in_shape
     bits = node.in_dtype.bitwidth()
     rows = buffer_rows(h, node.kernel[0], node.stride[0], node.padding[0], node.padding[2])
     counters = 12 * math.ceil(math.log2(max(2, rows * w * c // simd)))
-    return Resources(luts=counters * 2 + simd * bits // 2 + 30, ffs=counters + simd * bits + 24,
-                     dsps=swu_dsps(node, simd))
-
-
-def swu_dsps(node, simd: int) -> int:
-    """18x18 multipliers of a sliding window's read address ``slot * row_words + x * CG``:
-    a product by a constant that is not a power of two, of an operand of 2 bits or more,
-    is a ``$mul`` that synth_ecp5 puts on a MULT18X18D."""
-    h, w, c = node.in_shape
-    cg = c // simd
-    rows = buffer_rows(h, node.kernel[0], node.stride[0], node.padding[0], node.padding[2])
-    row_words = w * cg
-
-    def on_dsp(constant: int, operand_bits: int) -> bool:
-        return constant & (constant - 1) != 0 and operand_bits >= 2
-    return int(on_dsp(row_words, (rows - 1).bit_length())) + int(on_dsp(cg, (w - 1).bit_length()))
+    return Resources(luts=counters * 2 + simd * bits // 2 + 30, ffs=counters + simd * bits + 24)
 
 
 def swu_resources(node, simd: int) -> Resources:

@@ -123,7 +123,7 @@ def random_configs(count, seed=1):
                    depthwise=rnd.random() < 0.3)
 
 
-@pytest.mark.parametrize("cfg", list(random_configs(24)), ids=lambda cfg: "-".join(
+@pytest.mark.parametrize("cfg", list(random_configs(60)), ids=lambda cfg: "-".join(
     f"{v}" for v in (cfg["in_shape"], cfg["kernel"], cfg["stride"], cfg["pad"], cfg["simd"])).replace(" ", ""))
 def test_random_geometries_outputs_and_cycles(cfg):
     check_window(**cfg, idle="random", backpressure="cycle", seed=7)
