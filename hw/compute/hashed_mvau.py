@@ -8,7 +8,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib.memory import Memory
 from qonnx.core.datatype import BaseDataType
 
-from ..streams import check_dtype, check_int, encode_int, ram_attrs
+from ..streams import check_dtype, check_int, delay, encode_int, ram_attrs
 from .mvau import MVAU
 
 __all__ = ["HashedMVAU", "hash_constants", "hash_indices", "virtual_weights", "MAX_BUCKET_BITS"]
@@ -111,8 +111,10 @@ class HashedMVAU(MVAU):
 
     Latency and throughput
     ----------------------
-    As :class:`~.mvau.MVAU`. Timing: the lane RAMs' read data feed the products without a
-    register of their own (the hash register sits before the RAM address instead).
+    As :class:`~.mvau.MVAU`. Timing: the row and column hashes of the current fold counters
+    are registers (computed from the counters' next values when they step), so each lane's
+    bucket table is read at the issue cycle and its read data registered before the sign's
+    negation and the product, like the dense unit's weight ROM.
     """
 
     def __init__(self, *, values: np.ndarray, weight_dtype: BaseDataType, out_features: int,
@@ -143,28 +145,39 @@ class HashedMVAU(MVAU):
                          simd=simd, thresholds=thresholds, out_dtype=out_dtype, out_scale=out_scale,
                          out_bias=out_bias)
 
-    def _hash(self, m: Module, index: Value, consts, name: str) -> Signal:
-        """Registered row/column mix of ``index`` (as :func:`_mix`, in hardware). The
-        constant multiplies are written as shift-and-add over the constant's set bits
-        below ``bits`` (Yosys would put a ``$mul`` on a DSP block)."""
+    def _hash(self, m: Module, index: Value, consts, name: str, *, enable: Value, first: int) -> Signal:
+        """Row/column mix (as :func:`_mix`, in hardware) of the index the counters step to,
+        registered when they step (``enable``): the register holds the mix of the current
+        index, ``first``'s after reset. The constant multiplies are written as
+        shift-and-add over the constant's set bits below ``bits`` (Yosys would put a
+        ``$mul`` on a DSP block)."""
         bits = self.hash_bits
         a, c, d = consts
         v = Signal(bits, name=f"{name}_v")
         m.d.comb += v.eq((_times(index, a, bits) + c)[:bits])
         u = Signal(bits, name=f"{name}_u")
         m.d.comb += u.eq(v ^ (v >> ((bits + 1) // 2)))
-        out = Signal(bits, name=name, reset_less=True)
-        m.d.sync += out.eq(_times(u, d, bits)[:bits])
+        out = Signal(bits, name=name, init=int(_mix(np.int64(first), consts, bits)))
+        with m.If(enable):
+            m.d.sync += out.eq(_times(u, d, bits)[:bits])
         return out
 
     def _table(self) -> list[int]:
         """RAM contents: the codes of the ``K`` values, by bucket."""
         return [encode_int(v, self.weight_dtype) for v in self.values.tolist()]
 
-    def _weight_read(self, m: Module, waddr: Signal, nf: Signal, sf: Signal):
+    def _weight_read(self, m: Module, waddr: Signal, nf: Signal, sf: Signal, *, fire: Value,
+                     sf_last: Value):
+        # the hashes of the current counters are registers (computed from the counters'
+        # next values as they step), so the bucket tables are addressed at the issue cycle
+        # and their read data is registered before the sign's negation and the products
         kr, kc = hash_constants(self.seed, self.hash_bits)
-        rows = [self._hash(m, nf * self.pe + p, kr, f"row_hash{p}") for p in range(self.pe)]
-        cols = [self._hash(m, sf * self.simd + s, kc, f"col_hash{s}") for s in range(self.simd)]
+        nf_next = Mux(nf == self.nf - 1, 0, nf + 1)
+        sf_next = Mux(sf_last, 0, sf + 1)
+        rows = [self._hash(m, nf_next * self.pe + p, kr, f"row_hash{p}", enable=fire & sf_last, first=p)
+                for p in range(self.pe)]
+        cols = [self._hash(m, sf_next * self.simd + s, kc, f"col_hash{s}", enable=fire, first=s)
+                for s in range(self.simd)]
         table = self._table()
         low = self.hash_bits - 1
         codes = []
@@ -175,8 +188,7 @@ class HashedMVAU(MVAU):
                 rd = ram.read_port()
                 address = rows[p] ^ cols[s]
                 m.d.comb += rd.addr.eq(address[:low])
-                negative = Signal(name=f"negative{p}_{s}", reset_less=True)
-                m.d.sync += negative.eq(address[low])
-                value = rd.data.as_signed()
+                negative = delay(m, address[low], 2, f"negative{p}_{s}", reset_less=True)
+                value = delay(m, rd.data, 1, f"bucket{p}_{s}", reset_less=True).as_signed()
                 codes.append(Mux(negative, -value, value)[:self.w_bits])
         return Cat(*codes)

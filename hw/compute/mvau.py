@@ -271,9 +271,10 @@ class MVAU(wiring.Component):
                             << (base + p * self.extra_bits)
         return words
 
-    def _weight_read(self, m: Module, waddr: Signal, nf: Signal, sf: Signal):
-        """Weight word of address ``waddr`` (issue cycle ``t``; fold counters ``nf``, ``sf``)
-        at ``t + 2``, from registers.
+    def _weight_read(self, m: Module, waddr: Signal, nf: Signal, sf: Signal, *, fire: Value,
+                     sf_last: Value):
+        """Weight word of address ``waddr`` (issue cycle ``t``; fold counters ``nf``, ``sf``,
+        which step on ``fire``, ``nf`` when ``sf_last`` too) at ``t + 2``, from registers.
 
         The ROM is split into banks of at most :data:`BANK_BITS` bits (``2**k`` words, at
         least 512), one FPGA block RAM's worth, so a deep ROM becomes several memories
@@ -379,7 +380,7 @@ class MVAU(wiring.Component):
             x_word = delay(m, x_reg, 1, "x_in", reset_less=True)  # the register is the buffer
 
         # memory read data reaches the products through a register, never directly
-        w_word = self._weight_read(m, waddr, nf, sf)
+        w_word = self._weight_read(m, waddr, nf, sf, fire=fire, sf_last=sf_last)
 
         valid = delay(m, fire, 2, "valid")
         first = delay(m, sf == 0, 2, "first")
