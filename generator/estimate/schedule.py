@@ -301,7 +301,7 @@ def window_unit(node, simd, depthwise, pad) -> WindowUnit:
     steps = np.arange(oh * per_row)
     return WindowUnit(f"{node.name}_swu", [port("i", h * w * cg, simd, node.in_dtype)],
                       [port("o", oh * per_row, simd, node.in_dtype)], oh * per_row,
-                      [np.arange(h * w * cg)], [steps], [1], row_need=need, row_release=release,
+                      [np.arange(h * w * cg)], [steps], [2], row_need=need, row_release=release,
                       row_words=w * cg, buffer_rows=buffer_rows(h, kh, sh, pt, pb))
 
 

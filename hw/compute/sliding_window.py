@@ -118,9 +118,9 @@ class SlidingWindow(wiring.Component):
     ----------------------
     One input and one output word per cycle, concurrently: :func:`window_cycles` =
     ``max(H*W, OH*OW*KH*KW) * C/SIMD`` cycles per frame in steady state. The first window
-    word is valid 1 cycle after the reader may start (the line buffer read is
-    synchronous), i.e. 2 cycles after the last word of image row ``KH - 1 - pad_top``
-    is written. ``o.valid`` and ``i.ready`` are register functions only.
+    word is valid 2 cycles after the reader may start (the line buffer read is
+    synchronous and its data registered), i.e. 3 cycles after the last word of image row
+    ``KH - 1 - pad_top`` is written. ``o.valid`` and ``i.ready`` are register functions only.
     """
 
     def __init__(self, *, in_shape, kernel, stride=(1, 1), pad=(0, 0, 0, 0), simd, elem_bits,
@@ -249,18 +249,25 @@ class SlidingWindow(wiring.Component):
         left_col = Signal(range(*col_range), init=-self.pl * self.cg)   # left * C/SIMD
         col = Signal(range(*col_range), init=-self.pl * self.cg)        # (left + kx) * C/SIMD + cg
 
-        out_valid = Signal()
+        # Two stages: the line buffer's read (``read_valid``: its data, or a pad, is a
+        # window word) and the output register, so the block RAM's slow clock-to-output
+        # ends at a register, not in the next unit. Either stage moves when the one after
+        # it can take its word; a read is enabled only when its stage moves, so stalled
+        # read data is held.
+        read_valid = Signal()
         pad_zero = Signal()
-        advance = ~out_valid | self.o.ready
+        out_valid = Signal()
+        out = Signal(len(self.o.payload), reset_less=True)
+        advance_out = ~out_valid | self.o.ready
+        advance = ~read_valid | advance_out
         fire = advance & rows_ok
         pad_word = Const(sum(self.pad_value << (k * self.elem_bits) for k in range(self.simd)),
                          len(self.o.payload))
-        m.d.comb += [self.o.valid.eq(out_valid),
-                     self.o.payload.eq(Mux(pad_zero, pad_word, rd.data))]
-        with m.If(fire):
-            m.d.sync += out_valid.eq(1)
-        with m.Elif(self.o.ready):
-            m.d.sync += out_valid.eq(0)
+        m.d.comb += [self.o.valid.eq(out_valid), self.o.payload.eq(out)]
+        with m.If(advance):
+            m.d.sync += read_valid.eq(rows_ok)
+        with m.If(advance_out):
+            m.d.sync += [out_valid.eq(read_valid), out.eq(Mux(pad_zero, pad_word, rd.data))]
 
         iy = top + ky
         ix = left + kx
