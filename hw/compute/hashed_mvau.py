@@ -4,11 +4,11 @@ virtual matrix drawn from them by a hash of the loop counters."""
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib.memory import Memory
 from qonnx.core.datatype import BaseDataType
 
-from ..streams import check_dtype, check_int, delay, encode_int, ram_attrs
+from ..streams import check_dtype, check_int, delay, encode_int, ram_attrs, times_const
 from .mvau import MVAU
 
 __all__ = ["HashedMVAU", "hash_constants", "hash_indices", "virtual_weights", "MAX_BUCKET_BITS"]
@@ -69,14 +69,24 @@ def virtual_weights(values: np.ndarray, rows: int, cols: int, seed: int) -> np.n
 
 
 def _times(value: Value, const: int, bits: int) -> Value:
-    """``value * const`` modulo ``2**bits`` by shift-and-add (no ``$mul``)."""
+    """``value * const`` modulo ``2**bits`` by shift-and-add (no ``$mul``), the terms summed
+    as a balanced tree (log2 of the constant's set bits adders deep, not a chain)."""
     value = value[:bits]
-    total = None
-    for k in range(bits):
-        if const >> k & 1:
-            term = (value << k)[:bits]
-            total = term if total is None else (total + term)[:bits]
-    return total if total is not None else value & 0
+    terms = [(value << k)[:bits] for k in range(bits) if const >> k & 1]
+    if not terms:
+        return value & 0
+    while len(terms) > 1:
+        terms = [(terms[k] + terms[k + 1])[:bits] if k + 1 < len(terms) else terms[k]
+                 for k in range(0, len(terms), 2)]
+    return terms[0]
+
+
+def _ahead(counter: Value, count: int, steps: int) -> Value:
+    """``(counter + steps) mod count`` for ``0 <= counter < count`` and ``steps <= count``."""
+    if count == 1:
+        return Const(0, 1)
+    total = counter + steps
+    return Mux(total >= count, total - count, total)
 
 
 class HashedMVAU(MVAU):
@@ -145,21 +155,29 @@ class HashedMVAU(MVAU):
                          simd=simd, thresholds=thresholds, out_dtype=out_dtype, out_scale=out_scale,
                          out_bias=out_bias)
 
-    def _hash(self, m: Module, index: Value, consts, name: str, *, enable: Value, first: int) -> Signal:
-        """Row/column mix (as :func:`_mix`, in hardware) of the index the counters step to,
-        registered when they step (``enable``): the register holds the mix of the current
-        index, ``first``'s after reset. The constant multiplies are written as
-        shift-and-add over the constant's set bits below ``bits`` (Yosys would put a
-        ``$mul`` on a DSP block)."""
+    def _hash(self, m: Module, counter: Signal, count: int, stride: int, offset: int, consts,
+              name: str, *, enable: Value) -> Signal:
+        """The mix (:func:`_mix`, in hardware) of index ``counter * stride + offset`` for a
+        fold counter stepping through ``0..count-1`` on ``enable``, as a register that always
+        holds the current index's mix. Two register stages, each one constant multiply
+        deep: on a step, the mix register takes the second half of the mix from ``pre``,
+        and ``pre`` the first half (``index * a + c``) of the index two steps ahead, so
+        neither half waits on the other. The constant multiplies are shift-and-add
+        (Yosys would put a ``$mul`` on a DSP block)."""
         bits = self.hash_bits
+        mask = (1 << bits) - 1
         a, c, d = consts
-        v = Signal(bits, name=f"{name}_v")
-        m.d.comb += v.eq((_times(index, a, bits) + c)[:bits])
-        u = Signal(bits, name=f"{name}_u")
-        m.d.comb += u.eq(v ^ (v >> ((bits + 1) // 2)))
-        out = Signal(bits, name=name, init=int(_mix(np.int64(first), consts, bits)))
+
+        def index(k: int) -> int:
+            return (k % count) * stride + offset
+
+        half = (bits + 1) // 2
+        pre = Signal(bits, name=f"{name}_pre", init=(index(1) * a + c) & mask)
+        out = Signal(bits, name=name, init=int(_mix(np.int64(index(0)), consts, bits)))
+        ahead = times_const(_ahead(counter, count, 2), stride, count) + offset
+        u = pre ^ (pre >> half)
         with m.If(enable):
-            m.d.sync += out.eq(_times(u, d, bits)[:bits])
+            m.d.sync += [pre.eq((_times(ahead, a, bits) + c)[:bits]), out.eq(_times(u, d, bits))]
         return out
 
     def _table(self) -> list[int]:
@@ -168,15 +186,13 @@ class HashedMVAU(MVAU):
 
     def _weight_read(self, m: Module, waddr: Signal, nf: Signal, sf: Signal, *, fire: Value,
                      sf_last: Value):
-        # the hashes of the current counters are registers (computed from the counters'
-        # next values as they step), so the bucket tables are addressed at the issue cycle
+        # the hashes of the current counters are registers (computed ahead from the
+        # counters as they step), so the bucket tables are addressed at the issue cycle
         # and their read data is registered before the sign's negation and the products
         kr, kc = hash_constants(self.seed, self.hash_bits)
-        nf_next = Mux(nf == self.nf - 1, 0, nf + 1)
-        sf_next = Mux(sf_last, 0, sf + 1)
-        rows = [self._hash(m, nf_next * self.pe + p, kr, f"row_hash{p}", enable=fire & sf_last, first=p)
+        rows = [self._hash(m, nf, self.nf, self.pe, p, kr, f"row_hash{p}", enable=fire & sf_last)
                 for p in range(self.pe)]
-        cols = [self._hash(m, sf_next * self.simd + s, kc, f"col_hash{s}", enable=fire, first=s)
+        cols = [self._hash(m, sf, self.sf, self.simd, s, kc, f"col_hash{s}", enable=fire)
                 for s in range(self.simd)]
         table = self._table()
         low = self.hash_bits - 1

@@ -21,6 +21,7 @@ CASES = [  # (xdt, mh, mw, pe, simd, buckets, thresholds)
     ("UINT2", 4, 6, 4, 6, 4, True),         # fully unrolled
     ("INT8", 16, 16, 4, 2, 32, True),
     ("BIPOLAR", 6, 9, 3, 3, 2, False),
+    ("INT4", 6, 4, 2, 2, 8, False),         # two synapse folds: the hash two steps ahead wraps
 ]
 
 
