@@ -606,6 +606,7 @@ def folding_curves(graph: Graph, boards: Sequence[str], points: int = 12) -> dic
     folded for cycle targets across its range (:func:`bitsmith.generator.sweep.default_targets`),
     for the frames/s-against-LUTs figure."""
     from bitsmith.boards.registry import get_board
+    from .build import sized
     from .fit.estimate import estimate_design
     from .fit.family import family_of
     from .fit.search import CLOCK_GOAL_MHZ
@@ -617,6 +618,7 @@ def folding_curves(graph: Graph, boards: Sequence[str], points: int = 12) -> dic
     targets = default_targets(lo, hi, points)
     out: dict = {}
     cache: dict = {}
+    folds: dict = {}                 # one folding per target, shared by the boards
     for name in boards:
         b = get_board(name)
         if b.resources is None:
@@ -625,7 +627,9 @@ def folding_curves(graph: Graph, boards: Sequence[str], points: int = 12) -> dic
         clock = CLOCK_GOAL_MHZ[fam]
         curve = []
         for t in targets:
-            folded = Fold(target_cycles=t).apply(base)
+            if t not in folds:       # folded and FIFO-sized once (sizing is the slow part)
+                folds[t] = sized(Fold(target_cycles=t).apply(base))
+            folded = folds[t]
             est = estimate_design(folded, fam, cache=cache)
             cycles = graph_cycles(folded)
             curve.append({"target": t, "cycles": cycles, "luts": est.luts, "brams": est.brams,
