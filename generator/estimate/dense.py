@@ -181,7 +181,12 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
     else:
         weight_regs = width * math.ceil(words / weight_bank_depth(width))
     nf, sf = node.out_features // node.pe, node.in_features // node.simd
-    inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 else 2)
+    # x_reg and the operand register; a third copy (x_buf) when an input buffer feeds LUT
+    # products (multipliers take the choice before their operand register)
+    from ..ir.shift import ShiftMatrixVector              # its lanes are shifts
+    multiplier = (wbits > SHIFT_ADD_MAX_BITS and not isinstance(node, ShiftMatrixVector)
+                  and not (is_bipolar(node.weight_dtype) or is_bipolar(node.in_dtype)))
+    inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 and not multiplier else 2)
     pbits = product_bits or (1 if node.xnor else wbits + xbits)
     products = lanes * pbits
     tree = node.pe * tree_flip_flops(node.simd, pbits, accbits, TREE_LEVELS_PER_STAGE)

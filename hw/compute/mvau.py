@@ -11,7 +11,8 @@ from qonnx.core.datatype import BaseDataType, DataType
 
 from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
                        accumulate_and_emit, elements, is_bipolar,
-                       next_mod, pack_codes, pipelined_sum, product, ram_attrs)
+                       next_mod, pack_codes, pipelined_sum, product, ram_attrs,
+                       SHIFT_ADD_MAX_BITS)
 from ..plumbing.spram import RuntimeWeights
 from .threshold_unit import ThresholdTable
 
@@ -219,6 +220,14 @@ class MVAU(wiring.Component):
         """One lane's product from a weight code and an input element code."""
         return product(w_code, x_code, self.weight_dtype, self.in_dtype)
 
+    @property
+    def multiplier_lanes(self) -> bool:
+        """Whether :meth:`lane_product` is a multiplier (``$mul``: a DSP block on FPGAs),
+        as :func:`~bitsmith.hw.streams.product` decides: then the operand register sits
+        right before the multipliers; LUT products absorb the input/buffer choice."""
+        return not (is_bipolar(self.weight_dtype) or is_bipolar(self.in_dtype)) \
+            and self.weight_dtype.bitwidth() > SHIFT_ADD_MAX_BITS
+
     #: Bits per PE stored after the weight codes of a ROM word (see :meth:`word_extra`).
     extra_bits = 0
 
@@ -371,11 +380,18 @@ class MVAU(wiring.Component):
             wr, rd = in_buf.write_port(), in_buf.read_port()
             m.d.sync += [wr.addr.eq(sf), wr.en.eq(fire & nf_zero)]
             m.d.comb += [wr.data.eq(x_reg), rd.addr.eq(sf)]
-            # the input/buffer choice is made before the operand register, so the products
-            # start from a register (a multiplier block's input, no LUT in front of it);
-            # the buffer's read data passes one LUT on its way there
-            x_word = Signal(len(x_reg), name="x_word", reset_less=True)
-            m.d.sync += x_word.eq(Mux(delay(m, nf_zero, 1, "from_input"), x_reg, rd.data))
+            if self.multiplier_lanes:
+                # the input/buffer choice is made before the operand register, so the
+                # multipliers start from a register (a DSP block's input, no LUT in front
+                # of it); the buffer's read data passes one LUT on its way there
+                x_word = Signal(len(x_reg), name="x_word", reset_less=True)
+                m.d.sync += x_word.eq(Mux(delay(m, nf_zero, 1, "from_input"), x_reg, rd.data))
+            else:
+                # LUT products (XNOR, shift-and-add) absorb the choice into their first
+                # LUT level, so both sides are registered and chosen there
+                x_buf = delay(m, rd.data, 1, "x_buf", reset_less=True)
+                x_word = Mux(delay(m, nf_zero, 2, "from_input"),
+                             delay(m, x_reg, 1, "x_in", reset_less=True), x_buf)
         else:
             x_word = delay(m, x_reg, 1, "x_in", reset_less=True)  # the register is the buffer
 

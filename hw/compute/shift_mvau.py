@@ -113,6 +113,9 @@ class ShiftMVAU(MVAU):
     def pe_term(self, extra: Value) -> Value:
         return extra.as_unsigned()
 
+    #: Products are shifts and sign changes, never a multiplier.
+    multiplier_lanes = False
+
     def lane_product(self, w_code: Value, x_code: Value) -> Value:
         """``sum_t`` of ``(x << e_t)`` or its one's complement ``~(x << e_t)`` (negative
         terms) or 0: no adder per term. ``-v == ~v + 1``, so the PE adds its fold's count of
