@@ -322,6 +322,14 @@ SHIFT_ADD_MAX_BITS = 4
 """Weights of at most this many bits multiply by shift-and-add in LUTs, not ``$mul``."""
 
 
+def multiplies(weight_dtype: BaseDataType, in_dtype: BaseDataType) -> bool:
+    """Whether :func:`product` of these datatypes is an integer multiply (a ``$mul``, which
+    synthesis puts on a DSP block): no BIPOLAR operand and weights wider than
+    :data:`SHIFT_ADD_MAX_BITS`."""
+    return not (is_bipolar(weight_dtype) or is_bipolar(in_dtype)) \
+        and weight_dtype.bitwidth() > SHIFT_ADD_MAX_BITS
+
+
 def product(w_code: Value, x_code: Value, weight_dtype: BaseDataType, in_dtype: BaseDataType) -> Value:
     """One weight x input product from element codes, as MVAU and VVAU compute it.
 
@@ -341,7 +349,7 @@ def product(w_code: Value, x_code: Value, weight_dtype: BaseDataType, in_dtype: 
         return Mux(x_code[0], wv, -wv)
     x = element_value(x_code, in_dtype)
     w_bits = weight_dtype.bitwidth()
-    if w_bits > SHIFT_ADD_MAX_BITS:
+    if multiplies(weight_dtype, in_dtype):
         return element_value(w_code, weight_dtype) * x
     total = None
     for i in range(w_bits):

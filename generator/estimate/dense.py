@@ -25,7 +25,7 @@ import numpy as np
 
 from bitsmith.hw.compute.mvau import TREE_LEVELS_PER_STAGE, weight_bank_depth
 from bitsmith.hw.plumbing.label_select import LabelSelect as LabelSelectUnit
-from bitsmith.hw.streams import SHIFT_ADD_MAX_BITS, is_bipolar
+from bitsmith.hw.streams import is_bipolar, multiplies
 
 from ..ir.core import smallest_dtype
 from ..ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
@@ -82,7 +82,7 @@ def lane_product_cost(weight_dtype, in_dtype) -> tuple[int, int]:
     ``synth_xilinx``) maps onto 18x18 multipliers whenever both operands have 2 bits or
     more -- one per 18x18 tile. (Both BIPOLAR: see :func:`product_cost`.)"""
     wbits, xbits = weight_dtype.bitwidth(), in_dtype.bitwidth()
-    if is_bipolar(weight_dtype) or is_bipolar(in_dtype) or wbits <= SHIFT_ADD_MAX_BITS or min(wbits, xbits) < 2:
+    if not multiplies(weight_dtype, in_dtype) or min(wbits, xbits) < 2:
         return wbits * xbits, 0
     return 0, math.ceil(wbits / 18) * math.ceil(xbits / 18)
 
@@ -184,8 +184,7 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
     # x_reg and the operand register; a third copy (x_buf) when an input buffer feeds LUT
     # products (multipliers take the choice before their operand register)
     from ..ir.shift import ShiftMatrixVector              # its lanes are shifts
-    multiplier = (wbits > SHIFT_ADD_MAX_BITS and not isinstance(node, ShiftMatrixVector)
-                  and not (is_bipolar(node.weight_dtype) or is_bipolar(node.in_dtype)))
+    multiplier = multiplies(node.weight_dtype, node.in_dtype) and not isinstance(node, ShiftMatrixVector)
     inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 and not multiplier else 2)
     pbits = product_bits or (1 if node.xnor else wbits + xbits)
     products = lanes * pbits

@@ -122,7 +122,7 @@ class HashedMVAU(MVAU):
     Latency and throughput
     ----------------------
     As :class:`~.mvau.MVAU`. Timing: the row and column hashes of the current fold counters
-    are registers (computed from the counters' next values when they step), so each lane's
+    are registers (computed ahead, in two stages, as the counters step), so each lane's
     bucket table is read at the issue cycle and its read data registered before the sign's
     negation and the product, like the dense unit's weight ROM.
     """

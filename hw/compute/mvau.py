@@ -11,8 +11,7 @@ from qonnx.core.datatype import BaseDataType, DataType
 
 from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
                        accumulate_and_emit, elements, is_bipolar,
-                       next_mod, pack_codes, pipelined_sum, product, ram_attrs,
-                       SHIFT_ADD_MAX_BITS)
+                       multiplies, next_mod, pack_codes, pipelined_sum, product, ram_attrs)
 from ..plumbing.spram import RuntimeWeights
 from .threshold_unit import ThresholdTable
 
@@ -225,8 +224,7 @@ class MVAU(wiring.Component):
         """Whether :meth:`lane_product` is a multiplier (``$mul``: a DSP block on FPGAs),
         as :func:`~bitsmith.hw.streams.product` decides: then the operand register sits
         right before the multipliers; LUT products absorb the input/buffer choice."""
-        return not (is_bipolar(self.weight_dtype) or is_bipolar(self.in_dtype)) \
-            and self.weight_dtype.bitwidth() > SHIFT_ADD_MAX_BITS
+        return multiplies(self.weight_dtype, self.in_dtype)
 
     #: Bits per PE stored after the weight codes of a ROM word (see :meth:`word_extra`).
     extra_bits = 0

@@ -201,6 +201,8 @@ class SlidingWindow(wiring.Component):
 
         loops = [(cg, self.cg), (ky, self.kh), (kx, self.kw)] if self.depthwise else \
             [(ky, self.kh), (kx, self.kw), (cg, self.cg)]
+        # how far ``col`` moves per step of each loop (ky moves ``base`` instead)
+        col_step = [{id(ky): 0, id(kx): self.cg, id(cg): 1}[id(sig)] for sig, _ in loops]
         at_max = [sig == n - 1 for sig, n in loops]
         pixel_done = Signal()
         m.d.comb += pixel_done.eq(1)
@@ -275,8 +277,6 @@ class SlidingWindow(wiring.Component):
         # outside the image the address is any word: the padding code replaces the data
         m.d.comb += [rd.en.eq(fire), rd.addr.eq(base + col)]
 
-        # col's step when loop ``p`` advances and the loops inside it wrap to 0
-        step = {id(ky): 0, id(kx): self.cg, id(cg): 1}
         next_row_base = wrap(base + row_words)
         with m.If(fire):
             m.d.sync += pad_zero.eq(~inside)
@@ -309,7 +309,8 @@ class SlidingWindow(wiring.Component):
                 advances = ~at_max[p]
                 for q in range(p + 1, len(loops)):
                     advances = advances & at_max[q]
-                delta = step[id(sig)] - sum((k - 1) * step[id(s)] for s, k in inner)
+                # col's move when loop p advances and the loops inside it wrap to 0
+                delta = col_step[p] - sum((k - 1) * col_step[q] for q, (_, k) in enumerate(loops) if q > p)
                 with m.Elif(advances):
                     if delta:
                         m.d.sync += col.eq(col + delta)
