@@ -447,13 +447,13 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
         progress(f"reference execution, {frames} frames")
         reference = net.reference(model, graph, x, golden)
 
-    progress("Verilator: building the harness (cached by hash)")
+    progress("Verilator: building the harness, profile-guided (cached by hash)")
     start = time.perf_counter()
-    rtl.build(built.out_dir / built.io["verilog"], io_of(built.io))
+    rtl.build(built.out_dir / built.io["verilog"], io_of(built.io), profile=True)
     verilator_build_s = time.perf_counter() - start
     progress(f"Verilator: {frames} frames")
     start, cpu = time.perf_counter(), cpu_seconds()
-    run = run_verilator(built.out_dir, built.io, x)
+    run = run_verilator(built.out_dir, built.io, x, profile=True)
     sim_s, sim_cpu_s = time.perf_counter() - start, cpu_seconds() - cpu
     mismatches = compare(golden, run.outputs)
 

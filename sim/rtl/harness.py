@@ -45,10 +45,23 @@ def render_harness(io: StreamIO) -> str:
     return render("harness.cpp", io=io, reset_cycles=RESET_CYCLES)
 
 
-def verilator_args(io: StreamIO, *, trace: str | None = None, jobs: int | None = None) -> list[str]:
+PROFILE_CYCLES = 200_000
+"""Cycles of the training run of a profile-guided build (:func:`build` ``profile=True``)."""
+PROFILE_GENERATE = ["-CFLAGS", "-fprofile-generate", "-LDFLAGS", "-fprofile-generate"]
+PROFILE_USE = ["-CFLAGS", "-fprofile-use -fprofile-partial-training -Wno-missing-profile"]
+"""The extra arguments of the two compiles of a profile-guided build (GCC): the first
+writes ``*.gcda`` beside the objects when the harness runs, the second reads them.
+``-fprofile-partial-training`` keeps the code the training run never reached (reset,
+stalls) optimised as usual."""
+
+
+def verilator_args(io: StreamIO, *, trace: str | None = None, jobs: int | None = None,
+                   profile: str | None = None) -> list[str]:
     """Arguments of the ``verilator`` call that builds the harness (sources not included,
     except :data:`TRACE_CONTROL` with ``trace="named"``, which must be in the working
     directory). The executable lands in ``obj/harness`` below the working directory.
+    ``profile`` is ``"generate"`` or ``"use"`` for the two compiles of a profile-guided
+    build (compiled with ``-O3`` instead of ``-O2``).
     """
     args = ["--cc", "--exe", "--build", "-O3", "-Wno-fatal", "--top-module", io.top,
             "--prefix", "Vtop", "-Mdir", "obj", "-o", EXECUTABLE,
@@ -60,6 +73,11 @@ def verilator_args(io: StreamIO, *, trace: str | None = None, jobs: int | None =
             # verilated.mk compiles the model with -Os; -O2 simulates TFC-w1a1 at FINN's
             # folding 13 % faster (0.667 -> 0.753 M cycles per CPU second, docs/FIT.md).
             "-MAKEFLAGS", "OPT_FAST=-O2", "-MAKEFLAGS", "OPT_GLOBAL=-O2"]
+    if profile is not None:
+        if profile not in ("generate", "use"):
+            raise ValueError(f"profile must be None, 'generate' or 'use', not {profile!r}")
+        args += ["-MAKEFLAGS", "OPT_FAST=-O3", "-MAKEFLAGS", "OPT_GLOBAL=-O3",
+                 *(PROFILE_GENERATE if profile == "generate" else PROFILE_USE)]
     if trace is not None:
         args.append("--trace")
     if trace == "named":
@@ -68,7 +86,7 @@ def verilator_args(io: StreamIO, *, trace: str | None = None, jobs: int | None =
 
 
 def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
-          trace: str | None = None) -> Path:
+          trace: str | None = None, profile: bool = False) -> Path:
     """Build (or fetch from the cache) the harness executable for one top.
 
     Parameters
@@ -85,6 +103,11 @@ def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
         Build with ``--trace`` so that :func:`run` can write a VCD (slower simulation):
         of the named signals (``$<n>`` temporaries left out, :data:`TRACE_CONTROL_TEXT`)
         or of all of them.
+    profile : bool
+        Profile-guided build for long runs: compile with GCC's instrumentation, run
+        :data:`PROFILE_CYCLES` cycles of random words through it, compile again with the
+        profile (about twice the build time; TFC-w1a1 at FINN's folding then simulates
+        0.88 -> 1.2 M cycles per second, docs/FIT.md). Not with ``trace``.
 
     Returns
     -------
@@ -95,12 +118,16 @@ def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
         raise TypeError(f"io must be a StreamIO, not {io!r}")
     if trace is not None and trace not in TRACE_MODES:
         raise ValueError(f"trace must be None, 'named' or 'all', not {trace!r}")
+    if profile and trace is not None:
+        raise ValueError("a profile-guided build cannot trace (build with profile=False)")
     verilog = Path(verilog)
     text = with_models(verilog.read_text())      # + models of vendor primitives (SPRAM)
     harness = render_harness(io)
-    args = verilator_args(io, trace=trace, jobs=1)  # the key must not depend on the job count
+    use = "use" if profile else None
+    args = verilator_args(io, trace=trace, jobs=1, profile=use)  # the key must not depend on the job count
     key = cache_key("harness", text, harness, verilator_version(), " ".join(args),
-                    TRACE_CONTROL_TEXT if trace == "named" else "")
+                    TRACE_CONTROL_TEXT if trace == "named" else "",
+                    f"profile {PROFILE_CYCLES}" if profile else "")
     root = cache_root(cache_dir)
     entry = root / key
     executable = entry / "obj" / EXECUTABLE
@@ -117,8 +144,12 @@ def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
             (work / TRACE_CONTROL).write_text(TRACE_CONTROL_TEXT)
         log.info("building the Verilator harness for %s from %s", io.top, verilog)
         try:
-            _invoke_verilator([*verilator_args(io, trace=trace), HARNESS_SOURCE, "design.v"],
-                              work)
+            if profile:
+                _invoke_verilator([*verilator_args(io, profile="generate"), HARNESS_SOURCE, "design.v"],
+                                  work)
+                _train(work, io)
+            _invoke_verilator([*verilator_args(io, trace=trace, profile=use), HARNESS_SOURCE,
+                               "design.v"], work)
         except ToolError:
             failed_log = root / f"{key}.failed.log"
             shutil.copyfile(work / "build.log", failed_log)
@@ -137,6 +168,30 @@ def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return executable
+
+
+def _train(work: Path, io: StreamIO) -> None:
+    """The training run of a profile-guided build: :data:`PROFILE_CYCLES` cycles of
+    seeded random words through the instrumented harness in ``work/obj`` (its profile
+    lands beside the objects), then the objects and the executable are removed so that
+    the next compile rebuilds them with the profile."""
+    import numpy as np
+    obj = work / "obj"
+    words = min(PROFILE_CYCLES, max(1, (32 << 20) // (io.in_bits // 8)))   # <= 32 MiB
+    words -= words % io.in_words_per_frame
+    words = max(words, io.in_words_per_frame)
+    data = np.random.default_rng(0).integers(0, 256, size=words * (io.in_bits // 8), dtype=np.uint8)
+    (work / "train.bin").write_bytes(data.tobytes())
+    completed = run_process([str(obj / EXECUTABLE), "--in", str(work / "train.bin"),
+                             "--out", str(work / "train.out"), "--stats", str(work / "train.json"),
+                             "--max-cycles", str(PROFILE_CYCLES)],
+                            cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if completed.returncode != 0:
+        (work / "build.log").write_text(completed.stderr + completed.stdout)
+        raise ToolError(f"the instrumented harness failed (exit {completed.returncode})")
+    for item in obj.iterdir():
+        if item.suffix in (".o", ".a") or item.name == EXECUTABLE:
+            item.unlink()
 
 
 def _invoke_verilator(args: Sequence[str], cwd: Path) -> None:

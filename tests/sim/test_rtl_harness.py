@@ -177,6 +177,39 @@ def test_cache_key_covers_verilog_shape_and_trace(dut_verilog, tmp_path, monkeyp
         path.parents[1].name for path in builds)
 
 
+def test_profile_guided_build_simulates_the_same(dut_verilog, sim_cache, executables):
+    io = stream_io(72, 136)
+    profiled = build(dut_verilog(72, 136), io, sim_cache, profile=True)
+    assert profiled != executables[72]          # its own cache entry
+    frames = random_frames(500, 72, seed=9)
+    for idle, backpressure in (("none", "none"), ("random", "cycle")):
+        plain = run(executables[72], io, frames, idle, backpressure, seed=3)
+        fast = run(profiled, io, frames, idle, backpressure, seed=3)
+        assert fast.out_frames == plain.out_frames == expected_frames(frames, 136)
+        assert fast.frame_done_cycles == plain.frame_done_cycles
+        assert fast.total_cycles == plain.total_cycles
+
+
+def test_profile_guided_build_compiles_twice_with_the_profile(dut_verilog, tmp_path, monkeypatch):
+    calls, trained = [], []
+
+    def fake_verilator(args, cwd):
+        calls.append(args)
+        (cwd / "obj").mkdir(exist_ok=True)
+        (cwd / "obj" / "harness").write_text("")
+
+    monkeypatch.setattr(harness_module, "_invoke_verilator", fake_verilator)
+    monkeypatch.setattr(harness_module, "_train", lambda work, io: trained.append(io))
+    exe = build(dut_verilog(16, 24), stream_io(16, 24), tmp_path, profile=True)
+    assert len(calls) == 2 and trained == [stream_io(16, 24)]
+    assert "-fprofile-generate" in calls[0] and "-fprofile-generate" not in calls[1]
+    assert any("-fprofile-use" in arg for arg in calls[1])
+    assert build(dut_verilog(16, 24), stream_io(16, 24), tmp_path, profile=True) == exe
+    assert len(calls) == 2
+    with pytest.raises(ValueError, match="profile-guided build cannot trace"):
+        build(dut_verilog(16, 24), stream_io(16, 24), tmp_path, profile=True, trace="named")
+
+
 def test_waves(dut_verilog, sim_cache, executables, tmp_path):
     io = stream_io(16, 24)
     frames = random_frames(5, 16, seed=6)
