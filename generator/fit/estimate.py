@@ -135,9 +135,11 @@ def plumbing_resources(graph: Graph, stages: Sequence) -> Resources:
 
 
 def silence(component) -> None:
-    """Mark a component built only to read its parameters, so that Amaranth does not
-    warn that it was never elaborated (the flag ``Fragment.get`` sets)."""
-    component._MustUse__silence = True
+    """Mark a component built only to read its parameters, and every component it
+    constructed in turn (the sparse engine's PEs, their pointer units), so that Amaranth
+    does not warn that they were never elaborated."""
+    from ..verilog_cache import mark_used
+    mark_used(component)
 
 
 def lowered_stages(graph: Graph, cache: dict | None = None) -> list:

@@ -204,3 +204,26 @@ def test_sparsify_graph():
     x = rng.integers(0, 16, (5, 1, 1, 12))
     assert np.array_equal(run_node(s.nodes[0], x), run_node(a, x))
     assert sparsify_graph(g, threshold=0.99).nodes[0] is g.nodes[0]
+
+
+def test_estimating_a_sparse_graph_leaves_no_unused_elaboratable_warnings():
+    """The estimate lowers the graph without elaborating it: the engine's own units (its
+    PEs, their pointer units, the non-zero scan) must be silenced with it, or every
+    `bench`/`build --board` run prints dozens of Amaranth warnings."""
+    import gc
+    import warnings
+    from amaranth.hdl import Elaboratable, Fragment, Module, UnusedElaboratable
+    from bitsmith.generator.bench import SYNTH_BOARDS, folding_curves
+
+    class Empty(Elaboratable):
+        def elaborate(self, platform):
+            return Module()
+    Fragment.get(Empty(), None)     # Amaranth warns only once something was elaborated
+    node, _ = make(n_pe=4)
+    graph = Graph(name="g", in_shape=node.in_shape, in_dtype=node.in_dtype, nodes=(node,))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        curves = folding_curves(graph, SYNTH_BOARDS)    # estimates many foldings
+        gc.collect()
+    assert curves
+    assert [str(w.message) for w in caught if issubclass(w.category, UnusedElaboratable)] == []
