@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth import Module, Signal
+from amaranth import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -82,10 +82,9 @@ class InputFrame(wiring.Component):
                 m.next = "LATCH"
             with m.State("LATCH"):
                 m.d.comb += self.busy.eq(1)
-                if self.bytes_per_word == 1:
-                    m.d.sync += word.eq(rd.data)
-                else:
-                    m.d.sync += word.word_select(lane, 8).eq(rd.data)
+                # bytes shift in from the top: after a word's last byte, byte i is at
+                # bits [8i, 8i+8) (little-endian), and no byte lane needs a decoded enable
+                m.d.sync += word.eq(Cat(word[8:], rd.data))
                 m.d.sync += address.eq(address + 1)
                 with m.If(lane == self.bytes_per_word - 1):
                     m.d.sync += lane.eq(0)

@@ -221,7 +221,10 @@ def label_select_resources(node: LabelSelect) -> Resources:
         scale_bits = max(scales).bit_length()
         if min(scale_bits, node.in_dtype.bitwidth()) >= 2:
             dsps = node.pe * math.ceil(scale_bits / 18) * math.ceil(node.in_dtype.bitwidth() / 18)
-    return Resources(luts=node.k * bits * 2 + node.pe * bits + keys, ffs=node.k * bits + 16, dsps=dsps)
+    # stage A's registers: the word's candidates (K = 1: its largest only)
+    stage_a = (1 if node.k == 1 else node.pe) * bits if (node.k, node.pe) != (1, 1) else 0
+    return Resources(luts=node.k * bits * 2 + node.pe * bits + keys, ffs=node.k * bits + 16 + stage_a,
+                     dsps=dsps)
 
 
 # Schedule models (FIFO sizing, see schedule.py).
@@ -256,4 +259,4 @@ def _label_select(node: LabelSelect) -> list[Unit]:
     consume = np.arange(words) * (2 if running else 1)
     return [Unit(node.name, [port("i", words, node.pe, node.in_dtype)],
                  [port("o", node.k, 1, node.out_dtype)], steps, [consume],
-                 [np.full(node.k, steps - 1)], [3 if running else 2], [np.arange(node.k)])]
+                 [np.full(node.k, steps - 1)], [3], [np.arange(node.k)])]

@@ -16,11 +16,14 @@ class LabelSelect(wiring.Component):
     """The indices of the ``k`` largest of ``channels`` values, largest first.
 
     Consumes one frame of C values (PE per word, channel order) and emits K words of one
-    index each. Ties go to the lower index. The running top-K list is kept sorted; each
-    input word is inserted into it element by element (a combinational chain of PE
-    insertions, so the critical path grows with PE). With K = 1 and PE = 1 (a running
-    maximum) each value takes two cycles, compare then update, so that the loop through
-    the kept value has a register in it (see :meth:`frame_cycles`).
+    index each. Ties go to the lower index. The running top-K list is kept sorted. Each registered input word goes
+    through two stages: A computes its candidates (the keys, see below) and registers
+    them, and for K = 1 reduces them to the word's first largest by a balanced tree of
+    ceil(log2 PE) comparisons; B inserts the registered candidates into the kept list
+    (for K = 1 one comparison; for K > 1 a combinational chain of PE insertions, so the
+    critical path grows with PE). With K = 1 and PE = 1 (a running maximum) each value
+    takes two cycles, compare then update, so that the loop through the kept value has a
+    register in it (see :meth:`frame_cycles`).
 
     Parameters
     ----------
@@ -47,12 +50,13 @@ class LabelSelect(wiring.Component):
     Latency and throughput
     ----------------------
     The K indices follow one per cycle. Each input word is first registered (so the
-    comparisons start from flip-flops, not from the upstream FIFO's output multiplexer)
-    and inserted the cycle after. The next frame's words are accepted while a result is
-    being emitted, except its last word, which waits in the input register until the
-    previous result has been fully sent: in steady state a frame takes
-    :meth:`frame_cycles` cycles. The first index is valid ``latency`` cycles (2; 3 for
-    the running maximum) after the frame's last input transfer.
+    comparisons start from flip-flops, not from the upstream FIFO's output multiplexer),
+    its candidates are registered the cycle after (stage A) and inserted the cycle after
+    that (B). The next frame's words are accepted while a result is being emitted,
+    except its last word, whose candidates wait in stage A until the previous result has
+    been fully sent: in steady state a frame takes :meth:`frame_cycles` cycles. The
+    first index is valid ``latency`` = 3 cycles after the frame's last input transfer
+    (the running maximum: input register, compare, update).
     """
 
     def __init__(self, *, channels: int, in_dtype: BaseDataType, k: int, pe: int,
@@ -70,7 +74,7 @@ class LabelSelect(wiring.Component):
         self.index_bits = max(1, (self.channels - 1).bit_length())
         self.out_dtype = DataType[f"UINT{self.index_bits}"]
         self.running_max = self.k == 1 and self.pe == 1
-        self.latency = 3 if self.running_max else 2
+        self.latency = 3
         self.cycles_per_frame = self.frame_cycles(self.channels, self.k, self.pe)
         super().__init__({
             "i": In(stream.Signature(self.pe * self.in_dtype.bitwidth())),
@@ -147,6 +151,24 @@ class LabelSelect(wiring.Component):
             named.append(sigs)
         return named
 
+    def _largest(self, m, candidates):
+        """The first largest of ``(code, index)`` pairs, by a balanced tree of comparisons
+        (ties to the lower index: a right operand wins only when strictly larger)."""
+        level = 0
+        while len(candidates) > 1:
+            merged = []
+            for j in range(0, len(candidates) - 1, 2):
+                (lc, li), (rc, ri) = candidates[j], candidates[j + 1]
+                right = element_value(rc, self.value_dtype) > element_value(lc, self.value_dtype)
+                code = Signal(len(lc), name=f"max{level}_{j // 2}_val")
+                index = Signal(self.index_bits, name=f"max{level}_{j // 2}_idx")
+                m.d.comb += [code.eq(Mux(right, rc, lc)), index.eq(Mux(right, ri, li))]
+                merged.append((code, index))
+            if len(candidates) % 2:
+                merged.append(candidates[-1])
+            candidates, level = merged, level + 1
+        return candidates[0]
+
     def _running_max(self, m, word, code, idx, occ, out, *, pending, last, base, busy, sent):
         """K = PE = 1: keep the first largest value and its index, two cycles per value.
 
@@ -199,8 +221,7 @@ class LabelSelect(wiring.Component):
                                        pending=pending, last=word_last, base=base, busy=busy,
                                        sent=sent)
         else:
-            insert = Signal(name="insert")
-            m.d.comb += insert.eq(pending & ~(word_last & busy))
+            insert = Signal(name="insert")      # the word moves on to stage A (below)
         m.d.comb += self.i.ready.eq(~pending | insert)
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += [word.eq(self.i.payload), pending.eq(1), word_last.eq(last_fold),
@@ -209,16 +230,33 @@ class LabelSelect(wiring.Component):
             m.d.sync += pending.eq(0)
 
         if not self.running_max:
-            slots = list(zip(codes, idxs, occs))
-            for p, code in enumerate(elements(keys, self.pe, bits)):
-                slots = self._insert_code(m, slots, code, base + p, p)
+            # stage A: the word's candidates (its keys; for K = 1 only its largest, from a
+            # balanced tree), registered; stage B inserts them into the kept list
+            candidates = [(code, base + p) for p, code in enumerate(elements(keys, self.pe, bits))]
+            if self.k == 1:
+                candidates = [self._largest(m, candidates)]
+            a_codes = [Signal(bits, name=f"cand{j}_val") for j in range(len(candidates))]
+            a_idxs = [Signal(self.index_bits, name=f"cand{j}_idx") for j in range(len(candidates))]
+            a_valid, a_last = Signal(name="cand_valid"), Signal(name="cand_last")
+            take = Signal(name="take")          # stage B inserts the candidates
+            m.d.comb += [take.eq(a_valid & ~(a_last & busy)),
+                         insert.eq(pending & (~a_valid | take))]
             with m.If(insert):
-                with m.If(word_last):
-                    m.d.sync += [base.eq(0), busy.eq(1), sent.eq(0)]
+                m.d.sync += [a_valid.eq(1), a_last.eq(word_last)]
+                m.d.sync += [a.eq(c) for a, (c, _) in zip(a_codes, candidates)]
+                m.d.sync += [a.eq(i) for a, (_, i) in zip(a_idxs, candidates)]
+                m.d.sync += base.eq(Mux(word_last, 0, base + self.pe))
+            with m.Elif(take):
+                m.d.sync += a_valid.eq(0)
+            slots = list(zip(codes, idxs, occs))
+            for j, (code, index) in enumerate(zip(a_codes, a_idxs)):
+                slots = self._insert_code(m, slots, code, index, j)
+            with m.If(take):
+                with m.If(a_last):
+                    m.d.sync += [busy.eq(1), sent.eq(0)]
                     m.d.sync += [o.eq(idx) for o, (_, idx, _) in zip(out, slots)]
                     m.d.sync += [occ.eq(0) for occ in occs]
                 with m.Else():
-                    m.d.sync += base.eq(base + self.pe)
                     for (code, idx, occ), (new_code, new_idx, new_occ) in zip(zip(codes, idxs, occs), slots):
                         m.d.sync += [code.eq(new_code), idx.eq(new_idx), occ.eq(new_occ)]
 

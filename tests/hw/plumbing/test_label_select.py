@@ -22,6 +22,8 @@ CASES = {
     "c1-uint1-k1-pe1": (1, "UINT1", 1, 1),
     "c8-int3-k1-pe4": (8, "INT3", 1, 4),       # K=1 starts each frame at the minimum
     "c4-bipolar-k1-pe2": (4, "BIPOLAR", 1, 2),
+    "c10-int5-k1-pe10": (10, "INT5", 1, 10),  # K=1: a tree of 10 -> 5 -> 3 -> 2 -> 1
+    "c9-int2-k1-pe3": (9, "INT2", 1, 3),       # odd tree, many ties
 }
 
 
@@ -65,17 +67,18 @@ def test_label_select_ties_go_to_lower_index():
     assert cap.words == [1, 2, 4, 0]
 
 
-@pytest.mark.parametrize("name", ["c10-int4-k3-pe2", "c12-int2-k4-pe4", "c10-uint8-k1-pe1"])
+@pytest.mark.parametrize("name", ["c10-int4-k3-pe2", "c12-int2-k4-pe4", "c10-uint8-k1-pe1",
+                                  "c10-int5-k1-pe10", "c9-int2-k1-pe3"])
 def test_label_select_frame_rate(name):
     """Steady state max(C/PE, K+1) cycles per frame (2C for K = PE = 1: compare, then
-    update); the first index ``latency`` cycles after the first frame's last word (input
-    register, [compare,] insertion), never sooner for later ones."""
+    update); the first index ``latency`` = 3 cycles after the first frame's last word
+    (input register, candidates or compare, insertion), never sooner for later ones."""
     dut, x = frames_for(name, 8, seed=1)
     src, cap = run_stream(dut, pack(x, dut.in_dtype, dut.pe), x.shape[0] * dut.k)
     per = dut.cycles_per_frame
     running_max = dut.k == 1 and dut.pe == 1
     assert per == (2 * dut.channels if running_max else max(dut.channels // dut.pe, dut.k + 1))
-    assert dut.latency == (3 if running_max else 2)
+    assert dut.latency == 3
     lasts = src[dut.folds - 1::dut.folds]
     firsts = cap.cycles[::dut.k]
     assert np.diff(firsts).tolist() == [per] * (len(firsts) - 1)
@@ -112,6 +115,7 @@ KEYED = {
     "scale-bias-k2-pe2": (6, "INT4", 2, 2, (3, 1, 2, 3, 1, 6), (-4, 9, 0, 1, -1, 2)),
     "scale-k3-pe3": (6, "UINT3", 3, 3, (2, 4, 1, 1, 8, 2), (0,) * 6),
     "bias-bipolar-k1-pe2": (4, "BIPOLAR", 1, 2, (2,) * 4, (0, 1, -1, 2)),
+    "scale-bias-k1-pe3": (6, "INT3", 1, 3, (1, 2, 1, 3, 1, 2), (0, -2, 4, 1, 3, -1)),
 }
 
 

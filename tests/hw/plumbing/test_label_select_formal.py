@@ -5,12 +5,15 @@ proofs cover, for every input sequence and stall pattern, by k-induction of dept
 
 * ``o.valid`` held until taken, ``o.payload`` stable while stalled, every index < C;
 * exactly K output words per input frame: an output word only for a frame whose last
-  input word has entered (``owed`` never negative), at most two frames' results owed;
+  input word has entered (``owed`` never negative), at most two frames' results owed
+  (three with one word per frame: one being sent, one in stage A, one in the input
+  register);
 * bounded latency: while results are owed and the sink is ready, a word leaves at least
   every :func:`gap` cycles (k-induction of depth ``gap + 3``); one less fails.
 
 Configurations: a sorted top-K list (K 2 of C 4, PE 2; K 3 of C 3, PE 1; K 2 of C 6,
-PE 3) and the running maximum (K = PE = 1), INT2 values.
+PE 3; K 2 of C 4, PE 4), K = 1 by a tree (C 6, PE 3) and the running maximum
+(K = PE = 1), INT2 values.
 """
 
 from __future__ import annotations
@@ -27,15 +30,16 @@ from tests.hw.formal_util import assert_fails, assert_proven, assert_valid_indep
 
 pytestmark = pytest.mark.formal
 
-CONFIGS = [(4, 2, 2), (3, 3, 1), (6, 2, 3), (4, 1, 1)]
-"""(channels, k, pe); the last is the running maximum."""
+CONFIGS = [(4, 2, 2), (3, 3, 1), (6, 2, 3), (6, 1, 3), (4, 2, 4), (4, 1, 1)]
+"""(channels, k, pe): sorted lists, K = 1 by a tree (6, 1, 3), one word per frame
+(4, 2, 4); the last is the running maximum."""
 IDS = [f"c{c}-k{k}-pe{p}" for c, k, p in CONFIGS]
 
 def gap(k: int, pe: int) -> int:
-    """Ready cycles in a row without a word while results are owed, at most: 2 (the last
-    word is registered, then inserted), 3 for the running maximum (compare, then
-    update)."""
-    return 3 if k == pe == 1 else 2
+    """Ready cycles in a row without a word while results are owed, at most: 3 (the last
+    word is registered, its candidates registered, then inserted; the running maximum:
+    registered, compared, then updated)."""
+    return 3
 
 
 def frame_counts(props: Properties, m: Module, *, accept, deliver, words_in: int, words_out: int,
@@ -72,8 +76,11 @@ def label_harness(channels, k, pe, *, expect_k=None, gap=None, only=None, invari
     accept = drive_source(props, dut.i, "i")
     deliver = check_sink(props, dut.o, "o")
     props.check("o_index_range", implies(dut.o.valid, dut.o.payload < channels))
+    # results owed: the one being sent, a last word's candidates waiting for it, and (one
+    # word per frame) the next frame's last word in the input register
+    frames_owed = 3 if channels == pe and not dut.running_max else 2
     fold, owed = frame_counts(props, m, accept=accept, deliver=deliver, words_in=channels // pe,
-                              words_out=expect_k, owed_max=2 * expect_k, gap=gap,
+                              words_out=expect_k, owed_max=frames_owed * expect_k, gap=gap,
                               ready=dut.o.ready)
     if invariants:
         _label_invariants(props, parts, dut, fold, owed)
@@ -86,12 +93,20 @@ def _label_invariants(props, parts, dut, fold, owed):
     pending, word_last, busy, sent = (parts[n] for n in ("pending", "word_last", "busy", "sent"))
     base = parts["base"]
     owed_now = Mux(busy, k - sent, 0) + Mux(pending & word_last, k, 0)
+    inserted = base                         # elements in the kept list
+    if not dut.running_max:                 # + a last word's candidates in stage A
+        cand_valid, cand_last = parts["cand_valid"], parts["cand_last"]
+        owed_now = owed_now + Mux(cand_valid & cand_last, k, 0)
+        inserted = Mux(cand_valid, Mux(cand_last, (folds - 1) * dut.pe, base - dut.pe), base)
+        cands = 1 if k == 1 else dut.pe
+        in_range = sum((parts[f"cand{j}_idx"] < dut.channels).as_unsigned() for j in range(cands)) == cands
+        props.check("inv_cand", implies(cand_valid, (cand_last == (base == 0)) & in_range))
     props.check("inv_owed", owed == owed_now)
     props.check("inv_fold", (parts["fold"] == fold) & (sent < k)
                 & implies(pending, word_last == (fold == 0)))
-    words_in = Mux(pending, _wrap(fold + folds - 1, folds), fold)  # words inserted
+    words_in = Mux(pending, _wrap(fold + folds - 1, folds), fold)  # words past the input register
     props.check("inv_base", base == words_in * dut.pe)
-    props.check("inv_list", sum(((parts[f"occ{j}"] == (base > j)) & (parts[f"idx{j}"] < dut.channels)
+    props.check("inv_list", sum(((parts[f"occ{j}"] == (inserted > j)) & (parts[f"idx{j}"] < dut.channels)
                                  & (parts[f"out{j}"] < dut.channels)).as_unsigned()
                                 for j in range(k)) == k)
     if dut.running_max:
