@@ -40,8 +40,8 @@ class InputFrame(wiring.Component):
     s_axis : Out(stream.Signature(tdata_bits))
         Words to the core.
 
-    Throughput: two cycles per byte plus the handshake cycle per word (far faster than
-    the UART that fills it).
+    Throughput: three cycles per byte (address, RAM, read register) plus the handshake
+    cycle per word (far faster than the UART that fills it).
     """
 
     def __init__(self, *, words: int, tdata_bits: int):
@@ -70,6 +70,11 @@ class InputFrame(wiring.Component):
         address = Signal(range(self.length + 1))
         lane = Signal(range(self.bytes_per_word))
         word = Signal(self.tdata_bits)
+        # the read data goes through a plain register first (always enabled, no reset):
+        # on ECP5 the flow moves it into the block RAM's own output register
+        # (boards/flows/ecp5_outreg.py), so the RAM's slow clock-to-output ends there
+        byte = Signal(8, reset_less=True)
+        m.d.sync += byte.eq(rd.data)
         m.d.comb += [rd.addr.eq(address), self.s_axis.payload.eq(word)]
 
         with m.FSM():
@@ -79,12 +84,15 @@ class InputFrame(wiring.Component):
                     m.next = "READ"
             with m.State("READ"):
                 m.d.comb += self.busy.eq(1)
+                m.next = "REGISTER"
+            with m.State("REGISTER"):
+                m.d.comb += self.busy.eq(1)
                 m.next = "LATCH"
             with m.State("LATCH"):
                 m.d.comb += self.busy.eq(1)
                 # bytes shift in from the top: after a word's last byte, byte i is at
                 # bits [8i, 8i+8) (little-endian), and no byte lane needs a decoded enable
-                m.d.sync += word.eq(Cat(word[8:], rd.data))
+                m.d.sync += word.eq(Cat(word[8:], byte))
                 m.d.sync += address.eq(address + 1)
                 with m.If(lane == self.bytes_per_word - 1):
                     m.d.sync += lane.eq(0)
