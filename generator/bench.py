@@ -362,7 +362,7 @@ def machine() -> dict:
 def bench(networks: Sequence[Network], *, synth: bool = True, frames: int | None = None, quick: bool = False,
           out_dir: Path | None = None, progress: Callable[[str], None] | None = None,
           finished: Callable[[NetworkResult], None] | None = None,
-          board: str | None = None) -> BenchResult:
+          board: str | None = None, seeds: int = 1) -> BenchResult:
     """Measure ``networks`` one after the other.
 
     Parameters
@@ -383,9 +383,15 @@ def bench(networks: Sequence[Network], *, synth: bool = True, frames: int | None
         Fold every network for this board (``build --board``: the fastest folding whose
         estimate fits) instead of the suite's own folding, and synthesise for it alone,
         at the family's clock goal (``fit.search.CLOCK_GOAL_MHZ``).
+    seeds : int
+        Place and route the iCE40/ECP5 designs with nextpnr seeds 1..``seeds``; the Fmax
+        reported (and used for frames/s) is then the median seed's, beside the worst and
+        the best (:func:`synth_figures`).
     """
     if frames is not None and (not isinstance(frames, int) or frames < 3):
         raise OptionError(f"--frames must be an integer >= 3 (steady state needs 3), not {frames!r}")
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= MAX_SEEDS:
+        raise OptionError(f"--seeds must be an integer from 1 to {MAX_SEEDS}, not {seeds!r}")
     step = progress or (lambda msg: None)
     finished = finished or (lambda result: None)
     if board is not None:
@@ -402,7 +408,7 @@ def bench(networks: Sequence[Network], *, synth: bool = True, frames: int | None
             try:
                 result = bench_network(net, root / net.name, boards=boards, frames=frames or net.frames,
                                        progress=lambda msg, net=net: step(f"{net.name}: {msg}"),
-                                       fold_board=board)
+                                       fold_board=board, seeds=seeds)
             except BitsmithError as exc:        # a tool failed: report it, go on with the others
                 log.warning("bench %s: %s", net.name, exc)
                 result = NetworkResult(net.name, net.title, note=net.note, status="error",
@@ -413,7 +419,8 @@ def bench(networks: Sequence[Network], *, synth: bool = True, frames: int | None
 
 
 def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames: int,
-                  progress: Callable[[str], None], fold_board: str | None = None) -> NetworkResult:
+                  progress: Callable[[str], None], fold_board: str | None = None,
+                  seeds: int = 1) -> NetworkResult:
     from bitsmith.sim import rtl
     from bitsmith.sim.golden import run_graph
     from .build import io_of
@@ -476,7 +483,8 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
     for board in boards:
         result.synth[board] = synth_figures(built.out_dir, board,
                                             lambda msg, board=board: progress(f"{board}: {msg}"),
-                                            clock_mhz=clock_goal(board) if fold_board else None)
+                                            clock_mhz=clock_goal(board) if fold_board else None,
+                                            seeds=seeds)
     return result
 
 
@@ -493,26 +501,41 @@ def clock_goal(board: str) -> float | None:
 
 
 def synth_figures(out_dir: Path, board: str, progress: Callable[[str], None],
-                  clock_mhz: float | None = None) -> dict:
+                  clock_mhz: float | None = None, seeds: int = 1) -> dict:
     """``bitsmith.boards.synth`` figures for one board, with their ``units`` (LUT4 or LUT6,
     the block-RAM primitive); a design too big for the device gives ``fits: False`` and
-    the reason, a tool failure ``error``."""
+    the reason, a tool failure ``error``.
+
+    ``seeds`` > 1 (nextpnr boards only; the others are synthesised once): ``fmax_mhz`` is
+    the median over the seeds (the lower middle one for an even count), ``fmax_worst_mhz``
+    and ``fmax_best_mhz`` the extremes, ``fmax_seeds`` every seed's figure."""
     from bitsmith.boards import synth
     from bitsmith.boards.flows.open_fpga import DoesNotFit
     from bitsmith.boards.registry import get_board
-    device = get_board(board).device
+    target = get_board(board)
+    device = target.device
     start = time.perf_counter()
     try:
-        figures = synth(out_dir, board, progress=progress,
+        figures = synth(out_dir, board, progress=progress, seeds=seeds if target.flow == "open" else 1,
                         **({} if clock_mhz is None else {"clock_mhz": clock_mhz}))
     except DoesNotFit as exc:
         return {"device": device, "fits": False, "reason": _first_line(exc),
                 "seconds": round(time.perf_counter() - start, 1)}
     except BitsmithError as exc:
         return {"device": device, "fits": None, "error": _first_line(exc)}
-    return {"device": device, "fits": bool(figures.get("fits", True)),
-            **{k: figures.get(k) for k in ("luts", "ffs", "brams", "dsps", "fmax_mhz", "units")},
-            "seconds": round(time.perf_counter() - start, 1)}
+    out = {"device": device, "fits": bool(figures.get("fits", True)),
+           **{k: figures.get(k) for k in ("luts", "ffs", "brams", "dsps", "fmax_mhz", "units")},
+           "seconds": round(time.perf_counter() - start, 1)}
+    by_seed = [v for v in (figures.get("nextpnr_seeds") or {}).values() if v is not None]
+    if len(by_seed) > 1:
+        ranked = sorted(by_seed)
+        out.update(fmax_mhz=ranked[(len(ranked) - 1) // 2], fmax_worst_mhz=ranked[0],
+                   fmax_best_mhz=ranked[-1], fmax_seeds=figures["nextpnr_seeds"])
+    return out
+
+
+MAX_SEEDS = 20
+"""Most nextpnr seeds ``bench --seeds`` runs per design."""
 
 
 def _first_line(exc: Exception) -> str:

@@ -39,6 +39,10 @@ def register(sub) -> None:
     p.add_argument("--board", metavar="NAME",
                    help="fold every network for this board (the fastest folding whose estimate "
                         "fits it, as `build --board` does) and synthesise for it alone")
+    p.add_argument("--seeds", type=positive_int, default=1, metavar="N",
+                   help="place and route each iCE40/ECP5 design with nextpnr seeds 1..N and report "
+                        "the median seed's Fmax (frames/s use it) beside the worst and best "
+                        "(default: 1; at most 20)")
     p.set_defaults(func=run)
 
 
@@ -51,7 +55,7 @@ def run(args) -> int:
     with progress(args, total=len(networks), unit="networks") as prog:
         res = bench(networks, synth=args.synth, frames=args.frames, quick=args.quick,
                     out_dir=Path(args.out) if args.out else None, progress=prog,
-                    finished=lambda result: prog.advance(), board=args.board)
+                    finished=lambda result: prog.advance(), board=args.board, seeds=args.seeds)
     if plot is not None:
         from ..plots import bench_cycles
         rows = [n.as_json() for n in res.networks]
@@ -137,6 +141,9 @@ def _synth_cell(fig: dict | None) -> str:
     if fig.get("fits") is False:
         return "[yellow]does not fit"
     text = f"{fig['luts']} / {fig['ffs']} / {fig['brams']:g}"
+    if fig.get("fmax_worst_mhz") is not None:
+        return text + (f", {fig['fmax_mhz']:g} MHz median of {len(fig['fmax_seeds'])} seeds "
+                       f"(worst {fig['fmax_worst_mhz']:g})")
     return text + (f", {fig['fmax_mhz']:g} MHz" if fig.get("fmax_mhz") is not None else "")
 
 

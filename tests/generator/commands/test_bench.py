@@ -52,31 +52,54 @@ def test_unknown_network_is_rejected():
     (["--frames", "0"], r"^bitsmith: error: argument --frames: must be a positive integer, not '0'\n$"),
     (["--frames", "2", "--networks", "digits"],
      r"^bitsmith: error: --frames must be an integer >= 3 \(steady state needs 3\), not 2\n$"),
+    (["--seeds", "0"], r"^bitsmith: error: argument --seeds: must be a positive integer, not '0'\n$"),
+    (["--seeds", "21", "--networks", "digits"],
+     r"^bitsmith: error: --seeds must be an integer from 1 to 20, not 21\n$"),
 ])
 def test_bad_options_are_one_line(capsys, argv, pattern):
     one_error_line(capsys, ["bench", "--no-synth", *argv], pattern)
 
 
 def test_a_design_too_big_for_a_device_is_a_result_not_a_crash(monkeypatch, tmp_path):
-    def too_big(out_dir, board, progress=None):
+    def too_big(out_dir, board, progress=None, **kw):
         raise DoesNotFit("the core does not fit 1BitSquared iCEBreaker (iCE40UP5K):\n  luts 9000 / 5280")
     monkeypatch.setattr(boards, "synth", too_big)
     fig = synth_figures(tmp_path, "icebreaker", lambda msg: None)
     assert fig["fits"] is False and fig["device"] == "iCE40UP5K"
     assert fig["reason"] == "the core does not fit 1BitSquared iCEBreaker (iCE40UP5K):"
 
-    def broken(out_dir, board, progress=None):
+    def broken(out_dir, board, progress=None, **kw):
         raise ToolError("yosys failed; log: x/synth.log")
     monkeypatch.setattr(boards, "synth", broken)
     assert synth_figures(tmp_path, "ulx3s", lambda msg: None) == \
         {"device": "LFE5U-85F", "fits": None, "error": "yosys failed; log: x/synth.log"}
 
-    def fits(out_dir, board, progress=None):
+    def fits(out_dir, board, progress=None, **kw):
         return {"luts": 10, "ffs": 20, "brams": 1.5, "dsps": 0, "fmax_mhz": 123.4, "fits": True, "x": 1}
     monkeypatch.setattr(boards, "synth", fits)
     fig = synth_figures(tmp_path, "ulx3s", lambda msg: None)
     assert {k: fig[k] for k in ("device", "fits", "luts", "ffs", "brams", "dsps", "fmax_mhz")} == \
         {"device": "LFE5U-85F", "fits": True, "luts": 10, "ffs": 20, "brams": 1.5, "dsps": 0, "fmax_mhz": 123.4}
+
+
+def test_several_seeds_report_the_median_worst_and_best(monkeypatch, tmp_path):
+    calls = []
+
+    def seeded(out_dir, board, progress=None, seeds=1, **kw):
+        calls.append((board, seeds))
+        by_seed = {"1": 130.9, "2": 135.6, "3": 124.2, "4": 131.6, "5": 129.3}
+        return {"luts": 10, "ffs": 20, "brams": 1, "dsps": 0, "fmax_mhz": 135.6, "fits": True,
+                "nextpnr_seeds": dict(list(by_seed.items())[:seeds])}
+    monkeypatch.setattr(boards, "synth", seeded)
+    fig = synth_figures(tmp_path, "ulx3s", lambda msg: None, seeds=5)
+    # the flow keeps the best seed's placement; the figure reported is the median seed's
+    assert (fig["fmax_mhz"], fig["fmax_worst_mhz"], fig["fmax_best_mhz"]) == (130.9, 124.2, 135.6)
+    fig = synth_figures(tmp_path, "ulx3s", lambda msg: None, seeds=4)
+    assert (fig["fmax_mhz"], fig["fmax_worst_mhz"]) == (130.9, 124.2)      # the lower middle
+    fig = synth_figures(tmp_path, "ulx3s", lambda msg: None, seeds=1)
+    assert fig["fmax_mhz"] == 135.6 and "fmax_worst_mhz" not in fig
+    synth_figures(tmp_path, "arty_a7_35", lambda msg: None, seeds=5)      # Yosys only: once
+    assert calls == [("ulx3s", 5), ("ulx3s", 4), ("ulx3s", 1), ("arty_a7_35", 1)]
 
 
 def test_a_failing_network_is_reported_and_fails_the_run():
