@@ -12,6 +12,14 @@ from ..streams import check_int, next_mod, ram_attrs
 __all__ = ["SlidingWindow", "buffer_rows", "check_geometry", "window_cycles"]
 
 
+def _next_last(counter, n: int, last):
+    """The next ``counter == n - 1`` flag when ``counter`` (modulo ``n``) steps, from its
+    current value and flag ``last``."""
+    if n == 1:
+        return 1
+    return Mux(last, 0, counter == n - 2)
+
+
 def _pair(name: str, value, minimum: int) -> tuple[int, int]:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise TypeError(f"{name} must be a pair of integers, not {value!r}")
@@ -203,14 +211,19 @@ class SlidingWindow(wiring.Component):
             [(ky, self.kh), (kx, self.kw), (cg, self.cg)]
         # how far ``col`` moves per step of each loop (ky moves ``base`` instead)
         col_step = [{id(ky): 0, id(kx): self.cg, id(cg): 1}[id(sig)] for sig, _ in loops]
-        at_max = [sig == n - 1 for sig, n in loops]
+        # ``<counter>_last`` are registered copies of ``counter == n - 1``, kept with the
+        # counters, so that the end-of-pixel, -row and -frame conditions (enables of the
+        # position and address registers) are one LUT of flip-flops, not compares
+        at_max = [Signal(init=int(n == 1), name=f"{sig.name}_last") for sig, n in loops]
+        ox_last = Signal(init=int(self.ow == 1), name="ox_last")
+        oy_last = Signal(init=int(self.oh == 1), name="oy_last")
         pixel_done = Signal()
         m.d.comb += pixel_done.eq(1)
         for done in at_max:
             pixel_done_next = pixel_done & done
             pixel_done = pixel_done_next
-        row_done = pixel_done & (ox == self.ow - 1)
-        frame_done = row_done & (oy == self.oh - 1)
+        row_done = pixel_done & ox_last
+        frame_done = row_done & oy_last
 
         # Per output row ``oy_`` (window top t = oy_*SH - pad_top, oldest row held
         # lo = max(t, 0)): the complete rows the reader needs before a read, counted from
@@ -235,9 +248,11 @@ class SlidingWindow(wiring.Component):
         kinds = {"need_mid": coord, "need_row_end": coord, "need_frame_end": coord,
                  "gone": range(rows + 1), "gone_words": words, "next_top_words": words}
         row = {k: Signal(shape, init=table[0][k], name=k) for k, shape in kinds.items()}
-        need = Mux(row_done, Mux(oy == self.oh - 1, row["need_frame_end"], row["need_row_end"]),
-                   row["need_mid"])
-        rows_ok = complete >= need
+        # each need compared on its own (registers against registers), then chosen: the
+        # compare is not behind the end-of-row choice
+        rows_ok = Mux(row_done, Mux(oy_last, complete >= row["need_frame_end"],
+                                    complete >= row["need_row_end"]),
+                      complete >= row["need_mid"])
 
         def wrap(value):
             """``value`` modulo the line buffer's words, for ``-total <= value < 2*total``."""
@@ -281,14 +296,14 @@ class SlidingWindow(wiring.Component):
         with m.If(fire):
             m.d.sync += pad_zero.eq(~inside)
             carry = 1
-            for sig, n in reversed(loops):
+            for (sig, n), last in reversed(list(zip(loops, at_max))):
                 with m.If(carry):
-                    m.d.sync += sig.eq(next_mod(sig, n))
-                carry = carry & (sig == n - 1)
+                    m.d.sync += [sig.eq(next_mod(sig, n)), last.eq(_next_last(sig, n, last))]
+                carry = carry & last
             with m.If(pixel_done):
-                next_left_col = Mux(ox == self.ow - 1, -self.pl * self.cg, left_col + self.sw * self.cg)
-                m.d.sync += [ox.eq(next_mod(ox, self.ow)),
-                             left.eq(Mux(ox == self.ow - 1, -self.pl, left + self.sw)),
+                next_left_col = Mux(ox_last, -self.pl * self.cg, left_col + self.sw * self.cg)
+                m.d.sync += [ox.eq(next_mod(ox, self.ow)), ox_last.eq(_next_last(ox, self.ow, ox_last)),
+                             left.eq(Mux(ox_last, -self.pl, left + self.sw)),
                              left_col.eq(next_left_col), col.eq(next_left_col)]
                 with m.If(row_done):
                     m.d.comb += release.eq(row["gone"])
@@ -298,6 +313,7 @@ class SlidingWindow(wiring.Component):
                     # the next output row's table entries (after the last row: the first's)
                     m.d.sync += [sig.eq(Array(Const(entry[k], sig.shape()) for entry in following)[oy])
                                  for k, sig in row.items()]
+                    m.d.sync += oy_last.eq(_next_last(oy, self.oh, oy_last))
                     with m.If(frame_done):
                         m.d.sync += [oy.eq(0), top.eq(-self.pt)]
                     with m.Else():
