@@ -88,7 +88,7 @@ def sparse_resources(node: SparseMatrixVector) -> Resources:
     longest = max(1, max(len(e) for e in node.entries))
     matrix = memory_cost(longest * (b + 4), b + 4, n)
     pointers = memory_cost((node.in_features // 2 + 1) * ptr_bits, ptr_bits, 2 * n)
-    queue_ffs = n * node.queue_depth * (2 * ptr_bits + xbits + 1)
+    queue_ffs = n * (node.queue_depth + 1) * (2 * ptr_bits + xbits + 1)   # one spare entry
     steps = node.thresholds.steps if node.thresholds is not None else 0
     compare = n * steps * accbits // 2
     th = memory_cost(node.rows_per_pe * steps * accbits, steps * accbits, n) if steps else Resources()

@@ -107,7 +107,8 @@ def simulate(lengths: np.ndarray, x: np.ndarray, *, simd: int, queue_depth: int,
     # scanner registers
     held, mask, base, last_word = False, [], 0, False
     word_index, next_word = 0, 0
-    # broadcast -> pointer stage registers
+    # the token register between scanner and broadcast, then the pointer stage's
+    tok_valid, tok = False, (0, False, False)
     pend, pend_col, pend_last, pend_flush = False, 0, False, False
     # drain registers
     d_bank, d_row = 0, 0
@@ -146,10 +147,12 @@ def simulate(lengths: np.ndarray, x: np.ndarray, *, simd: int, queue_depth: int,
             entry.append(g and pe.rem > 0)
             eov.append(f and pe.last)
             pop.append(p)
-            ready.append(len(pe.queue) + int(e) - int(p) < queue_depth and t >= clear_cycles)
+            ready.append(len(pe.queue) < queue_depth and t >= clear_cycles)
         all_ready = all(ready)
-        fire = out_valid and all_ready
-        finishing = held and ((any_left and single and fire) or (not any_left and last_word and fire)
+        fire = tok_valid and all_ready
+        advance = not tok_valid or fire
+        sent = out_valid and advance
+        finishing = held and ((any_left and single and sent) or (not any_left and last_word and sent)
                               or (not any_left and not last_word))
         in_ready = (not held) or finishing
         in_fire = in_ready and next_word < len(words)
@@ -170,7 +173,7 @@ def simulate(lengths: np.ndarray, x: np.ndarray, *, simd: int, queue_depth: int,
             next_word += 1
         elif finishing:
             held = False
-        elif fire:
+        elif sent:
             mask[lo] = False
         for k, pe in enumerate(pes):
             e, length, last = enq[k]
@@ -192,7 +195,9 @@ def simulate(lengths: np.ndarray, x: np.ndarray, *, simd: int, queue_depth: int,
                 pe.bank ^= 1
             if release:
                 pe.owned[d_bank] = pe.done[d_bank] = False
-        pend, pend_col, pend_last, pend_flush = fire, tok_col, tok_last, tok_flush
+        pend, (pend_col, pend_last, pend_flush) = fire, tok
+        if advance:
+            tok_valid, tok = out_valid, (tok_col, tok_last, tok_flush)
         if take:
             releases[t + drain_latency + 2] = 1
             credit -= 1

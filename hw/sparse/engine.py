@@ -67,15 +67,16 @@ class SparseEngine(wiring.Component):
     ----------------------
     Data dependent; ``bitsmith.generator.sparse.cycles.simulate`` is the exact cycle model (the
     tests assert every transfer cycle against it). With empty queues, a PE issues the
-    first entry of a word's first non-zero column 4 cycles after the word is taken; it
+    first entry of a word's first non-zero column 5 cycles after the word is taken; it
     then spends one cycle per stored entry of its non-empty columns (empty columns cost
     it nothing; a vector whose last column is empty for it costs one marker cycle). Output
     word ``l`` of a vector transfers ``5 + latency + l`` cycles after the slowest PE
     issued its last entry (``latency`` = 1, plus the threshold stages), ``MH/N`` words at
     one per cycle while the PEs already work on the next vector. The scanner takes
     ``max(1, nonzeros)`` cycles per input word and the broadcast moves one activation per
-    cycle, and only when every PE's queue has room (with depth 1, a PE whose columns are
-    non-empty lets a token through every other cycle at most).
+    cycle, and only when every PE holds fewer than ``queue_depth`` queued entries (with
+    depth 1, a PE whose columns are non-empty lets a token through every other cycle at
+    most).
     """
 
     def __init__(self, *, entries, col_ptr: np.ndarray, codebook: np.ndarray, out_features: int,
@@ -131,11 +132,19 @@ class SparseEngine(wiring.Component):
             m.submodules[f"pe{k}"] = pe
 
         # -- broadcast: a token goes to every PE at once, when all can take it ----------
+        # The scanner's token is registered first, so that its leading-non-zero detector
+        # and column adder end at a register instead of running on into every PE's
+        # pointer read; the register takes the next token when it is empty or sends.
         all_ready = Cat(pe.ready for pe in self.pes).all()
-        fire = scan.o.valid & all_ready
-        m.d.comb += scan.o.ready.eq(all_ready)
+        tok_valid = Signal(name="tok_valid")
+        tok = Signal(scan.o.payload.shape(), name="tok")
+        fire = tok_valid & all_ready
+        advance = ~tok_valid | fire
+        m.d.comb += scan.o.ready.eq(advance)
+        with m.If(advance):
+            m.d.sync += [tok_valid.eq(scan.o.valid), tok.eq(scan.o.payload)]
         for pe in self.pes:
-            m.d.comb += [pe.tok_fire.eq(fire), pe.tok.eq(scan.o.payload)]
+            m.d.comb += [pe.tok_fire.eq(fire), pe.tok.eq(tok)]
         m.d.comb += self.pe_busy.eq(Cat(pe.busy for pe in self.pes))
 
         # -- drain: row l of every PE per word, in channel order ----------------------------

@@ -61,7 +61,9 @@ class SparsePE(wiring.Component):
         A token is broadcast this cycle; ``tok`` holds it.
     tok : In(token_layout)
     ready : Out(1)
-        This PE can take a token this cycle (combinational from its state).
+        This PE can take a token this cycle: fewer than ``queue_depth`` entries queued
+        (one LUT of registers; the queue holds ``queue_depth + 1`` so that the token
+        before it, still on its way in, always fits too).
     drain_bank, drain_row : In
         Accumulator read by ``acc`` (combinational).
     drain_clear : In(1)
@@ -143,7 +145,11 @@ class SparsePE(wiring.Component):
         enqueue = pend & ((start != ptrs.end) | pend_last)
 
         vbits = len(pend_value)
-        m.submodules.queue = queue = SyncFIFO(width=2 * pw + vbits + 1, depth=self.queue_depth)
+        # one entry more than ``queue_depth``: ``ready`` looks only at the queue's level
+        # register (a token taken now is written the cycle after, when the level may
+        # have grown by the token before it), so no pointer read, compare or adder is in
+        # the broadcast's ready chain across the PEs
+        m.submodules.queue = queue = SyncFIFO(width=2 * pw + vbits + 1, depth=self.queue_depth + 1)
         m.d.comb += [
             queue.w_en.eq(enqueue),
             queue.w_data.eq(Cat(start, ptrs.end, pend_value, pend_last)),
@@ -181,7 +187,7 @@ class SparsePE(wiring.Component):
                 m.d.sync += clearing.eq(0)
         m.d.comb += [
             queue.r_en.eq(pop),
-            self.ready.eq((queue.level + enqueue - pop < self.queue_depth) & ~clearing),
+            self.ready.eq((queue.level < self.queue_depth) & ~clearing),
             self.busy.eq(entry),
         ]
         with m.If(pop):
