@@ -107,7 +107,9 @@ def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
         Profile-guided build for long runs: compile with GCC's instrumentation, run
         :data:`PROFILE_CYCLES` cycles of random words through it, compile again with the
         profile (about twice the build time; TFC-w1a1 at FINN's folding then simulates
-        0.88 -> 1.2 M cycles per second, docs/FIT.md). Not with ``trace``.
+        0.88 -> 1.2 M cycles per second, docs/FIT.md). Not with ``trace``. If the
+        instrumented build or its training run fails (a compiler without GCC's profile
+        options), the harness is built without a profile, with a warning.
 
     Returns
     -------
@@ -144,11 +146,18 @@ def build(verilog: Path, io: StreamIO, cache_dir: Path | None = None, *,
             (work / TRACE_CONTROL).write_text(TRACE_CONTROL_TEXT)
         log.info("building the Verilator harness for %s from %s", io.top, verilog)
         try:
+            final = use
             if profile:
-                _invoke_verilator([*verilator_args(io, profile="generate"), HARNESS_SOURCE, "design.v"],
-                                  work)
-                _train(work, io)
-            _invoke_verilator([*verilator_args(io, trace=trace, profile=use), HARNESS_SOURCE,
+                try:
+                    _invoke_verilator([*verilator_args(io, profile="generate"), HARNESS_SOURCE,
+                                       "design.v"], work)
+                    _train(work, io)
+                except ToolError as exc:  # e.g. a GCC without -fprofile-partial-training
+                    log.warning("profile-guided harness build failed (%s); building it "
+                                "without a profile", exc)
+                    shutil.rmtree(work / "obj", ignore_errors=True)
+                    final = None
+            _invoke_verilator([*verilator_args(io, trace=trace, profile=final), HARNESS_SOURCE,
                                "design.v"], work)
         except ToolError:
             failed_log = root / f"{key}.failed.log"

@@ -210,6 +210,24 @@ def test_profile_guided_build_compiles_twice_with_the_profile(dut_verilog, tmp_p
         build(dut_verilog(16, 24), stream_io(16, 24), tmp_path, profile=True, trace="named")
 
 
+def test_profile_guided_build_falls_back_to_a_plain_build(dut_verilog, tmp_path, monkeypatch, caplog):
+    calls = []
+
+    def fake_verilator(args, cwd):
+        calls.append(args)
+        if "-fprofile-generate" in args:
+            raise ToolError("Verilator failed (exit 2); log: build.log")
+        (cwd / "obj").mkdir(exist_ok=True)
+        (cwd / "obj" / "harness").write_text("")
+
+    monkeypatch.setattr(harness_module, "_invoke_verilator", fake_verilator)
+    with caplog.at_level(logging.WARNING, logger="bitsmith.sim.rtl.harness"):
+        exe = build(dut_verilog(16, 24), stream_io(16, 24), tmp_path, profile=True)
+    assert exe.is_file() and len(calls) == 2
+    assert not any("-fprofile" in arg for arg in calls[1])
+    assert "building it without a profile" in caplog.text
+
+
 def test_waves(dut_verilog, sim_cache, executables, tmp_path):
     io = stream_io(16, 24)
     frames = random_frames(5, 16, seed=6)
