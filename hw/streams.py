@@ -104,6 +104,28 @@ def next_mod(counter: Value, modulus: int) -> Value:
     return Mux(counter == modulus - 1, 0, counter + 1)
 
 
+def next_is_last(counter: Value, modulus: int) -> Value:
+    """Whether ``next_mod(counter, modulus)`` is ``modulus - 1``: the next value of a
+    registered "counter is at its last value" flag, kept beside the counter so that the
+    flag is a flip-flop rather than a compare (``counter == modulus - 2``; at the last
+    value the counter wraps to 0, which is the last only for a modulus of 1)."""
+    return Const(1, 1) if modulus == 1 else counter == modulus - 2
+
+
+def shift_add(value: Value, const: int, bits: int) -> Value:
+    """``value * const`` modulo ``2**bits`` without a ``$mul``: the shifted copies of
+    ``value`` for the constant's set bits, summed as a balanced tree (log2 of their count
+    adders deep, not a chain)."""
+    value = value[:bits]
+    terms = [(value << k)[:bits] for k in range(bits) if const >> k & 1]
+    if not terms:
+        return value & 0
+    while len(terms) > 1:
+        terms = [(terms[k] + terms[k + 1])[:bits] if k + 1 < len(terms) else terms[k]
+                 for k in range(0, len(terms), 2)]
+    return terms[0]
+
+
 CONST_TABLE_MAX = 64
 """Most values of a :func:`times_const` operand looked up in a table (more: shift-and-add)."""
 
@@ -113,18 +135,13 @@ def times_const(value: Value, factor: int, count: int) -> Value:
     Yosys maps a multiply by a constant onto a DSP block (ECP5 MULT18, with its slow
     combinational path into whatever address it feeds). A power of two is a shift; else a
     table of the ``count`` products (a few LUT levels) up to :data:`CONST_TABLE_MAX`
-    values, shift-and-add over the factor's set bits beyond."""
+    values, :func:`shift_add` beyond."""
     if factor & (factor - 1) == 0:
         return value << (factor.bit_length() - 1) if factor else Const(0, 1)
     width = ((count - 1) * factor).bit_length()
     if count <= CONST_TABLE_MAX:
         return Array(Const(k * factor, width) for k in range(count))[value]
-    total = None
-    for k in range(factor.bit_length()):
-        if factor >> k & 1:
-            term = value << k
-            total = term if total is None else total + term
-    return total[:width]
+    return shift_add(value, factor, width)
 
 
 def delay(m: Module, value: Value, cycles: int, name: str, *, reset_less: bool = False) -> Value:

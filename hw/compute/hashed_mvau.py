@@ -8,7 +8,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib.memory import Memory
 from qonnx.core.datatype import BaseDataType
 
-from ..streams import check_dtype, check_int, delay, encode_int, ram_attrs, times_const
+from ..streams import check_dtype, check_int, delay, encode_int, ram_attrs, shift_add, times_const
 from .mvau import MVAU
 
 __all__ = ["HashedMVAU", "hash_constants", "hash_indices", "virtual_weights", "MAX_BUCKET_BITS"]
@@ -66,19 +66,6 @@ def virtual_weights(values: np.ndarray, rows: int, cols: int, seed: int) -> np.n
     values = np.asarray(values, dtype=np.int64)
     bucket, negative = hash_indices(rows, cols, int(values.size), seed)
     return np.where(negative == 1, -values[bucket], values[bucket])
-
-
-def _times(value: Value, const: int, bits: int) -> Value:
-    """``value * const`` modulo ``2**bits`` by shift-and-add (no ``$mul``), the terms summed
-    as a balanced tree (log2 of the constant's set bits adders deep, not a chain)."""
-    value = value[:bits]
-    terms = [(value << k)[:bits] for k in range(bits) if const >> k & 1]
-    if not terms:
-        return value & 0
-    while len(terms) > 1:
-        terms = [(terms[k] + terms[k + 1])[:bits] if k + 1 < len(terms) else terms[k]
-                 for k in range(0, len(terms), 2)]
-    return terms[0]
 
 
 def _ahead(counter: Value, count: int, steps: int) -> Value:
@@ -177,7 +164,7 @@ class HashedMVAU(MVAU):
         ahead = times_const(_ahead(counter, count, 2), stride, count) + offset
         u = pre ^ (pre >> half)
         with m.If(enable):
-            m.d.sync += [pre.eq((_times(ahead, a, bits) + c)[:bits]), out.eq(_times(u, d, bits))]
+            m.d.sync += [pre.eq((shift_add(ahead, a, bits) + c)[:bits]), out.eq(shift_add(u, d, bits))]
         return out
 
     def _table(self) -> list[int]:

@@ -11,7 +11,7 @@ from qonnx.core.datatype import BaseDataType, DataType
 
 from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
                        accumulate_and_emit, elements, is_bipolar,
-                       multiplies, next_mod, pack_codes, pipelined_sum, product, ram_attrs)
+                       multiplies, next_is_last, next_mod, pack_codes, pipelined_sum, product, ram_attrs)
 from ..plumbing.spram import RuntimeWeights
 from .threshold_unit import ThresholdTable
 
@@ -353,7 +353,7 @@ class MVAU(wiring.Component):
         ]
         with m.If(fire):
             m.d.sync += [sf.eq(Mux(sf_last, 0, sf + 1)),
-                         sf_last.eq(1 if sf_n == 1 else sf == sf_n - 2),
+                         sf_last.eq(next_is_last(sf, sf_n)),
                          waddr.eq(next_mod(waddr, self.weight_sets * nf_n * sf_n))]
             with m.If(sf_last):
                 m.d.sync += [nf.eq(next_mod(nf, nf_n)),

@@ -7,17 +7,9 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..streams import check_int, next_mod, ram_attrs
+from ..streams import check_int, next_is_last, next_mod, ram_attrs
 
 __all__ = ["SlidingWindow", "buffer_rows", "check_geometry", "window_cycles"]
-
-
-def _next_last(counter, n: int, last):
-    """The next ``counter == n - 1`` flag when ``counter`` (modulo ``n``) steps, from its
-    current value and flag ``last``."""
-    if n == 1:
-        return 1
-    return Mux(last, 0, counter == n - 2)
 
 
 def _pair(name: str, value, minimum: int) -> tuple[int, int]:
@@ -298,11 +290,11 @@ class SlidingWindow(wiring.Component):
             carry = 1
             for (sig, n), last in reversed(list(zip(loops, at_max))):
                 with m.If(carry):
-                    m.d.sync += [sig.eq(next_mod(sig, n)), last.eq(_next_last(sig, n, last))]
+                    m.d.sync += [sig.eq(next_mod(sig, n)), last.eq(next_is_last(sig, n))]
                 carry = carry & last
             with m.If(pixel_done):
                 next_left_col = Mux(ox_last, -self.pl * self.cg, left_col + self.sw * self.cg)
-                m.d.sync += [ox.eq(next_mod(ox, self.ow)), ox_last.eq(_next_last(ox, self.ow, ox_last)),
+                m.d.sync += [ox.eq(next_mod(ox, self.ow)), ox_last.eq(next_is_last(ox, self.ow)),
                              left.eq(Mux(ox_last, -self.pl, left + self.sw)),
                              left_col.eq(next_left_col), col.eq(next_left_col)]
                 with m.If(row_done):
@@ -313,7 +305,7 @@ class SlidingWindow(wiring.Component):
                     # the next output row's table entries (after the last row: the first's)
                     m.d.sync += [sig.eq(Array(Const(entry[k], sig.shape()) for entry in following)[oy])
                                  for k, sig in row.items()]
-                    m.d.sync += oy_last.eq(_next_last(oy, self.oh, oy_last))
+                    m.d.sync += oy_last.eq(next_is_last(oy, self.oh))
                     with m.If(frame_done):
                         m.d.sync += [oy.eq(0), top.eq(-self.pt)]
                     with m.Else():
