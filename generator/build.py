@@ -251,12 +251,18 @@ def folds_to_board(opts: BuildOptions) -> bool:
 
 def fit_to_board(graph: Graph, opts: BuildOptions) -> tuple[Graph, dict | None]:
     """``graph`` (prepared) refolded for ``opts.board`` when :func:`folds_to_board`, and
-    the fit summary for the report (``None`` when the board did not choose)."""
-    if not folds_to_board(opts):
+    the fit summary for the report (``None`` when the board did not choose). With a
+    board, XNOR layers count the way its family counts best (:attr:`~.fit.family.Family.popcount`)."""
+    if opts.board is None:
         return graph, None
     from bitsmith.boards.registry import get_board
+    from .fit.family import FAMILIES, with_family_popcount
     from .fit.search import fold_to_board
     board = get_board(opts.board)
+    if board.family in FAMILIES or board.family == "zynq7":
+        graph = with_family_popcount(graph, board.family)
+    if not folds_to_board(opts):
+        return graph, None
     if board.resources is None:
         return graph, None
     result = fold_to_board(graph, board)

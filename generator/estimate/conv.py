@@ -52,7 +52,7 @@ def as_mvau(node: Conv) -> MatrixVector:
     oh, ow = node.out_hw
     return MatrixVector(name=node.name, in_shape=(oh, ow, node.matrix().shape[1]), in_dtype=node.in_dtype,
                         weights=node.matrix(), weight_dtype=node.weight_dtype, acc_dtype=node.acc_dtype,
-                        thresholds=node.thresholds, pe=node.pe, simd=node.simd)
+                        thresholds=node.thresholds, pe=node.pe, simd=node.simd, popcount=node.popcount)
 
 
 @ideal_cycles(Conv)

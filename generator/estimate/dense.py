@@ -5,7 +5,8 @@ multiplier array and an adder tree, per PE a bank of B threshold comparators of 
 accumulator width, weights in 18-kbit block RAMs (BRAM18) when a PE's bank holds over
 1 Kibit, else in LUT RAM at 64 bits per LUT (a 6-input-LUT figure kept from the first
 model: an ECP5 needs four LUT4s per 64 bits). A 1-bit x 1-bit product is one LUT per 2
-lanes (XNOR folded into the popcount compressors); an a-bit x b-bit product costs about
+lanes beside an adder tree (``popcount="adders"``), and part of a counter tree
+(``"counters"``, :data:`COUNTER_SAVING_PER_LANE`); an a-bit x b-bit product costs about
 a*b LUTs (shift-and-add), or 18x18 DSPs for weights wider than 4 bits
 (:func:`lane_product_cost`). The LUT figures are LUT4s: the control and
 flip-flop terms were set against Yosys's ``synth_ecp5`` counts.
@@ -23,7 +24,8 @@ import math
 
 import numpy as np
 
-from bitsmith.hw.compute.mvau import TREE_LEVELS_PER_STAGE, weight_bank_depth
+from bitsmith.hw.compute.mvau import TREE_LEVELS_PER_STAGE, tree_latency, weight_bank_depth
+from bitsmith.hw.compute.popcount import plan as popcount_plan
 from bitsmith.hw.plumbing.label_select import LabelSelect as LabelSelectUnit
 from bitsmith.hw.streams import is_bipolar, multiplies
 
@@ -87,10 +89,23 @@ def lane_product_cost(weight_dtype, in_dtype) -> tuple[int, int]:
     return 0, math.ceil(wbits / 18) * math.ceil(xbits / 18)
 
 
+COUNTER_SAVING_PER_LANE = 1.0
+"""LUT4s per XNOR lane a counter tree (:mod:`bitsmith.hw.compute.popcount`) saves against
+the adder tree with its XNOR LUTs (measured: 1.06 on the digits demo at 16 cycles/frame
+by nextpnr on the ECP5)."""
+
+
+def counter_popcount(node) -> bool:
+    """Whether ``node``'s PEs count XNOR bits with a counter tree (``popcount="counters"``)."""
+    return bool(node.xnor) and getattr(node, "popcount", "counters") == "counters"
+
+
 def product_cost(node) -> tuple[int, int]:
     """``(LUT4s, DSPs)`` of all lanes' integer products of a matrix layer
     (:func:`lane_product_cost` per lane; XNOR lanes one LUT per two)."""
     lanes = node.pe * node.simd
+    if counter_popcount(node):
+        return 0, 0                       # the XNORs are inputs of the first counters
     if node.xnor:
         return math.ceil(lanes / 2), 0
     luts, dsps = lane_product_cost(node.weight_dtype, node.in_dtype)
@@ -121,7 +136,11 @@ def matrix_logic(node, *, product_luts: int, dsps: int, code_bits: int,
     products (``product_luts``, ``dsps``), adder trees, threshold compares, control, and
     its flip-flops (``code_bits``, ``product_bits`` as :func:`matrix_resources`)."""
     accbits = node.acc_dtype.bitwidth()
-    tree = node.pe * node.simd * max(1, accbits // 2)
+    if counter_popcount(node):
+        lanes = node.pe * node.simd
+        tree = math.ceil(lanes * (max(1, accbits // 2) + 0.5 - COUNTER_SAVING_PER_LANE))
+    else:
+        tree = node.pe * node.simd * max(1, accbits // 2)
     steps = node.thresholds.steps if node.thresholds is not None else 0
     compare = node.pe * steps * accbits // 2
     return Resources(luts=product_luts + tree + compare + mvau_control_luts(node),
@@ -185,10 +204,15 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
     # products (multipliers take the choice before their operand register)
     from ..ir.shift import ShiftMatrixVector              # its lanes are shifts
     multiplier = multiplies(node.weight_dtype, node.in_dtype) and not isinstance(node, ShiftMatrixVector)
-    inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 and not multiplier else 2)
+    compressor = counter_popcount(node)
+    inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 and not (multiplier or compressor) else 2)
     pbits = product_bits or (1 if node.xnor else wbits + xbits)
-    products = lanes * pbits
-    tree = node.pe * tree_flip_flops(node.simd, pbits, accbits, TREE_LEVELS_PER_STAGE)
+    if compressor:                        # no product registers: the counter tree's cuts
+        products = 0
+        tree = node.pe * popcount_plan(node.simd, 1 + tree_latency(node.simd)).flip_flops
+    else:
+        products = lanes * pbits
+        tree = node.pe * tree_flip_flops(node.simd, pbits, accbits, TREE_LEVELS_PER_STAGE)
     steps = node.thresholds.steps if node.thresholds is not None else 0
     out_bits = node.out_dtype.bitwidth()
     thresholds = 0

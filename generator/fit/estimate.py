@@ -54,7 +54,7 @@ class DesignEstimate:
 
 def logic_features(node) -> dict[str, float]:
     """What a layer's logic LUTs scale with (the family's ``lut_model`` weighs them):
-    ``xnor`` lanes, ``intmul`` LUT-built product bits (lanes x weight bits x input bits of
+    ``xnor`` lanes (``xnor_counters`` those counted by a counter tree), ``intmul`` LUT-built product bits (lanes x weight bits x input bits of
     the shift-and-add and negation products, :func:`~bitsmith.generator.estimate.dense.lane_product_cost`),
     ``widemul`` product bits of the lanes whose ``$mul`` Yosys puts on a DSP block where
     the family has them (ECP5, 7-series; LUTs on an iCE40 without ``-dsp``),
@@ -73,7 +73,9 @@ def logic_features(node) -> dict[str, float]:
         steps = node.thresholds.steps if node.thresholds is not None else 0
         wbits, xbits = node.weight_dtype.bitwidth(), node.in_dtype.bitwidth()
         lut_bits, dsps = lane_product_cost(node.weight_dtype, node.in_dtype)
-        return {"xnor": lanes if node.xnor else 0,
+        counters = node.xnor and getattr(node, "popcount", "counters") == "counters"
+        return {"xnor": lanes if node.xnor and not counters else 0,
+                "xnor_counters": lanes if counters else 0,
                 "intmul": 0 if node.xnor else lanes * lut_bits,
                 "widemul": lanes * wbits * xbits if dsps and not node.xnor else 0,
                 "compare": node.pe * steps * acc // 2, "control": mvau_control_luts(node),

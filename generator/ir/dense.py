@@ -28,6 +28,15 @@ MAX_WEIGHT_BITS = 8
 WEIGHT_MEMORIES = ("rom", "spram", "ram")
 """Where a matrix layer keeps its weights (``MatrixVector.weight_memory``)."""
 
+POPCOUNTS = ("counters", "adders")
+"""How an XNOR matrix layer counts (``popcount``): a counter tree, made for 6-input LUTs
+(ECP5, Xilinx), or an adder tree (iCE40); ``build --board`` picks the board's."""
+
+
+def check_popcount(where: str, popcount) -> None:
+    if popcount not in POPCOUNTS:
+        raise ModelError(f"{where}: popcount must be one of {', '.join(POPCOUNTS)}, not {popcount!r}")
+
 
 def check_matrix_dtypes(node: str, weight_dtype: DataType, in_dtype: DataType) -> None:
     """Reject weights or inputs wider than the matrix units take, naming the layer."""
@@ -95,6 +104,9 @@ class MatrixVector(Node):
     """``rom``: weights in the memory's initial contents; ``spram`` (iCE40 UltraPlus
     SB_SPRAM256KA) or ``ram``: loaded at run time through the input stream after each
     reset (only the network's first layer: :mod:`bitsmith.generator.fit.preload`)."""
+    popcount: str = "counters"
+    """XNOR layers: ``counters`` or ``adders`` (:data:`POPCOUNTS`); the same results and
+    cycles, other LUT and flip-flop counts."""
 
     kind = "mvau"
 
@@ -147,6 +159,7 @@ class MatrixVector(Node):
             self.thresholds.check(where, self.out_features)
         _check_fold(self.name, "SIMD", self.simd, self.in_features, "in_features")
         _check_fold(self.name, "PE", self.pe, self.out_features, "out_features")
+        check_popcount(where, self.popcount)
         if self.weight_memory not in WEIGHT_MEMORIES:
             raise ModelError(f"{where}: weight_memory must be one of {', '.join(WEIGHT_MEMORIES)}, "
                              f"not {self.weight_memory!r}")

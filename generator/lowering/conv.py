@@ -63,7 +63,8 @@ def lower_conv(node: Conv) -> list[Stage]:
                 Stage(component=unit, name=node.name, in_elem_bits=node.in_dtype.bitwidth(),
                       in_elems=node.pe, out_elem_bits=out_bits, out_elems=node.pe)]
     unit = MVAU(weights=node.matrix(), weight_dtype=node.weight_dtype, in_dtype=node.in_dtype,
-                acc_dtype=node.acc_dtype, pe=node.pe, simd=node.simd, **_threshold_args(node))
+                acc_dtype=node.acc_dtype, pe=node.pe, simd=node.simd, popcount=node.popcount,
+                **_threshold_args(node))
     mvau = Stage(component=unit, name=node.name, in_elem_bits=node.in_dtype.bitwidth(),
                  in_elems=node.simd, out_elem_bits=out_bits, out_elems=node.pe)
     if is_pointwise(node):

@@ -19,7 +19,8 @@ def lower_mvau(node: MatrixVector) -> list[Stage]:
                 thresholds=None if th is None else th.values,
                 out_dtype=node.out_dtype,
                 out_scale=1 if th is None else th.out_scale,
-                out_bias=0 if th is None else th.out_bias, weight_memory=node.weight_memory)
+                out_bias=0 if th is None else th.out_bias, weight_memory=node.weight_memory,
+                popcount=node.popcount)
     return [matrix_stage(node, unit)]
 
 

@@ -14,6 +14,7 @@ from ..streams import (add_output_queue, check_dtype, check_int, check_int_array
                        multiplies, next_is_last, next_mod, pack_codes, pipelined_sum, product, ram_attrs)
 from ..plumbing.spram import RuntimeWeights
 from .threshold_unit import ThresholdTable
+from .popcount import POPCOUNTS, xnor_popcount
 
 TREE_LEVELS_PER_STAGE = 2
 """Adder-tree levels between registers. 2 reaches 60 MHz on iCE40 UP5K (measured: the
@@ -21,8 +22,15 @@ popcount tree of a 64-wide XNOR fold at 59.9 MHz, nextpnr seed 1) and 170 MHz on
 1 costs a register per node at every level (+11 % flip-flops on the digits demo) and
 did not move the UP5K figure, which routing dominates."""
 
+
+def tree_latency(simd: int) -> int:
+    """Register stages of a PE's adder tree over ``simd`` products (after the product
+    register); the XNOR popcount's counter tree takes the same stages in all."""
+    return -(-(simd - 1).bit_length() // TREE_LEVELS_PER_STAGE)
+
+
 __all__ = ["MVAU", "accumulator_range", "BANK_BITS", "MAX_INPUT_BITS", "WEIGHT_MEMORIES",
-           "weight_bank_depth"]
+           "tree_latency", "weight_bank_depth"]
 
 #: Where an MVAU keeps its weights (``MVAU(weight_memory=...)``).
 WEIGHT_MEMORIES = ("rom", "spram", "ram")
@@ -90,6 +98,12 @@ class MVAU(wiring.Component):
         Output type with thresholds (required then); must be ``acc_dtype`` or omitted without.
     out_scale, out_bias : int
         Threshold output mapping.
+    popcount : str
+        How an XNOR PE counts (BIPOLAR weights and inputs; ignored otherwise):
+        ``"counters"`` (default), a counter tree (:mod:`~bitsmith.hw.compute.popcount`,
+        made for 6-input LUTs: ECP5, Xilinx), or ``"adders"``, registered XNOR bits and an
+        adder tree (fewer LUTs where the LUTs have 4 inputs and carry chains are cheap:
+        iCE40). The latency is the same.
     weight_memory : str
         ``"rom"`` (default): the weights are the memory's initial contents. ``"spram"``
         (iCE40 UltraPlus SB_SPRAM256KA primitives) or ``"ram"`` (a plain RAM, same
@@ -125,8 +139,12 @@ class MVAU(wiring.Component):
     def __init__(self, *, weights: np.ndarray, weight_dtype: BaseDataType, in_dtype: BaseDataType,
                  acc_dtype: BaseDataType, pe: int, simd: int, thresholds: np.ndarray | None = None,
                  out_dtype: BaseDataType | None = None, out_scale: int = 1, out_bias: int = 0,
-                 weight_memory: str = "rom"):
+                 weight_memory: str = "rom", popcount: str = "counters"):
         w = check_int_array("weights", weights, 2)
+        if popcount not in POPCOUNTS:
+            raise ValueError(f"popcount must be one of {', '.join(map(repr, POPCOUNTS))}, "
+                             f"not {popcount!r}")
+        self.popcount = popcount
         self.weight_dtype = check_dtype("weight_dtype", weight_dtype, max_bits=self.max_weight_bits)
         self.in_dtype = check_dtype("in_dtype", in_dtype, max_bits=MAX_INPUT_BITS)
         self.acc_dtype = check_dtype("acc_dtype", acc_dtype)
@@ -179,7 +197,7 @@ class MVAU(wiring.Component):
         self.w_bits = self.weight_dtype.bitwidth()
         self.acc_bits = self.acc_dtype.bitwidth()
         self.out_bits = self.out_dtype.bitwidth()
-        self.tree_latency = -(-(self.simd - 1).bit_length() // TREE_LEVELS_PER_STAGE)
+        self.tree_latency = tree_latency(self.simd)
         # issue -> products (read, read-data and product registers) -> tree
         # -> accumulator -> output stages
         thr_latency = self.thresholds.latency if self.thresholds is not None else 0
@@ -218,6 +236,14 @@ class MVAU(wiring.Component):
     def lane_product(self, w_code: Value, x_code: Value) -> Value:
         """One lane's product from a weight code and an input element code."""
         return product(w_code, x_code, self.weight_dtype, self.in_dtype)
+
+    @property
+    def compressor_popcount(self) -> bool:
+        """Whether the PEs count XNOR bits with a counter tree
+        (:mod:`~bitsmith.hw.compute.popcount`): ``popcount="counters"``, BIPOLAR weights
+        and inputs, products that are this class's XNOR and no per-PE constant."""
+        return (self.xnor and self.popcount == "counters"
+                and type(self).lane_product is MVAU.lane_product and not self.extra_bits)
 
     @property
     def multiplier_lanes(self) -> bool:
@@ -378,23 +404,31 @@ class MVAU(wiring.Component):
             wr, rd = in_buf.write_port(), in_buf.read_port()
             m.d.sync += [wr.addr.eq(sf), wr.en.eq(fire & nf_zero)]
             m.d.comb += [wr.data.eq(x_reg), rd.addr.eq(sf)]
-            if self.multiplier_lanes:
+            if self.multiplier_lanes or self.compressor_popcount:
                 # the input/buffer choice is made before the operand register, so the
                 # multipliers start from a register (a DSP block's input, no LUT in front
-                # of it); the buffer's read data passes one LUT on its way there
+                # of it) and a popcount counter's six inputs are three lanes' operands
+                # (once per input bit, not per PE); the buffer's read data passes one LUT
+                # on its way there
                 x_word = Signal(len(x_reg), name="x_word", reset_less=True)
                 m.d.sync += x_word.eq(Mux(delay(m, nf_zero, 1, "from_input"), x_reg, rd.data))
             else:
                 # LUT products (XNOR, shift-and-add) absorb the choice into their first
                 # LUT level, so both sides are registered and chosen there
                 x_buf = delay(m, rd.data, 1, "x_buf", reset_less=True)
-                x_word = Mux(delay(m, nf_zero, 2, "from_input"),
-                             delay(m, x_reg, 1, "x_in", reset_less=True), x_buf)
+                x_word = Signal(len(x_reg), name="x_word")
+                m.d.comb += x_word.eq(Mux(delay(m, nf_zero, 2, "from_input"),
+                                          delay(m, x_reg, 1, "x_in", reset_less=True), x_buf))
         else:
             x_word = delay(m, x_reg, 1, "x_in", reset_less=True)  # the register is the buffer
 
         # memory read data reaches the products through a register, never directly
         w_word = self._weight_read(m, waddr, nf, sf, fire=fire, sf_last=sf_last)
+        if not isinstance(w_word, (Signal, Const)):
+            # named, so every lane's slice of it is a slice of a signal, not of the choice
+            w_sig = Signal(len(w_word), name="w_word")
+            m.d.comb += w_sig.eq(w_word)
+            w_word = w_sig
 
         valid = delay(m, fire, 2, "valid")
         first = delay(m, sf == 0, 2, "first")
@@ -406,6 +440,13 @@ class MVAU(wiring.Component):
         w_codes = elements(w_word, self.pe * self.simd, self.code_bits)
         sums = []
         for p in range(self.pe):
+            if self.compressor_popcount:
+                # the XNORs feed a counter tree of the same latency as products + adder tree
+                w_bits = [w_word[p * self.simd + s] for s in range(self.simd)]
+                x_bits = [x_word[s] for s in range(self.simd)]
+                sums.append(xnor_popcount(m, w_bits, x_bits, stages=1 + self.tree_latency,
+                                          name=f"popcount{p}"))
+                continue
             prods = []
             base = self.pe * self.simd * self.code_bits
             extra = self.pe_term(w_word[base + p * self.extra_bits:base + (p + 1) * self.extra_bits]) \

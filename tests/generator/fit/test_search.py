@@ -63,7 +63,12 @@ def test_explicit_folding_keeps_the_board_from_choosing():
     assert not folds_to_board(BuildOptions(board="icebreaker", fold="f.json"))
     graph = graph_of(DIGITS, topk=1)
     same, fit = fit_to_board(graph, BuildOptions(board="icebreaker", target_cycles=64))
-    assert same is graph and fit is None
+    assert fit is None
+    # the folding stays; only the XNOR layers' counting follows the board's family
+    assert [(n.name, getattr(n, "pe", 0), getattr(n, "simd", 0)) for n in same.nodes] == \
+        [(n.name, getattr(n, "pe", 0), getattr(n, "simd", 0)) for n in graph.nodes]
+    assert {n.popcount for n in graph.nodes if n.kind == "mvau"} == {"counters"}
+    assert {n.popcount for n in same.nodes if n.kind == "mvau"} == {"adders"}
 
 
 def test_candidate_targets_are_the_layers_cycle_counts():

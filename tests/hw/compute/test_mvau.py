@@ -56,8 +56,9 @@ class Case:
         return f"{self.wdt}x{self.xdt}-{self.mh}x{self.mw}-pe{self.pe}-simd{self.simd}-{self.thr}"
 
 
-def build(case: Case, seed: int = 0):
-    """A random MVAU for ``case`` and its inputs and expected outputs (values)."""
+def build(case: Case, seed: int = 0, **unit):
+    """A random MVAU for ``case`` (``unit``: more MVAU arguments) and its inputs and
+    expected outputs (values)."""
     rng = np.random.default_rng(seed)
     wdt, xdt = DT[case.wdt], DT[case.xdt]
     w = random_values(rng, wdt, (case.mh, case.mw))
@@ -83,13 +84,13 @@ def build(case: Case, seed: int = 0):
             bias = -2
         kw = dict(thresholds=thr, out_dtype=DT[out_dt], out_scale=scale, out_bias=bias)
     dut = MVAU(weights=w, weight_dtype=wdt, in_dtype=xdt, acc_dtype=acc_dt, pe=case.pe,
-               simd=case.simd, **kw)
+               simd=case.simd, **kw, **unit)
     expected = reference(w, x, wdt, xdt, thr, scale, bias)
     return dut, x, expected
 
 
-def check_mvau(case: Case, idle: str = "none", backpressure: str = "none", seed: int = 0):
-    dut, x, expected = build(case, seed)
+def check_mvau(case: Case, idle: str = "none", backpressure: str = "none", seed: int = 0, **unit):
+    dut, x, expected = build(case, seed, **unit)
     n_out = case.vectors * case.mh // case.pe
     _, cap = run_stream(dut, pack(x, dut.in_dtype, case.simd), n_out, idle=idle,
                         backpressure=backpressure, seed=seed)
@@ -201,6 +202,23 @@ def test_mvau_latency_value():
     assert dut.latency == 3 + 2 + 1 + 2
 
 
+XNOR_CASES = [c for c in DTYPE_CASES + FOLD_CASES if c.wdt == c.xdt == "BIPOLAR"] + [
+    Case("BIPOLAR", "BIPOLAR", 4, 64, 2, 64, "channel"),     # a 64-lane counter tree
+    Case("BIPOLAR", "BIPOLAR", 2, 98, 1, 49, "bipolar"),     # TFC's SIMD, odd
+]
+
+
+@pytest.mark.parametrize("idle,backpressure", [("none", "none"), ("random", "random")])
+@pytest.mark.parametrize("case", XNOR_CASES, ids=str)
+def test_xnor_counters_and_adders_agree_word_for_word_and_cycle_for_cycle(case, idle, backpressure):
+    # the two ways of counting have one latency: the same words at the same cycles
+    runs = [check_mvau(case, idle, backpressure, popcount=style) for style in ("counters", "adders")]
+    (counters, cap_c), (adders, cap_a) = runs
+    assert counters.compressor_popcount and not adders.compressor_popcount
+    assert (cap_c.words, cap_c.cycles) == (cap_a.words, cap_a.cycles)
+    assert counters.latency == adders.latency
+
+
 W = np.array([[1, -1], [-1, 1]])
 
 
@@ -246,6 +264,7 @@ def make(**changes):
      "a BIPOLAR out_dtype needs 1 threshold, out_scale=2 and out_bias=-1, not 2, 2 and -1"),
     (dict(thresholds=np.array([[0]]), out_dtype=DT["UINT1"], out_scale=0.5), TypeError,
      "out_scale must be an integer, not 0.5"),
+    (dict(popcount="lut6"), ValueError, "popcount must be one of 'counters', 'adders', not 'lut6'"),
 ])
 def test_mvau_rejects(changes, error, message):
     assert_rejects(lambda: make(**changes), error, message)
