@@ -1,4 +1,4 @@
-"""XNOR popcount as a compressor tree (a bit heap), pipelined to a given number of stages.
+"""XNOR popcount as a counter tree (a bit heap), pipelined to a given number of stages.
 
 A binarized lane is one XNOR bit, and a PE's result is the count of its SIMD lanes' ones.
 Summing the bits with a tree of adders spends a carry chain on every node (about three
@@ -14,15 +14,19 @@ them with counters costs far less on 6-input LUTs, the shape of Xilinx's logic:
 * one carry-chain adder of about log2(SIMD) bits sums the two or three rows left (the
   levels the heap would need to get from three rows to two cost more than the adder).
 
-Counters are written as plain logic (XOR, AND, OR of their inputs), so the synthesiser
-maps each output bit of a counter to one LUT and may merge across them. On 4-input LUTs
-(iCE40, ECP5) a counter output takes two or three LUTs; there the tree costs about what
-the adder tree did.
+Counters are table lookups (a constant indexed by their inputs), one cell each, so the
+synthesiser maps each output bit to one 6-input LUT (ABC9 duplicates some cones: a
+784-lane tree is 1,406 LUT6 by ``synth_xilinx`` against 1,071 counter outputs). On
+4-input LUTs a counter output takes three or four LUTs: the iCE40 keeps the adder tree
+(``popcount="adders"`` of :class:`~bitsmith.hw.compute.mvau.MVAU`); on the ECP5, whose
+slices combine LUTs into wider functions, the tree still saves about one LUT4 per lane.
 
 :func:`plan` is the structure without hardware (the resource estimate counts its
-registers); :func:`xnor_popcount` builds it. Registers are placed after whole levels,
-spread evenly over the ``stages`` the caller asks for (the last after the final adder,
-extra stages as plain delay registers), so the latency is exactly ``stages`` cycles.
+registers); :func:`xnor_popcount` builds it. Registers sit after whole levels, at most
+:data:`LEVELS_PER_STAGE` levels apart, the lane triples alone in the first stage when the
+stages allow, otherwise where the heap holds the fewest bits; the last register is after
+the final adder and stages left over delay the sum, so the latency is exactly ``stages``
+cycles.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ or registered XNOR bits summed by an adder tree (:func:`bitsmith.hw.streams.pipe
 
 @dataclass(frozen=True)
 class Plan:
-    """Compressor tree over ``lanes`` XNOR lanes in ``stages`` register stages."""
+    """Counter tree over ``lanes`` XNOR lanes in ``stages`` register stages."""
 
     lanes: int
     stages: int
