@@ -256,11 +256,10 @@ def fit_to_board(graph: Graph, opts: BuildOptions) -> tuple[Graph, dict | None]:
     if opts.board is None:
         return graph, None
     from bitsmith.boards.registry import get_board
-    from .fit.family import FAMILIES, with_family_popcount
+    from .fit.family import with_family_popcount
     from .fit.search import fold_to_board
     board = get_board(opts.board)
-    if board.family in FAMILIES or board.family == "zynq7":
-        graph = with_family_popcount(graph, board.family)
+    graph = with_family_popcount(graph, board.family)
     if not folds_to_board(opts):
         return graph, None
     if board.resources is None:

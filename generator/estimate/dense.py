@@ -204,10 +204,10 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
     # products (multipliers take the choice before their operand register)
     from ..ir.shift import ShiftMatrixVector              # its lanes are shifts
     multiplier = multiplies(node.weight_dtype, node.in_dtype) and not isinstance(node, ShiftMatrixVector)
-    compressor = counter_popcount(node)
-    inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 and not (multiplier or compressor) else 2)
+    counters = counter_popcount(node)
+    inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 and not (multiplier or counters) else 2)
     pbits = product_bits or (1 if node.xnor else wbits + xbits)
-    if compressor:                        # no product registers: the counter tree's cuts
+    if counters:                          # no product registers: the counter tree's cuts
         products = 0
         tree = node.pe * popcount_plan(node.simd, 1 + tree_latency(node.simd)).flip_flops
     else:

@@ -15,7 +15,7 @@ from bitsmith.hw.compute.mvau import weight_bank_depth
 
 from ..estimate import node_resources
 from ..estimate.conv import as_mvau, conv_window_logic
-from ..estimate.dense import lane_product_cost, mvau_control_luts, mvau_logic
+from ..estimate.dense import counter_popcount, lane_product_cost, mvau_control_luts, mvau_logic
 from ..estimate.plumbing import converter_resources, fifo_logic, register_slice_resources
 from ..estimate import Resources
 from ..ir import Graph, MatrixVector, MultiThreshold
@@ -73,7 +73,7 @@ def logic_features(node) -> dict[str, float]:
         steps = node.thresholds.steps if node.thresholds is not None else 0
         wbits, xbits = node.weight_dtype.bitwidth(), node.in_dtype.bitwidth()
         lut_bits, dsps = lane_product_cost(node.weight_dtype, node.in_dtype)
-        counters = node.xnor and getattr(node, "popcount", "counters") == "counters"
+        counters = counter_popcount(node)
         return {"xnor": lanes if node.xnor and not counters else 0,
                 "xnor_counters": lanes if counters else 0,
                 "intmul": 0 if node.xnor else lanes * lut_bits,

@@ -31,6 +31,7 @@ cycles.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Module, Signal, Value
@@ -187,6 +188,7 @@ def plan(lanes: int, stages: int) -> Plan:
                 (lanes // 3, six, full), rows)
 
 
+@functools.cache
 def _count_table(inputs: int) -> Const:
     """The counts of every value of ``inputs`` bits, one ``outputs``-bit word per value."""
     outputs = inputs.bit_length()
@@ -263,7 +265,4 @@ def _row(heap: list[list[Value]], r: int, bits: int) -> Value:
 
 def _sum(heap: list[list[Value]], bits: int) -> Value:
     rows = [_row(heap, r, bits) for r in range(max(map(len, heap)))]
-    total = rows[0] + rows[1]
-    for row in rows[2:]:
-        total = total + row
-    return total[:bits]
+    return sum(rows[1:], rows[0])[:bits]

@@ -17,6 +17,12 @@ def _popcounts(graph):
     return {n.name: n.popcount for n in graph.nodes if hasattr(n, "popcount")}
 
 
+def test_the_ir_and_the_hardware_know_the_same_styles():
+    from bitsmith.generator.ir.dense import POPCOUNTS as IR
+    from bitsmith.hw.compute.popcount import POPCOUNTS as HW
+    assert IR == HW == ("counters", "adders")
+
+
 def test_the_ice40_counts_with_adders_the_others_with_counters():
     assert {name: f.popcount for name, f in FAMILIES.items()} == \
         {"ice40": "adders", "ecp5": "counters", "xc7": "counters"}
