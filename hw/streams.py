@@ -325,7 +325,11 @@ def ram_attrs(depth: int, *, collisions_unused: bool = False, block: bool = True
     ``no_rw_check``: without it, Yosys keeps Amaranth's read-old-data semantics across
     the ports of a block RAM by registering the write address and data and putting a
     bypass multiplexer after the RAM's output (on ECP5 that LUT followed the DP16KD's
-    5.8 ns clock-to-output and held TFC-w1a1's core clock to 126 MHz).
+    5.8 ns clock-to-output and held TFC-w1a1's core clock to 126 MHz). Yosys applies the
+    attribute when it merges the read register into the port (``memory_dff``): so it
+    works on a core read from its Verilog, as every flow reads one, but not on a
+    synchronous port read straight from Amaranth's RTLIL (the board shell, which reads
+    its memory asynchronously and registers the data itself for that reason).
     """
     attrs = {}
     if block and depth >= BLOCK_RAM_MIN_WORDS:

@@ -18,6 +18,16 @@ read with a guessed default. The DP16KD's ``OCEAMUX``/``RSTAMUX``... are never w
 Yosys; absent, each passes its pin, as in the cell library's model. The RAM's output register then holds what the flip-flop held (both
 start at zero), one clock after the read as before, so the design's behaviour is
 unchanged. Any other port is left as Yosys mapped it.
+
+A DP16KD in its 36-bit pseudo-dual-port mode (what Yosys maps a 36-bit-wide memory to,
+``DATA_WIDTH_A`` = 36) reads all 36 bits through port B and puts half of them on the DOA
+pins. Its output register is one setting in Lattice's primitive (PDPW16KD's ``REGMODE``),
+which nextpnr turns into ``REGMODE_A`` and ``REGMODE_B`` alike, and nextpnr times the DOA
+pins by ``REGMODE_A``: the pass absorbs such a port only whole (the flip-flops on the DOA
+and the DOB pins), sets both modes, and ties ``OCEA`` high so the DOA half's register loads
+every cycle whichever enable the silicon gives it in this mode. (Absorbing the DOB half
+alone, as this pass once did, left the DOA half's 5.6 ns clock-to-output on the critical
+path and a register mode pair Lattice's tools never write.)
 """
 
 from __future__ import annotations
@@ -102,46 +112,82 @@ def absorb_module(module: dict) -> int:
     for name, ram in list(cells.items()):
         if ram["type"] != "DP16KD":
             continue
-        params, conns = ram["parameters"], ram["connections"]
-        for side in "AB":
-            if f"REGMODE_{side}" not in params or f"CLK{side}MUX" not in params:
-                log.info("%s port %s: REGMODE/CLKMUX parameter missing; left as mapped", name, side)
-                continue
-            if params[f"REGMODE_{side}"].strip() != "NOREG":
-                continue
-            # output register always enabled and never reset (a reset would act a
-            # cycle later than on the flip-flop it replaces), judged after the port's muxes
-            oce = effective(ram, params.get(f"OCE{side}MUX", f"OCE{side}"), f"OCE{side}")
-            rst = effective(ram, params.get(f"RST{side}MUX", f"RST{side}"), f"RST{side}")
-            if oce != 1 or rst != 0:
-                continue
-            clock = effective(ram, params[f"CLK{side}MUX"], f"CLK{side}")
-            if not isinstance(clock, tuple):
-                continue
-            moves = []
-            for port, bits in conns.items():
-                if not port.startswith(f"DO{side}") or not isinstance(bits[0], int):
-                    continue
-                users = sinks.get(bits[0], [])
-                if not users:
-                    continue                      # an unused data bit
-                if len(users) != 1 or users[0][1] != "DI":
-                    moves = None
-                    break
-                ff_name = users[0][0]
-                why = _plain_ff(cells[ff_name], clock)
-                if why is not None:
-                    log.info("%s port %s: %s on %s (%s); left as mapped", name, side, ff_name, port, why)
-                    moves = None
-                    break
-                moves.append((port, ff_name))
+        if _pseudo_dual_port(ram["parameters"]):
+            # 36-bit pseudo-dual-port mode: port B reads all 36 bits, half of them on the
+            # DOA pins; the primitive's one output register mode (PDPW16KD's REGMODE)
+            # is REGMODE_A and REGMODE_B together, as nextpnr sets both from it
+            ports = [("B", ("DOA", "DOB"), ("A", "B"))]
+        else:
+            ports = [(side, (f"DO{side}",), (side,)) for side in "AB"]
+        for side, outputs, modes in ports:
+            moves = _register_moves(name, ram, cells, sinks, side, outputs, modes)
             if not moves:
                 continue
             for port, ff_name in moves:
-                conns[port] = cells.pop(ff_name)["connections"]["Q"]
-            params[f"REGMODE_{side}"] = "OUTREG"
+                ram["connections"][port] = cells.pop(ff_name)["connections"]["Q"]
+            for mode in modes:
+                ram["parameters"][f"REGMODE_{mode}"] = "OUTREG"
+                if mode != side:
+                    # the other half's output enable, whichever clock enable the silicon
+                    # uses for it in this mode, never holds the register
+                    ram["parameters"].pop(f"OCE{mode}MUX", None)
+                    ram["connections"][f"OCE{mode}"] = ["1"]
+                    ram.setdefault("port_directions", {})[f"OCE{mode}"] = "input"
             changed += 1
     return changed
+
+
+def _pseudo_dual_port(params: dict) -> bool:
+    """Whether a DP16KD is in its 36-bit pseudo-dual-port mode (``DATA_WIDTH_A`` 36, as
+    nextpnr decides it)."""
+    width = params.get("DATA_WIDTH_A")
+    if isinstance(width, str):
+        width = width.strip()
+        width = int(width, 2) if width and set(width) <= {"0", "1"} else None
+    return width == 36
+
+
+def _register_moves(name: str, ram: dict, cells: dict, sinks: dict, side: str,
+                    outputs: tuple[str, ...], modes: tuple[str, ...]):
+    """The ``(RAM output pin, flip-flop)`` pairs to merge for the read port ``side`` whose
+    data leaves on the pins ``outputs`` under the output register modes ``modes``, or
+    None when that register cannot be absorbed."""
+    params, conns = ram["parameters"], ram["connections"]
+    for mode in modes:
+        if f"REGMODE_{mode}" not in params:
+            log.info("%s port %s: REGMODE_%s parameter missing; left as mapped", name, side, mode)
+            return None
+        if params[f"REGMODE_{mode}"].strip() != "NOREG":
+            return None
+    if f"CLK{side}MUX" not in params:
+        log.info("%s port %s: CLK%sMUX parameter missing; left as mapped", name, side, side)
+        return None
+    # output register always enabled and never reset (a reset would act a cycle later
+    # than on the flip-flop it replaces), judged after the port's muxes
+    if effective(ram, params.get(f"OCE{side}MUX", f"OCE{side}"), f"OCE{side}") != 1:
+        return None
+    if any(effective(ram, params.get(f"RST{mode}MUX", f"RST{mode}"), f"RST{mode}") != 0
+           for mode in modes):
+        return None
+    clock = effective(ram, params[f"CLK{side}MUX"], f"CLK{side}")
+    if not isinstance(clock, tuple):
+        return None
+    moves = []
+    for port, bits in conns.items():
+        if not port.startswith(outputs) or not isinstance(bits[0], int):
+            continue
+        users = sinks.get(bits[0], [])
+        if not users:
+            continue                      # an unused data bit
+        if len(users) != 1 or users[0][1] != "DI":
+            return None
+        ff_name = users[0][0]
+        why = _plain_ff(cells[ff_name], clock)
+        if why is not None:
+            log.info("%s port %s: %s on %s (%s); left as mapped", name, side, ff_name, port, why)
+            return None
+        moves.append((port, ff_name))
+    return moves
 
 
 def absorb_output_registers(netlist_path: Path) -> int:

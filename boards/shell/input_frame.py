@@ -7,6 +7,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from bitsmith.hw.streams import ram_attrs
+
 from .receiver import check_length
 
 
@@ -62,9 +64,17 @@ class InputFrame(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.memory = memory = Memory(shape=8, depth=self.length, init=[])
+        # a write and a read never meet: the receiver writes a request's payload and then
+        # waits for the response to be sent before it takes the next request, and the
+        # frame is only read while that response is being made (``start`` .. ``busy``)
+        m.submodules.memory = memory = Memory(shape=8, depth=self.length, init=[],
+                                              attrs=ram_attrs(self.length, collisions_unused=True))
         wr = memory.write_port()
-        rd = memory.read_port()
+        # read asynchronously, then registered here: Yosys merges that register into the
+        # port (``memory_dff``), and only then applies ``no_rw_check``; a port that comes
+        # in synchronous (as the board flow reads the shell, from RTLIL) keeps
+        # read-old-data on a collision and gets a bypass multiplexer after the block RAM
+        rd = memory.read_port(domain="comb")
         m.d.comb += [wr.addr.eq(self.wr_addr), wr.data.eq(self.wr_data), wr.en.eq(self.wr_en)]
 
         address = Signal(range(self.length + 1))
@@ -73,8 +83,9 @@ class InputFrame(wiring.Component):
         # the read data goes through a plain register first (always enabled, no reset):
         # on ECP5 the flow moves it into the block RAM's own output register
         # (boards/flows/ecp5_outreg.py), so the RAM's slow clock-to-output ends there
+        read = Signal(8, reset_less=True)
         byte = Signal(8, reset_less=True)
-        m.d.sync += byte.eq(rd.data)
+        m.d.sync += [read.eq(rd.data), byte.eq(read)]
         m.d.comb += [rd.addr.eq(address), self.s_axis.payload.eq(word)]
 
         with m.FSM():

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 from amaranth import Module, Signal
-from amaranth.back import verilog
+from amaranth.back import rtlil, verilog
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -147,31 +147,87 @@ def test_a_data_bit_leaving_the_module_is_not_absorbed():
     assert absorb_module(module) == 0
 
 
-class _RomThenRegister(wiring.Component):
-    """A 512 x 8 ROM in block RAM, read into a plain register (or one with a reset)."""
-    addr: In(9)
-    data: Out(8)
+PDP_WIDTH = format(36, "032b")      # Yosys writes integer parameters as 32-bit binary
 
-    def __init__(self, *, reset_register):
-        self.reset_register = reset_register
-        super().__init__()
+
+def _pdp_module(**extra_cells):
+    """A DP16KD in 36-bit pseudo-dual-port mode as Yosys maps a ROM: port A the (unused)
+    write port, port B reads; data on DOA0..1 and DOB0..1, each into a plain flip-flop."""
+    ram = _ram(CLKA=["0"], CEA=["0"], OCEA=["0"], CLKB=[CLK], CEB=["1"], OCEB=["1"],
+               DOA0=[10], DOA1=[11], DOA2=[40], DOB0=[12], DOB1=[13])
+    ram["connections"].pop("ADA0")
+    ram["parameters"].update(DATA_WIDTH_A=PDP_WIDTH, DATA_WIDTH_B=PDP_WIDTH)
+    cells = {"ram": ram, "ff0": _ff(10, 20), "ff1": _ff(11, 21), "ff2": _ff(12, 22),
+             "ff3": _ff(13, 23), "use": _lut(20, 30)}
+    cells.update(extra_cells)
+    return {"ports": {}, "cells": cells}
+
+
+def test_pseudo_dual_port_register_is_absorbed_whole():
+    module = _pdp_module()
+    assert absorb_module(module) == 1
+    ram = module["cells"]["ram"]
+    # both halves registered (nextpnr sets REGMODE_A and _B from PDPW16KD's one REGMODE
+    # and times the DOA pins by REGMODE_A), the DOA half's output enable high
+    assert (ram["parameters"]["REGMODE_A"], ram["parameters"]["REGMODE_B"]) == ("OUTREG", "OUTREG")
+    assert ram["connections"]["OCEA"] == ["1"]
+    assert [ram["connections"][p] for p in ("DOA0", "DOA1", "DOA2", "DOB0", "DOB1")] == \
+        [[20], [21], [40], [22], [23]]
+    assert not {"ff0", "ff1", "ff2", "ff3"} & module["cells"].keys()
+    assert absorb_module(module) == 0
+
+
+def _pdp_ram_with(**conns):
+    module = _pdp_module()
+    module["cells"]["ram"]["connections"].update(conns)
+    return module["cells"]["ram"]
+
+
+@pytest.mark.parametrize("case, change", [
+    # the DOB half alone would leave the DOA half unregistered under a register mode pair
+    # Lattice's tools never write
+    ("a DOA bit into logic", dict(ff1=_lut(11, 21))),
+    ("a DOA bit's flip-flop with a reset", dict(ff0=_ff(10, 20, LSR=[RST_NET]))),
+    ("a DOB bit read twice", dict(extra=_lut(13, 31))),
+    ("write port's reset pin driven", dict(ram=_pdp_ram_with(RSTA=[RST_NET]))),
+    ("read port's output enable driven", dict(ram=_pdp_ram_with(OCEB=[CE_NET]))),
+    ("flip-flops on the write port's clock", dict(ram=_pdp_ram_with(CLKA=[CLK], CLKB=[OTHER_CLK]))),
+])
+def test_pseudo_dual_port_register_is_not_absorbed_in_part(case, change):
+    module = _pdp_module(**change)
+    before = copy.deepcopy(module)
+    assert absorb_module(module) == 0, case
+    assert module == before
+
+
+class _RomThenRegister(wiring.Component):
+    """A 512-word ROM in block RAM, read into a plain register (or one with a reset)."""
+
+    def __init__(self, *, reset_register, width=8):
+        self.reset_register, self.width = reset_register, width
+        super().__init__({"addr": In(9), "data": Out(width)})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.rom = rom = Memory(shape=8, depth=512, init=[(i * 37) % 256 for i in range(512)],
+        mask = (1 << self.width) - 1
+        m.submodules.rom = rom = Memory(shape=self.width, depth=512,
+                                        init=[(i * 0x9E3779B97F4A7C15) & mask for i in range(512)],
                                         attrs={"ram_style": "block"})
         rd = rom.read_port()
-        reg = Signal(8, reset_less=not self.reset_register)
+        reg = Signal(self.width, reset_less=not self.reset_register)
         m.d.comb += [rd.addr.eq(self.addr), self.data.eq(reg)]
         m.d.sync += reg.eq(rd.data)
         return m
 
 
 @pytest.mark.board
-@pytest.mark.parametrize("reset_register, absorbed", [(False, 1), (True, 0)])
-def test_yosys_netlist_of_a_rom_and_its_register(tmp_path, reset_register, absorbed):
-    (tmp_path / "rom.v").write_text(verilog.convert(_RomThenRegister(reset_register=reset_register),
-                                                    name="rom_top"))
+@pytest.mark.parametrize("width, reset_register, absorbed", [
+    (8, False, 1), (8, True, 0),
+    (36, False, 1), (36, True, 0),     # 36 bits: pseudo-dual-port mode, data on DOA and DOB
+])
+def test_yosys_netlist_of_a_rom_and_its_register(tmp_path, width, reset_register, absorbed):
+    (tmp_path / "rom.v").write_text(verilog.convert(
+        _RomThenRegister(reset_register=reset_register, width=width), name="rom_top"))
     subprocess.run([tool_path("yosys"), "-q", "-p",
                     "read_verilog rom.v; synth_ecp5 -top rom_top; write_json rom.json"],
                    cwd=tmp_path, check=True)
@@ -182,6 +238,28 @@ def test_yosys_netlist_of_a_rom_and_its_register(tmp_path, reset_register, absor
     assert absorb_output_registers(tmp_path / "rom.json") == absorbed
     after = json.loads((tmp_path / "rom.json").read_text())["modules"]["rom_top"]["cells"].values()
     ram = next(c for c in after if c["type"] == "DP16KD")
-    regmodes = {ram["parameters"]["REGMODE_A"], ram["parameters"]["REGMODE_B"]}
-    assert ("OUTREG" in regmodes) == bool(absorbed)
-    assert sum(c["type"] == "TRELLIS_FF" for c in after) == ffs - 8 * absorbed
+    regmodes = (ram["parameters"]["REGMODE_A"], ram["parameters"]["REGMODE_B"])
+    if width == 36:
+        assert regmodes == (("OUTREG",) * 2 if absorbed else ("NOREG",) * 2)
+    else:
+        assert ("OUTREG" in regmodes) == bool(absorbed)
+    assert sum(c["type"] == "TRELLIS_FF" for c in after) == ffs - width * absorbed
+
+
+@pytest.mark.board
+def test_shell_frame_memory_read_register_moves_into_the_ram(tmp_path):
+    # the frame memory is written and read by different ports; unless Yosys knows they
+    # never meet, it puts a read-old-data bypass LUT after the RAM, the register is no
+    # longer plain, and the RAM's 5.8 ns clock-to-output stays on a logic path
+    # (TFC-w1a1's critical path on the ULX3S once the weight ROMs were registered). The
+    # board flow reads the shell as RTLIL, where a port that is synchronous from the start
+    # keeps its collision semantics whatever the memory's no_rw_check says
+    from bitsmith.boards.shell.input_frame import InputFrame
+    (tmp_path / "frame.il").write_text(rtlil.convert(InputFrame(words=64, tdata_bits=16),
+                                                     name="frame_top"))
+    subprocess.run([tool_path("yosys"), "-q", "-p",
+                    "read_rtlil frame.il; synth_ecp5 -top frame_top; write_json frame.json"],
+                   cwd=tmp_path, check=True)
+    cells = json.loads((tmp_path / "frame.json").read_text())["modules"]["frame_top"]["cells"]
+    assert [c["type"] for c in cells.values()].count("DP16KD") == 1
+    assert absorb_output_registers(tmp_path / "frame.json") == 1
