@@ -9,9 +9,10 @@ Yosys writes, before nextpnr reads it.
 
 A read port's register is absorbed only when every data bit the design uses goes to
 exactly one flip-flop, and each of those flip-flops is a plain one: data input straight
-from the RAM, always enabled, no set/reset, the RAM port's clock on the same edge, and
-no global set/reset; the port itself must have its output always enabled and never
-reset. Enables, resets and clocks are judged as the cell sees them, from the mux
+from the RAM, no set/reset, the RAM port's clock on the same edge, no global set/reset,
+and one clock enable for all of them (always, or one net: a line buffer's register that
+holds under backpressure), which becomes the output register's enable (``OCE``); the
+port itself must have its output always enabled (as Yosys maps it) and never reset. Enables, resets and clocks are judged as the cell sees them, from the mux
 parameter and the pin together (``CEMUX = "INV"`` on a pin tied to 1 never loads), and a
 flip-flop that lacks one of the parameters Yosys always writes is left alone rather than
 read with a guessed default. The DP16KD's ``OCEAMUX``/``RSTAMUX``... are never written by
@@ -68,8 +69,9 @@ def effective(cell: dict, mux: str, port: str):
     return None
 
 
-def _plain_ff(cell: dict, clock) -> str | None:
-    """None if ``cell`` is a bare D flip-flop on the effective clock ``clock``, else why not.
+def _plain_ff(cell: dict, clock, *, enable=1) -> str | None:
+    """None if ``cell`` is a bare D flip-flop on the effective clock ``clock`` whose
+    effective clock enable is ``enable`` (1: always), else why not.
 
     Clock enable and reset are judged by what the flip-flop sees: the mux setting and the
     pin together (``CEMUX="INV"`` on a pin tied to 1 is a flip-flop that never loads).
@@ -82,8 +84,8 @@ def _plain_ff(cell: dict, clock) -> str | None:
         return f"parameter {missing[0]} missing"
     if p["GSR"].strip() != "DISABLED" or p["REGSET"].strip() != "RESET":
         return "global set/reset or a set value"
-    if effective(cell, p["CEMUX"], "CE") != 1:
-        return "a clock enable"
+    if effective(cell, p["CEMUX"], "CE") != enable:
+        return "a clock enable" if enable == 1 else "another clock enable"
     if effective(cell, p["LSRMUX"], "LSR") != 0:
         return "a set/reset"
     if effective(cell, p["CLKMUX"], "CLK") != clock:
@@ -120,18 +122,20 @@ def absorb_module(module: dict) -> int:
         else:
             ports = [(side, (f"DO{side}",), (side,)) for side in "AB"]
         for side, outputs, modes in ports:
-            moves = _register_moves(name, ram, cells, sinks, side, outputs, modes)
-            if not moves:
+            found = _register_moves(name, ram, cells, sinks, side, outputs, modes)
+            if not found or not found[0]:
                 continue
+            moves, enable = found
             for port, ff_name in moves:
                 ram["connections"][port] = cells.pop(ff_name)["connections"]["Q"]
             for mode in modes:
                 ram["parameters"][f"REGMODE_{mode}"] = "OUTREG"
-                if mode != side:
-                    # the other half's output enable, whichever clock enable the silicon
-                    # uses for it in this mode, never holds the register
+                if mode != side or enable != 1:
+                    # the output register loads when the flip-flops did; in pseudo-dual-
+                    # port mode the other half's enable too, whichever of the two the
+                    # silicon uses for the DOA half there
                     ram["parameters"].pop(f"OCE{mode}MUX", None)
-                    ram["connections"][f"OCE{mode}"] = ["1"]
+                    ram["connections"][f"OCE{mode}"] = ["1" if enable == 1 else enable[1]]
                     ram.setdefault("port_directions", {})[f"OCE{mode}"] = "input"
             changed += 1
     return changed
@@ -162,8 +166,8 @@ def _register_moves(name: str, ram: dict, cells: dict, sinks: dict, side: str,
     if f"CLK{side}MUX" not in params:
         log.info("%s port %s: CLK%sMUX parameter missing; left as mapped", name, side, side)
         return None
-    # output register always enabled and never reset (a reset would act a cycle later
-    # than on the flip-flop it replaces), judged after the port's muxes
+    # output register never reset (a reset would act a cycle later than on the flip-flop
+    # it replaces) and, as Yosys maps it, always enabled; judged after the port's muxes
     if effective(ram, params.get(f"OCE{side}MUX", f"OCE{side}"), f"OCE{side}") != 1:
         return None
     if any(effective(ram, params.get(f"RST{mode}MUX", f"RST{mode}"), f"RST{mode}") != 0
@@ -172,7 +176,7 @@ def _register_moves(name: str, ram: dict, cells: dict, sinks: dict, side: str,
     clock = effective(ram, params[f"CLK{side}MUX"], f"CLK{side}")
     if not isinstance(clock, tuple):
         return None
-    moves = []
+    moves, enable = [], None
     for port, bits in conns.items():
         if not port.startswith(outputs) or not isinstance(bits[0], int):
             continue
@@ -182,18 +186,31 @@ def _register_moves(name: str, ram: dict, cells: dict, sinks: dict, side: str,
         if len(users) != 1 or users[0][1] != "DI":
             return None
         ff_name = users[0][0]
-        why = _plain_ff(cells[ff_name], clock)
+        ff = cells[ff_name]
+        if enable is None:
+            # the flip-flops' one clock enable, taken from the first: always (1) or one
+            # net as the pin sees it, which then becomes the output register's enable
+            enable = effective(ff, ff["parameters"].get("CEMUX", "CE"), "CE")
+            if enable != 1 and not (isinstance(enable, tuple) and enable[0] == "net"):
+                enable = 1
+        why = _plain_ff(ff, clock, enable=enable)
         if why is not None:
             log.info("%s port %s: %s on %s (%s); left as mapped", name, side, ff_name, port, why)
             return None
         moves.append((port, ff_name))
-    return moves
+    return moves, enable
 
 
 def absorb_output_registers(netlist_path: Path) -> int:
     """Rewrite a Yosys JSON netlist in place; returns the read ports changed."""
+    return rewrite_modules(netlist_path, absorb_module)
+
+
+def rewrite_modules(netlist_path: Path, absorb) -> int:
+    """Apply ``absorb(module) -> changes`` to every module of a Yosys JSON netlist, in
+    place (the file is rewritten only when something changed); returns the changes."""
     netlist = json.loads(netlist_path.read_text())
-    changed = sum(absorb_module(module) for module in netlist["modules"].values())
+    changed = sum(absorb(module) for module in netlist["modules"].values())
     if changed:
         netlist_path.write_text(json.dumps(netlist))
     return changed

@@ -6,7 +6,8 @@ core kept as a separate module (``keep_hierarchy``): the core's own cell counts 
 design's LUT/FF/BRAM/DSP figures (as out of context: nothing is optimised across its
 ports) and the first fit check (a core that alone exceeds the device stops here). On
 ECP5 the flip-flops after block RAM reads then move into the RAMs' output registers
-(:mod:`.ecp5_outreg`). The netlist is placed and routed by nextpnr (``--report`` gives
+(:mod:`.ecp5_outreg`), and those around multipliers into the MULT18X18Ds
+(:mod:`.ecp5_dsp_regs`). The netlist is placed and routed by nextpnr (``--report`` gives
 Fmax and utilisation) and packed into a bitstream.
 """
 
@@ -22,6 +23,7 @@ from ..registry import Board
 from ..shell.board_top import BoardShell
 from ..tools import Steps, tail, yosys_stat
 from .counts import over_capacity, resources, synth_command, utilisation_table
+from .ecp5_dsp_regs import absorb_multiplier_registers
 from .ecp5_outreg import absorb_output_registers
 from .nextpnr_log import NextpnrLog
 
@@ -88,10 +90,14 @@ def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int
         raise DoesNotFit(f"the core does not fit {board.title} ({board.device}):\n"
                          + utilisation_table(core_figures, available, "core alone (Yosys):")
                          + f"\n{FOLD_HINT}")
-    absorbed = None
+    absorbed = multipliers = None
     if family == "ecp5":
         absorbed = absorb_output_registers(workdir / "top.json")
         steps.note(f"ECP5 block RAM output registers: {absorbed} read port(s) now use REGMODE=OUTREG")
+        multipliers = absorb_multiplier_registers(workdir / "top.json")
+        if multipliers:
+            steps.note(f"ECP5 multiplier registers: {multipliers} MULT18X18D(s) now hold their "
+                       f"operand and/or product registers")
 
     def pnr_args(seed: int, suffix: str) -> list[str]:
         args = ["--json", "top.json", "--report", f"report{suffix}.json", "--freq",
@@ -170,6 +176,7 @@ def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int
         # register (boards/flows/ecp5_outreg.py); the LUT/FF figures above are Yosys's,
         # counted before, so they include those flip-flops
         "bram_output_registers": absorbed,
+        "multiplier_registers": multipliers,
         "nextpnr_seeds": {str(k): v for k, v in by_seed.items()},
         "seed": best,
         "bitstream": bitstream,

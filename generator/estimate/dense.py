@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from bitsmith.hw.compute.mvau import TREE_LEVELS_PER_STAGE, tree_latency, weight_bank_depth
+from bitsmith.hw.compute.mvau import TREE_LEVELS_PER_STAGE, operand_stages, tree_latency, weight_bank_depth
 from bitsmith.hw.compute.popcount import plan as popcount_plan
 from bitsmith.hw.plumbing.label_select import LabelSelect as LabelSelectUnit
 from bitsmith.hw.streams import is_bipolar, multiplies
@@ -201,11 +201,12 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
         weight_regs = width * math.ceil(words / weight_bank_depth(width))
     nf, sf = node.out_features // node.pe, node.in_features // node.simd
     # x_reg and the operand register; a third copy (x_buf) when an input buffer feeds LUT
-    # products (multipliers take the choice before their operand register)
-    from ..ir.shift import ShiftMatrixVector              # its lanes are shifts
-    multiplier = multiplies(node.weight_dtype, node.in_dtype) and not isinstance(node, ShiftMatrixVector)
+    # products (multipliers take the choice before their operand register, and have one
+    # more register on both operands)
+    multiplier = multiplier_lanes(node)
     counters = counter_popcount(node)
     inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 and not (multiplier or counters) else 2)
+    operands = operand_stages(multiplier) * (lanes * wbits + node.simd * xbits)
     pbits = product_bits or (1 if node.xnor else wbits + xbits)
     if counters:                          # no product registers: the counter tree's cuts
         products = 0
@@ -220,8 +221,16 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
         in_rom = nf > 1 and node.thresholds.values.shape[0] > 1
         thresholds = node.pe * (steps + tree_flip_flops(steps, 1, steps.bit_length(), 2)
                                 + (steps * accbits + accbits if in_rom else 0))
-    return (weight_regs + inputs + products + tree + node.pe * accbits + thresholds
+    return (weight_regs + inputs + operands + products + tree + node.pe * accbits + thresholds
             + 5 * node.pe * out_bits + 140)
+
+
+def multiplier_lanes(node) -> bool:
+    """Whether the MVAU a matrix node lowers to multiplies in its lanes
+    (:attr:`bitsmith.hw.compute.mvau.MVAU.multiplier_lanes`: the datatypes multiply, and
+    the lanes are not a shift layer's shift-and-add)."""
+    from ..ir.shift import ShiftMatrixVector              # its lanes are shifts
+    return multiplies(node.weight_dtype, node.in_dtype) and not isinstance(node, ShiftMatrixVector)
 
 
 @resources(MultiThreshold)
@@ -257,7 +266,8 @@ def label_select_resources(node: LabelSelect) -> Resources:
 def _mvau(node: MatrixVector) -> list[Unit]:
     h, w, _ = node.in_shape
     return [mvau_unit(node.name, node.in_dtype, node.out_dtype, h * w, node.in_features,
-                      node.out_features, node.pe, node.simd, node.thresholds)]
+                      node.out_features, node.pe, node.simd, node.thresholds,
+                      multiplier=multiplier_lanes(node))]
 
 
 @schedule_model(MultiThreshold)

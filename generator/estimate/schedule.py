@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bitsmith.hw.compute.mvau import TREE_LEVELS_PER_STAGE
+from bitsmith.hw.compute.mvau import operand_stages, tree_latency
 from bitsmith.hw.compute.sliding_window import buffer_rows
 from bitsmith.hw.streams import BLOCK_RAM_MIN_WORDS
 
@@ -267,12 +267,15 @@ def streaming(name, node, in_words, elems, out_dtype, latency) -> Unit:
                 [port("o", in_words, elems, out_dtype)], in_words, [steps], [steps], [latency])
 
 
-def mvau_unit(name, in_dtype, out_dtype, vectors, mw, mh, pe, simd, thresholds) -> Unit:
-    """FINN MVAU: per vector, NF neuron folds of SF steps; fold 0 reads the input words."""
+def mvau_unit(name, in_dtype, out_dtype, vectors, mw, mh, pe, simd, thresholds, *,
+              multiplier: bool = False) -> Unit:
+    """FINN MVAU: per vector, NF neuron folds of SF steps; fold 0 reads the input words.
+    ``multiplier``: the lanes multiply (:attr:`~hw.compute.mvau.MVAU.multiplier_lanes`),
+    which adds the operand register stage."""
     nf, sf = mh // pe, mw // simd
     per = nf * sf
     thr = threshold_latency(thresholds.steps, True) if thresholds is not None else 0
-    latency = 3 + -(-((simd - 1).bit_length()) // TREE_LEVELS_PER_STAGE) + 1 + thr + 2
+    latency = 3 + operand_stages(multiplier) + tree_latency(simd) + 1 + thr + 2
     v = np.arange(vectors)[:, None] * per
     consume = (v + np.arange(sf)[None, :]).ravel()
     emit = (v + np.arange(nf)[None, :] * sf + sf - 1).ravel()

@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from bitsmith.hw.compute.sliding_window import window_cycles
+from bitsmith.hw.streams import multiplies
 
 from ..ir.dense import MatrixVector
 from ..ir.winograd import POSITIONS, WinogradConv
@@ -124,7 +125,8 @@ def _output_unit(node: WinogradConv) -> Unit:
 def _winograd(node: WinogradConv) -> list[Unit]:
     th, tw = node.tiles
     products = mvau_unit(node.name, node.v_dtype, node.m_dtype, th * tw * POSITIONS, node.in_channels,
-                         node.out_channels, node.pe, node.simd, None)
+                         node.out_channels, node.pe, node.simd, None,
+                         multiplier=multiplies(node.u_dtype, node.v_dtype))
     units = [window_unit(node.tile_window(), node.simd, False, node.tile_padding), _input_unit(node),
              products, _output_unit(node)]
     thr = node.thresholds_node()

@@ -23,6 +23,15 @@ popcount tree of a 64-wide XNOR fold at 59.9 MHz, nextpnr seed 1) and 170 MHz on
 did not move the UP5K figure, which routing dominates."""
 
 
+def operand_stages(multiplier_lanes: bool) -> int:
+    """Registers between an MVAU's read-data registers and its products: one when the
+    lanes are multipliers (a DSP block's input register: the weights' read-data register
+    is the block RAM's own output register on ECP5, Xilinx, and this one the multiplier's,
+    so no routing from a RAM or across the device ends in a multiplier), none for LUT
+    products."""
+    return 1 if multiplier_lanes else 0
+
+
 def tree_latency(simd: int) -> int:
     """Register stages of a PE's adder tree over ``simd`` products (after the product
     register); the XNOR popcount's counter tree takes the same stages in all."""
@@ -30,7 +39,7 @@ def tree_latency(simd: int) -> int:
 
 
 __all__ = ["MVAU", "accumulator_range", "BANK_BITS", "MAX_INPUT_BITS", "WEIGHT_MEMORIES",
-           "tree_latency", "weight_bank_depth"]
+           "operand_stages", "tree_latency", "weight_bank_depth"]
 
 #: Where an MVAU keeps its weights (``MVAU(weight_memory=...)``).
 WEIGHT_MEMORIES = ("rom", "spram", "ram")
@@ -134,6 +143,9 @@ class MVAU(wiring.Component):
     flags and the credit count), credits come back through a register, every memory read
     (weight ROM banks of :data:`BANK_BITS` bits, input buffer, threshold ROM) ends in a
     register before any logic, and the adder tree has a register every two levels.
+    Multiplier lanes get one more register on both operands (:func:`operand_stages`, one
+    cycle more latency, the same cycles per vector), which becomes the DSP block's input
+    register.
     """
 
     def __init__(self, *, weights: np.ndarray, weight_dtype: BaseDataType, in_dtype: BaseDataType,
@@ -198,10 +210,10 @@ class MVAU(wiring.Component):
         self.acc_bits = self.acc_dtype.bitwidth()
         self.out_bits = self.out_dtype.bitwidth()
         self.tree_latency = tree_latency(self.simd)
-        # issue -> products (read, read-data and product registers) -> tree
+        # issue -> products (read, read-data, [operand] and product registers) -> tree
         # -> accumulator -> output stages
         thr_latency = self.thresholds.latency if self.thresholds is not None else 0
-        self.write_latency = 3 + self.tree_latency + 1 + thr_latency
+        self.write_latency = 3 + self.operand_stages + self.tree_latency + 1 + thr_latency
         # + 1 over the write latency and the FIFO's 2 cycles: credits return one cycle
         # after the output transfer (registered, see add_output_queue)
         self.out_fifo_depth = self.write_latency + 4
@@ -244,6 +256,12 @@ class MVAU(wiring.Component):
         and inputs, products that are this class's XNOR and no per-PE constant."""
         return (self.xnor and self.popcount == "counters"
                 and type(self).lane_product is MVAU.lane_product and not self.extra_bits)
+
+    @property
+    def operand_stages(self) -> int:
+        """Registers on both operands between the read-data registers and the products:
+        :func:`operand_stages` of :attr:`multiplier_lanes`."""
+        return operand_stages(self.multiplier_lanes)
 
     @property
     def multiplier_lanes(self) -> bool:
@@ -430,10 +448,16 @@ class MVAU(wiring.Component):
             m.d.comb += w_sig.eq(w_word)
             w_word = w_sig
 
-        valid = delay(m, fire, 2, "valid")
-        first = delay(m, sf == 0, 2, "first")
-        last = delay(m, sf_last, 2, "last")
-        fold = delay(m, nf, 2, "fold")
+        if self.operand_stages:
+            # plain registers (no enable, no reset) on both operands: Yosys packs them into
+            # the DSP blocks' input registers on Xilinx and iCE40, the ECP5 flow into the
+            # MULT18X18D's (boards/flows/ecp5_dsp_regs.py)
+            x_word = delay(m, x_word, self.operand_stages, "x_operand", reset_less=True)
+            w_word = delay(m, w_word, self.operand_stages, "w_operand", reset_less=True)
+        valid = delay(m, fire, 2 + self.operand_stages, "valid")
+        first = delay(m, sf == 0, 2 + self.operand_stages, "first")
+        last = delay(m, sf_last, 2 + self.operand_stages, "last")
+        fold = delay(m, nf, 2 + self.operand_stages, "fold")
 
         # --- products (registered), adder tree, accumulator ----------------------------------
         x_codes = elements(x_word, self.simd, self.in_bits)
@@ -462,7 +486,7 @@ class MVAU(wiring.Component):
                                        levels_per_stage=TREE_LEVELS_PER_STAGE)
             assert lat == self.tree_latency
             sums.append(total)
-        stage = 1 + self.tree_latency  # cycles since the read-data registers
+        stage = 1 + self.tree_latency  # cycles since the operands (read-data or operand registers)
         valid, first, last, fold = (delay(m, v, stage, n) for v, n in
                                     ((valid, "valid"), (first, "first"), (last, "last"), (fold, "fold")))
         accumulate_and_emit(m, sums=sums, valid=valid, first=first, last=last, fold=fold,

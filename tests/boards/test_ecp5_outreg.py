@@ -13,8 +13,9 @@ from amaranth.lib.wiring import In, Out
 
 from bitsmith.boards.flows.ecp5_outreg import absorb_module, absorb_output_registers
 from bitsmith.boards.tools import tool_path
+from trellis_cells import CLK, lut4, trellis_ff
 
-CLK, OTHER_CLK, ADDR, RST_NET, CE_NET = 2, 3, 4, 5, 6
+OTHER_CLK, ADDR, RST_NET, CE_NET = 3, 4, 5, 6
 
 
 def _ram(**conns):
@@ -28,20 +29,7 @@ def _ram(**conns):
             "port_directions": dirs, "connections": base}
 
 
-def _ff(d, q, **over):
-    params = {"CEMUX": "1 ", "CLKMUX": "CLK", "GSR": "DISABLED", "LSRMUX": "LSR",
-              "REGSET": "RESET", "SRMODE": "LSR_OVER_CE"}
-    conns = {"CLK": [CLK], "LSR": ["0"], "DI": [d], "Q": [q]}
-    for key, value in over.items():
-        (conns if key in conns or key == "CE" else params)[key] = value
-    return {"type": "TRELLIS_FF", "parameters": params,
-            "port_directions": {"CLK": "input", "LSR": "input", "CE": "input", "DI": "input",
-                                "Q": "output"}, "connections": conns}
-
-
-def _lut(a, z):
-    return {"type": "LUT4", "parameters": {}, "port_directions": {"A": "input", "Z": "output"},
-            "connections": {"A": [a], "Z": [z]}}
+_ff, _lut = trellis_ff, lut4
 
 
 def _module(**extra_cells):
@@ -147,6 +135,30 @@ def test_a_data_bit_leaving_the_module_is_not_absorbed():
     assert absorb_module(module) == 0
 
 
+def test_flip_flops_sharing_one_clock_enable_become_an_enabled_output_register():
+    # a line buffer's read register holds under backpressure: its enable is the output
+    # register's (OCE), the RAM's read enable (CE) stays as it was
+    module = _module(**{f"ff{i}": _ff(10 + i, 20 + i, CEMUX="CE", CE=[CE_NET]) for i in range(3)})
+    assert absorb_module(module) == 1
+    ram = module["cells"]["ram"]
+    assert ram["parameters"]["REGMODE_A"] == "OUTREG"
+    assert ram["connections"]["OCEA"] == [CE_NET] and ram["connections"]["CEA"] == ["1"]
+    assert not {"ff0", "ff1", "ff2"} & module["cells"].keys()
+
+
+@pytest.mark.parametrize("case, change", [
+    ("one flip-flop always enabled", dict(ff0=_ff(10, 20, CEMUX="CE", CE=[CE_NET]),
+                                          ff1=_ff(11, 21, CEMUX="CE", CE=[CE_NET]))),
+    ("two enables", {f"ff{i}": _ff(10 + i, 20 + i, CEMUX="CE", CE=[CE_NET + (i == 2)]) for i in range(3)}),
+    ("inverted enable", {f"ff{i}": _ff(10 + i, 20 + i, CEMUX="INV", CE=[CE_NET]) for i in range(3)}),
+])
+def test_flip_flops_with_different_or_inverted_enables_stay(case, change):
+    module = _module(**change)
+    before = copy.deepcopy(module)
+    assert absorb_module(module) == 0, case
+    assert module == before
+
+
 PDP_WIDTH = format(36, "032b")      # Yosys writes integer parameters as 32-bit binary
 
 
@@ -177,6 +189,16 @@ def test_pseudo_dual_port_register_is_absorbed_whole():
     assert absorb_module(module) == 0
 
 
+def test_pseudo_dual_port_register_with_an_enable_enables_both_halves():
+    enabled = {name: _ff(d, q, CEMUX="CE", CE=[CE_NET])
+               for name, d, q in (("ff0", 10, 20), ("ff1", 11, 21), ("ff2", 12, 22), ("ff3", 13, 23))}
+    module = _pdp_module(**enabled)
+    assert absorb_module(module) == 1
+    ram = module["cells"]["ram"]
+    assert (ram["parameters"]["REGMODE_A"], ram["parameters"]["REGMODE_B"]) == ("OUTREG", "OUTREG")
+    assert ram["connections"]["OCEA"] == ram["connections"]["OCEB"] == [CE_NET]
+
+
 def _pdp_ram_with(**conns):
     module = _pdp_module()
     module["cells"]["ram"]["connections"].update(conns)
@@ -203,9 +225,9 @@ def test_pseudo_dual_port_register_is_not_absorbed_in_part(case, change):
 class _RomThenRegister(wiring.Component):
     """A 512-word ROM in block RAM, read into a plain register (or one with a reset)."""
 
-    def __init__(self, *, reset_register, width=8):
-        self.reset_register, self.width = reset_register, width
-        super().__init__({"addr": In(9), "data": Out(width)})
+    def __init__(self, *, reset_register, width=8, enable=False):
+        self.reset_register, self.width, self.enable = reset_register, width, enable
+        super().__init__({"addr": In(9), "en": In(1), "data": Out(width)})
 
     def elaborate(self, platform):
         m = Module()
@@ -216,18 +238,24 @@ class _RomThenRegister(wiring.Component):
         rd = rom.read_port()
         reg = Signal(self.width, reset_less=not self.reset_register)
         m.d.comb += [rd.addr.eq(self.addr), self.data.eq(reg)]
-        m.d.sync += reg.eq(rd.data)
+        if self.enable:         # read and register hold together (a line buffer's read)
+            m.d.comb += rd.en.eq(self.en)
+            with m.If(self.en):
+                m.d.sync += reg.eq(rd.data)
+        else:
+            m.d.sync += reg.eq(rd.data)
         return m
 
 
 @pytest.mark.board
-@pytest.mark.parametrize("width, reset_register, absorbed", [
-    (8, False, 1), (8, True, 0),
-    (36, False, 1), (36, True, 0),     # 36 bits: pseudo-dual-port mode, data on DOA and DOB
+@pytest.mark.parametrize("width, reset_register, absorbed, enable", [
+    (8, False, 1, False), (8, True, 0, False), (8, False, 1, True),
+    # 36 bits: pseudo-dual-port mode, data on DOA and DOB
+    (36, False, 1, False), (36, True, 0, False), (36, False, 1, True),
 ])
-def test_yosys_netlist_of_a_rom_and_its_register(tmp_path, width, reset_register, absorbed):
+def test_yosys_netlist_of_a_rom_and_its_register(tmp_path, width, reset_register, absorbed, enable):
     (tmp_path / "rom.v").write_text(verilog.convert(
-        _RomThenRegister(reset_register=reset_register, width=width), name="rom_top"))
+        _RomThenRegister(reset_register=reset_register, width=width, enable=enable), name="rom_top"))
     subprocess.run([tool_path("yosys"), "-q", "-p",
                     "read_verilog rom.v; synth_ecp5 -top rom_top; write_json rom.json"],
                    cwd=tmp_path, check=True)
@@ -244,6 +272,8 @@ def test_yosys_netlist_of_a_rom_and_its_register(tmp_path, width, reset_register
     else:
         assert ("OUTREG" in regmodes) == bool(absorbed)
     assert sum(c["type"] == "TRELLIS_FF" for c in after) == ffs - width * absorbed
+    if enable and absorbed:         # the register's enable drives the output register's
+        assert any(isinstance(ram["connections"][pin][0], int) for pin in ("OCEA", "OCEB"))
 
 
 @pytest.mark.board

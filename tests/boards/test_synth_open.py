@@ -44,8 +44,10 @@ def check_open_result(out, board, result, *, clock, bitstream, pll):
     assert set(result["tool_seconds"]) == {"synth", "pnr", "bitstream", "total"}
     if board == "ulx3s":        # read ports moved into block RAM output registers
         assert 0 <= result["bram_output_registers"] <= 2 * system["brams"]["used"]
+        assert 0 <= result["multiplier_registers"] <= system["dsps"]["used"]
     else:
         assert result["bram_output_registers"] is None
+        assert result["multiplier_registers"] is None
 
 
 @pytest.mark.board

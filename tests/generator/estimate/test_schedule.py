@@ -71,20 +71,23 @@ def test_converter_latency_is_the_components(a, b):
     assert converter_latency(a, b) == conv.latency
 
 
+@pytest.mark.parametrize("wbits", [2, 8])          # shift-and-add lanes, multiplier lanes
 @pytest.mark.parametrize("simd, pe, steps, shared", [(1, 1, 0, False), (4, 2, 3, True), (16, 2, 7, False),
                                                      (9, 3, 1, False)])
-def test_mvau_latency_bounds_the_component(simd, pe, steps, shared):
+def test_mvau_latency_bounds_the_component(simd, pe, steps, shared, wbits):
     rng = np.random.default_rng(0)
     w = rng.integers(-2, 2, size=(6, 144))
     th = None
     if steps:
         values = np.sort(rng.integers(-8, 9, size=(1 if shared else 6, steps)), axis=1)
         th = Thresholds(values=values, out_dtype=DT["UINT3"])
-    unit = MVAU(weights=w, weight_dtype=DT["INT2"], in_dtype=DT["UINT2"], acc_dtype=DT["INT12"], pe=pe,
+    unit = MVAU(weights=w, weight_dtype=DT[f"INT{wbits}"], in_dtype=DT["UINT2"], acc_dtype=DT["INT12"], pe=pe,
                 simd=simd, thresholds=None if th is None else th.values,
                 out_dtype=None if th is None else th.out_dtype)
     unit._MustUse__silence = True
-    model = mvau_unit("m", DT["UINT2"], unit.out_dtype, 1, 144, 6, pe, simd, th)
+    assert unit.multiplier_lanes == (wbits == 8)
+    model = mvau_unit("m", DT["UINT2"], unit.out_dtype, 1, 144, 6, pe, simd, th,
+                      multiplier=unit.multiplier_lanes)
     assert unit.latency <= model.latency[0] <= unit.latency + 1
 
 
