@@ -200,12 +200,13 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
     else:
         weight_regs = width * math.ceil(words / weight_bank_depth(width))
     nf, sf = node.out_features // node.pe, node.in_features // node.simd
-    # x_reg and the operand register; a third copy (x_buf) when an input buffer feeds LUT
-    # products (multipliers take the choice before their operand register, and have one
-    # more register on both operands)
+    # x_reg and the operand register; a third copy (x_buf) when an input buffer feeds XNOR
+    # lanes into an adder tree (the others take the input/buffer choice before their
+    # operand register; multipliers have one more register on both operands)
     multiplier = multiplier_lanes(node)
     counters = counter_popcount(node)
-    inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 and not (multiplier or counters) else 2)
+    adder_xnor = node.xnor and not counters
+    inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 and adder_xnor else 2)
     operands = operand_stages(multiplier) * (lanes * wbits + node.simd * xbits)
     pbits = product_bits or (1 if node.xnor else wbits + xbits)
     if counters:                          # no product registers: the counter tree's cuts

@@ -264,6 +264,13 @@ class MVAU(wiring.Component):
         return operand_stages(self.multiplier_lanes)
 
     @property
+    def choice_before_operand(self) -> bool:
+        """Whether the input/buffer choice (input buffer of several synapse and neuron
+        folds) is made before the operand register: for every lane but an XNOR lane into
+        an adder tree, which absorbs it into its own LUT."""
+        return not self.xnor or self.compressor_popcount
+
+    @property
     def multiplier_lanes(self) -> bool:
         """Whether :meth:`lane_product` is a multiplier (``$mul``: a DSP block on FPGAs),
         as :func:`~bitsmith.hw.streams.product` decides: then the operand register sits
@@ -422,17 +429,20 @@ class MVAU(wiring.Component):
             wr, rd = in_buf.write_port(), in_buf.read_port()
             m.d.sync += [wr.addr.eq(sf), wr.en.eq(fire & nf_zero)]
             m.d.comb += [wr.data.eq(x_reg), rd.addr.eq(sf)]
-            if self.multiplier_lanes or self.compressor_popcount:
+            if self.choice_before_operand:
                 # the input/buffer choice is made before the operand register, so the
                 # multipliers start from a register (a DSP block's input, no LUT in front
-                # of it) and a popcount counter's six inputs are three lanes' operands
-                # (once per input bit, not per PE); the buffer's read data passes one LUT
-                # on its way there
+                # of it), a popcount counter's six inputs are three lanes' operands and a
+                # shift-and-add lane's LUTs see one copy of its input bits (the choice
+                # made once per input bit, not per PE, and the word every PE reads comes
+                # from flip-flops, not from a LUT shared across the device); the buffer's
+                # read data passes one LUT on its way there
                 x_word = Signal(len(x_reg), name="x_word", reset_less=True)
                 m.d.sync += x_word.eq(Mux(delay(m, nf_zero, 1, "from_input"), x_reg, rd.data))
             else:
-                # LUT products (XNOR, shift-and-add) absorb the choice into their first
-                # LUT level, so both sides are registered and chosen there
+                # XNOR lanes into an adder tree absorb the choice into their one LUT (an
+                # iCE40 LUT4: weight, input, buffer, choice), so both sides are registered
+                # and chosen there
                 x_buf = delay(m, rd.data, 1, "x_buf", reset_less=True)
                 x_word = Signal(len(x_reg), name="x_word")
                 m.d.comb += x_word.eq(Mux(delay(m, nf_zero, 2, "from_input"),
