@@ -4,10 +4,11 @@ Yosys maps a ``$mul`` onto a MULT18X18D with every register of the block unused,
 flip-flops before and after it stay in the fabric and a product is timed from an operand
 register, across the routing into the block, through the multiplier and out again to the
 product register (10 ns in the MVAU's multiplier lanes, 90-100 MHz). The MVAU gives
-multiplier lanes one plain register on each operand after the read-data registers and a
-plain product register (:func:`bitsmith.hw.compute.mvau.operand_stages`); this pass, run on
-the netlist Yosys writes before nextpnr reads it (after :mod:`.ecp5_outreg`), makes them the
-block's own input and output registers.
+multiplier lanes one plain register on each operand after the read-data registers and two
+plain product registers (:func:`bitsmith.hw.compute.mvau.multiplier_stages`); this pass,
+run on the netlist Yosys writes before nextpnr reads it (after :mod:`.ecp5_outreg`), makes
+the operand registers and the first product register the block's own input and output
+registers (the second stays in the fabric, by the adder tree).
 
 * **Output register**: every product bit the design uses goes to exactly one flip-flop,
   each a plain one (:func:`.ecp5_outreg._plain_ff`: data straight from the pin, always

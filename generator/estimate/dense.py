@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from bitsmith.hw.compute.mvau import TREE_LEVELS_PER_STAGE, operand_stages, tree_latency, weight_bank_depth
+from bitsmith.hw.compute.mvau import TREE_LEVELS_PER_STAGE, tree_latency, weight_bank_depth
 from bitsmith.hw.compute.popcount import plan as popcount_plan
 from bitsmith.hw.plumbing.label_select import LabelSelect as LabelSelectUnit
 from bitsmith.hw.streams import is_bipolar, multiplies
@@ -207,13 +207,14 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
     counters = counter_popcount(node)
     adder_xnor = node.xnor and not counters
     inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 and adder_xnor else 2)
-    operands = operand_stages(multiplier) * (lanes * wbits + node.simd * xbits)
+    # multiplier lanes: operand registers and a second product register (multiplier_stages)
+    operands = (lanes * wbits + node.simd * xbits) if multiplier else 0
     pbits = product_bits or (1 if node.xnor else wbits + xbits)
     if counters:                          # no product registers: the counter tree's cuts
         products = 0
         tree = node.pe * popcount_plan(node.simd, 1 + tree_latency(node.simd)).flip_flops
     else:
-        products = lanes * pbits
+        products = lanes * pbits * (2 if multiplier else 1)
         tree = node.pe * tree_flip_flops(node.simd, pbits, accbits, TREE_LEVELS_PER_STAGE)
     steps = node.thresholds.steps if node.thresholds is not None else 0
     out_bits = node.out_dtype.bitwidth()

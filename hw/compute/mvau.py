@@ -23,13 +23,15 @@ popcount tree of a 64-wide XNOR fold at 59.9 MHz, nextpnr seed 1) and 170 MHz on
 did not move the UP5K figure, which routing dominates."""
 
 
-def operand_stages(multiplier_lanes: bool) -> int:
-    """Registers between an MVAU's read-data registers and its products: one when the
-    lanes are multipliers (a DSP block's input register: the weights' read-data register
-    is the block RAM's own output register on ECP5, Xilinx, and this one the multiplier's,
-    so no routing from a RAM or across the device ends in a multiplier), none for LUT
-    products."""
-    return 1 if multiplier_lanes else 0
+def multiplier_stages(multiplier_lanes: bool) -> int:
+    """Pipeline stages an MVAU's multiplier lanes add to its latency (none for LUT
+    products): a plain register on both operands after the read-data registers, the DSP
+    block's input register (the weights' read-data register being the block RAM's own
+    output register on ECP5 and Xilinx), and a second product register after the first,
+    which is the block's output register: no routing from a RAM or from the DSP column
+    across the device ends in logic (ECP5 mvau-int8 with the first alone: 105 MHz, the
+    product routed 5 ns into two adder levels)."""
+    return 2 if multiplier_lanes else 0
 
 
 def tree_latency(simd: int) -> int:
@@ -39,7 +41,7 @@ def tree_latency(simd: int) -> int:
 
 
 __all__ = ["MVAU", "accumulator_range", "BANK_BITS", "MAX_INPUT_BITS", "WEIGHT_MEMORIES",
-           "operand_stages", "tree_latency", "weight_bank_depth"]
+           "multiplier_stages", "tree_latency", "weight_bank_depth"]
 
 #: Where an MVAU keeps its weights (``MVAU(weight_memory=...)``).
 WEIGHT_MEMORIES = ("rom", "spram", "ram")
@@ -143,9 +145,10 @@ class MVAU(wiring.Component):
     flags and the credit count), credits come back through a register, every memory read
     (weight ROM banks of :data:`BANK_BITS` bits, input buffer, threshold ROM) ends in a
     register before any logic, and the adder tree has a register every two levels.
-    Multiplier lanes get one more register on both operands (:func:`operand_stages`, one
-    cycle more latency, the same cycles per vector), which becomes the DSP block's input
-    register.
+    Multiplier lanes get one more register on both operands and one more after the
+    product register (:func:`multiplier_stages`, two cycles more latency, the same cycles
+    per vector): the DSP block's input and output registers, and a fabric register by
+    the adder tree.
     """
 
     def __init__(self, *, weights: np.ndarray, weight_dtype: BaseDataType, in_dtype: BaseDataType,
@@ -213,7 +216,7 @@ class MVAU(wiring.Component):
         # issue -> products (read, read-data, [operand] and product registers) -> tree
         # -> accumulator -> output stages
         thr_latency = self.thresholds.latency if self.thresholds is not None else 0
-        self.write_latency = 3 + self.operand_stages + self.tree_latency + 1 + thr_latency
+        self.write_latency = 3 + multiplier_stages(self.multiplier_lanes) + self.tree_latency + 1 + thr_latency
         # + 1 over the write latency and the FIFO's 2 cycles: credits return one cycle
         # after the output transfer (registered, see add_output_queue)
         self.out_fifo_depth = self.write_latency + 4
@@ -256,12 +259,6 @@ class MVAU(wiring.Component):
         and inputs, products that are this class's XNOR and no per-PE constant."""
         return (self.xnor and self.popcount == "counters"
                 and type(self).lane_product is MVAU.lane_product and not self.extra_bits)
-
-    @property
-    def operand_stages(self) -> int:
-        """Registers on both operands between the read-data registers and the products:
-        :func:`operand_stages` of :attr:`multiplier_lanes`."""
-        return operand_stages(self.multiplier_lanes)
 
     @property
     def choice_before_operand(self) -> bool:
@@ -458,16 +455,18 @@ class MVAU(wiring.Component):
             m.d.comb += w_sig.eq(w_word)
             w_word = w_sig
 
-        if self.operand_stages:
-            # plain registers (no enable, no reset) on both operands: Yosys packs them into
-            # the DSP blocks' input registers on Xilinx and iCE40, the ECP5 flow into the
-            # MULT18X18D's (boards/flows/ecp5_dsp_regs.py)
-            x_word = delay(m, x_word, self.operand_stages, "x_operand", reset_less=True)
-            w_word = delay(m, w_word, self.operand_stages, "w_operand", reset_less=True)
-        valid = delay(m, fire, 2 + self.operand_stages, "valid")
-        first = delay(m, sf == 0, 2 + self.operand_stages, "first")
-        last = delay(m, sf_last, 2 + self.operand_stages, "last")
-        fold = delay(m, nf, 2 + self.operand_stages, "fold")
+        # multiplier lanes: plain registers (no enable, no reset) on both operands and after
+        # the product register, which Yosys packs into the DSP blocks' input and output
+        # registers on Xilinx and iCE40, the ECP5 flow into the MULT18X18D's
+        # (boards/flows/ecp5_dsp_regs.py); the second product register stays by the tree
+        operand_stage = product_stage = int(self.multiplier_lanes)
+        if operand_stage:
+            x_word = delay(m, x_word, 1, "x_operand", reset_less=True)
+            w_word = delay(m, w_word, 1, "w_operand", reset_less=True)
+        valid = delay(m, fire, 2 + operand_stage, "valid")
+        first = delay(m, sf == 0, 2 + operand_stage, "first")
+        last = delay(m, sf_last, 2 + operand_stage, "last")
+        fold = delay(m, nf, 2 + operand_stage, "fold")
 
         # --- products (registered), adder tree, accumulator ----------------------------------
         x_codes = elements(x_word, self.simd, self.in_bits)
@@ -491,12 +490,12 @@ class MVAU(wiring.Component):
                     prod = prod + extra
                 reg = Signal(prod.shape(), name=f"prod{p}_{s}", reset_less=True)
                 m.d.sync += reg.eq(prod)
-                prods.append(reg)
+                prods.append(delay(m, reg, product_stage, f"prod{p}_{s}", reset_less=True))
             total, lat = pipelined_sum(m, prods, name=f"tree{p}", width=self.acc_bits,
                                        levels_per_stage=TREE_LEVELS_PER_STAGE)
             assert lat == self.tree_latency
             sums.append(total)
-        stage = 1 + self.tree_latency  # cycles since the operands (read-data or operand registers)
+        stage = 1 + product_stage + self.tree_latency  # cycles since the (last) operand registers
         valid, first, last, fold = (delay(m, v, stage, n) for v, n in
                                     ((valid, "valid"), (first, "first"), (last, "last"), (fold, "fold")))
         accumulate_and_emit(m, sums=sums, valid=valid, first=first, last=last, fold=fold,
