@@ -73,6 +73,7 @@ class ResponseSender(wiring.Component):
         sent = Signal(range(max(self.out_len, 4) + 1))   # payload bytes sent
         word = Signal(self.out_tdata_bits)
         have_word = Signal()
+        in_output = Signal()
         lane = Signal(range(self.bytes_per_word + 1))
         last_lane = Signal()
         last_byte = Signal()
@@ -124,6 +125,8 @@ class ResponseSender(wiring.Component):
                     emit(length[8:], "CRC_HI")
                 with m.Elif(command == protocol.CMD_INFER):
                     emit(length[8:], "OUTPUT")
+                    with m.If(self.tx.ready):
+                        m.d.sync += in_output.eq(1)
                 with m.Else():
                     emit(length[8:], "INFO")
             with m.State("INFO"):
@@ -134,23 +137,12 @@ class ResponseSender(wiring.Component):
                     with m.If(sent == 3):
                         m.next = "CRC_HI"
             with m.State("OUTPUT"):
-                # Flags registered a byte ahead (last lane, last byte) keep the compares
-                # off the handshake path.
-                with m.If(~have_word):
-                    m.d.comb += self.m_axis.ready.eq(1)
-                    with m.If(self.m_axis.valid):
-                        m.d.sync += [word.eq(self.m_axis.payload), have_word.eq(1),
-                                     lane.eq(0), last_lane.eq(self.bytes_per_word == 1)]
-                with m.Else():
+                with m.If(have_word):
                     emit(word[:8], "OUTPUT")
-                    with m.If(sending):
-                        m.d.sync += [word.eq(word >> 8), lane.eq(lane + 1),
-                                     last_lane.eq(lane == self.bytes_per_word - 2),
-                                     sent.eq(sent + 1), last_byte.eq(sent == self.out_len - 2)]
-                        with m.If(last_lane):
-                            m.d.sync += have_word.eq(0)
-                        with m.If(last_byte):
-                            m.next = "CRC_HI"
+                    with m.If(self.tx.ready & last_byte):
+                        m.d.sync += in_output.eq(0)
+                        m.next = "CRC_HI"
+
             with m.State("CRC_HI"):
                 with m.If(~crc_pending):
                     emit(crc[8:], "CRC_LO", checked=False)
@@ -158,4 +150,21 @@ class ResponseSender(wiring.Component):
                 emit(crc[:8], "IDLE", checked=False)
                 with m.If(self.tx.ready):
                     m.d.sync += self.done.eq(1)
+        # The output word is taken and shifted out under ``in_output``, a register set on
+        # the way into the OUTPUT state and cleared on the way out, not under the state
+        # decode: the word register's enable (as wide as the core's output word) is then
+        # one LUT of registers, the stream's valid and the UART's ready. Flags registered a
+        # byte ahead (last lane, last byte) keep the compares off the handshake path.
+        with m.If(in_output):
+            with m.If(~have_word):
+                m.d.comb += self.m_axis.ready.eq(1)
+                with m.If(self.m_axis.valid):
+                    m.d.sync += [word.eq(self.m_axis.payload), have_word.eq(1),
+                                 lane.eq(0), last_lane.eq(self.bytes_per_word == 1)]
+            with m.Elif(self.tx.ready):       # the byte on tx (valid in OUTPUT) is taken
+                m.d.sync += [word.eq(word >> 8), lane.eq(lane + 1),
+                             last_lane.eq(lane == self.bytes_per_word - 2),
+                             sent.eq(sent + 1), last_byte.eq(sent == self.out_len - 2)]
+                with m.If(last_lane):
+                    m.d.sync += have_word.eq(0)
         return m
