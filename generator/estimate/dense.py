@@ -201,12 +201,12 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
         weight_regs = width * math.ceil(words / weight_bank_depth(width))
     nf, sf = node.out_features // node.pe, node.in_features // node.simd
     # x_reg and the operand register; a third copy (x_buf) when an input buffer feeds XNOR
-    # lanes into an adder tree (the others take the input/buffer choice before their
-    # operand register; multipliers have one more register on both operands)
+    # lanes into an adder tree or multipliers (the others take the input/buffer choice
+    # before their operand register; multipliers have one more register on both operands)
     multiplier = multiplier_lanes(node)
     counters = counter_popcount(node)
     adder_xnor = node.xnor and not counters
-    inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 and adder_xnor else 2)
+    inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 and (adder_xnor or multiplier) else 2)
     # multiplier lanes: operand registers and a second product register (multiplier_stages)
     operands = (lanes * wbits + node.simd * xbits) if multiplier else 0
     pbits = product_bits or (1 if node.xnor else wbits + xbits)

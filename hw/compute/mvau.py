@@ -263,9 +263,12 @@ class MVAU(wiring.Component):
     @property
     def choice_before_operand(self) -> bool:
         """Whether the input/buffer choice (input buffer of several synapse and neuron
-        folds) is made before the operand register: for every lane but an XNOR lane into
-        an adder tree, which absorbs it into its own LUT."""
-        return not self.xnor or self.compressor_popcount
+        folds) is made right after the buffer's read, before the operand register: for
+        LUT lanes but an XNOR lane into an adder tree, which absorbs it into its own LUT.
+        Multiplier lanes choose between registered copies too, before their own operand
+        register (:func:`multiplier_stages`), so the buffer's block RAM is read into a
+        plain register (its own output register on ECP5) and only then into logic."""
+        return (not self.xnor or self.compressor_popcount) and not self.multiplier_lanes
 
     @property
     def multiplier_lanes(self) -> bool:
@@ -427,9 +430,8 @@ class MVAU(wiring.Component):
             m.d.sync += [wr.addr.eq(sf), wr.en.eq(fire & nf_zero)]
             m.d.comb += [wr.data.eq(x_reg), rd.addr.eq(sf)]
             if self.choice_before_operand:
-                # the input/buffer choice is made before the operand register, so the
-                # multipliers start from a register (a DSP block's input, no LUT in front
-                # of it), a popcount counter's six inputs are three lanes' operands and a
+                # the input/buffer choice is made before the operand register, so a
+                # popcount counter's six inputs are three lanes' operands and a
                 # shift-and-add lane's LUTs see one copy of its input bits (the choice
                 # made once per input bit, not per PE, and the word every PE reads comes
                 # from flip-flops, not from a LUT shared across the device); the buffer's
@@ -437,9 +439,10 @@ class MVAU(wiring.Component):
                 x_word = Signal(len(x_reg), name="x_word", reset_less=True)
                 m.d.sync += x_word.eq(Mux(delay(m, nf_zero, 1, "from_input"), x_reg, rd.data))
             else:
-                # XNOR lanes into an adder tree absorb the choice into their one LUT (an
-                # iCE40 LUT4: weight, input, buffer, choice), so both sides are registered
-                # and chosen there
+                # both sides registered, then chosen: XNOR lanes into an adder tree
+                # absorb the choice into their one LUT (an iCE40 LUT4: weight, input,
+                # buffer, choice); multiplier lanes register the choice as their operand
+                # (the DSP block's input register)
                 x_buf = delay(m, rd.data, 1, "x_buf", reset_less=True)
                 x_word = Signal(len(x_reg), name="x_word")
                 m.d.comb += x_word.eq(Mux(delay(m, nf_zero, 2, "from_input"),
