@@ -207,8 +207,9 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
     counters = counter_popcount(node)
     adder_xnor = node.xnor and not counters
     inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 and (adder_xnor or multiplier) else 2)
-    # multiplier lanes: operand registers and a second product register (multiplier_stages)
-    operands = (lanes * wbits + node.simd * xbits) if multiplier else 0
+    # multiplier lanes: operand registers and a second product register, with an input
+    # buffer a choice register on both operands (multiplier_stages)
+    operands = (lanes * wbits + node.simd * xbits) * (1 + (nf > 1 and sf > 1)) if multiplier else 0
     pbits = product_bits or (1 if node.xnor else wbits + xbits)
     if counters:                          # no product registers: the counter tree's cuts
         products = 0

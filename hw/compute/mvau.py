@@ -23,15 +23,18 @@ popcount tree of a 64-wide XNOR fold at 59.9 MHz, nextpnr seed 1) and 170 MHz on
 did not move the UP5K figure, which routing dominates."""
 
 
-def multiplier_stages(multiplier_lanes: bool) -> int:
+def multiplier_stages(multiplier_lanes: bool, buffered: bool = False) -> int:
     """Pipeline stages an MVAU's multiplier lanes add to its latency (none for LUT
     products): a plain register on both operands after the read-data registers, the DSP
     block's input register (the weights' read-data register being the block RAM's own
     output register on ECP5 and Xilinx), and a second product register after the first,
     which is the block's output register: no routing from a RAM or from the DSP column
     across the device ends in logic (ECP5 mvau-int8 with the first alone: 105 MHz, the
-    product routed 5 ns into two adder levels)."""
-    return 2 if multiplier_lanes else 0
+    product routed 5 ns into two adder levels). With an input buffer (``buffered``: several
+    synapse and neuron folds) one more: the buffer's read data and the input word are
+    registered, then chosen into a register whose output (a flip-flop, not the choice's
+    LUT) fans out to the PEs' operand registers."""
+    return (3 if buffered else 2) if multiplier_lanes else 0
 
 
 def tree_latency(simd: int) -> int:
@@ -146,9 +149,9 @@ class MVAU(wiring.Component):
     (weight ROM banks of :data:`BANK_BITS` bits, input buffer, threshold ROM) ends in a
     register before any logic, and the adder tree has a register every two levels.
     Multiplier lanes get one more register on both operands and one more after the
-    product register (:func:`multiplier_stages`, two cycles more latency, the same cycles
-    per vector): the DSP block's input and output registers, and a fabric register by
-    the adder tree.
+    product register (:func:`multiplier_stages`, two cycles more latency, three with an
+    input buffer, the same cycles per vector): the DSP block's input and output
+    registers, and a fabric register by the adder tree.
     """
 
     def __init__(self, *, weights: np.ndarray, weight_dtype: BaseDataType, in_dtype: BaseDataType,
@@ -213,18 +216,24 @@ class MVAU(wiring.Component):
         self.acc_bits = self.acc_dtype.bitwidth()
         self.out_bits = self.out_dtype.bitwidth()
         self.tree_latency = tree_latency(self.simd)
-        # issue -> products (read, read-data, [operand] and product registers) -> tree
-        # -> accumulator -> output stages
-        thr_latency = self.thresholds.latency if self.thresholds is not None else 0
-        self.write_latency = 3 + multiplier_stages(self.multiplier_lanes) + self.tree_latency + 1 + thr_latency
-        # + 1 over the write latency and the FIFO's 2 cycles: credits return one cycle
-        # after the output transfer (registered, see add_output_queue)
-        self.out_fifo_depth = self.write_latency + 4
-        self.latency = self.write_latency + 2
+        self._set_latency()
         super().__init__({
             "i": In(stream.Signature(self.simd * self.in_bits)),
             "o": Out(stream.Signature(self.pe * self.out_bits)),
         })
+
+    def _set_latency(self) -> None:
+        """:attr:`write_latency`, :attr:`out_fifo_depth` and :attr:`latency` from the
+        folding (again by a subclass that changes ``nf``)."""
+        # issue -> products (read, read-data, [multiplier] and product registers) -> tree
+        # -> accumulator -> output stages
+        thr_latency = self.thresholds.latency if self.thresholds is not None else 0
+        self.write_latency = (3 + multiplier_stages(self.multiplier_lanes, self.nf > 1 and self.sf > 1)
+                              + self.tree_latency + 1 + thr_latency)
+        # + 1 over the write latency and the FIFO's 2 cycles: credits return one cycle
+        # after the output transfer (registered, see add_output_queue)
+        self.out_fifo_depth = self.write_latency + 4
+        self.latency = self.write_latency + 2
 
     @property
     def cycles_per_vector(self) -> int:
@@ -463,7 +472,13 @@ class MVAU(wiring.Component):
         # registers on Xilinx and iCE40, the ECP5 flow into the MULT18X18D's
         # (boards/flows/ecp5_dsp_regs.py); the second product register stays by the tree
         operand_stage = product_stage = int(self.multiplier_lanes)
-        if operand_stage:
+        if self.multiplier_lanes and nf_n > 1 and sf_n > 1:
+            # the input/buffer choice (a LUT, above) into a register of its own before the
+            # operand registers, the weights one register later to match
+            x_word = delay(m, x_word, 1, "x_choice", reset_less=True)
+            w_word = delay(m, w_word, 1, "w_choice", reset_less=True)
+            operand_stage += 1
+        if self.multiplier_lanes:
             x_word = delay(m, x_word, 1, "x_operand", reset_less=True)
             w_word = delay(m, w_word, 1, "w_operand", reset_less=True)
         valid = delay(m, fire, 2 + operand_stage, "valid")

@@ -74,6 +74,7 @@ class WinogradMVAU(MVAU):
                          in_dtype=in_dtype, acc_dtype=acc_dtype, pe=pe, simd=simd)
         self.out_channels = int(u.shape[1])
         self.mh, self.nf = self.out_channels, self.out_channels // self.pe
+        self._set_latency()
 
     def _weight_words(self) -> list[int]:
         """ROM contents: the MVAU's word order for each position's matrix, position-major."""
