@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from bitsmith.hw.compute.mvau import TREE_LEVELS_PER_STAGE, tree_latency, weight_bank_depth
+from bitsmith.hw.compute.mvau import tree_latency, tree_levels_per_stage, weight_bank_depth
 from bitsmith.hw.compute.popcount import plan as popcount_plan
 from bitsmith.hw.plumbing.label_select import LabelSelect as LabelSelectUnit
 from bitsmith.hw.streams import is_bipolar, multiplies
@@ -216,7 +216,7 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
         tree = node.pe * popcount_plan(node.simd, 1 + tree_latency(node.simd)).flip_flops
     else:
         products = lanes * pbits * (2 if multiplier else 1)
-        tree = node.pe * tree_flip_flops(node.simd, pbits, accbits, TREE_LEVELS_PER_STAGE)
+        tree = node.pe * tree_flip_flops(node.simd, pbits, accbits, tree_levels_per_stage(multiplier))
     steps = node.thresholds.steps if node.thresholds is not None else 0
     out_bits = node.out_dtype.bitwidth()
     thresholds = 0

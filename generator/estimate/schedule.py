@@ -275,7 +275,7 @@ def mvau_unit(name, in_dtype, out_dtype, vectors, mw, mh, pe, simd, thresholds, 
     nf, sf = mh // pe, mw // simd
     per = nf * sf
     thr = threshold_latency(thresholds.steps, True) if thresholds is not None else 0
-    latency = 3 + multiplier_stages(multiplier, nf > 1 and sf > 1) + tree_latency(simd) + 1 + thr + 2
+    latency = 3 + multiplier_stages(multiplier, nf > 1 and sf > 1) + tree_latency(simd, multiplier) + 1 + thr + 2
     v = np.arange(vectors)[:, None] * per
     consume = (v + np.arange(sf)[None, :]).ravel()
     emit = (v + np.arange(nf)[None, :] * sf + sf - 1).ravel()
