@@ -142,6 +142,8 @@ def absorb_module(module: dict) -> int:
         if output and any(ff_name in moved_inputs for _, ff_name in output[1]):
             output = None       # another block reads that register's data input already
         inputs = _input_moves(name, conns, cells, drivers, output[0] if output else None)
+        if output and inputs and {f for _, f in output[1]} & {f for _, f in inputs[1]}:
+            inputs = None       # the product fed back into an operand: one register, one place
         if not output and not inputs:
             continue
         clock = (output or inputs)[0]

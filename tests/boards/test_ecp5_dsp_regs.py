@@ -96,6 +96,18 @@ def test_a_block_with_a_register_in_use_or_nothing_to_take_is_left_alone():
         assert module == before
 
 
+def test_a_product_register_fed_back_into_an_operand_moves_once():
+    # P0's register drives A0 (an accumulation): it becomes the output register only
+    module = _module(a0=_lut(30, 10), p0=_ff(20, 40), fb=_ff(40, 60))
+    module["cells"]["mul"]["connections"]["A0"] = [40]
+    module["cells"]["use"] = _lut(40, 50)
+    module["cells"].pop("fb")
+    assert absorb_module(module) == 1
+    mul = module["cells"]["mul"]
+    assert _registers(mul) == {"OUTPUT"}
+    assert mul["connections"]["P0"] == [40] and mul["connections"]["A0"] == [40]
+
+
 def test_a_product_bit_leaving_the_module_keeps_the_output_register_out():
     module = _module()
     module["ports"] = {"out": {"direction": "output", "bits": [21]}}
