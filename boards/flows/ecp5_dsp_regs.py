@@ -34,7 +34,7 @@ import logging
 import re
 from pathlib import Path
 
-from .ecp5_outreg import _plain_ff, effective, rewrite_modules
+from .ecp5_outreg import _plain_ff, drivers_and_sinks, effective, rewrite_modules
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +55,14 @@ def _bus(conns: dict, name: str) -> list[tuple[str, object]]:
     return [(pin, bit) for _, pin, bit in sorted(pins)]
 
 
-def _drivers_and_sinks(module: dict) -> tuple[dict, dict]:
-    drivers, sinks = {}, {}
-    for name, cell in module["cells"].items():
-        directions = cell.get("port_directions", {})
-        for port, bits in cell["connections"].items():
-            for bit in bits:
-                if not isinstance(bit, int):
-                    continue
-                if directions.get(port) == "output":
-                    drivers[bit] = (name, port)
-                else:
-                    sinks.setdefault(bit, []).append((name, port))
-    for port in module.get("ports", {}).values():     # bits leaving the module
-        for bit in port["bits"]:
-            if isinstance(bit, int):
-                sinks.setdefault(bit, []).append((None, None))
-    return drivers, sinks
+def _plain_on(ff: dict, clock):
+    """``(clock, why)``: the flip-flop's own clock when ``clock`` is None (the first one
+    met sets it), and None if it is a plain flip-flop on that rising-edge clock, else why
+    not."""
+    clock = clock or effective(ff, ff["parameters"].get("CLKMUX", "CLK"), "CLK")
+    if not (isinstance(clock, tuple) and clock[0] == "net"):
+        return clock, "no plain clock"
+    return clock, _plain_ff(ff, clock)
 
 
 def _output_moves(name: str, conns: dict, cells: dict, sinks: dict):
@@ -83,9 +74,7 @@ def _output_moves(name: str, conns: dict, cells: dict, sinks: dict):
         users = sinks[bit]
         if len(users) != 1 or users[0][1] != "DI":
             return None
-        ff = cells[users[0][0]]
-        clock = clock or effective(ff, ff["parameters"].get("CLKMUX", "CLK"), "CLK")
-        why = _plain_ff(ff, clock) if isinstance(clock, tuple) and clock[0] == "net" else "no plain clock"
+        clock, why = _plain_on(cells[users[0][0]], clock)
         if why is not None:
             log.info("%s %s: %s (%s); output register left as mapped", name, pin, users[0][0], why)
             return None
@@ -110,9 +99,7 @@ def _input_moves(name: str, conns: dict, cells: dict, drivers: dict, clock):
             if source is None or source[1] != "Q" or source[0] not in cells \
                     or cells[source[0]]["type"] != "TRELLIS_FF":
                 return None
-            ff = cells[source[0]]
-            clock = clock or effective(ff, ff["parameters"].get("CLKMUX", "CLK"), "CLK")
-            why = _plain_ff(ff, clock) if isinstance(clock, tuple) and clock[0] == "net" else "no plain clock"
+            clock, why = _plain_on(cells[source[0]], clock)
             if why is not None:
                 log.info("%s %s: %s (%s); input registers left as mapped", name, pin, source[0], why)
                 return None
@@ -127,7 +114,7 @@ def absorb_module(module: dict) -> int:
     """Absorb registers into the MULT18X18D cells of one netlist module; returns the number
     of multipliers changed."""
     cells = module["cells"]
-    drivers, sinks = _drivers_and_sinks(module)
+    drivers, sinks = drivers_and_sinks(module)
     changed, moved_inputs = 0, set()
     for name, dsp in list(cells.items()):
         if dsp["type"] != "MULT18X18D":
@@ -170,7 +157,7 @@ def absorb_module(module: dict) -> int:
         params["GSR"] = "DISABLED"
         changed += 1
     # operand flip-flops whose every reader now holds its own copy
-    _, sinks = _drivers_and_sinks(module)
+    _, sinks = drivers_and_sinks(module)
     for ff_name in moved_inputs:
         if ff_name in cells and not sinks.get(cells[ff_name]["connections"]["Q"][0]):
             del cells[ff_name]

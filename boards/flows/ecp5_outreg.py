@@ -93,23 +93,32 @@ def _plain_ff(cell: dict, clock, *, enable=1) -> str | None:
     return None
 
 
-def absorb_module(module: dict) -> int:
-    """Absorb output registers into the DP16KD cells of one netlist module; returns the
-    number of RAM read ports changed."""
-    cells = module["cells"]
-    sinks: dict = {}
-    for name, cell in cells.items():
+def drivers_and_sinks(module: dict) -> tuple[dict, dict]:
+    """Index of a Yosys JSON module's nets: ``drivers[bit] = (cell, port)`` and
+    ``sinks[bit] = [(cell, port), ...]``, a bit leaving the module a ``(None, None)`` sink."""
+    drivers, sinks = {}, {}
+    for name, cell in module["cells"].items():
+        directions = cell.get("port_directions", {})
         for port, bits in cell["connections"].items():
-            if cell.get("port_directions", {}).get(port) == "output":
-                continue
             for bit in bits:
-                if isinstance(bit, int):
+                if not isinstance(bit, int):
+                    continue
+                if directions.get(port) == "output":
+                    drivers[bit] = (name, port)
+                else:
                     sinks.setdefault(bit, []).append((name, port))
     for port in module.get("ports", {}).values():     # bits leaving the module
         for bit in port["bits"]:
             if isinstance(bit, int):
                 sinks.setdefault(bit, []).append((None, None))
+    return drivers, sinks
 
+
+def absorb_module(module: dict) -> int:
+    """Absorb output registers into the DP16KD cells of one netlist module; returns the
+    number of RAM read ports changed."""
+    cells = module["cells"]
+    _, sinks = drivers_and_sinks(module)
     changed = 0
     for name, ram in list(cells.items()):
         if ram["type"] != "DP16KD":

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bitsmith.hw.compute.mvau import multiplier_stages, tree_latency
+from bitsmith.hw.compute.mvau import write_latency
 from bitsmith.hw.compute.sliding_window import buffer_rows
 from bitsmith.hw.streams import BLOCK_RAM_MIN_WORDS
 
@@ -271,11 +271,12 @@ def mvau_unit(name, in_dtype, out_dtype, vectors, mw, mh, pe, simd, thresholds, 
               multiplier: bool = False) -> Unit:
     """FINN MVAU: per vector, NF neuron folds of SF steps; fold 0 reads the input words.
     ``multiplier``: the lanes multiply (:attr:`~hw.compute.mvau.MVAU.multiplier_lanes`),
-    which adds :func:`~hw.compute.mvau.multiplier_stages`."""
+    which adds :func:`~hw.compute.mvau.multiplier_stages` (:func:`~hw.compute.mvau.write_latency`)."""
     nf, sf = mh // pe, mw // simd
     per = nf * sf
     thr = threshold_latency(thresholds.steps, True) if thresholds is not None else 0
-    latency = 3 + multiplier_stages(multiplier, nf > 1 and sf > 1) + tree_latency(simd, multiplier) + 1 + thr + 2
+    latency = write_latency(simd=simd, multiplier=multiplier, buffered=nf > 1 and sf > 1,
+                            threshold_latency=thr) + 2
     v = np.arange(vectors)[:, None] * per
     consume = (v + np.arange(sf)[None, :]).ravel()
     emit = (v + np.arange(nf)[None, :] * sf + sf - 1).ravel()

@@ -51,13 +51,22 @@ def tree_latency(simd: int, multiplier: bool = False) -> int:
     return -(-(simd - 1).bit_length() // tree_levels_per_stage(multiplier))
 
 
+def write_latency(*, simd: int, multiplier: bool, buffered: bool, threshold_latency: int) -> int:
+    """Cycles from an MVAU fold step's issue to its output word's write into the output
+    queue: issue -> products (read, read-data, [multiplier] and product registers) -> tree
+    -> accumulator -> threshold stages. ``buffered``: several synapse and neuron folds."""
+    return (3 + multiplier_stages(multiplier, buffered) + tree_latency(simd, multiplier)
+            + 1 + threshold_latency)
+
+
 def tree_levels_per_stage(multiplier: bool) -> int:
     """Adder-tree levels between registers after multiplier (or other) lanes."""
     return MULTIPLIER_TREE_LEVELS_PER_STAGE if multiplier else TREE_LEVELS_PER_STAGE
 
 
 __all__ = ["MVAU", "accumulator_range", "BANK_BITS", "MAX_INPUT_BITS", "WEIGHT_MEMORIES",
-           "multiplier_stages", "tree_latency", "tree_levels_per_stage", "weight_bank_depth"]
+           "multiplier_stages", "tree_latency", "tree_levels_per_stage", "weight_bank_depth",
+           "write_latency"]
 
 #: Where an MVAU keeps its weights (``MVAU(weight_memory=...)``).
 WEIGHT_MEMORIES = ("rom", "spram", "ram")
@@ -238,11 +247,9 @@ class MVAU(wiring.Component):
     def _set_latency(self) -> None:
         """:attr:`write_latency`, :attr:`out_fifo_depth` and :attr:`latency` from the
         folding (again by a subclass that changes ``nf``)."""
-        # issue -> products (read, read-data, [multiplier] and product registers) -> tree
-        # -> accumulator -> output stages
-        thr_latency = self.thresholds.latency if self.thresholds is not None else 0
-        self.write_latency = (3 + multiplier_stages(self.multiplier_lanes, self.nf > 1 and self.sf > 1)
-                              + self.tree_latency + 1 + thr_latency)
+        self.write_latency = write_latency(
+            simd=self.simd, multiplier=self.multiplier_lanes, buffered=self.nf > 1 and self.sf > 1,
+            threshold_latency=self.thresholds.latency if self.thresholds is not None else 0)
         # + 1 over the write latency and the FIFO's 2 cycles: credits return one cycle
         # after the output transfer (registered, see add_output_queue)
         self.out_fifo_depth = self.write_latency + 4
@@ -484,13 +491,13 @@ class MVAU(wiring.Component):
         # the product register, which Yosys packs into the DSP blocks' input and output
         # registers on Xilinx and iCE40, the ECP5 flow into the MULT18X18D's
         # (boards/flows/ecp5_dsp_regs.py); the second product register stays by the tree
-        operand_stage = product_stage = int(self.multiplier_lanes)
-        if self.multiplier_lanes and nf_n > 1 and sf_n > 1:
+        product_stage = int(self.multiplier_lanes)
+        operand_stage = multiplier_stages(self.multiplier_lanes, nf_n > 1 and sf_n > 1) - product_stage
+        if operand_stage == 2:
             # the input/buffer choice (a LUT, above) into a register of its own before the
             # operand registers, the weights one register later to match
             x_word = delay(m, x_word, 1, "x_choice", reset_less=True)
             w_word = delay(m, w_word, 1, "w_choice", reset_less=True)
-            operand_stage += 1
         if self.multiplier_lanes:
             x_word = delay(m, x_word, 1, "x_operand", reset_less=True)
             w_word = delay(m, w_word, 1, "w_operand", reset_less=True)

@@ -34,7 +34,13 @@ _ff, _lut = trellis_ff, lut4
 
 def _module(**extra_cells):
     # DOA0..DOA2 each into a plain flip-flop (Q 20..22); DOB0 unused
-    cells = {"ram": _ram(), "ff0": _ff(10, 20), "ff1": _ff(11, 21), "ff2": _ff(12, 22),
+    return _netlist(_ram(), 3, extra_cells)
+
+
+def _netlist(ram, flip_flops, extra_cells):
+    """``ram``, data nets 10.. each into a plain flip-flop (Q 20..), Q 20 read by a LUT;
+    ``extra_cells`` replace or add cells."""
+    cells = {"ram": ram, **{f"ff{i}": _ff(10 + i, 20 + i) for i in range(flip_flops)},
              "use": _lut(20, 30)}
     cells.update(extra_cells)
     return {"ports": {}, "cells": cells}
@@ -169,10 +175,7 @@ def _pdp_module(**extra_cells):
                DOA0=[10], DOA1=[11], DOA2=[40], DOB0=[12], DOB1=[13])
     ram["connections"].pop("ADA0")
     ram["parameters"].update(DATA_WIDTH_A=PDP_WIDTH, DATA_WIDTH_B=PDP_WIDTH)
-    cells = {"ram": ram, "ff0": _ff(10, 20), "ff1": _ff(11, 21), "ff2": _ff(12, 22),
-             "ff3": _ff(13, 23), "use": _lut(20, 30)}
-    cells.update(extra_cells)
-    return {"ports": {}, "cells": cells}
+    return _netlist(ram, 4, extra_cells)
 
 
 def test_pseudo_dual_port_register_is_absorbed_whole():
