@@ -1,7 +1,8 @@
 """Estimates of the HashedNets layer: the MVAU's cycles, schedule and products; the
 weight store is one ``K``-word table per lane plus the hash (per PE and per SIMD lane
 two constant multiplies on ``log2(K) + 1`` bits, about ``3 * bits**2 / 2`` LUT4s each,
-``bits`` XOR LUTs per lane) and a negation of the read value per lane."""
+in a pipeline of registers, ``bits`` XOR LUTs per lane) and a negation of the read value
+per lane."""
 
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ def hashed_mvau_resources(node: HashedMatrixVector) -> Resources:
     store = memory_cost(int(node.values.size) * wbits, wbits, lanes)
     hashing = (node.pe + node.simd) * (3 * bits * bits // 2) + lanes * (bits + wbits)
     mult, dsps = product_cost(node)
-    return matrix_resources(node, product_luts=mult + hashing, dsps=dsps, code_bits=wbits, weights=store)
+    # each hash's pipeline (hw.compute.hashed_mvau.HASH_STAGES): 3 registers of ``bits``
+    # bits and 2 of two partial products
+    pipeline = Resources(ffs=(node.pe + node.simd) * 7 * bits)
+    return matrix_resources(node, product_luts=mult + hashing, dsps=dsps, code_bits=wbits,
+                            weights=store) + pipeline
 
 
 ideal_cycles(HashedMatrixVector)(mvau_cycles)

@@ -21,7 +21,9 @@ CASES = [  # (xdt, mh, mw, pe, simd, buckets, thresholds)
     ("UINT2", 4, 6, 4, 6, 4, True),         # fully unrolled
     ("INT8", 16, 16, 4, 2, 32, True),
     ("BIPOLAR", 6, 9, 3, 3, 2, False),
-    ("INT4", 6, 4, 2, 2, 8, False),         # two synapse folds: the hash two steps ahead wraps
+    ("INT4", 6, 4, 2, 2, 8, False),         # two synapse folds: the hash pipeline wraps
+    ("INT4", 10, 140, 2, 2, 64, False),     # 5 neuron folds (the pipeline's depth), 70 synapse
+                                            # folds (the column index by shift-and-add)
 ]
 
 
