@@ -348,9 +348,13 @@ def elaborate(graph: Graph) -> Elaborated:
 
 
 def emit_verilog(top, name: str) -> str:
+    """The design's Verilog: Amaranth's RTLIL, copied registers kept apart
+    (:func:`~bitsmith.hw.streams.keep_replicas`), written by Yosys as ``verilog.convert``
+    does (its RTLIL-to-Verilog step, private in Amaranth 0.5, which pyproject pins)."""
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
-    from amaranth.back import verilog
-    return verilog.convert(top, name=name, emit_src=False)
+    from amaranth.back import rtlil, verilog
+    from bitsmith.hw.streams import keep_replicas
+    return verilog._convert_rtlil_text(keep_replicas(rtlil.convert(top, name=name, emit_src=False)))
 
 
 # --------------------------------------------------------------------------- reports

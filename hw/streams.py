@@ -18,7 +18,7 @@ from qonnx.core.datatype import BaseDataType
 __all__ = [
     "check_int", "check_dtype", "check_int_array", "is_bipolar", "elements", "element_value",
     "encode_int", "pack_codes", "dtype_shape", "next_mod", "delay", "pipelined_sum", "occupancy",
-    "add_output_queue", "ram_attrs",
+    "add_output_queue", "ram_attrs", "replicas", "keep_replicas", "REPLICA_ATTR",
 ]
 
 
@@ -152,6 +152,60 @@ def delay(m: Module, value: Value, cycles: int, name: str, *, reset_less: bool =
         m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+REPLICA_ATTR = "bitsmith.replica"
+"""Attribute of a register that copies another's (:func:`replicas`), for
+:func:`keep_replicas`."""
+
+
+def replicas(m: Module, value: Value, copies: int, name: str) -> list[Signal]:
+    """``copies`` registers of ``value`` (no enable, no reset), each for its own share of
+    a large fan-out: a register read by logic spread across the device (every PE of a
+    wide MVAU) routes 4-5 ns to its far loads on the ECP5, and nextpnr does not copy
+    registers. Synthesis would merge identical registers again (Yosys ``opt_merge``), so
+    they carry :data:`REPLICA_ATTR`, which :func:`keep_replicas` turns into a ``keep`` on
+    the flip-flop cells when the design is converted. One copy is a plain register."""
+    regs = []
+    for c in range(copies):
+        attrs = {REPLICA_ATTR: 1} if copies > 1 else None
+        reg = Signal(value.shape(), name=f"{name}{c}" if copies > 1 else name, reset_less=True, attrs=attrs)
+        m.d.sync += reg.eq(value)
+        regs.append(reg)
+    return regs
+
+
+def keep_replicas(rtlil_text: str) -> str:
+    """Amaranth RTLIL with ``attribute \\keep 1`` on every flip-flop cell whose ``Q`` is a
+    wire marked :data:`REPLICA_ATTR` (:func:`replicas`): Yosys keeps such cells apart
+    (also in the Verilog it writes: the attribute stays on the ``always`` block). Amaranth
+    puts a signal's attributes on its wire only."""
+    marker = f"attribute \\{REPLICA_ATTR} 1"
+    out, attrs, marked, cell, q, kept = [], [], set(), None, None, False
+    for line in rtlil_text.splitlines(keepends=True):
+        text = line.strip()
+        if cell is not None:                       # inside a cell: find its Q, then decide
+            cell.append(line)
+            if text.startswith("connect \\Q "):
+                q = text.split()[2]
+            if text == "end":
+                if q in marked and "dff" in cell[0].split()[1] and not kept:
+                    indent = cell[0][:len(cell[0]) - len(cell[0].lstrip())]
+                    out.append(f"{indent}attribute \\keep 1\n")
+                out.extend(cell)
+                cell = None
+            continue
+        if text.startswith("module "):
+            marked = set()
+        if text.startswith("cell "):
+            cell, q, kept = [line], None, "attribute \\keep 1" in attrs
+            attrs = []
+            continue
+        if text.startswith("wire ") and marker in attrs:
+            marked.add(text.split()[-1])
+        attrs = attrs + [text] if text.startswith("attribute ") else []
+        out.append(line)
+    return "".join(out)
 
 
 def pipelined_sum(m: Module, terms: list[Value], *, name: str, width: int | None = None,

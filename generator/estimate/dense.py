@@ -24,7 +24,8 @@ import math
 
 import numpy as np
 
-from bitsmith.hw.compute.mvau import tree_latency, tree_levels_per_stage, weight_bank_depth
+from bitsmith.hw.compute.mvau import (buffer_read_stage, choice_before_operand, input_copies,
+                                      tree_latency, tree_levels_per_stage, weight_bank_depth)
 from bitsmith.hw.compute.popcount import plan as popcount_plan
 from bitsmith.hw.plumbing.label_select import LabelSelect as LabelSelectUnit
 from bitsmith.hw.streams import is_bipolar, multiplies
@@ -98,6 +99,13 @@ by nextpnr on the ECP5)."""
 def counter_popcount(node) -> bool:
     """Whether ``node``'s PEs count XNOR bits with a counter tree (``popcount="counters"``)."""
     return bool(node.xnor) and getattr(node, "popcount", "counters") == "counters"
+
+
+def choice_first(node) -> bool:
+    """Whether the MVAU of a matrix node makes its input/buffer choice before the operand
+    register (:func:`~bitsmith.hw.compute.mvau.choice_before_operand`)."""
+    return choice_before_operand(xnor=bool(node.xnor), counters=counter_popcount(node),
+                                 multiplier=multiplier_lanes(node))
 
 
 def product_cost(node) -> tuple[int, int]:
@@ -201,12 +209,18 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
         weight_regs = width * math.ceil(words / weight_bank_depth(width))
     nf, sf = node.out_features // node.pe, node.in_features // node.simd
     # x_reg and the operand register; a third copy (x_buf) when an input buffer feeds XNOR
-    # lanes into an adder tree or multipliers (the others take the input/buffer choice
-    # before their operand register; multipliers have one more register on both operands)
+    # lanes into an adder tree or multipliers, and the others' input/buffer choice before
+    # their operand register takes two more (x_buf, x_in) after a block-RAM buffer
+    # (buffer_read_stage), with the weight address a cycle later; multipliers have one more
+    # register on both operands
     multiplier = multiplier_lanes(node)
     counters = counter_popcount(node)
-    adder_xnor = node.xnor and not counters
-    inputs = node.simd * xbits * (3 if nf > 1 and sf > 1 and (adder_xnor or multiplier) else 2)
+    first = choice_first(node)
+    read_stage = buffer_read_stage(nf=nf, sf=sf, choice_first=first)
+    copies = 4 if read_stage else 3 if nf > 1 and sf > 1 and not first else 2
+    # and the input word register's copies for shares of the PEs (input_copies)
+    copies += input_copies(pe=node.pe, choice_first=first, xnor=bool(node.xnor)) - 1
+    inputs = node.simd * xbits * copies + (words.bit_length() if read_stage else 0)
     # multiplier lanes: operand registers and a second product register, with an input
     # buffer a choice register on both operands (multiplier_stages)
     operands = (lanes * wbits + node.simd * xbits) * (1 + (nf > 1 and sf > 1)) if multiplier else 0
@@ -270,7 +284,7 @@ def _mvau(node: MatrixVector) -> list[Unit]:
     h, w, _ = node.in_shape
     return [mvau_unit(node.name, node.in_dtype, node.out_dtype, h * w, node.in_features,
                       node.out_features, node.pe, node.simd, node.thresholds,
-                      multiplier=multiplier_lanes(node))]
+                      multiplier=multiplier_lanes(node), choice_first=choice_first(node))]
 
 
 @schedule_model(MultiThreshold)

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bitsmith.hw.compute.mvau import write_latency
+from bitsmith.hw.compute.mvau import buffer_read_stage, write_latency
 from bitsmith.hw.compute.sliding_window import buffer_rows
 from bitsmith.hw.streams import BLOCK_RAM_MIN_WORDS
 
@@ -268,15 +268,19 @@ def streaming(name, node, in_words, elems, out_dtype, latency) -> Unit:
 
 
 def mvau_unit(name, in_dtype, out_dtype, vectors, mw, mh, pe, simd, thresholds, *,
-              multiplier: bool = False) -> Unit:
+              multiplier: bool = False, choice_first: bool = False) -> Unit:
     """FINN MVAU: per vector, NF neuron folds of SF steps; fold 0 reads the input words.
     ``multiplier``: the lanes multiply (:attr:`~hw.compute.mvau.MVAU.multiplier_lanes`),
-    which adds :func:`~hw.compute.mvau.multiplier_stages` (:func:`~hw.compute.mvau.write_latency`)."""
+    which adds :func:`~hw.compute.mvau.multiplier_stages`; ``choice_first``: the input/buffer
+    choice comes before the operand register (:func:`~hw.compute.mvau.choice_before_operand`),
+    which adds :func:`~hw.compute.mvau.buffer_read_stage` (both in
+    :func:`~hw.compute.mvau.write_latency`)."""
     nf, sf = mh // pe, mw // simd
     per = nf * sf
     thr = threshold_latency(thresholds.steps, True) if thresholds is not None else 0
     latency = write_latency(simd=simd, multiplier=multiplier, buffered=nf > 1 and sf > 1,
-                            threshold_latency=thr) + 2
+                            threshold_latency=thr,
+                            buffer_stage=buffer_read_stage(nf=nf, sf=sf, choice_first=choice_first)) + 2
     v = np.arange(vectors)[:, None] * per
     consume = (v + np.arange(sf)[None, :]).ravel()
     emit = (v + np.arange(nf)[None, :] * sf + sf - 1).ravel()

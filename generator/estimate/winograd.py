@@ -126,7 +126,8 @@ def _winograd(node: WinogradConv) -> list[Unit]:
     th, tw = node.tiles
     products = mvau_unit(node.name, node.v_dtype, node.m_dtype, th * tw * POSITIONS, node.in_channels,
                          node.out_channels, node.pe, node.simd, None,
-                         multiplier=multiplies(node.u_dtype, node.v_dtype))
+                         multiplier=multiplies(node.u_dtype, node.v_dtype),
+                         choice_first=not multiplies(node.u_dtype, node.v_dtype))
     units = [window_unit(node.tile_window(), node.simd, False, node.tile_padding), _input_unit(node),
              products, _output_unit(node)]
     thr = node.thresholds_node()

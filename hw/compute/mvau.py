@@ -9,9 +9,10 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from qonnx.core.datatype import BaseDataType, DataType
 
-from ..streams import (add_output_queue, check_dtype, check_int, check_int_array, delay,
-                       accumulate_and_emit, elements, is_bipolar,
-                       multiplies, next_is_last, next_mod, pack_codes, pipelined_sum, product, ram_attrs)
+from ..streams import (BLOCK_RAM_MIN_WORDS, add_output_queue, check_dtype, check_int,
+                       check_int_array, delay, accumulate_and_emit, elements, is_bipolar,
+                       multiplies, next_is_last, next_mod, pack_codes, pipelined_sum, product, ram_attrs,
+                       replicas)
 from ..plumbing.spram import RuntimeWeights
 from .threshold_unit import ThresholdTable
 from .popcount import POPCOUNTS, xnor_popcount
@@ -51,12 +52,47 @@ def tree_latency(simd: int, multiplier: bool = False) -> int:
     return -(-(simd - 1).bit_length() // tree_levels_per_stage(multiplier))
 
 
-def write_latency(*, simd: int, multiplier: bool, buffered: bool, threshold_latency: int) -> int:
+def choice_before_operand(*, xnor: bool, counters: bool, multiplier: bool) -> bool:
+    """Whether an MVAU makes its input/buffer choice (input buffer of several synapse and
+    neuron folds) before the operand register: for LUT lanes but an XNOR lane into an
+    adder tree, which absorbs the choice into its own LUT (``counters``: the XNOR bits
+    go into a counter tree instead). Multiplier lanes choose between registered copies,
+    before their own operand register (:func:`multiplier_stages`)."""
+    return (not xnor or counters) and not multiplier
+
+
+def buffer_read_stage(*, nf: int, sf: int, choice_first: bool) -> bool:
+    """Whether an MVAU's input buffer read data is registered before the input/buffer
+    choice of :func:`choice_before_operand` lanes (``choice_first``), a pipeline stage: when
+    the buffer is a block RAM (:data:`~bitsmith.hw.streams.BLOCK_RAM_MIN_WORDS` words on),
+    whose slow clock-to-output then ends in a register (its own output register on ECP5)
+    rather than in the choice's LUT (ECP5 digits CNN: 5.8 ns RAM output + LUT, 137 MHz at
+    the median seed). A smaller buffer is LUT RAM or flip-flops, read as fast as a register."""
+    return nf > 1 and sf >= BLOCK_RAM_MIN_WORDS and choice_first
+
+
+def write_latency(*, simd: int, multiplier: bool, buffered: bool, threshold_latency: int,
+                  buffer_stage: bool = False) -> int:
     """Cycles from an MVAU fold step's issue to its output word's write into the output
-    queue: issue -> products (read, read-data, [multiplier] and product registers) -> tree
-    -> accumulator -> threshold stages. ``buffered``: several synapse and neuron folds."""
-    return (3 + multiplier_stages(multiplier, buffered) + tree_latency(simd, multiplier)
-            + 1 + threshold_latency)
+    queue: issue -> products (read, read-data, [buffer read], [multiplier] and product
+    registers) -> tree -> accumulator -> threshold stages. ``buffered``: several synapse and
+    neuron folds; ``buffer_stage``: :func:`buffer_read_stage`."""
+    return (3 + int(buffer_stage) + multiplier_stages(multiplier, buffered)
+            + tree_latency(simd, multiplier) + 1 + threshold_latency)
+
+
+INPUT_COPY_PES = 4
+"""PEs that read one copy of the input word when LUT lanes (not XNOR) take it straight
+from its register: the word fans out to every PE's shift-and-add lanes, a few LUTs per
+input bit each, and on the ECP5 a single register routed 4.5-5.4 ns to its far PEs
+(TFC-w2a2's MVAU0, 16 PEs: 118-120 MHz on 2 of 5 seeds)."""
+
+
+def input_copies(*, pe: int, choice_first: bool, xnor: bool) -> int:
+    """Copies of the input word register (:data:`INPUT_COPY_PES`): LUT lanes that make the
+    input/buffer choice before the operand (:func:`choice_before_operand`), XNOR counters
+    excepted (a counter reads one bit per lane)."""
+    return -(-pe // INPUT_COPY_PES) if choice_first and not xnor else 1
 
 
 def tree_levels_per_stage(multiplier: bool) -> int:
@@ -65,7 +101,7 @@ def tree_levels_per_stage(multiplier: bool) -> int:
 
 
 __all__ = ["MVAU", "accumulator_range", "BANK_BITS", "MAX_INPUT_BITS", "WEIGHT_MEMORIES",
-           "multiplier_stages", "tree_latency", "tree_levels_per_stage", "weight_bank_depth",
+           "buffer_read_stage", "choice_before_operand", "input_copies", "multiplier_stages", "tree_latency", "tree_levels_per_stage", "weight_bank_depth",
            "write_latency"]
 
 #: Where an MVAU keeps its weights (``MVAU(weight_memory=...)``).
@@ -249,7 +285,8 @@ class MVAU(wiring.Component):
         folding (again by a subclass that changes ``nf``)."""
         self.write_latency = write_latency(
             simd=self.simd, multiplier=self.multiplier_lanes, buffered=self.nf > 1 and self.sf > 1,
-            threshold_latency=self.thresholds.latency if self.thresholds is not None else 0)
+            threshold_latency=self.thresholds.latency if self.thresholds is not None else 0,
+            buffer_stage=self.buffer_stage)
         # + 1 over the write latency and the FIFO's 2 cycles: credits return one cycle
         # after the output transfer (registered, see add_output_queue)
         self.out_fifo_depth = self.write_latency + 4
@@ -291,13 +328,22 @@ class MVAU(wiring.Component):
 
     @property
     def choice_before_operand(self) -> bool:
-        """Whether the input/buffer choice (input buffer of several synapse and neuron
-        folds) is made right after the buffer's read, before the operand register: for
-        LUT lanes but an XNOR lane into an adder tree, which absorbs it into its own LUT.
-        Multiplier lanes choose between registered copies too, before their own operand
-        register (:func:`multiplier_stages`), so the buffer's block RAM is read into a
-        plain register (its own output register on ECP5) and only then into logic."""
-        return (not self.xnor or self.compressor_popcount) and not self.multiplier_lanes
+        """Whether the input/buffer choice is made before the operand register
+        (:func:`choice_before_operand`)."""
+        return choice_before_operand(xnor=self.xnor, counters=self.compressor_popcount,
+                                     multiplier=self.multiplier_lanes)
+
+    @property
+    def input_copies(self) -> int:
+        """Copies of the input word register, each read by its share of the PEs
+        (:func:`input_copies`)."""
+        return input_copies(pe=self.pe, choice_first=self.choice_before_operand, xnor=self.xnor)
+
+    @property
+    def buffer_stage(self) -> bool:
+        """Whether the input buffer's read data is registered before the input/buffer
+        choice, one more pipeline stage (:func:`buffer_read_stage`)."""
+        return buffer_read_stage(nf=self.nf, sf=self.sf, choice_first=self.choice_before_operand)
 
     @property
     def multiplier_lanes(self) -> bool:
@@ -463,10 +509,14 @@ class MVAU(wiring.Component):
                 # popcount counter's six inputs are three lanes' operands and a
                 # shift-and-add lane's LUTs see one copy of its input bits (the choice
                 # made once per input bit, not per PE, and the word every PE reads comes
-                # from flip-flops, not from a LUT shared across the device); the buffer's
-                # read data passes one LUT on its way there
-                x_word = Signal(len(x_reg), name="x_word", reset_less=True)
-                m.d.sync += x_word.eq(Mux(delay(m, nf_zero, 1, "from_input"), x_reg, rd.data))
+                # from flip-flops, not from a LUT shared across the device); a block-RAM
+                # buffer's read data is registered first (buffer_read_stage), the input
+                # word with it, and the weight read starts a cycle later to match
+                read = self.buffer_stage
+                x_words = replicas(m, Mux(delay(m, nf_zero, 1 + read, "from_input"),
+                                          delay(m, x_reg, read, "x_in", reset_less=True),
+                                          delay(m, rd.data, read, "x_buf", reset_less=True)),
+                                   self.input_copies, "x_word")
             else:
                 # both sides registered, then chosen: XNOR lanes into an adder tree
                 # absorb the choice into their one LUT (an iCE40 LUT4: weight, input,
@@ -476,11 +526,19 @@ class MVAU(wiring.Component):
                 x_word = Signal(len(x_reg), name="x_word")
                 m.d.comb += x_word.eq(Mux(delay(m, nf_zero, 2, "from_input"),
                                           delay(m, x_reg, 1, "x_in", reset_less=True), x_buf))
+        elif self.choice_before_operand:
+            x_words = replicas(m, x_reg, self.input_copies, "x_in")  # the register is the buffer
         else:
-            x_word = delay(m, x_reg, 1, "x_in", reset_less=True)  # the register is the buffer
+            x_word = delay(m, x_reg, 1, "x_in", reset_less=True)
+        if self.choice_before_operand:
+            x_word = x_words[0]
 
-        # memory read data reaches the products through a register, never directly
-        w_word = self._weight_read(m, waddr, nf, sf, fire=fire, sf_last=sf_last)
+        # memory read data reaches the products through a register, never directly; after a
+        # registered buffer read the weight read is the same pipeline a cycle later
+        read = int(self.buffer_stage)
+        w_word = self._weight_read(m, delay(m, waddr, read, "w_addr"), delay(m, nf, read, "w_nf"),
+                                   delay(m, sf, read, "w_sf"), fire=delay(m, fire, read, "w_fire"),
+                                   sf_last=delay(m, sf_last, read, "w_sf_last"))
         if not isinstance(w_word, (Signal, Const)):
             # named, so every lane's slice of it is a slice of a signal, not of the choice
             w_sig = Signal(len(w_word), name="w_word")
@@ -501,13 +559,15 @@ class MVAU(wiring.Component):
         if self.multiplier_lanes:
             x_word = delay(m, x_word, 1, "x_operand", reset_less=True)
             w_word = delay(m, w_word, 1, "w_operand", reset_less=True)
-        valid = delay(m, fire, 2 + operand_stage, "valid")
-        first = delay(m, sf == 0, 2 + operand_stage, "first")
-        last = delay(m, sf_last, 2 + operand_stage, "last")
-        fold = delay(m, nf, 2 + operand_stage, "fold")
+        valid = delay(m, fire, 2 + read + operand_stage, "valid")
+        first = delay(m, sf == 0, 2 + read + operand_stage, "first")
+        last = delay(m, sf_last, 2 + read + operand_stage, "last")
+        fold = delay(m, nf, 2 + read + operand_stage, "fold")
 
         # --- products (registered), adder tree, accumulator ----------------------------------
         x_codes = elements(x_word, self.simd, self.in_bits)
+        if self.choice_before_operand:       # each PE reads its share's copy
+            copy_codes = [elements(x, self.simd, self.in_bits) for x in x_words]
         w_codes = elements(w_word, self.pe * self.simd, self.code_bits)
         sums = []
         for p in range(self.pe):
@@ -522,8 +582,9 @@ class MVAU(wiring.Component):
             base = self.pe * self.simd * self.code_bits
             extra = self.pe_term(w_word[base + p * self.extra_bits:base + (p + 1) * self.extra_bits]) \
                 if self.extra_bits else None
+            x_pe = copy_codes[p * len(copy_codes) // self.pe] if self.choice_before_operand else x_codes
             for s in range(self.simd):
-                prod = self.lane_product(w_codes[p * self.simd + s], x_codes[s])
+                prod = self.lane_product(w_codes[p * self.simd + s], x_pe[s])
                 if s == 0 and extra is not None:
                     prod = prod + extra
                 reg = Signal(prod.shape(), name=f"prod{p}_{s}", reset_less=True)

@@ -1,13 +1,14 @@
-"""bitsmith.hw.streams.add_output_queue: credits bound the queue, order is kept, no word is lost."""
+"""bitsmith.hw.streams.add_output_queue: credits bound the queue, order is kept, no word is
+lost; register copies (replicas) survive conversion and synthesis."""
 
 from __future__ import annotations
 
 import pytest
-from amaranth.hdl import Module
+from amaranth.hdl import Const, Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from bitsmith.hw.streams import add_output_queue, delay
+from bitsmith.hw.streams import REPLICA_ATTR, add_output_queue, delay, keep_replicas, replicas
 from tests.hw.util import PATTERNS, accepted_while_blocked, run_stream
 
 MATRIX = [(i, b) for i in PATTERNS for b in PATTERNS]
@@ -50,3 +51,69 @@ def test_blocked_output_takes_exactly_depth_words(depth, registered_return):
     queue holds ``depth``) and no fewer (every credit is usable)."""
     dut = _Pipeline(depth=depth, latency=3, registered_return=registered_return)
     assert accepted_while_blocked(dut, depth + 10) == depth
+
+
+class _Copies(wiring.Component):
+    """One registered choice in three marked copies, each read by its own logic, and a
+    plain register of the same choice beside them."""
+
+    def __init__(self):
+        super().__init__({"a": In(4), "s": In(1), "y": Out(16)})
+
+    def elaborate(self, platform):
+        from amaranth.hdl import Cat, Mux, Signal
+        m = Module()
+        choice = Mux(self.s, self.a, ~self.a)
+        copies = replicas(m, choice, 3, "r")
+        plain = Signal(4, name="plain")
+        m.d.sync += plain.eq(choice)
+        m.d.comb += self.y.eq(Cat(copies[0] ^ self.a, copies[1] & self.a, copies[2] | self.a,
+                                  plain + self.a))
+        return m
+
+
+def _dff_cells(rtlil_text: str) -> dict[str, bool]:
+    """``{Q wire: has keep}`` of the flip-flop cells of RTLIL text."""
+    cells, attrs, current = {}, [], None
+    for line in rtlil_text.splitlines():
+        text = line.strip()
+        if text.startswith("cell "):
+            current = ("dff" in text.split()[1], "attribute \\keep 1" in attrs)
+        elif current is not None and text.startswith("connect \\Q "):
+            if current[0]:
+                cells[text.split()[2]] = current[1]
+        elif text == "end":
+            current = None
+        attrs = attrs + [text] if text.startswith("attribute ") else []
+    return cells
+
+
+def test_replicas_are_marked_and_kept_apart():
+    from amaranth.back import rtlil
+    text = rtlil.convert(_Copies(), name="copies", emit_src=False)
+    assert _dff_cells(text) == {"\\r0": False, "\\r1": False, "\\r2": False, "\\plain": False}
+    assert _dff_cells(keep_replicas(text)) == {"\\r0": True, "\\r1": True, "\\r2": True, "\\plain": False}
+    assert keep_replicas(keep_replicas(text)).count("attribute \\keep 1") == 3
+
+
+def test_one_replica_is_a_plain_register():
+    m = Module()
+    (reg,) = replicas(m, Const(3, 4), 1, "word")
+    assert reg.name == "word" and REPLICA_ATTR not in reg.attrs
+
+
+@pytest.mark.board
+def test_yosys_keeps_the_copies_of_the_emitted_verilog(tmp_path):
+    # the copies survive synthesis only through the keep on their cells: without it
+    # opt_merge folds identical registers into one (4 flip-flops for all four)
+    import json
+    import subprocess
+
+    from bitsmith.boards.tools import tool_path
+    from bitsmith.generator.build import emit_verilog
+    (tmp_path / "copies.v").write_text(emit_verilog(_Copies(), "copies"))
+    subprocess.run([tool_path("yosys"), "-q", "-p",
+                    "read_verilog copies.v; synth_ecp5 -top copies; write_json copies.json"],
+                   cwd=tmp_path, check=True)
+    cells = json.loads((tmp_path / "copies.json").read_text())["modules"]["copies"]["cells"].values()
+    assert sum(c["type"] == "TRELLIS_FF" for c in cells) >= 3 * 4

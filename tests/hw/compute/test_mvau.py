@@ -132,6 +132,11 @@ FOLD_CASES = [
     Case("INT2", "UINT2", 6, 15, 1, 15, "biased"),
     Case("BIPOLAR", "BIPOLAR", 6, 15, 2, 5, "channel"),
     Case("BIPOLAR", "BIPOLAR", 3, 5, 1, 1, "bipolar", vectors=3),
+    # 32-word input buffers (a block RAM): LUT lanes, counters and adder-tree XNOR lanes
+    Case("INT2", "UINT2", 4, 64, 2, 2, "channel", vectors=3),
+    Case("BIPOLAR", "BIPOLAR", 4, 96, 2, 3, "bipolar", vectors=3),
+    Case("INT8", "INT4", 4, 32, 2, 1, "none", vectors=3),
+    Case("INT2", "UINT2", 20, 8, 10, 2, "channel", vectors=3),   # 3 input word copies
 ]
 
 MATRIX = [(i, b) for i in PATTERNS for b in PATTERNS]
@@ -159,6 +164,8 @@ CYCLE_CASES = [
     Case("INT2", "UINT2", 6, 15, 6, 1, "none", vectors=3),
     Case("INT8", "INT8", 2, 16, 1, 16, "channel", vectors=16),
     Case("BIPOLAR", "BIPOLAR", 4, 32, 2, 32, "bipolar", vectors=16),
+    Case("INT2", "UINT2", 4, 64, 2, 2, "channel", vectors=3),        # 32-word input buffer
+    Case("BIPOLAR", "BIPOLAR", 4, 64, 2, 2, "bipolar", vectors=3),
 ]
 
 
@@ -202,6 +209,21 @@ def test_mvau_latency_value():
     assert dut.latency == 3 + 2 + 1 + 2
 
 
+@pytest.mark.parametrize("mw, simd, popcount, stage", [
+    (64, 2, None, 1),             # 32-word buffer before shift-and-add lanes: registered read
+    (62, 2, None, 0),             # 31 words: LUT RAM or flip-flops, no stage
+    (64, 2, "counters", 1),       # XNOR counters choose before their operand too
+    (64, 2, "adders", 0),         # XNOR into an adder tree: its LUT absorbs the choice
+])
+def test_mvau_latency_with_a_block_ram_input_buffer(mw, simd, popcount, stage):
+    dt = "BIPOLAR" if popcount else "INT2"
+    unit = {"popcount": popcount} if popcount else {}
+    dut, _, _ = build(Case(dt, "BIPOLAR" if popcount else "UINT2", 4, mw, 2, simd, "none"), **unit)
+    # read, read-data and product registers, [buffer read register], a 2-input tree
+    # (1 register level), accumulator, FIFO (2)
+    assert dut.latency == 3 + stage + 1 + 1 + 2
+
+
 XNOR_CASES = [c for c in DTYPE_CASES + FOLD_CASES if c.wdt == c.xdt == "BIPOLAR"] + [
     Case("BIPOLAR", "BIPOLAR", 4, 64, 2, 64, "channel"),     # a 64-lane counter tree
     Case("BIPOLAR", "BIPOLAR", 2, 98, 1, 49, "bipolar"),     # TFC's SIMD, odd
@@ -211,12 +233,18 @@ XNOR_CASES = [c for c in DTYPE_CASES + FOLD_CASES if c.wdt == c.xdt == "BIPOLAR"
 @pytest.mark.parametrize("idle,backpressure", [("none", "none"), ("random", "random")])
 @pytest.mark.parametrize("case", XNOR_CASES, ids=str)
 def test_xnor_counters_and_adders_agree_word_for_word_and_cycle_for_cycle(case, idle, backpressure):
-    # the two ways of counting have one latency: the same words at the same cycles
+    # the two ways of counting have one latency: the same words at the same cycles, but
+    # for the register after a block-RAM input buffer's read that only counters take
+    # (the adder tree's XNOR LUT absorbs the input/buffer choice)
     runs = [check_mvau(case, idle, backpressure, popcount=style) for style in ("counters", "adders")]
     (counters, cap_c), (adders, cap_a) = runs
     assert counters.compressor_popcount and not adders.compressor_popcount
-    assert (cap_c.words, cap_c.cycles) == (cap_a.words, cap_a.cycles)
-    assert counters.latency == adders.latency
+    stage = int(case.mw // case.simd >= 32 and case.mh // case.pe > 1)
+    assert (counters.buffer_stage, adders.buffer_stage) == (bool(stage), False)
+    assert cap_c.words == cap_a.words
+    if idle == backpressure == "none":
+        assert cap_c.cycles == [c + stage for c in cap_a.cycles]
+    assert counters.latency == adders.latency + stage
 
 
 W = np.array([[1, -1], [-1, 1]])
@@ -325,3 +353,20 @@ def test_mvau_runtime_weights_rejects_one_word():
                                          r"\(PE = MH, SIMD = MW\), not 'spram'$"):
         MVAU(weights=np.ones((2, 2), dtype=int), weight_dtype=DT["INT2"], in_dtype=DT["INT2"],
              acc_dtype=DT["INT4"], pe=2, simd=2, weight_memory="spram")
+
+
+@pytest.mark.parametrize("wdt, xdt, pe, copies", [
+    ("INT2", "UINT2", 16, 4),        # shift-and-add lanes: a copy per 4 PEs
+    ("INT2", "UINT2", 10, 3),
+    ("INT2", "UINT2", 4, 1),
+    ("BIPOLAR", "INT4", 8, 2),       # negation lanes
+    ("BIPOLAR", "BIPOLAR", 16, 1),   # XNOR counters read one bit per lane
+    ("INT8", "INT8", 16, 1),         # multipliers: their own operand registers
+])
+def test_mvau_input_word_copies(wdt, xdt, pe, copies):
+    dut, _, _ = build(Case(wdt, xdt, 2 * pe, 8, pe, 2, "none"))
+    assert dut.input_copies == copies
+    from amaranth.back import rtlil
+    text = rtlil.convert(dut, name="mvau", emit_src=False)
+    marked = text.count("attribute \\bitsmith.replica 1")
+    assert marked == (copies if copies > 1 else 0)
