@@ -240,11 +240,20 @@ class SlidingWindow(wiring.Component):
         kinds = {"need_mid": coord, "need_row_end": coord, "need_frame_end": coord,
                  "gone": range(rows + 1), "gone_words": words, "next_top_words": words}
         row = {k: Signal(shape, init=table[0][k], name=k) for k, shape in kinds.items()}
-        # each need compared on its own (registers against registers), then chosen: the
-        # compare is not behind the end-of-row choice
-        rows_ok = Mux(row_done, Mux(oy_last, complete >= row["need_frame_end"],
-                                    complete >= row["need_row_end"]),
-                      complete >= row["need_mid"])
+        # the next output row's table entries (after the last row: the first's)
+        upcoming = {k: Array(Const(entry[k], sig.shape()) for entry in following)[oy]
+                    for k, sig in row.items()}
+        # each need compared on its own, then chosen: the compares are registers, made a
+        # cycle ahead from the next values of ``complete`` and of the needs (which change
+        # when the reader leaves a row), so the read enable is one LUT of flip-flops and the
+        # compare's carry chain is not on the path into its fan-out (ECP5 digits CNN: the
+        # compare, then the enable routed to the loop registers, 128-136 MHz)
+        row_step = Signal()
+        needs = ("need_mid", "need_row_end", "need_frame_end")
+        ok = {k: Signal(init=int(table[0][k] <= 0), name=f"{k}_ok") for k in needs}
+        complete_next = complete + end_row - release
+        m.d.sync += [ok[k].eq(complete_next >= Mux(row_step, upcoming[k], row[k])) for k in needs]
+        rows_ok = Mux(row_done, Mux(oy_last, ok["need_frame_end"], ok["need_row_end"]), ok["need_mid"])
 
         def wrap(value):
             """``value`` modulo the line buffer's words, for ``-total <= value < 2*total``."""
@@ -304,13 +313,11 @@ class SlidingWindow(wiring.Component):
                              left.eq(Mux(ox_last, -self.pl, left + self.sw)),
                              left_col.eq(next_left_col), col.eq(next_left_col)]
                 with m.If(row_done):
-                    m.d.comb += release.eq(row["gone"])
+                    m.d.comb += [release.eq(row["gone"]), row_step.eq(1)]
                     m.d.sync += [lo_base.eq(wrap(lo_base + row["gone_words"])),
                                  top_base.eq(wrap(lo_base + row["next_top_words"])),
                                  base.eq(wrap(lo_base + row["next_top_words"]))]
-                    # the next output row's table entries (after the last row: the first's)
-                    m.d.sync += [sig.eq(Array(Const(entry[k], sig.shape()) for entry in following)[oy])
-                                 for k, sig in row.items()]
+                    m.d.sync += [sig.eq(upcoming[k]) for k, sig in row.items()]
                     m.d.sync += oy_last.eq(next_is_last(oy, self.oh))
                     with m.If(frame_done):
                         m.d.sync += [oy.eq(0), top.eq(-self.pt)]
