@@ -233,26 +233,39 @@ class SlidingWindow(wiring.Component):
         table = [row_table(y) for y in range(self.oh)]
         following = table[1:] + table[:1]            # after the last row: the next frame's first
         # line-buffer words from the oldest held row's first word to the next row's window top
+        # and, per need, the bounds that ``complete`` must reach for the need to hold next
+        # cycle: ``complete + written - released >= need`` with ``written`` 0 or 1 (a row's
+        # last word written this cycle) and ``released`` the row's ``gone`` when the reader
+        # leaves the row this cycle (the need then being the next row's)
+        needs = ("need_mid", "need_row_end", "need_frame_end")
         for here, after in zip(table, following):
             here["next_top_words"] = (here["gone"] + after["top_off"]) * row_words
             here["gone_words"] = here["gone"] * row_words
+            for k in needs:
+                here[f"{k}_m1"] = here[k] - 1
+                here[f"{k}_step"] = after[k] + here["gone"]
+                here[f"{k}_step_m1"] = after[k] + here["gone"] - 1
         words = signed((2 * total + 1).bit_length() + 1)
         kinds = {"need_mid": coord, "need_row_end": coord, "need_frame_end": coord,
                  "gone": range(rows + 1), "gone_words": words, "next_top_words": words}
+        kinds.update({f"{k}{tail}": coord for k in needs for tail in ("_m1", "_step", "_step_m1")})
         row = {k: Signal(shape, init=table[0][k], name=k) for k, shape in kinds.items()}
         # the next output row's table entries (after the last row: the first's)
         upcoming = {k: Array(Const(entry[k], sig.shape()) for entry in following)[oy]
                     for k, sig in row.items()}
         # each need compared on its own, then chosen: the compares are registers, made a
-        # cycle ahead from the next values of ``complete`` and of the needs (which change
-        # when the reader leaves a row), so the read enable is one LUT of flip-flops and the
-        # compare's carry chain is not on the path into its fan-out (ECP5 digits CNN: the
-        # compare, then the enable routed to the loop registers, 128-136 MHz)
+        # cycle ahead (``complete`` against the bounds above, registers against registers,
+        # chosen by whether a row's last word is written and whether the reader leaves its
+        # row), so the read enable is one LUT of flip-flops and no compare's carry chain is
+        # on the path into its fan-out (ECP5 digits CNN: the compare, then the enable routed
+        # to the loop registers, 128-136 MHz; the next values summed before the compare,
+        # 113-119)
         row_step = Signal()
-        needs = ("need_mid", "need_row_end", "need_frame_end")
         ok = {k: Signal(init=int(table[0][k] <= 0), name=f"{k}_ok") for k in needs}
-        complete_next = complete + end_row - release
-        m.d.sync += [ok[k].eq(complete_next >= Mux(row_step, upcoming[k], row[k])) for k in needs]
+        for k in needs:
+            ge = {tail: complete >= row[f"{k}{tail}"] for tail in ("", "_m1", "_step", "_step_m1")}
+            m.d.sync += ok[k].eq(Mux(row_step, Mux(end_row, ge["_step_m1"], ge["_step"]),
+                                     Mux(end_row, ge["_m1"], ge[""])))
         rows_ok = Mux(row_done, Mux(oy_last, ok["need_frame_end"], ok["need_row_end"]), ok["need_mid"])
 
         def wrap(value):
