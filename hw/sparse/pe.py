@@ -62,8 +62,8 @@ class SparsePE(wiring.Component):
     tok : In(token_layout)
     ready : Out(1)
         This PE can take a token this cycle: fewer than ``queue_depth`` entries queued
-        (one LUT of registers; the queue holds ``queue_depth + 1`` so that the token
-        before it, still on its way in, always fits too).
+        (a register, computed a cycle ahead; the queue holds ``queue_depth + 1`` so that
+        the token before it, still on its way in, always fits too).
     drain_bank, drain_row : In
         Accumulator read by ``acc`` (combinational).
     drain_clear : In(1)
@@ -185,9 +185,17 @@ class SparsePE(wiring.Component):
             m.d.sync += clear_addr.eq(clear_addr + 1)
             with m.If(clear_addr == depth - 1):
                 m.d.sync += clearing.eq(0)
+        # ``ready`` is a register holding what ``level < queue_depth and not clearing`` will
+        # be, computed from the queue's level and this cycle's write and read: the engine
+        # ANDs every PE's ready into the broadcast's enable, which fans out to all of them,
+        # so each PE's part of that path starts at a flip-flop
+        level_next = queue.level + (queue.w_en & queue.w_rdy) - (queue.r_en & queue.r_rdy)
+        clearing_next = clearing & (clear_addr != depth - 1)
+        ready = Signal(name="ready_r")
+        m.d.sync += ready.eq((level_next < self.queue_depth) & ~clearing_next)
         m.d.comb += [
             queue.r_en.eq(pop),
-            self.ready.eq((queue.level < self.queue_depth) & ~clearing),
+            self.ready.eq(ready),
             self.busy.eq(entry),
         ]
         with m.If(pop):
