@@ -436,20 +436,23 @@ def product(w_code: Value, x_code: Value, weight_dtype: BaseDataType, in_dtype: 
 
 
 def accumulate_and_emit(m: Module, *, sums, valid, first, last, fold, acc_dtype, thresholds,
-                        out_bits: int, w_en, w_data) -> None:
+                        out_bits: int, w_en, w_data, starts=None) -> None:
     """Per-lane accumulators cleared on ``first``, then raw or thresholded output words.
 
     Shared tail of MVAU and VVAU: ``sums[p]`` is lane p's partial sum, valid with
     ``valid``; after the ``last`` partial sum of a fold the lane values (or their
     thresholds, one cycle per table stage) are written into the output queue.
+    ``starts[p]`` (valid with ``first``), if given, is lane p's value before its first
+    partial sum instead of 0: the same one LUT before the accumulator's adder.
     """
     accs = []
     for p, part in enumerate(sums):
         # data only (``valid``/``first`` qualify it): no reset, so the reset does not
         # join the enable logic of every accumulator bit
         acc = Signal(dtype_shape(acc_dtype), name=f"acc{p}", reset_less=True)
+        start = 0 if starts is None else starts[p]
         with m.If(valid):
-            m.d.sync += acc.eq(Mux(first, 0, acc) + part)
+            m.d.sync += acc.eq(Mux(first, start, acc) + part)
         accs.append(acc)
     done = delay(m, valid & last, 1, "done")
     if thresholds is None:

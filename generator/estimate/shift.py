@@ -4,9 +4,9 @@ products priced as barrel shifters.
 Per lane and term: the zero gate on the input and a barrel shifter of ``E`` multiplexer
 levels (output ``x_bits + 2**E - 1`` bits) whose last level absorbs the one's complement
 of a negative term: about ``x_bits + 2/3 * E * out_bits`` LUT4s (fitted to Yosys
-``synth_ecp5`` on the 64x64 comparison layer, 36 LUT4s a lane there), an adder per extra
-term and one per PE for its stored count of negative terms; no DSP. Stored weights are
-``N * (2 + E)`` bits of term codes plus that count per PE and fold.
+``synth_ecp5`` on the 64x64 comparison layer, 36 LUT4s a lane there) and an adder per
+extra term; no DSP (a PE's accumulator starts at its row's count of negative terms).
+Stored weights are ``N * (2 + E)`` bits of term codes plus that count per PE and word.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ def shift_product_bits(node: ShiftMatrixVector) -> tuple[int, int, int]:
     xbits = node.in_dtype.bitwidth()
     shifted = xbits + (1 << exp_bits) - 1
     per_term = xbits + 2 * exp_bits * shifted // 3
-    lane = node.terms * per_term + (node.terms - 1) * (shifted + 1) + shifted // node.simd
+    lane = node.terms * per_term + (node.terms - 1) * (shifted + 1)
     product_bits = shifted + e0 + 1 + (node.terms - 1).bit_length()
-    count_bits = int(node.simd * node.terms).bit_length()
+    count_bits = int(node.in_features * node.terms).bit_length()
     return node.terms * (2 + exp_bits) + count_bits // node.simd, lane, product_bits
 
 

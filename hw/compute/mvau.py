@@ -367,7 +367,8 @@ class MVAU(wiring.Component):
         return 0
 
     def pe_term(self, extra: Value) -> Value | None:
-        """What PE's stored constant adds to its first lane's product (nothing here)."""
+        """What a PE's stored constant adds to its accumulator: the accumulator starts at
+        it on the row's first fold (nothing here)."""
         return None
 
     def load_words_per_weight_word(self) -> int:
@@ -569,7 +570,7 @@ class MVAU(wiring.Component):
         if self.choice_before_operand:       # each PE reads its share's copy
             copy_codes = [elements(x, self.simd, self.in_bits) for x in x_words]
         w_codes = elements(w_word, self.pe * self.simd, self.code_bits)
-        sums = []
+        sums, starts = [], []
         for p in range(self.pe):
             if self.compressor_popcount:
                 # the XNORs feed a counter tree of the same latency as products + adder tree
@@ -580,13 +581,15 @@ class MVAU(wiring.Component):
                 continue
             prods = []
             base = self.pe * self.simd * self.code_bits
-            extra = self.pe_term(w_word[base + p * self.extra_bits:base + (p + 1) * self.extra_bits]) \
-                if self.extra_bits else None
+            if self.extra_bits:
+                # the PE's constant goes to its accumulator's start (accumulate_and_emit), a
+                # register beside the products and the tree: no adder in a lane
+                extra = self.pe_term(w_word[base + p * self.extra_bits:base + (p + 1) * self.extra_bits])
+                starts.append(delay(m, extra, 1 + product_stage + self.tree_latency, f"start{p}",
+                                    reset_less=True))
             x_pe = copy_codes[p * len(copy_codes) // self.pe] if self.choice_before_operand else x_codes
             for s in range(self.simd):
                 prod = self.lane_product(w_codes[p * self.simd + s], x_pe[s])
-                if s == 0 and extra is not None:
-                    prod = prod + extra
                 reg = Signal(prod.shape(), name=f"prod{p}_{s}", reset_less=True)
                 m.d.sync += reg.eq(prod)
                 prods.append(delay(m, reg, product_stage, f"prod{p}_{s}", reset_less=True))
@@ -599,5 +602,6 @@ class MVAU(wiring.Component):
                                     ((valid, "valid"), (first, "first"), (last, "last"), (fold, "fold")))
         accumulate_and_emit(m, sums=sums, valid=valid, first=first, last=last, fold=fold,
                             acc_dtype=self.acc_dtype, thresholds=self.thresholds,
-                            out_bits=self.out_bits, w_en=w_en, w_data=w_data)
+                            out_bits=self.out_bits, w_en=w_en, w_data=w_data,
+                            starts=starts or None)
         return m

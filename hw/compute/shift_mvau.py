@@ -36,8 +36,9 @@ class ShiftMVAU(MVAU):
     minus the lowest exponent of the layer ``e0`` (``E`` = bits of the exponent span;
     the constant shift by ``e0`` is wiring). A negative term contributes the one's
     complement ``~(x << e)`` (``= -(x << e) - 1``, folded into the shifter's last LUT level),
-    so no lane has an adder of its own: each ROM word also holds, per PE, the count of
-    negative terms of its fold (:attr:`extra_bits` bits), which the PE adds once.
+    so no lane has an adder of its own: the ROM words of the first synapse fold also hold,
+    per PE, the count of negative terms of its row (:attr:`extra_bits` bits, 0 in the
+    other folds' words), at which the PE's accumulator starts.
 
     Parameters
     ----------
@@ -80,8 +81,8 @@ class ShiftMVAU(MVAU):
                          acc_dtype=acc_dtype, pe=pe, simd=simd, thresholds=thresholds,
                          out_dtype=out_dtype, out_scale=out_scale, out_bias=out_bias,
                          weight_memory=weight_memory)
-        mh, mw, n = self.terms.shape
-        negatives = (self.terms < 0).reshape(mh, mw // self.simd, self.simd * n).sum(axis=-1)
+        mh = self.terms.shape[0]
+        negatives = (self.terms < 0).reshape(mh, -1).sum(axis=-1)
         self.extra_bits = int(negatives.max(initial=0)).bit_length()
 
     @property
@@ -106,9 +107,9 @@ class ShiftMVAU(MVAU):
         return codes
 
     def word_extra(self, nf: int, sf: int, pe: int) -> int:
-        """Negative terms among the SIMD weights of row ``pe`` in synapse fold ``sf``."""
-        block = self.terms[pe, sf * self.simd:(sf + 1) * self.simd]
-        return int(np.count_nonzero(block < 0))
+        """Negative terms of row ``pe`` (all its weights) with the first synapse fold's
+        weights, 0 with the others: the PE's accumulator starts at the count."""
+        return int(np.count_nonzero(self.terms[pe] < 0)) if sf == 0 else 0
 
     def pe_term(self, extra: Value) -> Value:
         return extra.as_unsigned()
@@ -118,8 +119,8 @@ class ShiftMVAU(MVAU):
 
     def lane_product(self, w_code: Value, x_code: Value) -> Value:
         """``sum_t`` of ``(x << e_t)`` or its one's complement ``~(x << e_t)`` (negative
-        terms) or 0: no adder per term. ``-v == ~v + 1``, so the PE adds its fold's count of
-        negative terms once (:meth:`word_extra`, stored with the weights) instead."""
+        terms) or 0: no adder per term. ``-v == ~v + 1``, so the PE's accumulator starts at
+        its row's count of negative terms (:meth:`word_extra`, stored with the weights)."""
         x = element_value(x_code, self.in_dtype)
         total = None
         for t in range(self.n_terms):
