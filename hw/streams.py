@@ -165,10 +165,13 @@ def replicas(m: Module, value: Value, copies: int, name: str) -> list[Signal]:
     wide MVAU) routes 4-5 ns to its far loads on the ECP5, and nextpnr does not copy
     registers. Synthesis would merge identical registers again (Yosys ``opt_merge``), so
     they carry :data:`REPLICA_ATTR`, which :func:`keep_replicas` turns into a ``keep`` on
-    the flip-flop cells when the design is converted. One copy is a plain register."""
+    the flip-flop cells when the design is converted (Yosys honours it there, not on the
+    wire), and a ``keep`` on the signal (for Vivado, which reads it from the register's
+    declaration; not run here). One copy is a plain register."""
     regs = []
     for c in range(copies):
-        attrs = {REPLICA_ATTR: 1} if copies > 1 else None
+        # ``keep`` on the signal too: Vivado reads it from the register's declaration
+        attrs = {REPLICA_ATTR: 1, "keep": 1} if copies > 1 else None
         reg = Signal(value.shape(), name=f"{name}{c}" if copies > 1 else name, reset_less=True, attrs=attrs)
         m.d.sync += reg.eq(value)
         regs.append(reg)
