@@ -101,8 +101,8 @@ def tree_levels_per_stage(multiplier: bool) -> int:
 
 
 __all__ = ["MVAU", "accumulator_range", "BANK_BITS", "MAX_INPUT_BITS", "WEIGHT_MEMORIES",
-           "buffer_read_stage", "choice_before_operand", "input_copies", "multiplier_stages", "tree_latency", "tree_levels_per_stage", "weight_bank_depth",
-           "write_latency"]
+           "buffer_read_stage", "choice_before_operand", "input_copies", "multiplier_stages",
+           "tree_latency", "tree_levels_per_stage", "weight_bank_depth", "write_latency"]
 
 #: Where an MVAU keeps its weights (``MVAU(weight_memory=...)``).
 WEIGHT_MEMORIES = ("rom", "spram", "ram")
