@@ -81,22 +81,18 @@ class NonZeroScan(wiring.Component):
         last_word = Signal()
 
         # The one-hot lowest remaining non-zero (``lowbit``), "at most one left" and "any
-        # left" are registers kept with the mask, so a token's index, value and column start
-        # from registers: with them computed from the mask in the token's own cycle, the
-        # carry chain, the index's OR tree, the value multiplexer and the column adder ran
-        # in one path (ECP5 digits-sparse: 22 ns, 45 MHz). They are computed for each way
-        # the mask can change (a new word, a token sent), each from registers (or the input
-        # word) through its own ``simd``-bit carry chain, and the handshake only chooses
-        # among them before the registers: with the choice made first, the broadcast's
-        # all-ready, the scanner's handshake and the chain ran in series (24 ns, 41 MHz).
+        # left" are registers kept with the mask, each computed from the mask's next value
+        # (a ``simd``-bit carry chain into a register), so a token's index, value and
+        # column start from registers: with them computed from the mask in the token's own
+        # cycle, the carry chain, the index's OR tree, the value multiplexer and the column
+        # adder ran in one path (ECP5 digits-sparse: 22 ns, 45 MHz).
         lowbit = Signal(simd, name="lowbit")
         single = Signal(init=1, name="single")
         any_left = Signal(name="any_left")
-
-        def track(new_mask):
-            """Register updates for a mask that becomes ``new_mask``."""
-            return [mask.eq(new_mask), lowbit.eq(new_mask & (~new_mask + 1)[:simd]),
-                    single.eq((new_mask & (new_mask - 1)[:simd]) == 0), any_left.eq(new_mask.any())]
+        next_mask = Signal(simd, name="next_mask")
+        m.d.sync += [lowbit.eq(next_mask & (~next_mask + 1)[:simd]),
+                     single.eq((next_mask & (next_mask - 1)[:simd]) == 0),
+                     any_left.eq(next_mask.any()), mask.eq(next_mask)]
         # ``lowbit`` is one-hot, so bit b of its position is the OR of the bits whose
         # position has bit b set: a balanced OR tree (a chain of ``simd`` priority muxes
         # here was too deep even for Yosys, whose ABC9 pass ran out of stack)
@@ -117,12 +113,10 @@ class NonZeroScan(wiring.Component):
                             | (~any_left & ~last_word))
         m.d.comb += self.i.ready.eq(~held | finishing)
 
-        loaded = Signal(simd, name="loaded")
-        remaining = Signal(simd, name="remaining")
-        m.d.comb += [loaded.eq(Cat(e.any() for e in elements(self.i.payload, simd, bits))),
-                     remaining.eq(mask & ~lowbit)]
+        m.d.comb += next_mask.eq(mask)
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += track(loaded)
+            nonzero = [e.any() for e in elements(self.i.payload, simd, bits)]
+            m.d.comb += next_mask.eq(Cat(*nonzero))
             m.d.sync += [
                 held.eq(1),
                 word.eq(self.i.payload),
@@ -136,5 +130,5 @@ class NonZeroScan(wiring.Component):
         with m.Elif(finishing):
             m.d.sync += held.eq(0)
         with m.Elif(sent):
-            m.d.sync += track(remaining)
+            m.d.comb += next_mask.eq(mask & ~lowbit)
         return m
