@@ -170,7 +170,6 @@ def replicas(m: Module, value: Value, copies: int, name: str) -> list[Signal]:
     declaration; not run here). One copy is a plain register."""
     regs = []
     for c in range(copies):
-        # ``keep`` on the signal too: Vivado reads it from the register's declaration
         attrs = {REPLICA_ATTR: 1, "keep": 1} if copies > 1 else None
         reg = Signal(value.shape(), name=f"{name}{c}" if copies > 1 else name, reset_less=True, attrs=attrs)
         m.d.sync += reg.eq(value)

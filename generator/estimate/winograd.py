@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from bitsmith.hw.compute.mvau import choice_before_operand
 from bitsmith.hw.compute.sliding_window import window_cycles
 from bitsmith.hw.streams import multiplies
 
@@ -124,10 +125,11 @@ def _output_unit(node: WinogradConv) -> Unit:
 @schedule_model(WinogradConv)
 def _winograd(node: WinogradConv) -> list[Unit]:
     th, tw = node.tiles
+    multiplier = multiplies(node.u_dtype, node.v_dtype)
     products = mvau_unit(node.name, node.v_dtype, node.m_dtype, th * tw * POSITIONS, node.in_channels,
-                         node.out_channels, node.pe, node.simd, None,
-                         multiplier=multiplies(node.u_dtype, node.v_dtype),
-                         choice_first=not multiplies(node.u_dtype, node.v_dtype))
+                         node.out_channels, node.pe, node.simd, None, multiplier=multiplier,
+                         choice_first=choice_before_operand(xnor=False, counters=False,
+                                                            multiplier=multiplier))
     units = [window_unit(node.tile_window(), node.simd, False, node.tile_padding), _input_unit(node),
              products, _output_unit(node)]
     thr = node.thresholds_node()
