@@ -18,7 +18,8 @@ from qonnx.core.datatype import BaseDataType
 __all__ = [
     "check_int", "check_dtype", "check_int_array", "is_bipolar", "elements", "element_value",
     "encode_int", "pack_codes", "dtype_shape", "next_mod", "delay", "pipelined_sum", "occupancy",
-    "add_output_queue", "ram_attrs", "replicas", "keep_replicas", "REPLICA_ATTR",
+    "add_output_queue", "ram_attrs", "replicas", "kept_register", "rom_row_register", "keep_replicas",
+    "REPLICA_ATTR",
 ]
 
 
@@ -164,17 +165,45 @@ def replicas(m: Module, value: Value, copies: int, name: str) -> list[Signal]:
     a large fan-out: a register read by logic spread across the device (every PE of a
     wide MVAU) routes 4-5 ns to its far loads on the ECP5, and nextpnr does not copy
     registers. Synthesis would merge identical registers again (Yosys ``opt_merge``), so
-    they carry :data:`REPLICA_ATTR`, which :func:`keep_replicas` turns into a ``keep`` on
-    the flip-flop cells when the design is converted (Yosys honours it there, not on the
-    wire), and a ``keep`` on the signal (for Vivado, which reads it from the register's
-    declaration; not run here). One copy is a plain register."""
-    regs = []
-    for c in range(copies):
-        attrs = {REPLICA_ATTR: 1, "keep": 1} if copies > 1 else None
-        reg = Signal(value.shape(), name=f"{name}{c}" if copies > 1 else name, reset_less=True, attrs=attrs)
+    each is a :func:`kept_register`. One copy is a plain register."""
+    if copies == 1:
+        reg = Signal(value.shape(), name=name, reset_less=True)
         m.d.sync += reg.eq(value)
-        regs.append(reg)
-    return regs
+        return [reg]
+    return [kept_register(m, value, f"{name}{c}") for c in range(copies)]
+
+
+def kept_register(m: Module, value: Value, name: str) -> Signal:
+    """A register of ``value`` (no enable, no reset) whose flip-flops synthesis keeps, one
+    per bit, even where two hold the same value: Yosys ``opt_merge`` would make equal
+    registers one flip-flop serving all their loads. It carries :data:`REPLICA_ATTR`,
+    which :func:`keep_replicas` turns into a ``keep`` on the flip-flop cells when the
+    design is converted (Yosys honours it there, not on the wire), and a ``keep`` on the
+    signal (for Vivado, which reads it from the register's declaration; not run here)."""
+    reg = Signal(value.shape(), name=name, reset_less=True, attrs={REPLICA_ATTR: 1, "keep": 1})
+    m.d.sync += reg.eq(value)
+    return reg
+
+
+def rom_row_register(m: Module, data: Value, words: list[int], name: str) -> Value:
+    """The read data ``data`` of a small ROM holding ``words`` (fewer than
+    :data:`BLOCK_RAM_MIN_WORDS`: logic or LUT RAM, not a block RAM), registered: bits equal
+    in every word are constants (synthesis specialises the logic they feed), the others a
+    :func:`kept_register`. A few words make few distinct bit columns, and synthesis would
+    otherwise merge each column's flip-flops into one fanning out to every place that reads
+    any of them (TFC-w2a2's first threshold row: 302 varying bits over 16 PEs, 14 distinct
+    columns; one routed 4.8 ns across the ECP5)."""
+    width = len(data)
+    ones = zeros = (1 << width) - 1
+    for w in words:
+        ones &= w
+        zeros &= ~w
+    varying = [k for k in range(width) if not (ones >> k) & 1 and not (zeros >> k) & 1]
+    if not varying:
+        return Const(words[0], width)
+    reg = kept_register(m, Cat(data[k] for k in varying), name)
+    where = {k: j for j, k in enumerate(varying)}
+    return Cat(reg[where[k]] if k in where else Const((ones >> k) & 1, 1) for k in range(width))
 
 
 def keep_replicas(rtlil_text: str) -> str:

@@ -34,7 +34,7 @@ from bitsmith.hw.compute.sliding_window import buffer_rows, window_cycles
 from ..ir.conv import Conv, GlobalAccPool, MaxPool
 from ..ir.dense import MatrixVector
 from . import Resources, ideal_cycles, node_resources, resources, schedule_model
-from .dense import choice_first, lane_product_cost, memory_cost, multiplier_lanes
+from .dense import choice_first, lane_product_cost, memory_cost, multiplier_lanes, weight_stage
 from .schedule import Unit, group_unit, mvau_unit, parallel_window_unit, port, threshold_latency, window_unit
 from ..passes.fold import fold_dims, fold_penalty
 
@@ -212,7 +212,8 @@ def _conv(node: Conv) -> list[Unit]:
                            node.pe, 3 + thr + 2)]
     mvau = mvau_unit(node.name, node.in_dtype, node.out_dtype, oh * ow, kh * kw * node.in_channels,
                      node.out_channels, node.pe, node.simd, node.thresholds,
-                     multiplier=multiplier_lanes(node), choice_first=choice_first(node))
+                     multiplier=multiplier_lanes(node), choice_first=choice_first(node),
+                     weight_stage=weight_stage(as_mvau(node)))
     if _is_pointwise(node):
         return [mvau]
     if node.window_parallel:

@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from bitsmith.hw.compute.mvau import (buffer_read_stage, choice_before_operand, input_copies,
+                                      weight_read_stage,
                                       tree_latency, tree_levels_per_stage, weight_bank_depth)
 from bitsmith.hw.compute.popcount import plan as popcount_plan
 from bitsmith.hw.plumbing.label_select import LabelSelect as LabelSelectUnit
@@ -108,6 +109,14 @@ def choice_first(node) -> bool:
                                  multiplier=multiplier_lanes(node))
 
 
+def weight_stage(node, *, weight_memory: bool = True) -> bool:
+    """Whether the MVAU of a matrix node registers its weight word once more after the
+    weight memory (:func:`~bitsmith.hw.compute.mvau.weight_read_stage`); never without a
+    weight memory (``weight_memory=False``: HashedNets, whose lanes read their own tables)."""
+    return weight_memory and weight_read_stage(words=node.cycles_per_vector(), xnor=bool(node.xnor),
+                                               choice_first=choice_first(node))
+
+
 def product_cost(node) -> tuple[int, int]:
     """``(LUT4s, DSPs)`` of all lanes' integer products of a matrix layer
     (:func:`lane_product_cost` per lane; XNOR lanes one LUT per two)."""
@@ -121,11 +130,13 @@ def product_cost(node) -> tuple[int, int]:
 
 
 def matrix_resources(node, *, product_luts: int, dsps: int, code_bits: int,
-                     product_bits: int | None = None, weights: Resources | None = None) -> Resources:
+                     product_bits: int | None = None, weights: Resources | None = None,
+                     weight_memory: bool = True) -> Resources:
     """Resources of an MVAU-structured unit (:class:`~bitsmith.hw.compute.mvau.MVAU` or a
     unit that only changes its products or weight store): ``product_luts`` and ``dsps``
     for all lanes' products, ``code_bits`` per stored weight, ``product_bits`` per product
-    register, ``weights`` the weight store (default: the MVAU's ROM)."""
+    register, ``weights`` the weight store (default: the MVAU's ROM), ``weight_memory``
+    as :func:`weight_stage`."""
     xbits, accbits = node.in_dtype.bitwidth(), node.acc_dtype.bitwidth()
     steps = node.thresholds.steps if node.thresholds is not None else 0
     depth = node.cycles_per_vector()
@@ -135,11 +146,11 @@ def matrix_resources(node, *, product_luts: int, dsps: int, code_bits: int,
     th = memory_cost(th_bits, steps * accbits, node.pe) if steps else Resources()
     inbuf = memory_cost((node.in_features // node.simd) * node.simd * xbits, node.simd * xbits, 1)
     return matrix_logic(node, product_luts=product_luts, dsps=dsps, code_bits=code_bits,
-                        product_bits=product_bits) + weights + th + inbuf
+                        product_bits=product_bits, weight_memory=weight_memory) + weights + th + inbuf
 
 
 def matrix_logic(node, *, product_luts: int, dsps: int, code_bits: int,
-                 product_bits: int | None = None) -> Resources:
+                 product_bits: int | None = None, weight_memory: bool = True) -> Resources:
     """An MVAU-structured unit without its memories (weights, thresholds, input buffer):
     products (``product_luts``, ``dsps``), adder trees, threshold compares, control, and
     its flip-flops (``code_bits``, ``product_bits`` as :func:`matrix_resources`)."""
@@ -152,7 +163,8 @@ def matrix_logic(node, *, product_luts: int, dsps: int, code_bits: int,
     steps = node.thresholds.steps if node.thresholds is not None else 0
     compare = node.pe * steps * accbits // 2
     return Resources(luts=product_luts + tree + compare + mvau_control_luts(node),
-                     ffs=mvau_flip_flops(node, code_bits=code_bits, product_bits=product_bits),
+                     ffs=mvau_flip_flops(node, code_bits=code_bits, product_bits=product_bits,
+                                         weight_memory=weight_memory),
                      dsps=dsps)
 
 
@@ -191,13 +203,13 @@ def tree_flip_flops(terms: int, term_bits: int, sum_bits: int, levels_per_stage:
 
 
 def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
-                    product_bits: int | None = None) -> int:
+                    product_bits: int | None = None, weight_memory: bool = True) -> int:
     """Registers of :class:`bitsmith.hw.compute.mvau.MVAU`, stage by stage: weight read
     data (one register per ROM bank), input word copies, products, the adder tree, the
     accumulators, the threshold stages, the output register and the FIFO after the layer
     (a register slice of up to four words); fold counters, pipeline flags and queue
     pointers as a constant. ``code_bits`` (stored bits per weight) and ``product_bits``
-    default to the integer MVAU's."""
+    default to the integer MVAU's; ``weight_memory`` as :func:`weight_stage`."""
     wbits, xbits = node.weight_dtype.bitwidth(), node.in_dtype.bitwidth()
     accbits = node.acc_dtype.bitwidth()
     lanes = node.pe * node.simd
@@ -207,6 +219,10 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
         weight_regs = 0                                   # a constant word
     else:
         weight_regs = width * math.ceil(words / weight_bank_depth(width))
+    # the weight word's second register (weight_read_stage), the input word's two (x_in,
+    # x_buf) with it
+    stage = weight_stage(node, weight_memory=weight_memory)
+    weight_regs += width * stage
     nf, sf = node.out_features // node.pe, node.in_features // node.simd
     # x_reg and the operand register; a third copy (x_buf) when an input buffer feeds XNOR
     # lanes into an adder tree or multipliers, and the others' input/buffer choice before
@@ -218,6 +234,7 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
     first = choice_first(node)
     read_stage = buffer_read_stage(nf=nf, sf=sf, choice_first=first)
     copies = 4 if read_stage else 3 if nf > 1 and sf > 1 and not first else 2
+    copies += (2 if nf > 1 and sf > 1 else 1) * stage
     # and the input word register's copies for shares of the PEs (input_copies)
     copies += input_copies(pe=node.pe, choice_first=first, xnor=bool(node.xnor)) - 1
     inputs = node.simd * xbits * copies + (words.bit_length() if read_stage else 0)
@@ -280,11 +297,12 @@ def label_select_resources(node: LabelSelect) -> Resources:
 # Schedule models (FIFO sizing, see schedule.py).
 
 @schedule_model(MatrixVector)
-def _mvau(node: MatrixVector) -> list[Unit]:
+def _mvau(node: MatrixVector, *, weight_memory: bool = True) -> list[Unit]:
     h, w, _ = node.in_shape
     return [mvau_unit(node.name, node.in_dtype, node.out_dtype, h * w, node.in_features,
                       node.out_features, node.pe, node.simd, node.thresholds,
-                      multiplier=multiplier_lanes(node), choice_first=choice_first(node))]
+                      multiplier=multiplier_lanes(node), choice_first=choice_first(node),
+                      weight_stage=weight_stage(node, weight_memory=weight_memory))]
 
 
 @schedule_model(MultiThreshold)

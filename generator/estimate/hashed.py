@@ -6,6 +6,8 @@ per lane."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from ..ir.hashed import HashedMatrixVector
 from ..passes.fold import _mvau_dims, fold_dims
 from . import Resources, ideal_cycles, resources, schedule_model
@@ -28,9 +30,9 @@ def hashed_mvau_resources(node: HashedMatrixVector) -> Resources:
     # bits and 2 of two partial products
     pipeline = Resources(ffs=(node.pe + node.simd) * 7 * bits)
     return matrix_resources(node, product_luts=mult + hashing, dsps=dsps, code_bits=wbits,
-                            weights=store) + pipeline
+                            weights=store, weight_memory=False) + pipeline
 
 
 ideal_cycles(HashedMatrixVector)(mvau_cycles)
-schedule_model(HashedMatrixVector)(_mvau)
+schedule_model(HashedMatrixVector)(partial(_mvau, weight_memory=False))
 fold_dims(HashedMatrixVector)(_mvau_dims)

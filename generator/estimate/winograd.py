@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from bitsmith.hw.compute.mvau import choice_before_operand
+from bitsmith.hw.compute.mvau import choice_before_operand, weight_read_stage
 from bitsmith.hw.compute.sliding_window import window_cycles
 from bitsmith.hw.streams import multiplies
 
@@ -126,10 +126,12 @@ def _output_unit(node: WinogradConv) -> Unit:
 def _winograd(node: WinogradConv) -> list[Unit]:
     th, tw = node.tiles
     multiplier = multiplies(node.u_dtype, node.v_dtype)
+    first = choice_before_operand(xnor=False, counters=False, multiplier=multiplier)
+    words = POSITIONS * (node.out_channels // node.pe) * (node.in_channels // node.simd)
     products = mvau_unit(node.name, node.v_dtype, node.m_dtype, th * tw * POSITIONS, node.in_channels,
                          node.out_channels, node.pe, node.simd, None, multiplier=multiplier,
-                         choice_first=choice_before_operand(xnor=False, counters=False,
-                                                            multiplier=multiplier))
+                         choice_first=first,
+                         weight_stage=weight_read_stage(words=words, choice_first=first, xnor=False))
     units = [window_unit(node.tile_window(), node.simd, False, node.tile_padding), _input_unit(node),
              products, _output_unit(node)]
     thr = node.thresholds_node()

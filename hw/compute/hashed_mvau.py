@@ -205,6 +205,10 @@ class HashedMVAU(MVAU):
             m.d.sync += [reg.eq(fn(prev)) for reg, fn, prev in zip(regs, fns, [None] + regs[:-1])]
         return regs[-1]
 
+    #: No weight memory to register again (:func:`~.mvau.weight_read_stage`): each lane's
+    #: bucket table is read and registered beside it.
+    weight_stage = False
+
     def _table(self) -> list[int]:
         """RAM contents: the codes of the ``K`` values, by bucket."""
         return [encode_int(v, self.weight_dtype) for v in self.values.tolist()]

@@ -12,7 +12,7 @@ from qonnx.core.datatype import BaseDataType, DataType
 from ..streams import (BLOCK_RAM_MIN_WORDS, add_output_queue, check_dtype, check_int,
                        check_int_array, delay, accumulate_and_emit, elements, is_bipolar,
                        multiplies, next_is_last, next_mod, pack_codes, pipelined_sum, product, ram_attrs,
-                       replicas)
+                       replicas, rom_row_register)
 from ..plumbing.spram import RuntimeWeights
 from .threshold_unit import ThresholdTable
 from .popcount import POPCOUNTS, xnor_popcount
@@ -71,13 +71,27 @@ def buffer_read_stage(*, nf: int, sf: int, choice_first: bool) -> bool:
     return nf > 1 and sf >= BLOCK_RAM_MIN_WORDS and choice_first
 
 
+def weight_read_stage(*, words: int, choice_first: bool, xnor: bool) -> bool:
+    """Whether an MVAU's weight word is registered once more, in the fabric, after its
+    memory's read-data register (a pipeline stage): for LUT lanes that are not XNOR
+    (:func:`choice_before_operand`: shift-and-add lanes, a few LUT levels into a carry
+    chain) reading a weight memory of ``words`` words in block RAM
+    (:data:`~bitsmith.hw.streams.BLOCK_RAM_MIN_WORDS` on). The block RAMs sit in the
+    device's RAM rows and their lanes spread over the fabric around them: ECP5 TFC-w2a2,
+    the read data routed 3.2-3.8 ns into the lanes on 4 of 5 seeds, 138.7 MHz at the
+    median. Multiplier lanes have their operand registers, XNOR lanes one LUT before a
+    register, and a smaller memory is logic or LUT RAM placed by its lanes."""
+    return choice_first and not xnor and words >= BLOCK_RAM_MIN_WORDS
+
+
 def write_latency(*, simd: int, multiplier: bool, buffered: bool, threshold_latency: int,
-                  buffer_stage: bool = False) -> int:
+                  buffer_stage: bool = False, weight_stage: bool = False) -> int:
     """Cycles from an MVAU fold step's issue to its output word's write into the output
-    queue: issue -> products (read, read-data, [buffer read], [multiplier] and product
-    registers) -> tree -> accumulator -> threshold stages. ``buffered``: several synapse and
-    neuron folds; ``buffer_stage``: :func:`buffer_read_stage`."""
-    return (3 + int(buffer_stage) + multiplier_stages(multiplier, buffered)
+    queue: issue -> products (read, read-data, [buffer read or weight], [multiplier] and
+    product registers) -> tree -> accumulator -> threshold stages. ``buffered``: several
+    synapse and neuron folds; ``buffer_stage``: :func:`buffer_read_stage`;
+    ``weight_stage``: :func:`weight_read_stage`."""
+    return (3 + int(buffer_stage) + int(weight_stage) + multiplier_stages(multiplier, buffered)
             + tree_latency(simd, multiplier) + 1 + threshold_latency)
 
 
@@ -102,7 +116,8 @@ def tree_levels_per_stage(multiplier: bool) -> int:
 
 __all__ = ["MVAU", "accumulator_range", "BANK_BITS", "MAX_INPUT_BITS", "WEIGHT_MEMORIES",
            "buffer_read_stage", "choice_before_operand", "input_copies", "multiplier_stages",
-           "tree_latency", "tree_levels_per_stage", "weight_bank_depth", "write_latency"]
+           "tree_latency", "tree_levels_per_stage", "weight_bank_depth", "weight_read_stage",
+           "write_latency"]
 
 #: Where an MVAU keeps its weights (``MVAU(weight_memory=...)``).
 WEIGHT_MEMORIES = ("rom", "spram", "ram")
@@ -286,7 +301,7 @@ class MVAU(wiring.Component):
         self.write_latency = write_latency(
             simd=self.simd, multiplier=self.multiplier_lanes, buffered=self.nf > 1 and self.sf > 1,
             threshold_latency=self.thresholds.latency if self.thresholds is not None else 0,
-            buffer_stage=self.buffer_stage)
+            buffer_stage=self.buffer_stage, weight_stage=self.weight_stage)
         # + 1 over the write latency and the FIFO's 2 cycles: credits return one cycle
         # after the output transfer (registered, see add_output_queue)
         self.out_fifo_depth = self.write_latency + 4
@@ -344,6 +359,13 @@ class MVAU(wiring.Component):
         """Whether the input buffer's read data is registered before the input/buffer
         choice, one more pipeline stage (:func:`buffer_read_stage`)."""
         return buffer_read_stage(nf=self.nf, sf=self.sf, choice_first=self.choice_before_operand)
+
+    @property
+    def weight_stage(self) -> bool:
+        """Whether the weight word is registered once more after the weight memory's
+        read data, one more pipeline stage (:func:`weight_read_stage`)."""
+        return weight_read_stage(words=self.weight_sets * self.nf * self.sf, xnor=self.xnor,
+                                 choice_first=self.choice_before_operand)
 
     @property
     def multiplier_lanes(self) -> bool:
@@ -435,7 +457,10 @@ class MVAU(wiring.Component):
             m.submodules[name] = rom
             rd = rom.read_port()
             m.d.comb += rd.addr.eq(waddr[:abits])
-            banks.append(delay(m, rd.data, 1, f"{name}_data", reset_less=True))
+            if len(words[b:b + bank_depth]) >= BLOCK_RAM_MIN_WORDS:
+                banks.append(delay(m, rd.data, 1, f"{name}_data", reset_less=True))
+            else:   # logic or LUT RAM: its repeated columns kept apart
+                banks.append(rom_row_register(m, rd.data, words[b:b + bank_depth], f"{name}_data"))
         if len(banks) == 1:
             return banks[0]
         bank = delay(m, waddr[abits:], 2, "w_bank")
@@ -513,7 +538,9 @@ class MVAU(wiring.Component):
                 # from flip-flops, not from a LUT shared across the device); a block-RAM
                 # buffer's read data is registered first (buffer_read_stage), the input
                 # word with it, and the weight read starts a cycle later to match
-                read = self.buffer_stage
+                # (and with the weight word registered once more, weight_read_stage, both
+                # sides of the choice a cycle later)
+                read = self.buffer_stage + self.weight_stage
                 x_words = replicas(m, Mux(delay(m, nf_zero, 1 + read, "from_input"),
                                           delay(m, x_reg, read, "x_in", reset_less=True),
                                           delay(m, rd.data, read, "x_buf", reset_less=True)),
@@ -527,8 +554,9 @@ class MVAU(wiring.Component):
                 x_word = Signal(len(x_reg), name="x_word")
                 m.d.comb += x_word.eq(Mux(delay(m, nf_zero, 2, "from_input"),
                                           delay(m, x_reg, 1, "x_in", reset_less=True), x_buf))
-        elif self.choice_before_operand:
-            x_words = replicas(m, x_reg, self.input_copies, "x_in")  # the register is the buffer
+        elif self.choice_before_operand:                       # the register is the buffer
+            x_words = replicas(m, delay(m, x_reg, int(self.weight_stage), "x_lag", reset_less=True),
+                               self.input_copies, "x_in")
         else:
             x_word = delay(m, x_reg, 1, "x_in", reset_less=True)
         if self.choice_before_operand:
@@ -545,6 +573,10 @@ class MVAU(wiring.Component):
             w_sig = Signal(len(w_word), name="w_word")
             m.d.comb += w_sig.eq(w_word)
             w_word = w_sig
+        # a register on the way from a block RAM to lanes spread over the fabric
+        # (weight_read_stage); the input word was delayed to match, above
+        lag = int(self.weight_stage)
+        w_word = delay(m, w_word, lag, "w_stage", reset_less=True)
 
         # multiplier lanes: plain registers (no enable, no reset) on both operands and after
         # the product register, which Yosys packs into the DSP blocks' input and output
@@ -560,10 +592,10 @@ class MVAU(wiring.Component):
         if self.multiplier_lanes:
             x_word = delay(m, x_word, 1, "x_operand", reset_less=True)
             w_word = delay(m, w_word, 1, "w_operand", reset_less=True)
-        valid = delay(m, fire, 2 + read + operand_stage, "valid")
-        first = delay(m, sf == 0, 2 + read + operand_stage, "first")
-        last = delay(m, sf_last, 2 + read + operand_stage, "last")
-        fold = delay(m, nf, 2 + read + operand_stage, "fold")
+        valid = delay(m, fire, 2 + read + lag + operand_stage, "valid")
+        first = delay(m, sf == 0, 2 + read + lag + operand_stage, "first")
+        last = delay(m, sf_last, 2 + read + lag + operand_stage, "last")
+        fold = delay(m, nf, 2 + read + lag + operand_stage, "fold")
 
         # --- products (registered), adder tree, accumulator ----------------------------------
         x_codes = elements(x_word, self.simd, self.in_bits)

@@ -13,8 +13,8 @@ from amaranth.hdl import Cat, Const, Module, Signal, Value, signed
 from amaranth.lib.memory import Memory
 from qonnx.core.datatype import BaseDataType
 
-from ..streams import (check_dtype, check_int, check_int_array, delay, is_bipolar,
-                       pipelined_sum, ram_attrs)
+from ..streams import (BLOCK_RAM_MIN_WORDS, check_dtype, check_int, check_int_array, delay,
+                       is_bipolar, pipelined_sum, ram_attrs, rom_row_register)
 
 __all__ = ["ThresholdTable"]
 
@@ -107,9 +107,13 @@ class ThresholdTable:
             m.d.comb += rd.addr.eq(fold_early)
             row = rd.data
             if self.rom_register:
-                # plain registers (no reset): the one after the ROM can become the block
-                # RAM's own output register (boards.flows.ecp5_outreg)
-                row = delay(m, rd.data, 1, f"{name}_row", reset_less=True)
+                # plain registers (no reset): the one after a block RAM can become its own
+                # output register (boards.flows.ecp5_outreg); a smaller ROM's keeps its
+                # repeated columns apart (rom_row_register)
+                if self.folds >= BLOCK_RAM_MIN_WORDS:
+                    row = delay(m, rd.data, 1, f"{name}_row", reset_less=True)
+                else:
+                    row = rom_row_register(m, rd.data, init, f"{name}_row")
                 values = [delay(m, v, 1, f"{name}_value{p}", reset_less=True)
                           for p, v in enumerate(values)]
                 valid = delay(m, valid, 1, f"{name}_valid_rom")

@@ -8,7 +8,8 @@ from amaranth.hdl import Const, Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from bitsmith.hw.streams import REPLICA_ATTR, add_output_queue, delay, keep_replicas, replicas
+from bitsmith.hw.streams import (REPLICA_ATTR, add_output_queue, delay, keep_replicas, replicas,
+                                  rom_row_register)
 from tests.hw.util import PATTERNS, accepted_while_blocked, run_stream
 
 MATRIX = [(i, b) for i in PATTERNS for b in PATTERNS]
@@ -102,18 +103,76 @@ def test_one_replica_is_a_plain_register():
     assert reg.name == "word" and REPLICA_ATTR not in reg.attrs
 
 
-@pytest.mark.board
-def test_yosys_keeps_the_copies_of_the_emitted_verilog(tmp_path):
-    # the copies survive synthesis only through the keep on their cells: without it
-    # opt_merge folds identical registers into one (4 flip-flops for all four)
+def _ecp5_flip_flops(component, name: str, tmp_path) -> int:
+    """Flip-flops of ``component`` after :func:`emit_verilog` and Yosys ``synth_ecp5``."""
     import json
     import subprocess
 
     from bitsmith.boards.tools import tool_path
     from bitsmith.generator.build import emit_verilog
-    (tmp_path / "copies.v").write_text(emit_verilog(_Copies(), "copies"))
+    (tmp_path / f"{name}.v").write_text(emit_verilog(component, name))
     subprocess.run([tool_path("yosys"), "-q", "-p",
-                    "read_verilog copies.v; synth_ecp5 -top copies; write_json copies.json"],
+                    f"read_verilog {name}.v; synth_ecp5 -top {name}; write_json {name}.json"],
                    cwd=tmp_path, check=True)
-    cells = json.loads((tmp_path / "copies.json").read_text())["modules"]["copies"]["cells"].values()
-    assert sum(c["type"] == "TRELLIS_FF" for c in cells) >= 3 * 4
+    cells = json.loads((tmp_path / f"{name}.json").read_text())["modules"][name]["cells"].values()
+    return sum(c["type"] == "TRELLIS_FF" for c in cells)
+
+
+@pytest.mark.board
+def test_yosys_keeps_the_copies_of_the_emitted_verilog(tmp_path):
+    # the copies survive synthesis only through the keep on their cells: without it
+    # opt_merge folds identical registers into one (4 flip-flops for all four)
+    assert _ecp5_flip_flops(_Copies(), "copies", tmp_path) >= 3 * 4
+
+
+# A small ROM's row register: bit columns 0-3 constant (0, 1, 0, 1), columns 4-7 one
+# pattern over the words, 8-11 another; the two patterns repeat, each four times.
+ROM_WORDS = [0b000000001010, 0b111111111010, 0b000011111010, 0b111100001010,
+             0b111111111010, 0b000000001010, 0b000011111010, 0b111100001010]
+
+
+class _SmallRom(wiring.Component):
+    def __init__(self):
+        super().__init__({"addr": In(3), "y": Out(12)})
+
+    def elaborate(self, platform):
+        from amaranth.lib.memory import Memory
+        m = Module()
+        m.submodules.rom = rom = Memory(shape=12, depth=8, init=ROM_WORDS)
+        rd = rom.read_port()
+        m.d.comb += [rd.addr.eq(self.addr), self.y.eq(rom_row_register(m, rd.data, ROM_WORDS, "row"))]
+        return m
+
+
+def test_rom_row_register_is_the_word_a_cycle_after_its_read_data():
+    from amaranth.sim import Simulator
+    dut = _SmallRom()
+    seen = []
+
+    async def bench(ctx):
+        for a in [3, 0, 7, 1, 1, 6, 2, 5, 4]:
+            ctx.set(dut.addr, a)
+            await ctx.tick()
+            seen.append(ctx.get(dut.y))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    # set before clock edge k: the read data takes the word at edge k, the row at k+1
+    addrs = [3, 0, 7, 1, 1, 6, 2, 5, 4]
+    assert seen[1:] == [ROM_WORDS[a] for a in addrs[:-1]]
+
+
+def test_rom_row_register_keeps_only_the_varying_columns_and_keeps_them_apart():
+    from amaranth.back import rtlil
+    text = keep_replicas(rtlil.convert(_SmallRom(), name="rom", emit_src=False))
+    row = [line for line in text.splitlines() if line.strip().startswith("wire width") and line.endswith("\\row")]
+    assert row == ["  wire width 8 \\row"]            # the 4 constant columns are constants
+    assert _dff_cells(text)["\\row"] is True
+
+
+@pytest.mark.board
+def test_yosys_keeps_a_small_roms_repeated_columns_apart(tmp_path):
+    # without the keep, the 8 row flip-flops would be 2 (one per distinct column)
+    assert _ecp5_flip_flops(_SmallRom(), "rom", tmp_path) >= 8

@@ -87,8 +87,10 @@ def test_mvau_latency_bounds_the_component(simd, pe, steps, shared, wbits):
     unit._MustUse__silence = True
     assert unit.multiplier_lanes == (wbits == 8)
     model = mvau_unit("m", DT["UINT2"], unit.out_dtype, 1, 144, 6, pe, simd, th,
-                      multiplier=unit.multiplier_lanes, choice_first=unit.choice_before_operand)
+                      multiplier=unit.multiplier_lanes, choice_first=unit.choice_before_operand,
+                      weight_stage=unit.weight_stage)
     assert unit.buffer_stage == (wbits == 2 and 144 // simd >= 32 and 6 // pe > 1)
+    assert unit.weight_stage == (wbits == 2 and (6 // pe) * (144 // simd) >= 32)
     assert unit.latency <= model.latency[0] <= unit.latency + 1
 
 

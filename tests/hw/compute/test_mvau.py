@@ -137,6 +137,12 @@ FOLD_CASES = [
     Case("BIPOLAR", "BIPOLAR", 4, 96, 2, 3, "bipolar", vectors=3),
     Case("INT8", "INT4", 4, 32, 2, 1, "none", vectors=3),
     Case("INT2", "UINT2", 20, 8, 10, 2, "channel", vectors=3),   # 3 input word copies
+    # 32 weight words or more before shift-and-add lanes: the weight word registered again
+    # (with an input buffer of 4 words; with one fold of 32 steps; with 64 neuron folds of one
+    # step, the input register the buffer, and a 64-row threshold ROM in block RAM)
+    Case("INT2", "UINT2", 16, 8, 1, 2, "channel", vectors=2),
+    Case("INT2", "UINT2", 2, 64, 2, 2, "channel", vectors=3),
+    Case("INT2", "UINT2", 64, 4, 1, 4, "channel", vectors=2),
 ]
 
 MATRIX = [(i, b) for i in PATTERNS for b in PATTERNS]
@@ -209,19 +215,23 @@ def test_mvau_latency_value():
     assert dut.latency == 3 + 2 + 1 + 2
 
 
-@pytest.mark.parametrize("mw, simd, popcount, stage", [
-    (64, 2, None, 1),             # 32-word buffer before shift-and-add lanes: registered read
-    (62, 2, None, 0),             # 31 words: LUT RAM or flip-flops, no stage
-    (64, 2, "counters", 1),       # XNOR counters choose before their operand too
-    (64, 2, "adders", 0),         # XNOR into an adder tree: its LUT absorbs the choice
+@pytest.mark.parametrize("mw, simd, popcount, stage, weight", [
+    # 2 neuron folds: 32-word buffer before shift-and-add lanes, a registered read; 64
+    # weight words in block RAM, the weight word registered once more
+    (64, 2, None, 1, 1),
+    (62, 2, None, 0, 1),          # 31 buffer words: LUT RAM or flip-flops; still 62 weight words
+    (30, 2, None, 0, 0),          # 30 weight words: logic or LUT RAM by the lanes
+    (64, 2, "counters", 1, 0),    # XNOR counters choose before their operand too
+    (64, 2, "adders", 0, 0),      # XNOR into an adder tree: its LUT absorbs the choice
 ])
-def test_mvau_latency_with_a_block_ram_input_buffer(mw, simd, popcount, stage):
+def test_mvau_latency_with_a_block_ram_input_buffer_or_weight_memory(mw, simd, popcount, stage, weight):
     dt = "BIPOLAR" if popcount else "INT2"
     unit = {"popcount": popcount} if popcount else {}
     dut, _, _ = build(Case(dt, "BIPOLAR" if popcount else "UINT2", 4, mw, 2, simd, "none"), **unit)
-    # read, read-data and product registers, [buffer read register], a 2-input tree
-    # (1 register level), accumulator, FIFO (2)
-    assert dut.latency == 3 + stage + 1 + 1 + 2
+    assert (dut.buffer_stage, dut.weight_stage) == (bool(stage), bool(weight))
+    # read, read-data and product registers, [buffer read register], [weight register], a
+    # 2-input tree (1 register level), accumulator, FIFO (2)
+    assert dut.latency == 3 + stage + weight + 1 + 1 + 2
 
 
 XNOR_CASES = [c for c in DTYPE_CASES + FOLD_CASES if c.wdt == c.xdt == "BIPOLAR"] + [
@@ -315,6 +325,20 @@ def test_mvau_banked_weight_rom(monkeypatch, bank_bits, banks):
     assert cap.cycles == [v * 1152 + n * 144 + 143 + dut.latency for v in range(2) for n in range(8)]
 
 
+def test_mvau_banked_weight_rom_with_a_small_last_bank(monkeypatch):
+    """528 two-bit words in 512-word banks: a block-RAM bank and a 16-word one (logic or
+    LUT RAM, its row register keeps repeated columns apart), the weight word registered
+    again after the bank choice; results and rate unchanged."""
+    import bitsmith.hw.compute.mvau as mvau_mod
+    monkeypatch.setattr(mvau_mod, "BANK_BITS", 512)
+    case = Case("INT2", "UINT2", 8, 66, 1, 1, "channel", vectors=2)
+    dut, _ = check_mvau(case, backpressure="random")
+    assert dut.weight_stage
+    dut, x, _ = build(case)
+    _, cap = run_stream(dut, pack(x, dut.in_dtype, 1), case.vectors * 8)
+    assert cap.cycles == [v * 528 + n * 66 + 65 + dut.latency for v in range(2) for n in range(8)]
+
+
 RUNTIME_CASES = [
     Case("INT2", "UINT2", 6, 15, 3, 5, "channel"),     # ROM word 30 bits, input 10: three words
     Case("INT2", "UINT8", 4, 8, 2, 4, "none"),          # ROM word 16 bits, input word 32 bits
@@ -368,5 +392,8 @@ def test_mvau_input_word_copies(wdt, xdt, pe, copies):
     assert dut.input_copies == copies
     from amaranth.back import rtlil
     text = rtlil.convert(dut, name="mvau", emit_src=False)
-    marked = text.count("attribute \\bitsmith.replica 1")
-    assert marked == (copies if copies > 1 else 0)
+    lines = text.splitlines()
+    # marked wires: the input word's copies (and the small weight ROM's kept row register)
+    marked = [next(w for w in lines[i:] if w.strip().startswith("wire")).split()[-1]
+              for i, line in enumerate(lines) if line.strip() == "attribute \\bitsmith.replica 1"]
+    assert len([w for w in marked if w.startswith("\\x_")]) == (copies if copies > 1 else 0)
