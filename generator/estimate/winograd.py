@@ -34,10 +34,10 @@ from ..passes.fold import fold_dims
 
 #: Latency of :class:`~bitsmith.hw.compute.winograd_input.WinogradInput`: a patch's last
 #: input word to its first output word.
-INPUT_LATENCY = 5
+INPUT_LATENCY = 6
 #: Latency of :class:`~bitsmith.hw.compute.winograd_output.WinogradOutput`: a tile row's
 #: last input word to its first output word.
-OUTPUT_LATENCY = 5
+OUTPUT_LATENCY = 8
 
 
 def window_cycles_of(node: WinogradConv) -> int:
@@ -70,12 +70,16 @@ def winograd_resources(node: WinogradConv) -> Resources:
     counters = 8 * math.ceil(math.log2(max(2, 16 * sf)))
     wgin = (memory_cost(8 * sf * simd * in_bits, simd * in_bits, 4)
             + Resources(luts=4 * simd * v_bits + counters * 2 + 40,
-                        ffs=simd * v_bits + 6 * simd * v_bits + counters + 16))
+                        # sums, queue; the pair sums; the registered read addresses
+                        ffs=simd * v_bits + 6 * simd * v_bits + 2 * simd * (in_bits + 2)
+                        + counters + 4 * math.ceil(math.log2(max(2, 8 * sf))) + 16))
     counters = 10 * math.ceil(math.log2(max(2, 2 * tw * nf)))
     wgout = (memory_cost(nf * 4 * pe * y_bits, 4 * pe * y_bits, 1)
              + memory_cost(2 * tw * nf * pe * acc_bits, pe * acc_bits, 4)
              + Resources(luts=4 * pe * y_bits * 2 + pe * acc_bits * 2 + counters * 2 + 40,
-                         ffs=pe * (node.m_dtype.bitwidth() + 5 * acc_bits) + counters + 24))
+                         # the product, its value and negation in Y's width, the four
+                         # rescaled outputs, read data and queue
+                         ffs=pe * (node.m_dtype.bitwidth() + 2 * y_bits + 9 * acc_bits) + counters + 24))
     thr = node.thresholds_node()
     total = swu_resources(node.tile_window(), simd) + wgin + node_resources(products_node(node)) + wgout
     return total + (node_resources(thr) if thr is not None else Resources())

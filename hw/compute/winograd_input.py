@@ -23,6 +23,17 @@ def _address(slot: Value, offset: Value, words: int) -> Value:
     return times_const(slot, words, 8) + offset
 
 
+def _signed_sum(x: Value, y: Value, neg_x: Value, neg_y: Value) -> Value:
+    """``+-x +-y`` for signs never both negative (``ROW_TERMS``): one adder, its operands
+    inverted by the signs and a carry in of 1 for a subtraction."""
+    x, y = (v if v.shape().signed else Cat(v, Const(0, 1)).as_signed() for v in (x, y))
+    width = max(len(x), len(y)) + 1
+    return (Mux(neg_x, ~x, x) + Mux(neg_y, ~y, y) + (neg_x | neg_y))[:width].as_signed()
+
+
+assert not any(t[1] < 0 and t[3] < 0 for t in ROW_TERMS), "a row of B^T with two negative terms"
+
+
 class WinogradInput(wiring.Component):
     """Turns a stream of 4x4 patches into the transformed vectors ``V = B^T d B`` of
     Winograd F(2x2, 3x3) (:mod:`bitsmith.generator.ir.winograd`), channel by channel.
@@ -82,8 +93,8 @@ class WinogradInput(wiring.Component):
                              f"not {self.out_dtype.name}")
         self.sf = self.channels // self.simd
         self.in_bits, self.out_bits = self.in_dtype.bitwidth(), self.out_dtype.bitwidth()
-        # issue -> memory read -> sum register -> queue
-        self.write_latency = 2
+        # issue -> memory read -> pair sum register -> sum register -> queue
+        self.write_latency = 3
         self.out_fifo_depth = self.write_latency + 4
         self.latency = self.write_latency + 3
         super().__init__({
@@ -131,23 +142,30 @@ class WinogradInput(wiring.Component):
         issue = Signal(name="issue")
         m.d.comb += [issue.eq(full.bit_select(r_buf, 1) & credit_ok), take.eq(issue)]
         last_out = (r_t == 15) & (r_sf == sf_n - 1)
+        # the read addresses are registers, computed from the counters' next values
+        sf_end = r_sf == sf_n - 1
+        n_t = Mux(issue & sf_end, r_t + 1, r_t)[:4]
+        n_sf = Mux(issue, next_mod(r_sf, sf_n), r_sf)
+        n_buf = r_buf ^ (issue & last_out)
+
+        def term(k: int, t: Value) -> Value:
+            """Field ``k`` of ``ROW_TERMS`` for row ``t``, as a bit: the low bit of a
+            position (0, 2), whether a sign (1, 3) is negative."""
+            return Array(Const((v[k] & 1) if k % 2 == 0 else v[k] < 0, 1) for v in ROW_TERMS)[t]
+
+        # per quadrant (row half, column half): the patch position read (r_a in {0, 1},
+        # r_b in {2, 3}: the low bit of each)
+        for q, rd in enumerate(quads):
+            row, col = 2 * (q >> 1), 2 * (q & 1)
+            slot = Cat(term(col, n_t[0:2]), term(row, n_t[2:4]), n_buf)
+            m.d.sync += rd.addr.eq(_address(slot, n_sf, sf_n))
+        # the sums: V = sa * (ca * d[a, a] + cb * d[a, b]) + sb * (ca * d[b, a] + cb * d[b, b]),
+        # each pair's two signs never both negative (checked below), so each sum is one
+        # addition or subtraction
         i_idx, j_idx = r_t[2:4], r_t[0:2]
-        # per quadrant (row half, column half): the patch position read and its sign
-        row_a = Array(Const(t[0] & 1, 1) for t in ROW_TERMS)[i_idx]   # r_a in {0, 1}: its low bit
-        row_b = Array(Const(t[2] & 1, 1) for t in ROW_TERMS)[i_idx]
-        col_a = Array(Const(t[0] & 1, 1) for t in ROW_TERMS)[j_idx]
-        col_b = Array(Const(t[2] & 1, 1) for t in ROW_TERMS)[j_idx]
-        neg_ra = Array(Const(t[1] < 0, 1) for t in ROW_TERMS)[i_idx]
-        neg_rb = Array(Const(t[3] < 0, 1) for t in ROW_TERMS)[i_idx]
-        neg_ca = Array(Const(t[1] < 0, 1) for t in ROW_TERMS)[j_idx]
-        neg_cb = Array(Const(t[3] < 0, 1) for t in ROW_TERMS)[j_idx]
-        picks = ((row_a, col_a, neg_ra ^ neg_ca), (row_a, col_b, neg_ra ^ neg_cb),
-                 (row_b, col_a, neg_rb ^ neg_ca), (row_b, col_b, neg_rb ^ neg_cb))
-        negs = []
-        for q, (rd, (rr, cc, neg)) in enumerate(zip(quads, picks)):
-            slot = Cat(cc, rr, r_buf)
-            m.d.comb += rd.addr.eq(_address(slot, r_sf, sf_n))
-            negs.append(delay(m, neg, 1, f"neg{q}"))
+        signs = [delay(m, term(k, idx), 1 + stage, f"neg_{name}")
+                 for stage, (k, idx, name) in ((0, (1, j_idx, "ca")), (0, (3, j_idx, "cb")),
+                                               (1, (1, i_idx, "ra")), (1, (3, i_idx, "rb")))]
         with m.If(issue):
             m.d.sync += [r_sf.eq(next_mod(r_sf, sf_n)),
                          r_t.eq(Mux(r_sf == sf_n - 1, r_t + 1, r_t))]
@@ -161,15 +179,19 @@ class WinogradInput(wiring.Component):
         clear_full = Mux(issue & last_out, 1 << r_buf, 0)
         m.d.sync += full.eq((full | set_full) & ~clear_full)
 
-        # --- sums (one cycle after the read) -------------------------------------------------
+        # --- sums: the two pairs a cycle after the read, V a cycle later -----------------------
+        neg_ca, neg_cb, neg_ra, neg_rb = signs
         lanes = []
         for s in range(self.simd):
-            total = Const(0, signed(self.out_bits))
-            for q in range(4):
-                v = element_value(elements(quads[q].data, self.simd, self.in_bits)[s], self.in_dtype)
-                total = total + Mux(negs[q], -v, v)
+            d = [element_value(elements(quads[q].data, self.simd, self.in_bits)[s], self.in_dtype)
+                 for q in range(4)]
+            pairs = []
+            for h in range(2):
+                pair = Signal(signed(self.in_bits + 2), name=f"pair{h}_{s}", reset_less=True)
+                m.d.sync += pair.eq(_signed_sum(d[2 * h], d[2 * h + 1], neg_ca, neg_cb))
+                pairs.append(pair)
             reg = Signal(signed(self.out_bits), name=f"v{s}", reset_less=True)
-            m.d.sync += reg.eq(total)
+            m.d.sync += reg.eq(_signed_sum(pairs[0], pairs[1], neg_ra, neg_rb))
             lanes.append(reg)
-        m.d.comb += [w_en.eq(delay(m, issue, 2, "valid")), w_data.eq(Cat(*lanes))]
+        m.d.comb += [w_en.eq(delay(m, issue, 3, "valid")), w_data.eq(Cat(*lanes))]
         return m

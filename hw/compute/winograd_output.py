@@ -9,8 +9,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from qonnx.core.datatype import BaseDataType
 
-from ..streams import (add_output_queue, check_dtype, check_int, delay, element_value, elements,
-                       is_bipolar, next_mod, ram_attrs)
+from ..streams import (BLOCK_RAM_MIN_WORDS, add_output_queue, check_dtype, check_int, delay,
+                       element_value, elements, is_bipolar, next_mod, ram_attrs)
 
 __all__ = ["WinogradOutput", "OUTPUT_TERMS"]
 
@@ -23,6 +23,13 @@ OUTPUT_TERMS = tuple(tuple(_AT[q >> 1][t >> 2] * _AT[q & 1][t & 3] for t in rang
 
 #: ``Y = 4 * direct``: the rescale is an arithmetic shift right by this.
 SCALE_SHIFT = 2
+
+
+def _registered(m: Module, value, bits: int, name: str) -> Signal:
+    """A register of ``value`` modulo ``2**bits``, signed."""
+    reg = Signal(signed(bits), name=name, reset_less=True)
+    m.d.sync += reg.eq(value)
+    return reg
 
 
 class WinogradOutput(wiring.Component):
@@ -98,11 +105,12 @@ class WinogradOutput(wiring.Component):
         self.nf = self.channels // self.pe
         self.in_bits, self.y_bits = in_dtype.bitwidth(), y_dtype.bitwidth()
         self.out_bits = out_dtype.bitwidth()
-        # issue -> re-order memory read -> queue
-        self.write_latency = 1
+        # issue -> re-order memory read -> read data register -> queue
+        self.write_latency = 2
         self.out_fifo_depth = self.write_latency + 4
-        # last input word -> accumulate stage -> full flag -> issue -> queue -> o
-        self.latency = self.write_latency + 4
+        # last input word -> product register -> accumulate stage -> tile register -> full
+        # flag -> issue -> queue -> o
+        self.latency = self.write_latency + 6
         super().__init__({
             "i": In(stream.Signature(self.pe * self.in_bits)),
             "o": Out(stream.Signature(self.pe * self.out_bits)),
@@ -130,53 +138,78 @@ class WinogradOutput(wiring.Component):
                 with m.If(row_last):
                     m.d.sync += a_bank.eq(~a_bank)
 
-        # --- accumulate Y (read-modify-write, one cycle after arrival) ---------------------------
-        y_width = 4 * self.pe * self.y_bits
-        ymem = Memory(shape=y_width, depth=nf_n, init=[])
-        m.submodules.y_acc = ymem
-        y_wr = ymem.write_port()
-        y_rd = ymem.read_port(transparent_for=(y_wr,))
-        m.d.comb += y_rd.addr.eq(a_nf)
+        # --- accumulate Y (read-modify-write, two cycles after arrival) ----------------------
+        # the product word and its position are registered (stage 1), then the word and its
+        # negation in Y's width with the position's coefficients (stage 2), where each Y
+        # is read, added to (one LUT before one carry chain) and written back
         v1 = delay(m, took, 1, "acc_valid")
         m1 = delay(m, self.i.payload, 1, "acc_m", reset_less=True)
         t1 = delay(m, a_t, 1, "acc_t")
         nf1 = delay(m, a_nf, 1, "acc_nf")
-        slot1 = delay(m, a_slot, 1, "acc_slot")
-        bank1 = delay(m, a_bank, 1, "acc_bank")
-        first = t1 == 0
-        olds = elements(y_rd.data, 4 * self.pe, self.y_bits)
-        ms = [element_value(e, self.in_dtype) for e in elements(m1, self.pe, self.in_bits)]
+        v2 = delay(m, v1, 1, "acc_valid")
+        t2 = delay(m, t1, 1, "acc_t")
+        nf2 = delay(m, nf1, 1, "acc_nf")
+        slot2 = delay(m, a_slot, 2, "acc_slot")
+        bank2 = delay(m, a_bank, 2, "acc_bank")
+        first = t2 == 0
+        plus, minus = [], []
+        for p, e in enumerate(elements(m1, self.pe, self.in_bits)):
+            value = element_value(e, self.in_dtype)
+            plus.append(_registered(m, value, self.y_bits, f"acc_plus{p}"))
+            minus.append(_registered(m, -value, self.y_bits, f"acc_minus{p}"))
+        y_width = 4 * self.pe * self.y_bits
+        if nf_n > 1:
+            # a read of a channel group's Y never meets the write of the same group: the
+            # write is the previous product word's, a different group (and no write is
+            # due in a cycle that re-reads the group last read)
+            ymem = Memory(shape=y_width, depth=nf_n, init=[],
+                          attrs=ram_attrs(nf_n, collisions_unused=True, block=False))
+            m.submodules.y_acc = ymem
+            y_wr, y_rd = ymem.write_port(), ymem.read_port()
+            m.d.comb += y_rd.addr.eq(nf1)
+            y_old = y_rd.data
+        else:
+            y_old = Signal(y_width, name="y_acc", reset_less=True)
+        olds = elements(y_old, 4 * self.pe, self.y_bits)
         news = []
         for q in range(4):
-            use = Array(Const(c != 0, 1) for c in OUTPUT_TERMS[q])[t1]
-            neg = Array(Const(c < 0, 1) for c in OUTPUT_TERMS[q])[t1]
+            use = delay(m, Array(Const(c != 0, 1) for c in OUTPUT_TERMS[q])[t1], 1, f"use{q}")
+            neg = delay(m, Array(Const(c < 0, 1) for c in OUTPUT_TERMS[q])[t1], 1, f"neg{q}")
             for p in range(self.pe):
                 old = Mux(first, 0, olds[q * self.pe + p].as_signed())
                 new = Signal(signed(self.y_bits), name=f"y{q}_{p}")
-                m.d.comb += new.eq(old + Mux(use, Mux(neg, -ms[p], ms[p]), 0))
+                m.d.comb += new.eq(old + Mux(use, Mux(neg, minus[p], plus[p]), 0))
                 news.append(new)
-        m.d.comb += [y_wr.addr.eq(nf1), y_wr.data.eq(Cat(*news)), y_wr.en.eq(v1)]
+        if nf_n > 1:
+            m.d.comb += [y_wr.addr.eq(nf2), y_wr.data.eq(Cat(*news)), y_wr.en.eq(v2)]
+        else:
+            with m.If(v2):
+                m.d.sync += y_old.eq(Cat(*news))
 
-        # --- the tile's last position: rescaled outputs into the re-order memories ------------
+        # --- the tile's last position: rescaled outputs registered (stage 3), then written
+        # into the re-order memories ---------------------------------------------------------
         depth = 2 * row_words
-        w_addr = Mux(bank1, slot1 + row_words, slot1)
+        last2 = v2 & (t2 == 15)
+        w_en3 = delay(m, last2, 1, "tile_en")
+        w_addr3 = delay(m, Mux(bank2, slot2 + row_words, slot2), 1, "tile_addr")
         reads = []
         for q in range(4):
             mem = Memory(shape=self.pe * self.out_bits, depth=depth, init=[],
                          attrs=ram_attrs(depth, collisions_unused=True))
             m.submodules[f"tile{q}"] = mem
             wr = mem.write_port()
-            outs = [(news[q * self.pe + p] >> SCALE_SHIFT)[:self.out_bits] for p in range(self.pe)]
-            m.d.comb += [wr.addr.eq(w_addr), wr.data.eq(Cat(*outs)), wr.en.eq(v1 & (t1 == 15))]
+            outs = Cat((news[q * self.pe + p] >> SCALE_SHIFT)[:self.out_bits] for p in range(self.pe))
+            m.d.comb += [wr.addr.eq(w_addr3), wr.data.eq(delay(m, outs, 1, f"tile{q}_data", reset_less=True)),
+                         wr.en.eq(w_en3)]
             reads.append(mem.read_port())
-        set_full = Mux(v1 & (t1 == 15) & (slot1 == row_words - 1), 1 << bank1, 0)
+        set_full = Mux(w_en3 & delay(m, slot2 == row_words - 1, 1, "tile_row_end"),
+                       1 << delay(m, bank2, 1, "tile_bank"), 0)
 
         # --- reader: output row a of the tile row, tile column, b, channel group ----------------
         r_a = Signal(name="r_a")
         r_b = Signal(name="r_b")
         r_nf = Signal(range(nf_n), name="r_nf")
         r_tw = Signal(range(tw_n), name="r_tw")
-        r_base = Signal(range(row_words), name="r_base")    # r_tw * NF
         r_th = Signal(range(th_n), name="r_th")
         r_bank = Signal(name="r_bank")
         credit_ok, take, w_en, w_data = add_output_queue(m, self.o, depth=self.out_fifo_depth,
@@ -191,18 +224,24 @@ class WinogradOutput(wiring.Component):
         step = Signal(name="step")
         m.d.comb += [issue.eq(active & credit_ok & ~cropped), take.eq(issue),
                      step.eq(active & (credit_ok | cropped))]
-        r_addr = Mux(r_bank, r_base + r_nf + row_words, r_base + r_nf)
+        # the read address is a register stepping with the counters: r_bank * TW*NF +
+        # r_tw * NF + r_nf
+        r_addr = Signal(range(depth), name="r_addr")
         for rd in reads:
             m.d.comb += rd.addr.eq(r_addr)
         nf_last, b_last, tw_last = r_nf == nf_n - 1, r_b == 1, r_tw == tw_n - 1
         all_last = nf_last & b_last & tw_last & r_a
+        # after a tile row's last tile: its start again (second output row), else the
+        # other buffer's start
+        row_start = Mux(r_a ^ r_bank, row_words, 0)
         with m.If(step):
+            m.d.sync += r_addr.eq(Mux(nf_last & b_last & tw_last, row_start,
+                                      Mux(nf_last & ~b_last, r_addr - (nf_n - 1), r_addr + 1)))
             m.d.sync += r_nf.eq(next_mod(r_nf, nf_n))
             with m.If(nf_last):
                 m.d.sync += r_b.eq(~r_b)
                 with m.If(b_last):
-                    m.d.sync += [r_tw.eq(next_mod(r_tw, tw_n)),
-                                 r_base.eq(Mux(tw_last, 0, r_base + nf_n))]
+                    m.d.sync += r_tw.eq(next_mod(r_tw, tw_n))
                     with m.If(tw_last):
                         m.d.sync += r_a.eq(~r_a)
                         with m.If(r_a):
@@ -210,7 +249,13 @@ class WinogradOutput(wiring.Component):
         clear_full = Mux(step & all_last, 1 << r_bank, 0)
         m.d.sync += full.eq((full | set_full) & ~clear_full)
 
-        q_sel = delay(m, Cat(r_b, r_a), 1, "q_sel")
-        m.d.comb += [w_en.eq(delay(m, issue, 1, "valid")),
-                     w_data.eq(Array(rd.data for rd in reads)[q_sel])]
+        # read data registered before the queue: a block RAM's by its own output register,
+        # before the choice of memory; a smaller memory's (LUT RAM) after it
+        if depth >= BLOCK_RAM_MIN_WORDS:
+            datas = [delay(m, rd.data, 1, f"tile{q}_read", reset_less=True) for q, rd in enumerate(reads)]
+            data = Array(datas)[delay(m, Cat(r_b, r_a), 2, "q_sel")]
+        else:
+            data = delay(m, Array(rd.data for rd in reads)[delay(m, Cat(r_b, r_a), 1, "q_sel")], 1,
+                         "tile_read", reset_less=True)
+        m.d.comb += [w_en.eq(delay(m, issue, 2, "valid")), w_data.eq(data)]
         return m

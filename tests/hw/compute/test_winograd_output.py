@@ -47,7 +47,9 @@ def check(tiles, out_hw, channels, pe, frames=2, idle="none", backpressure="none
 
 
 SHAPES = [((2, 3), (4, 6), 4, 2), ((2, 2), (3, 3), 2, 1), ((3, 1), (5, 2), 3, 3), ((1, 2), (2, 3), 4, 4),
-          ((1, 1), (1, 1), 2, 2)]
+          ((1, 1), (1, 1), 2, 2),
+          ((2, 3), (3, 5), 6, 2),     # 3 channel groups, both crops
+          ((2, 4), (4, 8), 8, 2)]     # re-order memories of 32 words: block RAM, registered before the choice
 MATRIX = [(i, b) for i in PATTERNS for b in PATTERNS]
 
 
