@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 from qonnx.core.datatype import BaseDataType
 
 from ..streams import (BLOCK_RAM_MIN_WORDS, add_output_queue, check_dtype, check_int, delay,
-                       element_value, elements, is_bipolar, next_mod, ram_attrs)
+                       element_value, elements, is_bipolar, next_mod, ram_attrs, replicas)
 
 __all__ = ["WinogradOutput", "OUTPUT_TERMS"]
 
@@ -151,7 +151,10 @@ class WinogradOutput(wiring.Component):
         nf2 = delay(m, nf1, 1, "acc_nf")
         slot2 = delay(m, a_slot, 2, "acc_slot")
         bank2 = delay(m, a_bank, 2, "acc_bank")
-        first = t2 == 0
+        # the position's flags are registers, one copy per four channels (each drives a
+        # LUT per bit of Y: ECP5, "t == 0" routed 2.1 ns to 4 * PE * y_bits adders' LUTs)
+        groups = -(-self.pe // 4)
+        firsts = replicas(m, t1 == 0, groups, "acc_first")
         plus, minus = [], []
         for p, e in enumerate(elements(m1, self.pe, self.in_bits)):
             value = element_value(e, self.in_dtype)
@@ -173,12 +176,13 @@ class WinogradOutput(wiring.Component):
         olds = elements(y_old, 4 * self.pe, self.y_bits)
         news = []
         for q in range(4):
-            use = delay(m, Array(Const(c != 0, 1) for c in OUTPUT_TERMS[q])[t1], 1, f"use{q}")
-            neg = delay(m, Array(Const(c < 0, 1) for c in OUTPUT_TERMS[q])[t1], 1, f"neg{q}")
+            uses = replicas(m, Array(Const(c != 0, 1) for c in OUTPUT_TERMS[q])[t1], groups, f"use{q}_")
+            negs = replicas(m, Array(Const(c < 0, 1) for c in OUTPUT_TERMS[q])[t1], groups, f"neg{q}_")
             for p in range(self.pe):
-                old = Mux(first, 0, olds[q * self.pe + p].as_signed())
+                g = p // 4
+                old = Mux(firsts[g], 0, olds[q * self.pe + p].as_signed())
                 new = Signal(signed(self.y_bits), name=f"y{q}_{p}")
-                m.d.comb += new.eq(old + Mux(use, Mux(neg, minus[p], plus[p]), 0))
+                m.d.comb += new.eq(old + Mux(uses[g], Mux(negs[g], minus[p], plus[p]), 0))
                 news.append(new)
         if nf_n > 1:
             m.d.comb += [y_wr.addr.eq(nf2), y_wr.data.eq(Cat(*news)), y_wr.en.eq(v2)]
