@@ -285,6 +285,16 @@ class SlidingWindow(wiring.Component):
         lo_base = Signal(range(total))               # first word of the oldest held row
         top_base = Signal(range(total), init=top_words)   # first word of the window's top row
         base = Signal(range(total), init=top_words)  # first word of image row top + ky
+        # the next row's window top, wrap(lo_base + next_top_words): a register computed a
+        # cycle after either term changes (both change only when a row ends), when a row
+        # takes two reads or more, so the row's end loads it (ECP5 Winograd: the sum and its
+        # wrap in series before ``base``, 7.3 ns)
+        next_top_sum = wrap(lo_base + row["next_top_words"])
+        if self.ow * self.kh * self.kw * self.cg >= 2:
+            next_top = Signal(range(total), init=table[0]["next_top_words"] % total, name="next_top")
+            m.d.sync += next_top.eq(next_top_sum)
+        else:
+            next_top = next_top_sum
         col_range = (-self.pl * self.cg, (self.w + self.pr) * self.cg)
         left_col = Signal(range(*col_range), init=-self.pl * self.cg)   # left * C/SIMD
         col = Signal(range(*col_range), init=-self.pl * self.cg)        # (left + kx) * C/SIMD + cg
@@ -337,8 +347,7 @@ class SlidingWindow(wiring.Component):
                 with m.If(row_done):
                     m.d.comb += [release.eq(row["gone"]), row_step.eq(1)]
                     m.d.sync += [lo_base.eq(wrap(lo_base + row["gone_words"])),
-                                 top_base.eq(wrap(lo_base + row["next_top_words"])),
-                                 base.eq(wrap(lo_base + row["next_top_words"]))]
+                                 top_base.eq(next_top), base.eq(next_top)]
                     m.d.sync += [sig.eq(upcoming[k]) for k, sig in row.items()]
                     m.d.sync += oy_last.eq(next_is_last(oy, self.oh))
                     with m.If(frame_done):

@@ -50,7 +50,12 @@ def test_padded_3x3_under_idle_and_backpressure(idle, backpressure):
     dict(in_shape=(5, 5, 4), kernel=(3, 3), stride=(2, 2), simd=1, depthwise=True),
     dict(in_shape=(4, 4, 4), kernel=(2, 2), stride=(2, 2), pad=(1, 1, 1, 1), simd=2, depthwise=True),
     dict(in_shape=(3, 3, 2), kernel=(3, 3), simd=2),                         # one output pixel
-], ids=["3x2_s21_pad", "1x3_s12", "2x2_s33", "dw_3x3_s2", "dw_pad", "whole_image"])
+    # one read per output row (a row's end every read), two reads per row
+    dict(in_shape=(4, 1, 2), kernel=(1, 1), simd=2),
+    dict(in_shape=(5, 3, 1), kernel=(2, 1), stride=(1, 3), pad=(1, 0, 0, 0)),
+    dict(in_shape=(4, 2, 1), kernel=(1, 1)),
+], ids=["3x2_s21_pad", "1x3_s12", "2x2_s33", "dw_3x3_s2", "dw_pad", "whole_image", "row_of_one_read",
+        "row_of_two_reads_pad", "row_of_two_reads"])
 def test_configurations(cfg):
     check_window(**cfg, idle="random", backpressure="random", seed=5)
 

@@ -80,6 +80,8 @@ def test_scan_patterns(idle, backpressure):
 
 @pytest.mark.parametrize("in_dtype, features, simd, density", [
     ("UINT8", 16, 16, 0.3), ("TERNARY", 9, 3, 0.0), ("BINARY", 5, 1, 0.5), ("INT2", 64, 64, 0.9),
+    # words of several search chunks (SCAN_CHUNK bits), the last one partial
+    ("UINT4", 84, 42, 0.1), ("UINT4", 208, 208, 0.05), ("INT2", 34, 17, 0.6),
 ])
 def test_scan_shapes(in_dtype, features, simd, density):
     check_scan(in_dtype, features, simd, density, seed=features)
@@ -114,3 +116,28 @@ def test_pointer_banks(ptr):
 def test_pointer_rejects():
     assert_rejects(lambda: ColumnPointers(col_ptr=np.array([1, 2])), ValueError,
                    "col_ptr must rise from 0 over at least 2 entries, not [1, 2]")
+
+
+@pytest.mark.parametrize("width", [1, 5, 16, 17, 40, 208])
+def test_lowest_one_against_python(width):
+    """The two-level search equals ``x & -x``, ``popcount(x) <= 1`` and ``x != 0`` on
+    random masks of every density, and on the masks with one or no bit set."""
+    from amaranth.hdl import Signal
+    from bitsmith.hw.sparse.scan import lowest_one
+    rng = np.random.default_rng(width)
+    masks = [0, (1 << width) - 1] + [1 << b for b in range(width)]
+    masks += [int(sum(1 << b for b in range(width) if rng.random() < d)) for d in (0.02, 0.1, 0.5) for _ in range(30)]
+    x = Signal(width)
+    first, single, anything = lowest_one(x)
+    m = Module()
+    got = []
+
+    async def bench(ctx):
+        for v in masks:
+            ctx.set(x, v)
+            got.append((ctx.get(first), ctx.get(single), ctx.get(anything)))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == [(v & -v, int(bin(v).count("1") <= 1), int(v != 0)) for v in masks]
