@@ -101,13 +101,20 @@ class RequestReceiver(wiring.Component):
         with m.If(self.framing_error):
             m.d.sync += bad_bits.eq(1)
 
+        # a verdict is registered, then offered the next cycle: the states' conditions and
+        # the request's handshake are two short paths, not one (ECP5 TFC-w2a2: the state
+        # decode, the CRC flag and the valid's own logic routed 5 ns apart, 138 MHz)
+        verdict = Signal(8, name="verdict")
+        decided = Signal(name="decided")
         with m.If(self.request.ready):
             m.d.sync += self.request.valid.eq(0)
+        with m.If(decided):
+            m.d.sync += [self.request.payload.command.eq(command),
+                         self.request.payload.status.eq(verdict),
+                         self.request.valid.eq(1), decided.eq(0)]
 
         def answer(code):
-            m.d.sync += [self.request.payload.command.eq(command),
-                         self.request.payload.status.eq(code),
-                         self.request.valid.eq(1)]
+            m.d.sync += [verdict.eq(code), decided.eq(1)]
             m.next = "ANSWER"
 
         def in_frame(handle):
@@ -185,7 +192,8 @@ class RequestReceiver(wiring.Component):
                 with m.If(timed_out):
                     answer(status)
             with m.State("ANSWER"):
-                with m.If(self.request.ready):     # the sender takes the verdict
+                # the sender takes the verdict (offered the cycle after the decision)
+                with m.If(self.request.valid & self.request.ready):
                     m.next = "WAIT"
             with m.State("WAIT"):
                 m.d.comb += self.bytes.ready.eq(1)  # bytes before the answer is out are dropped
