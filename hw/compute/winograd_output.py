@@ -151,10 +151,9 @@ class WinogradOutput(wiring.Component):
         nf2 = delay(m, nf1, 1, "acc_nf")
         slot2 = delay(m, a_slot, 2, "acc_slot")
         bank2 = delay(m, a_bank, 2, "acc_bank")
-        # the position's flags are registers, one copy per four channels (each drives a
-        # LUT per bit of Y: ECP5, "t == 0" routed 2.1 ns to 4 * PE * y_bits adders' LUTs)
-        groups = -(-self.pe // 4)
-        firsts = replicas(m, t1 == 0, groups, "acc_first")
+        # the position's flags are registers, one copy per Y (each drives a LUT per bit of
+        # its Y: ECP5, "t == 0" routed 2.1-2.5 ns to 4 * PE * y_bits adders' LUTs)
+        firsts = replicas(m, t1 == 0, 4 * self.pe, "acc_first")
         plus, minus = [], []
         for p, e in enumerate(elements(m1, self.pe, self.in_bits)):
             value = element_value(e, self.in_dtype)
@@ -176,13 +175,12 @@ class WinogradOutput(wiring.Component):
         olds = elements(y_old, 4 * self.pe, self.y_bits)
         news = []
         for q in range(4):
-            uses = replicas(m, Array(Const(c != 0, 1) for c in OUTPUT_TERMS[q])[t1], groups, f"use{q}_")
-            negs = replicas(m, Array(Const(c < 0, 1) for c in OUTPUT_TERMS[q])[t1], groups, f"neg{q}_")
+            uses = replicas(m, Array(Const(c != 0, 1) for c in OUTPUT_TERMS[q])[t1], self.pe, f"use{q}_")
+            negs = replicas(m, Array(Const(c < 0, 1) for c in OUTPUT_TERMS[q])[t1], self.pe, f"neg{q}_")
             for p in range(self.pe):
-                g = p // 4
-                old = Mux(firsts[g], 0, olds[q * self.pe + p].as_signed())
+                old = Mux(firsts[q * self.pe + p], 0, olds[q * self.pe + p].as_signed())
                 new = Signal(signed(self.y_bits), name=f"y{q}_{p}")
-                m.d.comb += new.eq(old + Mux(uses[g], Mux(negs[g], minus[p], plus[p]), 0))
+                m.d.comb += new.eq(old + Mux(uses[p], Mux(negs[p], minus[p], plus[p]), 0))
                 news.append(new)
         if nf_n > 1:
             m.d.comb += [y_wr.addr.eq(nf2), y_wr.data.eq(Cat(*news)), y_wr.en.eq(v2)]
