@@ -106,6 +106,9 @@ class RequestReceiver(wiring.Component):
         # decode, the CRC flag and the valid's own logic routed 5 ns apart, 138 MHz)
         verdict = Signal(8, name="verdict")
         decided = Signal(name="decided")
+        # the sender's "response sent" pulse, registered here (the sender sits far away)
+        done = Signal(name="response_done_q")
+        m.d.sync += done.eq(self.response_done)
         with m.If(self.request.ready):
             m.d.sync += self.request.valid.eq(0)
         with m.If(decided):
@@ -192,11 +195,13 @@ class RequestReceiver(wiring.Component):
                 with m.If(timed_out):
                     answer(status)
             with m.State("ANSWER"):
-                # the sender takes the verdict (offered the cycle after the decision)
-                with m.If(self.request.valid & self.request.ready):
+                # the sender has taken the verdict (offered the cycle after the decision) once
+                # neither is pending: decided from the receiver's own registers, not from the
+                # far side's ready
+                with m.If(~decided & ~self.request.valid):
                     m.next = "WAIT"
             with m.State("WAIT"):
                 m.d.comb += self.bytes.ready.eq(1)  # bytes before the answer is out are dropped
-                with m.If(self.response_done):
+                with m.If(done):
                     m.next = "IDLE"
         return m
