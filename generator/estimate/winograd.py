@@ -77,9 +77,9 @@ def winograd_resources(node: WinogradConv) -> Resources:
     wgout = (memory_cost(nf * 4 * pe * y_bits, 4 * pe * y_bits, 1)
              + memory_cost(2 * tw * nf * pe * acc_bits, pe * acc_bits, 4)
              + Resources(luts=4 * pe * y_bits * 2 + pe * acc_bits * 2 + counters * 2 + 40,
-                         # the product, its value and negation in Y's width, the four
-                         # rescaled outputs, read data and queue; 3 flags per Y
-                         ffs=pe * (node.m_dtype.bitwidth() + 2 * y_bits + 9 * acc_bits + 12)
+                         # the product, the four terms in Y's width, the four rescaled
+                         # outputs, read data and queue
+                         ffs=pe * (node.m_dtype.bitwidth() + 4 * y_bits + 9 * acc_bits)
                          + counters + 24))
     thr = node.thresholds_node()
     total = swu_resources(node.tile_window(), simd) + wgin + node_resources(products_node(node)) + wgout

@@ -139,9 +139,11 @@ class WinogradOutput(wiring.Component):
                     m.d.sync += a_bank.eq(~a_bank)
 
         # --- accumulate Y (read-modify-write, two cycles after arrival) ----------------------
-        # the product word and its position are registered (stage 1), then the word and its
-        # negation in Y's width with the position's coefficients (stage 2), where each Y
-        # is read, added to (one LUT before one carry chain) and written back
+        # stage 1: the product word and its position registered; each Y read (zero at the
+        # tile's first position) into a register, and each term (the word, its negation or
+        # zero by the position's coefficient) into another; stage 2: their sum written
+        # back, one carry chain from registers (with the position's flags in the sum, they
+        # routed 2.5-2.8 ns from their registers to 4 * PE * y_bits LUTs on the ECP5)
         v1 = delay(m, took, 1, "acc_valid")
         m1 = delay(m, self.i.payload, 1, "acc_m", reset_less=True)
         t1 = delay(m, a_t, 1, "acc_t")
@@ -151,42 +153,40 @@ class WinogradOutput(wiring.Component):
         nf2 = delay(m, nf1, 1, "acc_nf")
         slot2 = delay(m, a_slot, 2, "acc_slot")
         bank2 = delay(m, a_bank, 2, "acc_bank")
-        # the position's flags are registers, one copy per Y (each drives a LUT per bit of
-        # its Y: ECP5, "t == 0" routed 2.1-2.5 ns to 4 * PE * y_bits adders' LUTs)
-        firsts = replicas(m, t1 == 0, 4 * self.pe, "acc_first")
-        plus, minus = [], []
-        for p, e in enumerate(elements(m1, self.pe, self.in_bits)):
-            value = element_value(e, self.in_dtype)
-            plus.append(_registered(m, value, self.y_bits, f"acc_plus{p}"))
-            minus.append(_registered(m, -value, self.y_bits, f"acc_minus{p}"))
+        values = [element_value(e, self.in_dtype) for e in elements(m1, self.pe, self.in_bits)]
+        terms = []
+        for q in range(4):
+            use = Array(Const(c != 0, 1) for c in OUTPUT_TERMS[q])[t1]
+            neg = Array(Const(c < 0, 1) for c in OUTPUT_TERMS[q])[t1]
+            terms += [_registered(m, Mux(use, Mux(neg, -v, v), 0), self.y_bits, f"acc_term{q}_{p}")
+                      for p, v in enumerate(values)]
         y_width = 4 * self.pe * self.y_bits
         if nf_n > 1:
-            # a read of a channel group's Y never meets the write of the same group: the
-            # write is the previous product word's, a different group (and no write is
-            # due in a cycle that re-reads the group last read)
-            ymem = Memory(shape=y_width, depth=nf_n, init=[],
-                          attrs=ram_attrs(nf_n, collisions_unused=True, block=False))
+            # read asynchronously (LUT RAM) into a register of its own, so the zeroing is
+            # before it; a read of a channel group's Y never meets the write of the same
+            # group: the write is the previous product word's, a different group
+            ymem = Memory(shape=y_width, depth=nf_n, init=[])
             m.submodules.y_acc = ymem
-            y_wr, y_rd = ymem.write_port(), ymem.read_port()
+            y_wr, y_rd = ymem.write_port(), ymem.read_port(domain="comb")
             m.d.comb += y_rd.addr.eq(nf1)
-            y_old = y_rd.data
+            old_word = _registered(m, Mux(t1 == 0, 0, y_rd.data), y_width, "acc_old").as_unsigned()
         else:
-            y_old = Signal(y_width, name="y_acc", reset_less=True)
-        olds = elements(y_old, 4 * self.pe, self.y_bits)
+            # one channel group: Y is a register, zeroed at the tile's first position
+            # through a copy of the flag per Y
+            y_acc = Signal(y_width, name="y_acc", reset_less=True)
+            firsts = replicas(m, t1 == 0, 4 * self.pe, "acc_first")
+            old_word = Cat(Mux(firsts[k], 0, y) for k, y in enumerate(elements(y_acc, 4 * self.pe, self.y_bits)))
+        olds = elements(old_word, 4 * self.pe, self.y_bits)
         news = []
-        for q in range(4):
-            uses = replicas(m, Array(Const(c != 0, 1) for c in OUTPUT_TERMS[q])[t1], self.pe, f"use{q}_")
-            negs = replicas(m, Array(Const(c < 0, 1) for c in OUTPUT_TERMS[q])[t1], self.pe, f"neg{q}_")
-            for p in range(self.pe):
-                old = Mux(firsts[q * self.pe + p], 0, olds[q * self.pe + p].as_signed())
-                new = Signal(signed(self.y_bits), name=f"y{q}_{p}")
-                m.d.comb += new.eq(old + Mux(uses[p], Mux(negs[p], minus[p], plus[p]), 0))
-                news.append(new)
+        for k in range(4 * self.pe):
+            new = Signal(signed(self.y_bits), name=f"y{k // self.pe}_{k % self.pe}")
+            m.d.comb += new.eq(olds[k].as_signed() + terms[k])
+            news.append(new)
         if nf_n > 1:
             m.d.comb += [y_wr.addr.eq(nf2), y_wr.data.eq(Cat(*news)), y_wr.en.eq(v2)]
         else:
             with m.If(v2):
-                m.d.sync += y_old.eq(Cat(*news))
+                m.d.sync += y_acc.eq(Cat(*news))
 
         # --- the tile's last position: rescaled outputs registered (stage 3), then written
         # into the re-order memories ---------------------------------------------------------
