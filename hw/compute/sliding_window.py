@@ -165,8 +165,7 @@ class SlidingWindow(wiring.Component):
         complete = Signal(range(rows + 1))   # fully written rows not yet released
         start_row = Signal()
         end_row = Signal()
-        release = Signal(range(rows + 1))    # rows the reader frees this cycle
-        m.d.sync += [held.eq(held + start_row - release), complete.eq(complete + end_row - release)]
+        row_step = Signal()                  # the reader leaves its output row (frees rows)
 
         # --- writer: input words into the circular line buffer ------------------------------
         w_ptr = Signal(range(rows * row_words))
@@ -269,7 +268,13 @@ class SlidingWindow(wiring.Component):
         # on the path into its fan-out (ECP5 digits CNN: the compare, then the enable routed
         # to the loop registers, 128-136 MHz; the next values summed before the compare,
         # 113-119)
-        row_step = Signal()
+        # held + start_row - released and complete + end_row - released, the sums made
+        # from registers beside the read enable and only chosen by it (ECP5 Winograd: the
+        # enable, then the released rows' subtraction and an adder into ``held``, 7.1 ns)
+        gone = row["gone"]
+        for count, step in ((held, start_row), (complete, end_row)):
+            m.d.sync += count.eq(Mux(row_step, Mux(step, count - gone + 1, count - gone),
+                                     Mux(step, count + 1, count)))
         ok = {k: Signal(init=int(table[0][k] <= 0), name=f"{k}_ok") for k in needs}
         for k in needs:
             ge = {tail: complete >= row[f"{k}{tail}"] for tail in ("", "_m1", "_step", "_step_m1")}
@@ -345,7 +350,7 @@ class SlidingWindow(wiring.Component):
                              left.eq(Mux(ox_last, -self.pl, left + self.sw)),
                              left_col.eq(next_left_col), col.eq(next_left_col)]
                 with m.If(row_done):
-                    m.d.comb += [release.eq(row["gone"]), row_step.eq(1)]
+                    m.d.comb += row_step.eq(1)
                     m.d.sync += [lo_base.eq(wrap(lo_base + row["gone_words"])),
                                  top_base.eq(next_top), base.eq(next_top)]
                     m.d.sync += [sig.eq(upcoming[k]) for k, sig in row.items()]
