@@ -224,7 +224,10 @@ class MVAU(wiring.Component):
     Multiplier lanes get one more register on both operands and one more after the
     product register (:func:`multiplier_stages`, two cycles more latency, three with an
     input buffer, the same cycles per vector): the DSP block's input and output
-    registers, and a fabric register by the adder tree.
+    registers, and a fabric register by the adder tree. LUT lanes that are not XNOR and
+    read a weight memory of 32 words or more register the weight word once more
+    (:func:`weight_read_stage`), and a block-RAM input buffer's read data is registered
+    before their input/buffer choice (:func:`buffer_read_stage`): a cycle of latency each.
     """
 
     def __init__(self, *, weights: np.ndarray, weight_dtype: BaseDataType, in_dtype: BaseDataType,
