@@ -163,9 +163,12 @@ class WinogradInput(wiring.Component):
         # each pair's two signs never both negative (checked below), so each sum is one
         # addition or subtraction
         i_idx, j_idx = r_t[2:4], r_t[0:2]
-        signs = [delay(m, term(k, idx), 1 + stage, f"neg_{name}")
-                 for stage, (k, idx, name) in ((0, (1, j_idx, "ca")), (0, (3, j_idx, "cb")),
-                                               (1, (1, i_idx, "ra")), (1, (3, i_idx, "rb")))]
+        # the column signs meet the read data (a cycle after the issue), the row signs the
+        # pairs (a cycle later)
+        neg_ca = delay(m, term(1, j_idx), 1, "neg_ca")
+        neg_cb = delay(m, term(3, j_idx), 1, "neg_cb")
+        neg_ra = delay(m, term(1, i_idx), 2, "neg_ra")
+        neg_rb = delay(m, term(3, i_idx), 2, "neg_rb")
         with m.If(issue):
             m.d.sync += [r_sf.eq(next_mod(r_sf, sf_n)),
                          r_t.eq(Mux(r_sf == sf_n - 1, r_t + 1, r_t))]
@@ -180,7 +183,6 @@ class WinogradInput(wiring.Component):
         m.d.sync += full.eq((full | set_full) & ~clear_full)
 
         # --- sums: the two pairs a cycle after the read, V a cycle later -----------------------
-        neg_ca, neg_cb, neg_ra, neg_rb = signs
         lanes = []
         for s in range(self.simd):
             d = [element_value(elements(quads[q].data, self.simd, self.in_bits)[s], self.in_dtype)
