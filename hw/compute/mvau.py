@@ -543,10 +543,10 @@ class MVAU(wiring.Component):
                 # word with it, and the weight read starts a cycle later to match
                 # (and with the weight word registered once more, weight_read_stage, both
                 # sides of the choice a cycle later)
-                read = self.buffer_stage + self.weight_stage
-                x_words = replicas(m, Mux(delay(m, nf_zero, 1 + read, "from_input"),
-                                          delay(m, x_reg, read, "x_in", reset_less=True),
-                                          delay(m, rd.data, read, "x_buf", reset_less=True)),
+                later = int(self.buffer_stage) + int(self.weight_stage)
+                x_words = replicas(m, Mux(delay(m, nf_zero, 1 + later, "from_input"),
+                                          delay(m, x_reg, later, "x_in", reset_less=True),
+                                          delay(m, rd.data, later, "x_buf", reset_less=True)),
                                    self.input_copies, "x_word")
             else:
                 # both sides registered, then chosen: XNOR lanes into an adder tree
