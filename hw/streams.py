@@ -18,7 +18,7 @@ from qonnx.core.datatype import BaseDataType
 __all__ = [
     "check_int", "check_dtype", "check_int_array", "is_bipolar", "elements", "element_value",
     "encode_int", "pack_codes", "dtype_shape", "next_mod", "delay", "pipelined_sum", "occupancy",
-    "add_output_queue", "ram_attrs", "replicas", "kept_register", "rom_row_register", "keep_replicas",
+    "add_output_queue", "in_block_ram", "ram_attrs", "replicas", "kept_register", "rom_row_register", "keep_replicas",
     "REPLICA_ATTR",
 ]
 
@@ -399,6 +399,12 @@ LUTs with wide read multiplexers (170 LUTs and 6 LUT levels for 64 words on iCE4
 block RAM holds 4 kbit), and a block RAM's read data goes straight into a register."""
 
 
+def in_block_ram(depth: int) -> bool:
+    """Whether a memory of ``depth`` words goes into block RAM (:data:`BLOCK_RAM_MIN_WORDS`
+    words on: :func:`ram_attrs` marks it), rather than LUT RAM, logic or flip-flops."""
+    return depth >= BLOCK_RAM_MIN_WORDS
+
+
 def ram_attrs(depth: int, *, collisions_unused: bool = False, block: bool = True) -> dict | None:
     """Synthesis attributes for a memory of ``depth`` words read through a synchronous
     port: ``ram_style = "block"`` from :data:`BLOCK_RAM_MIN_WORDS` words on, unless
@@ -417,7 +423,7 @@ def ram_attrs(depth: int, *, collisions_unused: bool = False, block: bool = True
     its memory asynchronously and registers the data itself for that reason).
     """
     attrs = {}
-    if block and depth >= BLOCK_RAM_MIN_WORDS:
+    if block and in_block_ram(depth):
         attrs["ram_style"] = "block"
     if collisions_unused:
         attrs["no_rw_check"] = 1

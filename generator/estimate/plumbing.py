@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 
-from bitsmith.hw.streams import BLOCK_RAM_MIN_WORDS
+from bitsmith.hw.streams import in_block_ram
 
 from . import Resources
 
@@ -46,7 +46,7 @@ def fifo_slice(depth: int) -> tuple[int, int]:
     of ``depth`` words (as it builds itself: a plain slice up to 4 words)."""
     if depth <= 4:
         return depth, 0
-    stages = 2 if depth - 4 >= BLOCK_RAM_MIN_WORDS else 1
+    stages = 2 if in_block_ram(depth - 4) else 1
     return 2 + stages, depth - 2 - stages
 
 

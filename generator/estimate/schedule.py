@@ -45,7 +45,7 @@ import numpy as np
 
 from bitsmith.hw.compute.mvau import buffer_read_stage, write_latency
 from bitsmith.hw.compute.sliding_window import buffer_rows
-from bitsmith.hw.streams import BLOCK_RAM_MIN_WORDS
+from bitsmith.hw.streams import in_block_ram
 
 from ..errors import ModelError
 from ..netlist import INPUT, OUTPUT, wire
@@ -64,7 +64,7 @@ def fifo_latency(depth: int) -> int:
     """Cycles from a write into an empty :class:`~hw.plumbing.fifo.StreamFifo` to ``o.valid``."""
     if depth <= 4:
         return 1
-    return 2 + (2 if depth - 4 >= BLOCK_RAM_MIN_WORDS else 1)
+    return 2 + (2 if in_block_ram(depth - 4) else 1)
 
 
 def fifo_room_latency(depth: int) -> int:

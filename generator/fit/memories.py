@@ -23,7 +23,7 @@ from bitsmith.hw.compute.parallel_window import ParallelWindow
 from bitsmith.hw.compute.sliding_window import SlidingWindow
 from bitsmith.hw.compute.vvau import VVAU
 from bitsmith.hw.sparse.engine import SparseEngine
-from bitsmith.hw.streams import BLOCK_RAM_MIN_WORDS, is_bipolar
+from bitsmith.hw.streams import in_block_ram, is_bipolar
 
 #: Memory kinds: ``rom`` (initialised, read only), ``ram`` (written and read through a
 #: synchronous port), ``async`` (read combinationally: a queue's storage), ``spram``
@@ -67,7 +67,7 @@ def inventory(component_cls):
 
 
 def _sync(width: int, depth: int, kind: str, owner: str) -> MemoryShape:
-    return MemoryShape(width, depth, kind, depth >= BLOCK_RAM_MIN_WORDS, owner)
+    return MemoryShape(width, depth, kind, in_block_ram(depth), owner)
 
 
 def live_bits(codes: np.ndarray, bits: int) -> int:
@@ -175,9 +175,9 @@ def fifo_memories(width: int, depth: int, owner: str) -> list[MemoryShape]:
     """The storage of a :class:`StreamFifo` (none up to 4 words: a register slice)."""
     if depth <= 4:
         return []
-    stages = 2 if depth - 4 >= BLOCK_RAM_MIN_WORDS else 1      # as StreamFifo reads
+    stages = 2 if in_block_ram(depth - 4) else 1      # as StreamFifo reads
     size = depth - 2 - stages
-    return [MemoryShape(width, size, "ram", stages == 2 and size >= BLOCK_RAM_MIN_WORDS, owner)]
+    return [MemoryShape(width, size, "ram", stages == 2 and in_block_ram(size), owner)]
 
 
 def stage_memories(stages, fifos) -> list[MemoryShape]:

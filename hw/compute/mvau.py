@@ -9,7 +9,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from qonnx.core.datatype import BaseDataType, DataType
 
-from ..streams import (BLOCK_RAM_MIN_WORDS, add_output_queue, check_dtype, check_int,
+from ..streams import (add_output_queue, in_block_ram, check_dtype, check_int,
                        check_int_array, delay, accumulate_and_emit, elements, is_bipolar,
                        multiplies, next_is_last, next_mod, pack_codes, pipelined_sum, product, ram_attrs,
                        replicas, rom_row_register)
@@ -68,7 +68,7 @@ def buffer_read_stage(*, nf: int, sf: int, choice_first: bool) -> bool:
     whose slow clock-to-output then ends in a register (its own output register on ECP5)
     rather than in the choice's LUT (ECP5 digits CNN: 5.8 ns RAM output + LUT, 137 MHz at
     the median seed). A smaller buffer is LUT RAM or flip-flops, read as fast as a register."""
-    return nf > 1 and sf >= BLOCK_RAM_MIN_WORDS and choice_first
+    return nf > 1 and in_block_ram(sf) and choice_first
 
 
 def weight_read_stage(*, words: int, choice_first: bool, xnor: bool) -> bool:
@@ -81,7 +81,7 @@ def weight_read_stage(*, words: int, choice_first: bool, xnor: bool) -> bool:
     the read data routed 3.2-3.8 ns into the lanes on 4 of 5 seeds, 138.7 MHz at the
     median. Multiplier lanes have their operand registers, XNOR lanes one LUT before a
     register, and a smaller memory is logic or LUT RAM placed by its lanes."""
-    return choice_first and not xnor and words >= BLOCK_RAM_MIN_WORDS
+    return choice_first and not xnor and in_block_ram(words)
 
 
 def write_latency(*, simd: int, multiplier: bool, buffered: bool, threshold_latency: int,
@@ -455,15 +455,16 @@ class MVAU(wiring.Component):
         banks = []
         for b in range(0, len(words), bank_depth):
             name = "weights" if len(words) <= bank_depth else f"weights{b // bank_depth}"
-            rom = Memory(shape=width, depth=len(words[b:b + bank_depth]), init=words[b:b + bank_depth],
-                         attrs=ram_attrs(len(words[b:b + bank_depth])))
+            bank_words = words[b:b + bank_depth]
+            rom = Memory(shape=width, depth=len(bank_words), init=bank_words,
+                         attrs=ram_attrs(len(bank_words)))
             m.submodules[name] = rom
             rd = rom.read_port()
             m.d.comb += rd.addr.eq(waddr[:abits])
-            if len(words[b:b + bank_depth]) >= BLOCK_RAM_MIN_WORDS:
+            if in_block_ram(len(bank_words)):
                 banks.append(delay(m, rd.data, 1, f"{name}_data", reset_less=True))
             else:   # logic or LUT RAM: its repeated columns kept apart
-                banks.append(rom_row_register(m, rd.data, words[b:b + bank_depth], f"{name}_data"))
+                banks.append(rom_row_register(m, rd.data, bank_words, f"{name}_data"))
         if len(banks) == 1:
             return banks[0]
         bank = delay(m, waddr[abits:], 2, "w_bank")

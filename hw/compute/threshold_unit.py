@@ -13,8 +13,8 @@ from amaranth.hdl import Cat, Const, Module, Signal, Value, signed
 from amaranth.lib.memory import Memory
 from qonnx.core.datatype import BaseDataType
 
-from ..streams import (BLOCK_RAM_MIN_WORDS, check_dtype, check_int, check_int_array, delay,
-                       is_bipolar, pipelined_sum, ram_attrs, rom_row_register)
+from ..streams import (check_dtype, check_int, check_int_array, delay,
+                       in_block_ram, is_bipolar, pipelined_sum, ram_attrs, rom_row_register)
 
 __all__ = ["ThresholdTable"]
 
@@ -110,7 +110,7 @@ class ThresholdTable:
                 # plain registers (no reset): the one after a block RAM can become its own
                 # output register (boards.flows.ecp5_outreg); a smaller ROM's keeps its
                 # repeated columns apart (rom_row_register)
-                if self.folds >= BLOCK_RAM_MIN_WORDS:
+                if in_block_ram(self.folds):
                     row = delay(m, rd.data, 1, f"{name}_row", reset_less=True)
                 else:
                     row = rom_row_register(m, rd.data, init, f"{name}_row")

@@ -9,7 +9,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from qonnx.core.datatype import BaseDataType
 
-from ..streams import (BLOCK_RAM_MIN_WORDS, add_output_queue, check_dtype, check_int, delay,
+from ..streams import (add_output_queue, in_block_ram, check_dtype, check_int, delay,
                        element_value, elements, is_bipolar, next_mod, ram_attrs, replicas)
 
 __all__ = ["WinogradOutput", "OUTPUT_TERMS"]
@@ -260,7 +260,7 @@ class WinogradOutput(wiring.Component):
 
         # read data registered before the queue: a block RAM's by its own output register,
         # before the choice of memory; a smaller memory's (LUT RAM) after it
-        if depth >= BLOCK_RAM_MIN_WORDS:
+        if in_block_ram(depth):
             datas = [delay(m, rd.data, 1, f"tile{q}_read", reset_less=True) for q, rd in enumerate(reads)]
             data = Array(datas)[delay(m, Cat(r_b, r_a), 2, "q_sel")]
         else:

@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..streams import BLOCK_RAM_MIN_WORDS, check_int, delay, next_mod, occupancy, ram_attrs
+from ..streams import check_int, delay, in_block_ram, next_mod, occupancy, ram_attrs
 from .register_slice import RegisterSlice
 
 __all__ = ["StreamFifo"]
@@ -55,7 +55,7 @@ class StreamFifo(wiring.Component):
         self.width = check_int("width", width)
         self.depth = check_int("depth", depth, minimum=2)
         # block RAM storage (see ram_attrs) is read through one more register
-        self._read_stages = 2 if self.depth - 4 >= BLOCK_RAM_MIN_WORDS else 1
+        self._read_stages = 2 if in_block_ram(self.depth - 4) else 1
         self.latency = 1 if self.depth <= 4 else 2 + self._read_stages
         super().__init__({
             "i": In(stream.Signature(self.width)),
