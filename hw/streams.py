@@ -208,17 +208,54 @@ def rom_row_register(m: Module, data: Value, words: list[int], name: str) -> Val
 
 def keep_replicas(rtlil_text: str) -> str:
     """Amaranth RTLIL with ``attribute \\keep 1`` on every flip-flop cell whose ``Q`` is a
-    wire marked :data:`REPLICA_ATTR` (:func:`replicas`): Yosys keeps such cells apart
-    (also in the Verilog it writes: the attribute stays on the ``always`` block). Amaranth
-    puts a signal's attributes on its wire only."""
+    wire marked :data:`REPLICA_ATTR` (:func:`replicas`), or a wire the module connects to
+    one (a marked register driving a port is written as the port's flip-flop): Yosys keeps
+    such cells apart (also in the Verilog it writes: the attribute stays on the ``always``
+    block). Amaranth puts a signal's attributes on its wire only."""
     marker = f"attribute \\{REPLICA_ATTR} 1"
-    out, attrs, marked, cell, q, kept = [], [], set(), None, None, False
-    for line in rtlil_text.splitlines(keepends=True):
+    lines = rtlil_text.splitlines(keepends=True)
+
+    def whole_wire(operand: str) -> str:
+        return operand[:-len(" [0]")] if operand.endswith(" [0]") else operand
+
+    # first pass: per module, the marked wires and the wires connected to them
+    marked_in: list[set[str]] = []
+    attrs: list[str] = []
+    depth = 0                                      # inside a cell or process
+    for line in lines:
+        text = line.strip()
+        if text.startswith("module "):
+            marked_in.append(set())
+            linked: dict[str, list[str]] = {}
+        elif text.startswith(("cell ", "process ", "switch ")):
+            depth += 1
+        elif text == "end" and depth:
+            depth -= 1
+        elif text == "end":                        # the module's end: spread the marks
+            todo = list(marked_in[-1])
+            while todo:
+                for other in linked.get(todo.pop(), ()):
+                    if other not in marked_in[-1]:
+                        marked_in[-1].add(other)
+                        todo.append(other)
+        elif text.startswith("connect ") and not depth:
+            a, _, b = text[len("connect "):].partition(" \\")
+            a, b = whole_wire(a), whole_wire("\\" + b)
+            if b != "\\" and " " not in a and " " not in b:
+                linked.setdefault(a, []).append(b)
+                linked.setdefault(b, []).append(a)
+        elif text.startswith("wire ") and marker in attrs:
+            marked_in[-1].add(text.split()[-1])
+        attrs = attrs + [text] if text.startswith("attribute ") else []
+
+    out, attrs, modules, cell, q, kept = [], [], iter(marked_in), None, None, False
+    marked: set[str] = set()
+    for line in lines:
         text = line.strip()
         if cell is not None:                       # inside a cell: find its Q, then decide
             cell.append(line)
             if text.startswith("connect \\Q "):
-                q = text.split()[2]
+                q = whole_wire(text.split(" ", 2)[2])
             if text == "end":
                 if q in marked and "dff" in cell[0].split()[1] and not kept:
                     indent = cell[0][:len(cell[0]) - len(cell[0].lstrip())]
@@ -227,13 +264,11 @@ def keep_replicas(rtlil_text: str) -> str:
                 cell = None
             continue
         if text.startswith("module "):
-            marked = set()
+            marked = next(modules)
         if text.startswith("cell "):
             cell, q, kept = [line], None, "attribute \\keep 1" in attrs
             attrs = []
             continue
-        if text.startswith("wire ") and marker in attrs:
-            marked.add(text.split()[-1])
         attrs = attrs + [text] if text.startswith("attribute ") else []
         out.append(line)
     return "".join(out)
@@ -278,7 +313,7 @@ def pipelined_sum(m: Module, terms: list[Value], *, name: str, width: int | None
 
 
 def occupancy(m: Module, *, size: int, inc: Value, dec: Value | None, name: str,
-              late: Value | None = None):
+              late: Value | None = None, offered: tuple[str, ...] = ()):
     """Word count of a queue of ``size`` words, with its flags as registers.
 
     ``inc`` / ``dec`` (comb) add or remove one word this cycle. Returns
@@ -292,6 +327,14 @@ def occupancy(m: Module, *, size: int, inc: Value, dec: Value | None, name: str,
     next value is computed for both of its values into kept wires, and ``late`` only
     chooses between them, one LUT before the registers. ``dec=None`` stands for the
     returned ``nonempty`` (a queue whose consumer takes a word whenever it is ready).
+
+    ``offered``: flag names (``"nonempty"``, ``"not_full"``) also returned as copies,
+    after the two flags and in that order: registers with the same next values, kept
+    apart (:func:`kept_register`'s attribute), to drive a stream's ``valid`` / ``ready``
+    for the unit at the other end. Its handshake (``valid & ready``) is then a gate of its
+    own: with one flip-flop, synthesis shares that gate between the two units and the
+    placer puts it beside one of them, so the other's next state routes there and back
+    (ECP5 TFC-w2a2: an MVAU's FIFO slice, 4.2 ns of such a round trip).
     """
     level = Signal(range(size + 1), name=f"{name}_level")
     nonempty = Signal(name=f"{name}_nonempty")
@@ -317,15 +360,32 @@ def occupancy(m: Module, *, size: int, inc: Value, dec: Value | None, name: str,
                 pick(not_full, ~at_top, 1), pick(at_one, level == 0, level == 2),
                 pick(at_top, level == size - 2, level == size)]
 
+    flags = [nonempty, not_full]
+    unknown = set(offered) - {"nonempty", "not_full"}
+    if unknown:
+        raise ValueError(f"offered flags are 'nonempty' and 'not_full', not {sorted(unknown)}")
+    copied = [k for k, flag in enumerate(("nonempty", "not_full")) if flag in offered]
+    for k in copied:
+        # both kept: synthesis would merge an unkept twin into the kept one
+        flags[k].attrs.update({REPLICA_ATTR: 1, "keep": 1})
+        copy = Signal(init=flags[k].init, name=f"{flags[k].name}_offered",
+                      attrs={REPLICA_ATTR: 1, "keep": 1})
+        regs.append(copy)
+        flags.append(copy)
+
+    def all_next(dec: Value) -> list[Value]:
+        values = next_values(dec)
+        return values + [values[1 + k] for k in copied]
+
     if late is None:
-        m.d.sync += [reg.eq(value) for reg, value in zip(regs, next_values(dec))]
-        return nonempty, not_full
-    for reg, taken, kept in zip(regs, next_values(dec), next_values(Const(0, 1))):
+        m.d.sync += [reg.eq(value) for reg, value in zip(regs, all_next(dec))]
+        return tuple(flags)
+    for reg, taken, kept in zip(regs, all_next(dec), all_next(Const(0, 1))):
         if_late = Signal.like(reg, name=f"{reg.name}_if_late", attrs={"keep": 1})
         if_not = Signal.like(reg, name=f"{reg.name}_if_not", attrs={"keep": 1})
         m.d.comb += [if_late.eq(taken), if_not.eq(kept)]
         m.d.sync += reg.eq(Mux(late, if_late, if_not))
-    return nonempty, not_full
+    return tuple(flags)
 
 
 def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",

@@ -8,14 +8,15 @@ converter and the input slice is a module of its own (LUT4 cells, two per carry 
 four per 16x4 LUT RAM):
 
 * a :class:`~bitsmith.hw.plumbing.register_slice.RegisterSlice` of ``entries`` words of
-  ``W`` bits: ``entries * W + 10`` flip-flops (``2 * W + 7`` for a two-word slice) and an
-  ``entries``:1 output multiplexer plus the fill counters: ``W + 31`` LUT4 (2 words),
-  ``2 * W + 42`` (3), ``3 * W + 58`` (4) -- e.g. 234 LUT4 / 298 FF for 3 x 96 bits;
+  ``W`` bits: ``entries * W + 12`` flip-flops (``2 * W + 9`` for a two-word slice; two of
+  them the flags' copies offered as ``i.ready`` / ``o.valid``) and an ``entries``:1 output
+  multiplexer plus the fill counters: ``W + 31`` LUT4 (2 words), ``2 * W + 42`` (3),
+  ``3 * W + 58`` (4) -- e.g. 234 LUT4 / 300 FF for 3 x 96 bits;
 * a :class:`~bitsmith.hw.plumbing.fifo.StreamFifo` deeper than 4 words: its memory (counted
   where memories are, :func:`bitsmith.generator.estimate.dense.memory_cost` or the
   family's placement), the slice behind it (3 words, 4 in front of a block RAM) and the
-  read/write pointers with the room count: about ``6 * A + 50`` LUT4 and ``3 * A + 12``
-  flip-flops for ``A`` address bits;
+  read/write pointers with the room count: about ``6 * A + 50`` LUT4 and ``3 * A + 13``
+  flip-flops for ``A`` address bits (one the offered copy of "not full");
 * a :class:`~bitsmith.hw.plumbing.width_converter.WidthConverter` of ``b``-bit elements:
   widening ``1:r`` collects into an output register (``r*b + 5`` flip-flops, a counter
   of about ``5 + 2.5 * log2 r`` LUT4); narrowing ``r:1`` holds the input word and
@@ -37,7 +38,7 @@ SLICE_LUTS = {2: (1, 31), 3: (2, 42), 4: (3, 58)}
 def register_slice_resources(width: int, entries: int) -> Resources:
     """A :class:`~bitsmith.hw.plumbing.register_slice.RegisterSlice` (2 to 4 words)."""
     per_bit, fixed = SLICE_LUTS[entries]
-    ffs = 2 * width + 7 if entries == 2 else entries * width + 10
+    ffs = 2 * width + 9 if entries == 2 else entries * width + 12
     return Resources(luts=per_bit * width + fixed, ffs=ffs)
 
 
@@ -56,7 +57,7 @@ def fifo_logic(depth: int, width: int) -> Resources:
     out = register_slice_resources(width, entries)
     if words:
         addr = max(1, (words - 1).bit_length())
-        out = out + Resources(luts=6 * addr + 50, ffs=3 * addr + 12)
+        out = out + Resources(luts=6 * addr + 50, ffs=3 * addr + 13)
     return out
 
 

@@ -81,7 +81,8 @@ class StreamFifo(wiring.Component):
         wp = Signal(range(size), name="wp")
         rp = Signal(range(size), name="rp")
         put, issue = Signal(name="put"), Signal(name="issue")
-        has_data, not_full = occupancy(m, size=size, inc=put, dec=issue, name="storage")
+        has_data, not_full, ready = occupancy(m, size=size, inc=put, dec=issue,
+                                              name="storage", offered=("not_full",))
         # an issued read's data reaches the slice ``stages`` cycles later; block RAM data
         # passes one plain register on the way
         arrives = delay(m, issue, stages, "in_flight")
@@ -93,7 +94,7 @@ class StreamFifo(wiring.Component):
                             late=self.o.ready, name="claimed")
         m.d.comb += [put.eq(self.i.valid & not_full), issue.eq(has_data & room)]
         m.d.comb += [
-            self.i.ready.eq(not_full),
+            self.i.ready.eq(ready),
             wr.addr.eq(wp), wr.data.eq(self.i.payload), wr.en.eq(put),
             # no read enable: the port reads ``rp`` every cycle and the slice takes the
             # data only for an issued read (an enable made Yosys put a LUT after the

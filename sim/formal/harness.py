@@ -289,12 +289,16 @@ class Internals:
 def occupancy_invariants(props: Properties, parts: Internals, prefix: str, size: int,
                          level: Value | None = None) -> None:
     """The flags of a :func:`~bitsmith.hw.streams.occupancy` counter agree with its level,
-    which is at most ``size`` (and equals ``level`` if given)."""
+    which is at most ``size`` (and equals ``level`` if given); the flags' offered copies,
+    where there are some, equal them."""
     q = parts[f"{prefix}_level"]
     name = prefix.replace(".", "_")
     cond = ((q <= size) & (parts[f"{prefix}_nonempty"] == (q != 0))
             & (parts[f"{prefix}_not_full"] == (q != size))
             & (parts[f"{prefix}_at_one"] == (q == 1)) & (parts[f"{prefix}_at_top"] == (q == size - 1)))
+    for flag in ("nonempty", "not_full"):
+        if parts.has(f"{prefix}_{flag}_offered"):
+            cond &= parts[f"{prefix}_{flag}_offered"] == parts[f"{prefix}_{flag}"]
     if level is not None:
         cond &= q == level
     props.check(f"inv_{name}", cond)

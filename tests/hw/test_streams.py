@@ -176,3 +176,24 @@ def test_rom_row_register_keeps_only_the_varying_columns_and_keeps_them_apart():
 def test_yosys_keeps_a_small_roms_repeated_columns_apart(tmp_path):
     # without the keep, the 8 row flip-flops would be 2 (one per distinct column)
     assert _ecp5_flip_flops(_SmallRom(), "rom", tmp_path) >= 8
+
+
+def test_occupancy_offered_names_rejected():
+    from amaranth.hdl import Module, Signal
+
+    from bitsmith.hw.streams import occupancy
+    with pytest.raises(ValueError, match=r"offered flags are 'nonempty' and 'not_full', not \['full'\]"):
+        occupancy(Module(), size=4, inc=Signal(), dec=Signal(), name="q", offered=("full",))
+
+
+def test_register_slice_flags_and_their_offered_copies_are_kept():
+    """The slice's flags and the copies it offers as ``i.ready`` / ``o.valid`` are four
+    flip-flops: the copies drive ports (Amaranth writes the port as the flip-flop's ``Q``
+    and connects the marked wire to it), and each is kept, else Yosys merges the twins."""
+    from amaranth.back import rtlil
+
+    from bitsmith.hw.plumbing.register_slice import RegisterSlice
+    cells = _dff_cells(keep_replicas(rtlil.convert(RegisterSlice(width=4), name="s", emit_src=False)))
+    assert {q: cells[q] for q in ("\\i__ready", "\\o__valid", "\\slice_not_full", "\\slice_nonempty")} \
+        == dict.fromkeys(("\\i__ready", "\\o__valid", "\\slice_not_full", "\\slice_nonempty"), True)
+    assert not cells["\\wr_sel"]
