@@ -18,6 +18,7 @@ from qonnx.core.datatype import BaseDataType
 __all__ = [
     "check_int", "check_dtype", "check_int_array", "is_bipolar", "elements", "element_value",
     "encode_int", "pack_codes", "dtype_shape", "next_mod", "delay", "pipelined_sum", "occupancy",
+    "late_choice",
     "add_output_queue", "in_block_ram", "ram_attrs", "replicas", "kept_register", "rom_row_register", "keep_replicas",
     "REPLICA_ATTR",
 ]
@@ -308,8 +309,32 @@ def pipelined_sum(m: Module, terms: list[Value], *, name: str, width: int | None
                 regs.append(reg)
             nxt = regs
             latency += 1
+        elif len(nxt[0]) >= 4:
+            # an unregistered level's sums (of 4 bits or more) are kept wires: Yosys would otherwise merge two
+            # levels into one multi-operand add (``alumacc``), mapped on the ECP5 as LUT
+            # compressors in front of one carry chain -- deeper and larger than two chains
+            # (TFC-w2a2 MVAU0, shift-int8: the merged levels 6.2-6.9 ns; four 6-bit terms:
+            # 46 LUT4 + 4 CCU2C merged, 12 CCU2C kept apart)
+            kept = []
+            for j, s in enumerate(nxt):
+                wire = Signal(s.shape(), name=f"{name}_s{level}_{j}", attrs={"keep": 1})
+                m.d.comb += wire.eq(s)
+                kept.append(wire)
+            nxt = kept
         terms = nxt
     return terms[0], latency
+
+
+def late_choice(m: Module, late: Value, if_late: Value, if_not: Value, name: str) -> Value:
+    """``Mux(late, if_late, if_not)`` with both candidates kept wires (``<name>_if_late``,
+    ``<name>_if_not``): for the next value of a register when ``late`` arrives late in
+    the cycle (another unit's ready, a handshake). Everything else is computed beside it
+    and ``late`` only chooses, one LUT before the register; without the keep, synthesis
+    folds ``late`` back into the candidates' logic."""
+    taken = Signal.like(if_late, name=f"{name}_if_late", attrs={"keep": 1})
+    kept = Signal.like(if_not, name=f"{name}_if_not", attrs={"keep": 1})
+    m.d.comb += [taken.eq(if_late), kept.eq(if_not)]
+    return Mux(late, taken, kept)
 
 
 def occupancy(m: Module, *, size: int, inc: Value, dec: Value | None, name: str,
@@ -381,10 +406,7 @@ def occupancy(m: Module, *, size: int, inc: Value, dec: Value | None, name: str,
         m.d.sync += [reg.eq(value) for reg, value in zip(regs, all_next(dec))]
         return tuple(flags)
     for reg, taken, kept in zip(regs, all_next(dec), all_next(Const(0, 1))):
-        if_late = Signal.like(reg, name=f"{reg.name}_if_late", attrs={"keep": 1})
-        if_not = Signal.like(reg, name=f"{reg.name}_if_not", attrs={"keep": 1})
-        m.d.comb += [if_late.eq(taken), if_not.eq(kept)]
-        m.d.sync += reg.eq(Mux(late, if_late, if_not))
+        m.d.sync += reg.eq(late_choice(m, late, taken, kept, reg.name))
     return tuple(flags)
 
 
@@ -425,7 +447,11 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
     w_en = Signal(name=f"{name}_w_en")
     w_data = Signal(width, name=f"{name}_w_data")
     load = Signal(name=f"{name}_load")
-    nonempty, _ = occupancy(m, size=depth, inc=w_en, dec=load, name=name)
+    # the consumer's ready (with the output register's flag) only chooses between the
+    # level's next states, made beside it (ECP5 Winograd: the load, placed by the output
+    # register's loads, then back into the level's flags, 7.5-8 ns)
+    nonempty, _ = occupancy(m, size=depth, inc=w_en, dec=None, late=~out_valid | o.ready,
+                            name=name)
     m.d.comb += [
         wr.addr.eq(produce), wr.data.eq(w_data), wr.en.eq(w_en),
         rd.addr.eq(consume),
