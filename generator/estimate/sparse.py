@@ -14,7 +14,7 @@ Resource model (documented, not fitted): per PE a ``in_bits x weight_bits`` mult
 (``2**b`` values), the activation queue in flip-flops, the double-banked accumulators in
 LUT RAM, the sparse-matrix memory (``(b+4)``-bit entries) and the two pointer banks in
 LUT RAM or block RAM as the dense estimates do; the scanner holds one input word and a
-priority encoder.
+priority encoder, and its token leaves through a two-word register slice.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 from ..ir.sparse import SparseMatrixVector
 from ..sparse.cycles import CycleTrace, broadcast_bound, pe_bound, simulate
 from . import Resources, ideal_cycles, resources, schedule_model
+from .plumbing import register_slice_resources
 from .dense import memory_cost
 from .schedule import Unit, port
 
@@ -93,7 +94,11 @@ def sparse_resources(node: SparseMatrixVector) -> Resources:
     compare = n * steps * accbits // 2
     th = memory_cost(node.rows_per_pe * steps * accbits, steps * accbits, n) if steps else Resources()
     scan_bits = node.simd * xbits
-    ffs = queue_ffs + n * (accbits + 3 * ptr_bits + 2 * xbits + 16) + 2 * scan_bits + 64
+    col_bits = max(1, (node.in_features - 1).bit_length())
+    # the scanner's two-word output slice: value, index and word base, last, flush
+    scan_slice = register_slice_resources(xbits + 2 * col_bits + 2, 2)
+    ffs = (queue_ffs + n * (accbits + 3 * ptr_bits + 2 * xbits + 16) + 2 * scan_bits + 64
+           + scan_slice.ffs)
     luts = mult + codebook + adders + compare + node.simd * 4 + n * 30 + 60
     return Resources(luts=luts, ffs=ffs, dsps=dsps) + accs + matrix + pointers + th
 

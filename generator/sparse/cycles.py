@@ -107,7 +107,9 @@ def simulate(lengths: np.ndarray, x: np.ndarray, *, simd: int, queue_depth: int,
     # scanner registers
     held, mask, base, last_word = False, [], 0, False
     word_index, next_word = 0, 0
-    # the token register between scanner and broadcast, then the pointer stage's
+    # the scanner's two-word output slice (``NonZeroScan``), the token register between
+    # it and the broadcast, then the pointer stage's
+    out_slice = deque()
     tok_valid, tok = False, (0, False, False)
     pend, pend_col, pend_last, pend_flush = False, 0, False, False
     # drain registers
@@ -151,7 +153,8 @@ def simulate(lengths: np.ndarray, x: np.ndarray, *, simd: int, queue_depth: int,
         all_ready = all(ready)
         fire = tok_valid and all_ready
         advance = not tok_valid or fire
-        sent = out_valid and advance
+        slice_valid, slice_ready = len(out_slice) > 0, len(out_slice) < 2
+        sent = out_valid and slice_ready
         finishing = held and ((any_left and single and sent) or (not any_left and last_word and sent)
                               or (not any_left and not last_word))
         in_ready = (not held) or finishing
@@ -197,7 +200,11 @@ def simulate(lengths: np.ndarray, x: np.ndarray, *, simd: int, queue_depth: int,
                 pe.owned[d_bank] = pe.done[d_bank] = False
         pend, (pend_col, pend_last, pend_flush) = fire, tok
         if advance:
-            tok_valid, tok = out_valid, (tok_col, tok_last, tok_flush)
+            tok_valid = slice_valid
+            if slice_valid:
+                tok = out_slice.popleft()
+        if sent:
+            out_slice.append((tok_col, tok_last, tok_flush))
         if take:
             releases[t + drain_latency + 2] = 1
             credit -= 1

@@ -67,7 +67,7 @@ class SparseEngine(wiring.Component):
     ----------------------
     Data dependent; ``bitsmith.generator.sparse.cycles.simulate`` is the exact cycle model (the
     tests assert every transfer cycle against it). With empty queues, a PE issues the
-    first entry of a word's first non-zero column 5 cycles after the word is taken; it
+    first entry of a word's first non-zero column 6 cycles after the word is taken; it
     then spends one cycle per stored entry of its non-empty columns (empty columns cost
     it nothing; a vector whose last column is empty for it costs one marker cycle). Output
     word ``l`` of a vector transfers ``5 + latency + l`` cycles after the slowest PE

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Signal, Value, unsigned
+from amaranth.hdl import Cat, Module, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from qonnx.core.datatype import BaseDataType
 
+from ..plumbing.register_slice import RegisterSlice
 from ..streams import check_dtype, check_int, dtype_shape, elements, is_bipolar
 
 __all__ = ["NonZeroScan", "lowest_one", "token_layout", "SCAN_CHUNK"]
@@ -78,10 +79,11 @@ class NonZeroScan(wiring.Component):
 
     Latency and throughput
     ----------------------
-    A word is taken the cycle after the previous word's last token leaves (or at once when
-    the register is empty); the first token is offered the cycle after the word is taken.
-    With ``o`` always ready a word occupies ``max(1, nonzeros(word))`` cycles.
-    ``o.valid`` is a register function; ``i.ready`` depends combinationally on ``o.ready``.
+    A word is taken the cycle after the previous word's last token enters the output
+    slice (or at once when the register is empty); the first token enters the slice the
+    cycle after the word is taken and is offered the cycle after that. With ``o`` always
+    ready a word occupies ``max(1, nonzeros(word))`` cycles. ``o.valid`` and ``i.ready``
+    are register functions (the slice's flags, the word register's state).
     """
 
     def __init__(self, *, in_dtype: BaseDataType, in_features: int, simd: int):
@@ -128,16 +130,35 @@ class NonZeroScan(wiring.Component):
         index = Signal(range(simd))
         m.d.comb += index.eq(Cat(Cat(lowbit[i] for i in range(simd) if i >> b & 1).any()
                                  for b in range(len(index))))
+        # the value likewise: each bit the OR of the one-hot's bits ANDed with their
+        # elements' (a tree as deep as the index's, beside it, not a multiplexer after it)
+        value = Signal(bits)
+        elems = elements(word, simd, bits)
+        m.d.comb += value.eq(Cat(Cat(lowbit[i] & elems[i][b] for i in range(simd)).any()
+                                 for b in range(bits)))
 
+        # The token leaves through a two-word register slice (``out``): the index and value
+        # trees end at its registers and the column adder (base + index) starts from them,
+        # and the scanner's own handshake reads only the slice's registered ready, not the
+        # broadcast's (ECP5 digits-sparse: the one-hot through the index tree, a 208:1
+        # value multiplexer and the column adder into the broadcast register, 18 ns).
+        fields = data.StructLayout({"value": bits, "index": len(index), "base": len(base),
+                                    "last": 1, "flush": 1})
+        m.submodules.out = out = RegisterSlice(width=fields.size)
+        token = data.View(fields, out.i.payload)
+        m.d.comb += [
+            out.i.valid.eq(held & (any_left | last_word)),
+            token.value.eq(value), token.index.eq(index), token.base.eq(base),
+            token.last.eq(last_word & single), token.flush.eq(~any_left),
+        ]
+        sent = out.i.valid & out.i.ready
+        held_token = data.View(fields, out.o.payload)
         o = self.o
         m.d.comb += [
-            o.valid.eq(held & (any_left | last_word)),
-            o.p.value.eq(Array(elements(word, simd, bits))[index]),
-            o.p.col.eq(base + index),
-            o.p.last.eq(last_word & single),
-            o.p.flush.eq(~any_left),
+            o.valid.eq(out.o.valid), out.o.ready.eq(o.ready),
+            o.p.value.eq(held_token.value), o.p.col.eq(held_token.base + held_token.index),
+            o.p.last.eq(held_token.last), o.p.flush.eq(held_token.flush),
         ]
-        sent = o.valid & o.ready
         finishing = held & ((any_left & single & sent) | (~any_left & last_word & sent)
                             | (~any_left & ~last_word))
         m.d.comb += self.i.ready.eq(~held | finishing)

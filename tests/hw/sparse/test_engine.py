@@ -107,9 +107,10 @@ def test_busy_counter_counts_work():
 @pytest.mark.parametrize("steps", [0, 3])
 def test_latency(steps):
     # one PE, one column of 2 entries (rows 0 and 2), one non-zero activation: the word is
-    # taken at 0 and broadcast at 1, entries issue at 4 and 5, row l leaves at 5 + 5 +
-    # latency + l -- all 7 cycles later, because after reset the PE first clears its 2
-    # banks of 4 accumulators (cycles 0..7) and takes the token only at 8
+    # taken at 0, but after reset the PE first clears its 2 banks of 4 accumulators
+    # (cycles 0..7) and takes the token only at 8; its entries issue at 11 and 12, and
+    # row l leaves 5 + latency + l cycles after the last (the next test: the entries of
+    # a word taken after the clears issue 6 and 7 cycles after it)
     entries = (np.array([[1, 0], [2, 1]]),)
     thresholds = np.array([[-1, 0, 1]] * 3) if steps else None
     dut = SparseEngine(entries=entries, col_ptr=np.array([[0, 2]]), codebook=np.array([0, 1, 2, 3]),
@@ -154,3 +155,33 @@ def kwargs(**change):
 ])
 def test_rejects(change, error, message):
     assert_rejects(lambda: SparseEngine(**kwargs(**change)), error, message)
+
+
+def test_first_entry_issues_six_cycles_after_the_word():
+    """Queues empty and the accumulators cleared: the word is taken at t, its token enters
+    the scanner's output slice at t + 1, leaves it for the broadcast register at t + 2,
+    is broadcast at t + 3, the PE reads the column's pointers (t + 4) and entry (t + 5)
+    and issues it at t + 6 (``pe_busy``), the second entry at t + 7."""
+    from amaranth.sim import Simulator
+
+    dut = SparseEngine(entries=(np.array([[1, 0], [2, 1]]),), col_ptr=np.array([[0, 2]]),
+                       codebook=np.array([0, 1, 2, 3]), out_features=3, weight_dtype=DT["UINT2"],
+                       in_dtype=DT["INT4"], acc_dtype=DT["INT6"], queue_depth=1, simd=1)
+    seen = {"taken": [], "busy": []}
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        for t in range(40):
+            ctx.set(dut.i.valid, t == 20)
+            ctx.set(dut.i.payload, 3)
+            if ctx.get(dut.i.valid) and ctx.get(dut.i.ready):
+                seen["taken"].append(t)
+            if ctx.get(dut.pe_busy):
+                seen["busy"].append(t)
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == {"taken": [20], "busy": [26, 27]}
