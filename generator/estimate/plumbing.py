@@ -10,8 +10,10 @@ four per 16x4 LUT RAM):
 * a :class:`~bitsmith.hw.plumbing.register_slice.RegisterSlice` of ``entries`` words of
   ``W`` bits: ``entries * W + 12`` flip-flops (``2 * W + 9`` for a two-word slice; two of
   them the flags' copies offered as ``i.ready`` / ``o.valid``) and an ``entries``:1 output
-  multiplexer plus the fill counters: ``W + 31`` LUT4 (2 words), ``2 * W + 42`` (3),
-  ``3 * W + 58`` (4) -- e.g. 234 LUT4 / 300 FF for 3 x 96 bits;
+  multiplexer plus the fill counters: ``W + 35`` LUT4 (2 words), ``2 * W + 46`` (3),
+  ``3 * W + 62`` (4) -- e.g. 238 LUT4 / 300 FF for 3 x 96 bits (4 LUT4 more than the
+  zoo measurement since the words' enables stopped reading the producer's valid: 3 on
+  iCE40, 5 on ECP5 for 2 or 3 words of 32 bits);
 * a :class:`~bitsmith.hw.plumbing.fifo.StreamFifo` deeper than 4 words: its memory (counted
   where memories are, :func:`bitsmith.generator.estimate.dense.memory_cost` or the
   family's placement), the slice behind it (3 words, 4 in front of a block RAM) and the
@@ -32,7 +34,7 @@ from bitsmith.hw.streams import in_block_ram
 from . import Resources
 
 #: LUT4s of a register slice's output multiplexer and counters: ``(per bit, fixed)`` by entries.
-SLICE_LUTS = {2: (1, 31), 3: (2, 42), 4: (3, 58)}
+SLICE_LUTS = {2: (1, 35), 3: (2, 46), 4: (3, 62)}
 
 
 def register_slice_resources(width: int, entries: int) -> Resources:

@@ -208,11 +208,11 @@ class SlidingWindow(wiring.Component):
         at_max = [Signal(init=int(n == 1), name=f"{sig.name}_last") for sig, n in loops]
         ox_last = Signal(init=int(self.ow == 1), name="ox_last")
         oy_last = Signal(init=int(self.oh == 1), name="oy_last")
-        pixel_done = Signal()
-        m.d.comb += pixel_done.eq(1)
-        for done in at_max:
-            pixel_done_next = pixel_done & done
-            pixel_done = pixel_done_next
+        # the end of a pixel (every inner loop at its last value) is a register as well,
+        # set with the flags (below), so the pixel- and row-level enables are ``fire`` and
+        # two flip-flops (ECP5 Winograd: the flags' AND between the read enable and the
+        # row registers' enables, 6.7 ns)
+        pixel_done = Signal(init=int(all(n == 1 for _, n in loops)), name="pixel_done")
         # the end of an output row is a register too, set a cycle ahead from what the flags
         # become when the reader steps (the read enable is then a LUT of it, the buffer
         # flags below and the handshake, not of the four flags it ANDs: ECP5 digits CNN,
@@ -222,7 +222,8 @@ class SlidingWindow(wiring.Component):
         for (sig, n), last in reversed(list(zip(loops, at_max))):
             after.append(Mux(carry, next_is_last(sig, n), last))
             carry = carry & last
-        row_done_after_step = Cat(*after).all() & Mux(pixel_done, next_is_last(ox, self.ow), ox_last)
+        pixel_done_after_step = Cat(*after).all()
+        row_done_after_step = pixel_done_after_step & Mux(pixel_done, next_is_last(ox, self.ow), ox_last)
         frame_done = row_done & oy_last
 
         # Per output row ``oy_`` (window top t = oy_*SH - pad_top, oldest row held
@@ -363,7 +364,8 @@ class SlidingWindow(wiring.Component):
 
         next_row_base = wrap(base + row_words)
         with m.If(fire):
-            m.d.sync += [pad_zero.eq(~inside), row_done.eq(row_done_after_step)]
+            m.d.sync += [pad_zero.eq(~inside), row_done.eq(row_done_after_step),
+                         pixel_done.eq(pixel_done_after_step)]
             carry = 1
             for (sig, n), last in reversed(list(zip(loops, at_max))):
                 with m.If(carry):
