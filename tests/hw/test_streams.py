@@ -199,3 +199,31 @@ def test_register_slice_flags_and_their_offered_copies_are_kept():
     assert {q: cells[q] for q in ("\\i__ready", "\\o__valid", "\\slice_not_full", "\\slice_nonempty")} \
         == dict.fromkeys(("\\i__ready", "\\o__valid", "\\slice_not_full", "\\slice_nonempty"), True)
     assert not cells["\\wr_sel"]
+
+
+def test_pipelined_sum_keeps_unregistered_levels_of_four_bits_or_more():
+    """Level 1 of a two-levels-per-stage tree is not registered: its sums are kept wires
+    when 4 bits or wider (so Yosys cannot merge the two levels into one multi-operand add),
+    plain expressions when narrower (popcounts of compare bits)."""
+    from amaranth.back import rtlil
+
+    from bitsmith.hw.streams import pipelined_sum
+
+    class Tree(wiring.Component):
+        def __init__(self, bits):
+            self.bits = bits
+            super().__init__({"x": In(4 * bits), "y": Out(bits + 2)})
+
+        def elaborate(self, platform):
+            m = Module()
+            terms = [self.x[k * self.bits:(k + 1) * self.bits] for k in range(4)]
+            total, latency = pipelined_sum(m, terms, name="t", levels_per_stage=2)
+            assert latency == 1
+            m.d.comb += self.y.eq(total)
+            return m
+
+    wide = rtlil.convert(Tree(6), name="tree", emit_src=False)
+    narrow = rtlil.convert(Tree(1), name="tree", emit_src=False)
+    assert "attribute \\keep 1\n  wire width 7 \\t_s1_0" in wide
+    assert "attribute \\keep 1\n  wire width 7 \\t_s1_1" in wide
+    assert "t_s1_" not in narrow
