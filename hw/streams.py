@@ -398,15 +398,14 @@ def occupancy(m: Module, *, size: int, inc: Value, dec: Value | None, name: str,
         regs.append(copy)
         flags.append(copy)
 
-    def all_next(dec: Value) -> list[Value]:
-        values = next_values(dec)
-        return values + [values[1 + k] for k in copied]
-
     if late is None:
-        m.d.sync += [reg.eq(value) for reg, value in zip(regs, all_next(dec))]
-        return tuple(flags)
-    for reg, taken, kept in zip(regs, all_next(dec), all_next(Const(0, 1))):
-        m.d.sync += reg.eq(late_choice(m, late, taken, kept, reg.name))
+        values = next_values(dec)
+    else:
+        values = [late_choice(m, late, taken, kept, reg.name)
+                  for reg, taken, kept in zip(regs, next_values(dec), next_values(Const(0, 1)))]
+    # a copy's next value is its flag's (with ``late``, the same kept candidates and a
+    # choice of its own)
+    m.d.sync += [reg.eq(value) for reg, value in zip(regs, values + [values[1 + k] for k in copied])]
     return tuple(flags)
 
 
@@ -447,11 +446,7 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
     w_en = Signal(name=f"{name}_w_en")
     w_data = Signal(width, name=f"{name}_w_data")
     load = Signal(name=f"{name}_load")
-    # the consumer's ready (with the output register's flag) only chooses between the
-    # level's next states, made beside it (ECP5 Winograd: the load, placed by the output
-    # register's loads, then back into the level's flags, 7.5-8 ns)
-    nonempty, _ = occupancy(m, size=depth, inc=w_en, dec=None, late=~out_valid | o.ready,
-                            name=name)
+    nonempty, _ = occupancy(m, size=depth, inc=w_en, dec=load, name=name)
     m.d.comb += [
         wr.addr.eq(produce), wr.data.eq(w_data), wr.en.eq(w_en),
         rd.addr.eq(consume),

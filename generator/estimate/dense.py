@@ -180,13 +180,12 @@ def mvau_control_luts(node: MatrixVector) -> int:
     """LUTs around the datapath: the fold and address counters (about two LUTs per bit),
     the input-word and output-word multiplexers of the register slices and queues
     (about three per output bit, four per input bit), and a fixed share for the FIFO and
-    credit counters with their flags (132 LUTs, the one figure set from the measurements
-    above rather than from the structure; 120 before the output queue's level took the
-    consumer's ready as a late choice, 9-13 LUT4 more in Yosys on iCE40/ECP5)."""
+    credit counters with their flags (120 LUTs, the one figure set from the measurements
+    above rather than from the structure)."""
     nf, sf = node.out_features // node.pe, node.in_features // node.simd
     counter_bits = (nf * sf - 1).bit_length() + (sf - 1).bit_length() + (nf - 1).bit_length()
     return (2 * counter_bits + 3 * node.pe * node.out_dtype.bitwidth()
-            + 4 * node.simd * node.in_dtype.bitwidth() + 132)
+            + 4 * node.simd * node.in_dtype.bitwidth() + 120)
 
 
 def tree_flip_flops(terms: int, term_bits: int, sum_bits: int, levels_per_stage: int) -> int:
