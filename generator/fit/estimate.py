@@ -183,6 +183,7 @@ def estimate_design(graph: Graph, family: str | Family, *, cache: dict | None = 
         logic_luts += sum(fam.lut_model.get(k, 0.0) * v for k, v in logic_features(node).items())
     plumbing = plumbing_resources(graph, stages)
     logic_luts += fam.lut_model.get("plumbing", 0.0) * plumbing.luts
+    logic_luts += fam.lut_model.get("slices", 0.0) * len(graph.fifos)   # one slice per edge
     logic_ffs += fam.lut_model.get("plumbing", 0.0) * plumbing.ffs
     placed = [(mem, map_memory(mem, fam)) for mem in stage_memories(stages, graph.fifos)]
     mem_luts = sum(c.luts for _, c in placed)
