@@ -300,15 +300,23 @@ class SlidingWindow(wiring.Component):
         gone = row["gone"]
 
         def count_rows(count, step):
-            """Step ``count``; returns its next values if the reader fires and if not."""
+            """Step ``count`` (``step``: a row starts or ends on the writer's side)."""
             still = Mux(step, count + 1, count)
             fired = Mux(steps_if_fire, Mux(step, count - gone + 1, count - gone), still)
             m.d.sync += count.eq(late_choice(m, fire, fired, still, count.name))
-            return fired, still
 
-        held_fired, held_still = count_rows(held, start_row)
+        count_rows(held, start_row)
         count_rows(complete, end_row)
-        room = late_choice(m, fire, held_fired < rows, held_still < rows, "room")
+        # "a row slot free" next cycle (held < rows), compared on each of held's four
+        # possible next values from registers and only chosen like them (the compare after
+        # the chosen sum was 7.6 ns on conv3x3-direct)
+        free = {(step, moved): Signal(name=f"free_{int(step)}{int(moved)}", attrs={"keep": 1})
+                for step in (0, 1) for moved in (0, 1)}
+        for (step, moved), sig in free.items():
+            m.d.comb += sig.eq(held - (gone if moved else 0) + step < rows)
+        free_still = Mux(start_row, free[1, 0], free[0, 0])
+        room = late_choice(m, fire, Mux(steps_if_fire, Mux(start_row, free[1, 1], free[0, 1]), free_still),
+                           free_still, "room")
         m.d.sync += can_write.eq(Mux(write, next_mod(w_col, row_words) != 0, w_col != 0) | room)
         ok = {k: Signal(init=ok_init[k], name=f"{k}_ok") for k in needs}
         ok_fired, ok_still = {}, {}
