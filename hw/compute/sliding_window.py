@@ -170,16 +170,9 @@ class SlidingWindow(wiring.Component):
         # --- writer: input words into the circular line buffer ------------------------------
         w_ptr = Signal(range(rows * row_words))
         w_col = Signal(range(row_words))
-        # ``i.ready`` ("mid-row, or a row slot free") is a register made a cycle ahead
-        # (below), and the free word at ``w_ptr`` takes the payload whenever it is set,
-        # valid or not (no complete row holds it, so no read wants it; only ``write``
-        # moves the pointers): the line buffer's write enable is a flip-flop (ECP5
-        # conv3x3-direct: the row count's compare, the handshake and the route to the
-        # block RAM's write enable, 6.2-7.1 ns)
-        can_write = Signal(init=1, name="can_write")
-        m.d.comb += self.i.ready.eq(can_write)
-        write = self.i.valid & can_write
-        m.d.comb += [wr.addr.eq(w_ptr), wr.data.eq(self.i.payload), wr.en.eq(can_write),
+        m.d.comb += self.i.ready.eq((w_col != 0) | (held < rows))
+        write = self.i.valid & self.i.ready
+        m.d.comb += [wr.addr.eq(w_ptr), wr.data.eq(self.i.payload), wr.en.eq(write),
                      start_row.eq(write & (w_col == 0)), end_row.eq(write & (w_col == row_words - 1))]
         with m.If(write):
             m.d.sync += [w_ptr.eq(next_mod(w_ptr, rows * row_words)),
@@ -307,17 +300,6 @@ class SlidingWindow(wiring.Component):
 
         count_rows(held, start_row)
         count_rows(complete, end_row)
-        # "a row slot free" next cycle (held < rows), compared on each of held's four
-        # possible next values from registers and only chosen like them (the compare after
-        # the chosen sum was 7.6 ns on conv3x3-direct)
-        free = {(step, moved): Signal(name=f"free_{int(step)}{int(moved)}", attrs={"keep": 1})
-                for step in (0, 1) for moved in (0, 1)}
-        for (step, moved), sig in free.items():
-            m.d.comb += sig.eq(held - (gone if moved else 0) + step < rows)
-        free_still = Mux(start_row, free[1, 0], free[0, 0])
-        room = late_choice(m, fire, Mux(steps_if_fire, Mux(start_row, free[1, 1], free[0, 1]), free_still),
-                           free_still, "room")
-        m.d.sync += can_write.eq(Mux(write, next_mod(w_col, row_words) != 0, w_col != 0) | room)
         ok = {k: Signal(init=ok_init[k], name=f"{k}_ok") for k in needs}
         ok_fired, ok_still = {}, {}
         for k in needs:
