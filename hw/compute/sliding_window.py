@@ -165,7 +165,6 @@ class SlidingWindow(wiring.Component):
         complete = Signal(range(rows + 1))   # fully written rows not yet released
         start_row = Signal()
         end_row = Signal()
-        row_step = Signal()                  # the reader leaves its output row (frees rows)
 
         # --- writer: input words into the circular line buffer ------------------------------
         w_ptr = Signal(range(rows * row_words))
@@ -269,9 +268,6 @@ class SlidingWindow(wiring.Component):
         # on the path into its fan-out (ECP5 digits CNN: the compare, then the enable routed
         # to the loop registers, 128-136 MHz; the next values summed before the compare,
         # 113-119)
-        # held + start_row - released and complete + end_row - released, the sums made
-        # from registers beside the read enable and only chosen by it (ECP5 Winograd: the
-        # enable, then the released rows' subtraction and an adder into ``held``, 7.1 ns)
         # The reader's two stages (below) and its read enable ``fire``. Whether the rows a
         # read needs are complete, ``rows_ok``, is a register too, so ``fire`` is one LUT
         # of four flip-flops (the two stages' valid flags, the consumer's ready and
@@ -289,9 +285,12 @@ class SlidingWindow(wiring.Component):
             (ok_init["need_frame_end"] if oy_last_init else ok_init["need_row_end"])
             if row_done_init else ok_init["need_mid"]))
         fire = advance & rows_ok
-        steps_if_fire = pixel_done & row_done      # ``row_step`` when the reader fires
+        steps_if_fire = pixel_done & row_done      # the reader leaves its row if it fires
         gone = row["gone"]
 
+        # held + start_row - released and complete + end_row - released, the sums made
+        # from registers beside the read enable and only chosen by it (ECP5 Winograd: the
+        # enable, then the released rows' subtraction and an adder into ``held``, 7.1 ns)
         def count_rows(count, step):
             """Step ``count`` (``step``: a row starts or ends on the writer's side)."""
             still = Mux(step, count + 1, count)
@@ -386,7 +385,6 @@ class SlidingWindow(wiring.Component):
                              left.eq(Mux(ox_last, -self.pl, left + self.sw)),
                              left_col.eq(next_left_col), col.eq(next_left_col)]
                 with m.If(row_done):
-                    m.d.comb += row_step.eq(1)
                     m.d.sync += [lo_base.eq(next_lo),
                                  top_base.eq(next_top), base.eq(next_top)]
                     m.d.sync += [sig.eq(upcoming[k]) for k, sig in row.items()]
