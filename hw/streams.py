@@ -301,26 +301,24 @@ def pipelined_sum(m: Module, terms: list[Value], *, name: str, width: int | None
             nxt.append(s)
         if len(terms) % 2:
             nxt.append(terms[-1])
-        if len(nxt) == 1 or level % levels_per_stage == 0:
-            regs = []
+        # a registered level; else, for sums of 4 bits or more, kept wires: Yosys would
+        # otherwise merge two levels into one multi-operand add (``alumacc``), mapped on
+        # the ECP5 as LUT compressors in front of one carry chain -- deeper and larger
+        # than two chains (TFC-w2a2 MVAU0, shift-int8: the merged levels 6.2-6.9 ns; four
+        # 6-bit terms: 46 LUT4 + 4 CCU2C merged, 12 CCU2C kept apart)
+        registered = len(nxt) == 1 or level % levels_per_stage == 0
+        if registered or len(nxt[0]) >= 4:
+            nodes = []
             for j, s in enumerate(nxt):
-                reg = Signal(s.shape(), name=f"{name}_l{level}_{j}", reset_less=True)
-                m.d.sync += reg.eq(s)
-                regs.append(reg)
-            nxt = regs
-            latency += 1
-        elif len(nxt[0]) >= 4:
-            # an unregistered level's sums (of 4 bits or more) are kept wires: Yosys would otherwise merge two
-            # levels into one multi-operand add (``alumacc``), mapped on the ECP5 as LUT
-            # compressors in front of one carry chain -- deeper and larger than two chains
-            # (TFC-w2a2 MVAU0, shift-int8: the merged levels 6.2-6.9 ns; four 6-bit terms:
-            # 46 LUT4 + 4 CCU2C merged, 12 CCU2C kept apart)
-            kept = []
-            for j, s in enumerate(nxt):
-                wire = Signal(s.shape(), name=f"{name}_s{level}_{j}", attrs={"keep": 1})
-                m.d.comb += wire.eq(s)
-                kept.append(wire)
-            nxt = kept
+                if registered:
+                    node = Signal(s.shape(), name=f"{name}_l{level}_{j}", reset_less=True)
+                    m.d.sync += node.eq(s)
+                else:
+                    node = Signal(s.shape(), name=f"{name}_s{level}_{j}", attrs={"keep": 1})
+                    m.d.comb += node.eq(s)
+                nodes.append(node)
+            nxt = nodes
+            latency += registered
         terms = nxt
     return terms[0], latency
 
