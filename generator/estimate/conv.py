@@ -35,6 +35,7 @@ from ..ir.conv import Conv, GlobalAccPool, MaxPool
 from ..ir.dense import MatrixVector
 from . import Resources, ideal_cycles, node_resources, resources, schedule_model
 from .dense import choice_first, lane_product_cost, memory_cost, multiplier_lanes, weight_stage
+from .plumbing import output_skid
 from .schedule import Unit, group_unit, mvau_unit, parallel_window_unit, port, threshold_latency, window_unit
 from ..passes.fold import fold_dims, fold_penalty
 
@@ -145,6 +146,7 @@ def conv_resources(node: Conv) -> Resources:
         th = memory_cost(th_bits, steps * accbits, node.pe) if steps else Resources()
         engine = Resources(luts=node.pe * (lane_luts + accbits + steps * accbits // 2) + 40,
                            ffs=node.pe * (accbits * 2 + steps) + 32, dsps=node.pe * lane_dsps) + weights + th
+        engine = engine + output_skid(node.pe * node.out_dtype.bitwidth())
         return engine + swu_resources(node, node.pe)
     engine = node_resources(as_mvau(node))
     if _is_pointwise(node):

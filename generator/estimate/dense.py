@@ -34,6 +34,7 @@ from bitsmith.hw.streams import is_bipolar, multiplies
 from ..ir.core import smallest_dtype
 from ..ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
 from . import Resources, ideal_cycles, resources, schedule_model
+from .plumbing import output_skid
 from .schedule import Unit, mvau_unit, port, streaming, threshold_latency
 
 
@@ -162,7 +163,8 @@ def matrix_logic(node, *, product_luts: int, dsps: int, code_bits: int,
         tree = node.pe * node.simd * max(1, accbits // 2)
     steps = node.thresholds.steps if node.thresholds is not None else 0
     compare = node.pe * steps * accbits // 2
-    return Resources(luts=product_luts + tree + compare + mvau_control_luts(node),
+    skid = output_skid(node.pe * node.out_dtype.bitwidth()).luts
+    return Resources(luts=product_luts + tree + compare + mvau_control_luts(node) + skid,
                      ffs=mvau_flip_flops(node, code_bits=code_bits, product_bits=product_bits,
                                          weight_memory=weight_memory),
                      dsps=dsps)
@@ -206,7 +208,7 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
                     product_bits: int | None = None, weight_memory: bool = True) -> int:
     """Registers of :class:`bitsmith.hw.compute.mvau.MVAU`, stage by stage: weight read
     data (one register per ROM bank), input word copies, products, the adder tree, the
-    accumulators, the threshold stages, the output register and the FIFO after the layer
+    accumulators, the threshold stages, the output and skid registers and the FIFO after the layer
     (a register slice of up to four words); fold counters, pipeline flags and queue
     pointers as a constant. ``code_bits`` (stored bits per weight) and ``product_bits``
     default to the integer MVAU's; ``weight_memory`` as :func:`weight_stage`."""
@@ -256,7 +258,7 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
         thresholds = node.pe * (steps + tree_flip_flops(steps, 1, steps.bit_length(), 2)
                                 + (steps * accbits + accbits if in_rom else 0))
     return (weight_regs + inputs + operands + products + tree + node.pe * accbits + thresholds
-            + 5 * node.pe * out_bits + 140)
+            + 5 * node.pe * out_bits + output_skid(node.pe * out_bits).ffs + 140)
 
 
 def multiplier_lanes(node) -> bool:
@@ -271,7 +273,8 @@ def multiplier_lanes(node) -> bool:
 def thresholds_resources(node: MultiThreshold) -> Resources:
     bits, steps = node.in_dtype.bitwidth(), node.thresholds.steps
     th = memory_cost((node.in_shape[2] // node.pe) * steps * bits, steps * bits, node.pe)
-    return Resources(luts=node.pe * steps * bits // 2 + 20, ffs=node.pe * bits * 2 + 16) + th
+    skid = output_skid(node.pe * node.out_dtype.bitwidth())
+    return Resources(luts=node.pe * steps * bits // 2 + 20, ffs=node.pe * bits * 2 + 16) + th + skid
 
 
 @resources(LabelSelect)

@@ -44,6 +44,13 @@ def register_slice_resources(width: int, entries: int) -> Resources:
     return Resources(luts=per_bit * width + fixed, ffs=ffs)
 
 
+def output_skid(width: int) -> Resources:
+    """The skid register behind a unit's output register
+    (:func:`bitsmith.hw.streams.add_output_queue`): ``width`` flip-flops, a ``width``-bit
+    2:1 multiplexer onto ``o.payload``, and two flags."""
+    return Resources(luts=width + 2, ffs=width + 2)
+
+
 def fifo_slice(depth: int) -> tuple[int, int]:
     """``(slice words, memory words)`` of a :class:`~bitsmith.hw.plumbing.fifo.StreamFifo`
     of ``depth`` words (as it builds itself: a plain slice up to 4 words)."""

@@ -26,7 +26,7 @@ import numpy as np
 from ..ir.sparse import SparseMatrixVector
 from ..sparse.cycles import CycleTrace, broadcast_bound, pe_bound, simulate
 from . import Resources, ideal_cycles, resources, schedule_model
-from .plumbing import register_slice_resources
+from .plumbing import output_skid, register_slice_resources
 from .dense import memory_cost
 from .schedule import Unit, port
 
@@ -100,7 +100,8 @@ def sparse_resources(node: SparseMatrixVector) -> Resources:
     ffs = (queue_ffs + n * (accbits + 3 * ptr_bits + 2 * xbits + 16) + 2 * scan_bits + 64
            + scan_slice.ffs)
     luts = mult + codebook + adders + compare + node.simd * 4 + n * 30 + 60
-    return Resources(luts=luts, ffs=ffs, dsps=dsps) + accs + matrix + pointers + th
+    skid = output_skid(n * node.out_dtype.bitwidth())              # the output queue's
+    return Resources(luts=luts, ffs=ffs, dsps=dsps) + accs + matrix + pointers + th + skid
 
 
 # Schedule models (FIFO sizing, see schedule.py).

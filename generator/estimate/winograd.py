@@ -29,6 +29,7 @@ from ..ir.winograd import POSITIONS, WinogradConv
 from . import SCHEDULES, Resources, ideal_cycles, node_resources, resources, schedule_model
 from .conv import swu_resources
 from .dense import memory_cost
+from .plumbing import output_skid
 from .schedule import Unit, mvau_unit, port, window_unit
 from ..passes.fold import fold_dims
 
@@ -81,8 +82,10 @@ def winograd_resources(node: WinogradConv) -> Resources:
                          # outputs, read data and queue
                          ffs=pe * (node.m_dtype.bitwidth() + 4 * y_bits + 9 * acc_bits)
                          + counters + 24))
+    # the two output queues' skid registers (input transform: the V word; output: Y)
+    skids = output_skid(simd * v_bits) + output_skid(pe * y_bits)
     thr = node.thresholds_node()
-    total = swu_resources(node.tile_window(), simd) + wgin + node_resources(products_node(node)) + wgout
+    total = skids + swu_resources(node.tile_window(), simd) + wgin + node_resources(products_node(node)) + wgout
     return total + (node_resources(thr) if thr is not None else Resources())
 
 

@@ -16,13 +16,14 @@ from bitsmith.hw.compute.mvau import weight_bank_depth
 from ..estimate import node_resources
 from ..estimate.conv import as_mvau, conv_window_logic
 from ..estimate.dense import counter_popcount, lane_product_cost, mvau_control_luts, mvau_logic
-from ..estimate.plumbing import converter_resources, fifo_logic, register_slice_resources
+from ..estimate.plumbing import converter_resources, fifo_logic, output_skid, register_slice_resources
 from ..estimate import Resources
 from ..ir import Graph, MatrixVector, MultiThreshold
 from ..ir.conv import Conv
 from ..estimate.shift import shift_mvau_logic
 from ..ir.shift import ShiftMatrixVector
 from ..ir.sparse import SparseMatrixVector
+from ..ir.winograd import WinogradConv
 from .family import SPARSE_FF_SCALE, Family, MemoryCost, family_of, map_memory
 from .memories import MemoryShape, stage_memories
 
@@ -52,7 +53,35 @@ class DesignEstimate:
         return {**out, "units": units, "family": self.family}
 
 
+def output_queue_skids(node) -> Resources:
+    """The skid registers of the output queues (:func:`bitsmith.hw.streams.add_output_queue`)
+    of the units ``node`` lowers to: the matrix-vector, threshold, depthwise and sparse
+    units' one, the Winograd input and output transforms' two."""
+    if isinstance(node, WinogradConv):
+        return (output_skid(node.simd * node.v_dtype.bitwidth())
+                + output_skid(node.pe * node.y_dtype.bitwidth()))
+    if isinstance(node, SparseMatrixVector):
+        return output_skid(node.n_pe * node.out_dtype.bitwidth())
+    if isinstance(node, (MatrixVector, MultiThreshold, Conv)):
+        return output_skid(node.pe * node.out_dtype.bitwidth())
+    return Resources()
+
+
 def logic_features(node) -> dict[str, float]:
+    """What a layer's logic LUTs scale with, :func:`layer_features` and ``skid``: the
+    LUTs of its output queues' skid registers (:func:`output_queue_skids`), taken out of
+    the analytical totals that count them, since the skids came after the fit and are
+    weighed on their own."""
+    features = layer_features(node)
+    skid = output_queue_skids(node).luts
+    for key in ("threshold", "depthwise", "sparse"):
+        if key in features:
+            features[key] -= skid
+    features["skid"] = skid
+    return features
+
+
+def layer_features(node) -> dict[str, float]:
     """What a layer's logic LUTs scale with (the family's ``lut_model`` weighs them):
     ``xnor`` lanes (``xnor_counters`` those counted by a counter tree), ``intmul`` LUT-built product bits (lanes x weight bits x input bits of
     the shift-and-add and negation products, :func:`~bitsmith.generator.estimate.dense.lane_product_cost`),
@@ -64,7 +93,7 @@ def logic_features(node) -> dict[str, float]:
     of a ``threshold`` layer, a ``depthwise`` convolution, a ``sparse`` engine and of
     any ``other`` kind of layer."""
     if isinstance(node, Conv) and not node.depthwise:
-        features = logic_features(as_mvau(node))
+        features = layer_features(as_mvau(node))
         features["window"] = conv_window_logic(node).luts
         return features
     if isinstance(node, MatrixVector):

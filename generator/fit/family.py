@@ -116,16 +116,21 @@ class Family:
 # and each FIFO's), what a slice has grown by since the fit: its words' enables stopped
 # reading the producer's valid and it offers copies of its flags (ninth session,
 # measured by Yosys on 2- and 3-word slices of 32 bits: +3 LUT4 on the iCE40, +2 LUT6
-# on the 7-series; on ECP5 ``plumbing`` counts it, +5 LUT4).
+# on the 7-series; on ECP5 ``plumbing`` counts it, +5 LUT4). ``skid`` weighs the LUTs
+# of the output queues' skid registers (tenth session, after the fit: a ``W``-bit 2:1
+# multiplexer and two flags each, :func:`bitsmith.generator.fit.estimate.output_queue_skids`),
+# from Yosys's LUT counts before and after they came on digits-256 and TFC-w1a1-512 /
+# TFC-w2a2-1024 (iCE40 +70 and +34 LUT4 for 48 and 26 modelled LUTs; 7-series +49 and
+# +41 LUT6 for 48 and 22).
 ICE40_LUTS = {"xnor": 2.984, "xnor_counters": 3.9, "intmul": 5.808, "widemul": 5.808, "compare": 0.0, "control": 0.445,
               "other": 7.341, "window": 7.341, "threshold": 7.341, "depthwise": 7.341,
-              "sparse": 7.90, "fixed": 339.0, "slices": 3.0}
+              "sparse": 7.90, "fixed": 339.0, "slices": 3.0, "skid": 1.4}
 ECP5_LUTS = {"xnor": 3.619, "xnor_counters": 2.56, "intmul": 3.111, "widemul": 0.177, "compare": 2.034, "control": 0.41,
              "bankmux": 3.453, "window": 1.139, "threshold": 1.939, "depthwise": 1.242, "other": 0.736,
-             "plumbing": 0.811, "sparse": 7.44, "fixed": 0.0}
+             "plumbing": 0.811, "sparse": 7.44, "fixed": 0.0, "skid": 1.0}
 XC7_LUTS = {"xnor": 2.43, "xnor_counters": 1.40, "intmul": 3.621, "widemul": 0.0, "compare": 6.366, "control": 0.34,
             "other": 2.066, "window": 2.066, "threshold": 2.066, "depthwise": 2.066,
-            "sparse": 3.99, "fixed": 121.5, "slices": 2.0}
+            "sparse": 3.99, "fixed": 121.5, "slices": 2.0, "skid": 1.3}
 #: Flip-flops of the sparse engine per flip-flop of its analytical model (its queues and
 #: pointers are counted short); like ``sparse`` above, from one design, digits-sparse.
 SPARSE_FF_SCALE = 2.3

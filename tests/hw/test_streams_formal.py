@@ -51,31 +51,38 @@ class _Pipeline(wiring.Component):
 
 
 def queue_invariants(depth: int, latency: int, registered_return: bool):
-    """Words taken = in the pipeline + in the queue memory + in the output register;
-    credits in use = those (+ a transfer whose credit is on its way back); the tracked
-    word in the output register, the memory, or its pipeline stage."""
+    """Words taken = in the pipeline + in the queue memory + in the output and skid
+    registers; credits in use = those (+ a transfer whose credit is on its way back);
+    the tracked word in the skid register, the output register, the memory, or its
+    pipeline stage."""
     def add(props, parts, board):
         flags = [parts[f"w_en_d{k}"] for k in range(1, latency + 1)]
         producing = sum(flags)
         stored = parts["out_queue_level"]
         out_valid = parts["out_queue_out_valid"]
+        skid_valid = parts["out_queue_skid_valid"]
+        held = out_valid + skid_valid
         occupancy_invariants(props, parts, "out_queue", depth)
         returning = parts["out_queue_give_d1"] if registered_return else 0
         occupancy_invariants(props, parts, "out_queue_credits", depth,
-                             producing + stored + out_valid + returning)
-        props.check("inv_words", board.level == producing + stored + out_valid)
+                             producing + stored + held + returning)
+        props.check("inv_words", board.level == producing + stored + held)
+        props.check("inv_valid", parts["out_queue_valid"] == (out_valid | skid_valid))
         produce, consume = parts["out_queue_produce"], parts["out_queue_consume"]
         props.check("inv_pointers", (produce < depth) & (consume < depth)
                     & (produce == _wrap(consume + stored, depth)))
+        # oldest first: the skid register's word, the output register's, the memory's
         position = board.ahead
-        props.check("inv_out", implies(board.armed & out_valid & (position == 0),
+        props.check("inv_skid", implies(board.armed & skid_valid & (position == 0),
+                                        parts["out_queue_skid"] == board.value))
+        props.check("inv_out", implies(board.armed & out_valid & (position == skid_valid),
                                        parts["out_queue_out"] == board.value))
-        offset = position - out_valid
-        in_memory = board.armed & (position >= out_valid) & (offset < stored)
+        offset = position - held
+        in_memory = board.armed & (position >= held) & (offset < stored)
         word = parts.read("out_queue", _wrap(consume + offset[:len(consume) + 1], depth),
                           "formal_queue_word")
         props.check("inv_stored", implies(in_memory, word == board.value))
-        index = out_valid + stored
+        index = held + stored
         for k in reversed(range(latency)):
             here = board.armed & flags[k] & (position == index)
             props.check(f"inv_stage{k + 1}", implies(here, parts[f"w_data_d{k + 1}"] == board.value))
