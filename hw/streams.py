@@ -414,8 +414,9 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
     The pipeline never stalls: a producer may start work that will emit a word only while
     it holds a credit. Credits start at ``depth``, are taken when such work starts and
     given back when ``o`` transfers a word, so at most ``depth`` words are ever queued
-    and ``o.ready`` drives nothing but the queue's output register (no combinational path
-    from ``o.ready`` into the pipeline). ``o.valid`` and ``o.payload`` are registers.
+    and ``o.ready`` drives nothing but the queue's output stage and the credit count (no
+    combinational path from ``o.ready`` into the pipeline). ``o.valid`` is a register,
+    ``o.payload`` a choice between two.
 
     The queue is ``depth`` words of storage written at ``produce`` whenever ``w_en`` is
     high (no full check: the credits make overflow impossible, which keeps the level
