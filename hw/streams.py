@@ -448,15 +448,26 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
     produce = Signal(range(depth), name=f"{name}_produce")
     consume = Signal(range(depth), name=f"{name}_consume")
     out = Signal(width, name=f"{name}_out", reset_less=True)
-    out_valid = Signal(name=f"{name}_out_valid")
     skid = Signal(width, name=f"{name}_skid", reset_less=True)
-    skid_valid = Signal(name=f"{name}_skid_valid")
+    # the flags, and kept copies of them for the data path (the output register's load,
+    # the skid register's enable, the payload's multiplexer): the data registers sit
+    # toward the consumer (or by the block RAM the output register merged into), the
+    # level and the pointers by the producer, and with one load gate for both the placer
+    # put it by one side and routed the other there and back (ECP5 Winograd: 2.0-2.5 ns
+    # each way)
+    kept = {REPLICA_ATTR: 1, "keep": 1}
+    out_valid = Signal(name=f"{name}_out_valid", attrs=kept)
+    skid_valid = Signal(name=f"{name}_skid_valid", attrs=kept)
+    out_valid_data = Signal(name=f"{name}_out_valid_data", attrs=kept)
+    skid_valid_data = Signal(name=f"{name}_skid_valid_data", attrs=kept)
     valid = Signal(name=f"{name}_valid")            # out_valid | skid_valid, a register
     take = Signal(name=f"{name}_take")
     w_en = Signal(name=f"{name}_w_en")
     w_data = Signal(width, name=f"{name}_w_data")
     load = Signal(name=f"{name}_load")
-    nonempty, _ = occupancy(m, size=depth, inc=w_en, dec=load, name=name)
+    load_data = Signal(name=f"{name}_load_data")
+    nonempty, _, nonempty_data = occupancy(m, size=depth, inc=w_en, dec=load, name=name,
+                                           offered=("nonempty",))
     # the output register takes a word unless both registers hold one; while the skid
     # register is empty it leaves (to ``o`` or to the skid register) whatever ``o.ready``
     out_next = Signal(name=f"{name}_out_valid_next")
@@ -464,19 +475,23 @@ def add_output_queue(m: Module, o, *, depth: int, name: str = "out_queue",
     m.d.comb += [
         wr.addr.eq(produce), wr.data.eq(w_data), wr.en.eq(w_en),
         rd.addr.eq(consume),
-        o.valid.eq(valid), o.payload.eq(Mux(skid_valid, skid, out)),
+        o.valid.eq(valid), o.payload.eq(Mux(skid_valid_data, skid, out)),
         load.eq(nonempty & ~(out_valid & skid_valid)),
+        load_data.eq(nonempty_data & ~(out_valid_data & skid_valid_data)),
         out_next.eq(load | (out_valid & skid_valid)),
         skid_next.eq(valid & ~o.ready),
     ]
     m.d.sync += [out_valid.eq(out_next), skid_valid.eq(skid_next),
+                 out_valid_data.eq(out_next), skid_valid_data.eq(skid_next),
                  valid.eq(out_next | skid_next)]
-    with m.If(~skid_valid):
+    with m.If(~skid_valid_data):
         m.d.sync += skid.eq(out)
     with m.If(w_en):
         m.d.sync += produce.eq(next_mod(produce, depth))
+    with m.If(load_data):
+        m.d.sync += out.eq(rd.data)
     with m.If(load):
-        m.d.sync += [out.eq(rd.data), consume.eq(next_mod(consume, depth))]
+        m.d.sync += consume.eq(next_mod(consume, depth))
 
     # credits in use are counted as a queue of their own (``occupancy``), so
     # ``credit_ok`` ("credits left") is a register chosen among compares of the current
@@ -578,10 +593,14 @@ def accumulate_and_emit(m: Module, *, sums, valid, first, last, fold, acc_dtype,
     ``valid``; after the ``last`` partial sum of a fold the lane values (or their
     thresholds, one cycle per table stage) are written into the output queue.
     ``starts[p]`` (valid with ``first``), if given, is lane p's value before its first
-    partial sum instead of 0: the same one LUT before the accumulator's adder.
+    partial sum instead of 0: the same one LUT before the accumulator's adder. ``first``
+    may be a list of copies of the flag, shared by the lanes in order (lane ``p`` reads
+    copy ``p * len(first) // len(sums)``).
     """
     accs = []
+    firsts = first if isinstance(first, list) else [first]
     for p, part in enumerate(sums):
+        first = firsts[p * len(firsts) // len(sums)]
         # data only (``valid``/``first`` qualify it): no reset, so the reset does not
         # join the enable logic of every accumulator bit
         acc = Signal(dtype_shape(acc_dtype), name=f"acc{p}", reset_less=True)

@@ -67,7 +67,9 @@ def queue_invariants(depth: int, latency: int, registered_return: bool):
         occupancy_invariants(props, parts, "out_queue_credits", depth,
                              producing + stored + held + returning)
         props.check("inv_words", board.level == producing + stored + held)
-        props.check("inv_valid", parts["out_queue_valid"] == (out_valid | skid_valid))
+        props.check("inv_valid", (parts["out_queue_valid"] == (out_valid | skid_valid))
+                    & (parts["out_queue_out_valid_data"] == out_valid)
+                    & (parts["out_queue_skid_valid_data"] == skid_valid))
         produce, consume = parts["out_queue_produce"], parts["out_queue_consume"]
         props.check("inv_pointers", (produce < depth) & (consume < depth)
                     & (produce == _wrap(consume + stored, depth)))
