@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from bitsmith.hw.compute.mvau import (buffer_read_stage, choice_before_operand, input_copies,
+from bitsmith.hw.compute.mvau import (buffer_read_stage, choice_before_operand, first_copies, input_copies,
                                       weight_read_stage,
                                       tree_latency, tree_levels_per_stage, weight_bank_depth)
 from bitsmith.hw.compute.popcount import plan as popcount_plan
@@ -258,7 +258,8 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
         thresholds = node.pe * (steps + tree_flip_flops(steps, 1, steps.bit_length(), 2)
                                 + (steps * accbits + accbits if in_rom else 0))
     return (weight_regs + inputs + operands + products + tree + node.pe * accbits + thresholds
-            + 5 * node.pe * out_bits + output_skid(node.pe * out_bits).ffs + 140)
+            + 5 * node.pe * out_bits + output_skid(node.pe * out_bits).ffs
+            + first_copies(node.pe) - 1 + 140)
 
 
 def multiplier_lanes(node) -> bool:
