@@ -82,14 +82,19 @@ def global_pool_cycles(node: GlobalAccPool) -> int:
 
 
 def swu_logic(node, simd: int) -> Resources:
-    """The sliding window's counters, address registers and output register (its line
-    buffer apart). No multiplier: the read address is stepped in registers
+    """The sliding window's counters, address registers, output and skid registers (its
+    line buffer apart). No multiplier: the read address is stepped in registers
     (:class:`~bitsmith.hw.compute.sliding_window.SlidingWindow`)."""
     h, w, c = node.in_shape
     bits = node.in_dtype.bitwidth()
     rows = buffer_rows(h, node.kernel[0], node.stride[0], node.padding[0], node.padding[2])
     counters = 12 * math.ceil(math.log2(max(2, rows * w * c // simd)))
-    return Resources(luts=counters * 2 + simd * bits // 2 + 30, ffs=counters + simd * bits + 24)
+    # the skid register's flip-flops; its multiplexer's LUTs (one per word bit) are left
+    # out: the window's LUT terms are weighed per family by fitted coefficients that
+    # predate it (tenth session), and a window word is a few bits
+    skid = output_skid(simd * bits)
+    return Resources(luts=counters * 2 + simd * bits // 2 + 30,
+                     ffs=counters + simd * bits + 24 + skid.ffs)
 
 
 def swu_resources(node, simd: int) -> Resources:

@@ -277,7 +277,19 @@ class SlidingWindow(wiring.Component):
         # the handshake, the row step and the flags' choices in series, 6.8-7.5 ns).
         read_valid = Signal()
         out_valid = Signal()
-        advance_out = ~out_valid | self.o.ready
+        # behind the output register a skid register (as in an output queue,
+        # ``bitsmith.hw.streams.add_output_queue``): it copies the output word while empty
+        # and keeps it when ``o`` stalls, so the output register moves whenever the two
+        # are not both full, a function of registers; the consumer's ready reaches only
+        # the skid flag and ``o.valid`` (ECP5 Winograd: the FIFO's ready, the read enable
+        # and the counters' enables in series, 6.8-7.4 ns)
+        skid_valid = Signal()
+        valid = Signal()                         # out_valid | skid_valid, a register
+        # ~(out_valid & skid_valid), a register of its own: it is the output register's
+        # enable, and the ECP5 flow moves that register into the block RAM only when its
+        # enable is a plain net (Yosys maps the inverted AND as an inverted enable)
+        room = Signal(init=1)
+        advance_out = room
         advance = ~read_valid | advance_out
         ok_init = {k: int(table[0][k] <= 0) for k in needs}
         row_done_init, oy_last_init = row_done.init, oy_last.init
@@ -358,11 +370,19 @@ class SlidingWindow(wiring.Component):
         out = Signal(len(self.o.payload), reset_less=True)
         pad_word = Const(sum(self.pad_value << (k * self.elem_bits) for k in range(self.simd)),
                          len(self.o.payload))
-        m.d.comb += [self.o.valid.eq(out_valid), self.o.payload.eq(Mux(out_pad, pad_word, out))]
+        out_word = Mux(out_pad, pad_word, out)
+        skid = Signal(len(self.o.payload), reset_less=True)
+        m.d.comb += [self.o.valid.eq(valid), self.o.payload.eq(Mux(skid_valid, skid, out_word))]
         with m.If(advance):
             m.d.sync += read_valid.eq(rows_ok)
+        out_next = Mux(advance_out, read_valid, out_valid)
+        skid_next = valid & ~self.o.ready
+        m.d.sync += [out_valid.eq(out_next), skid_valid.eq(skid_next),
+                     valid.eq(out_next | skid_next), room.eq(~(out_next & skid_next))]
         with m.If(advance_out):
-            m.d.sync += [out_valid.eq(read_valid), out_pad.eq(pad_zero), out.eq(rd.data)]
+            m.d.sync += [out_pad.eq(pad_zero), out.eq(rd.data)]
+        with m.If(~skid_valid):
+            m.d.sync += skid.eq(out_word)
 
         iy = top + ky
         ix = left + kx
