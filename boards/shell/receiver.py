@@ -213,7 +213,7 @@ class RequestReceiver(wiring.Component):
                 with m.If(~decided & ~self.request.valid):
                     goto("WAIT")
             with m.State("WAIT"):
-                # (accepting) bytes before the answer is out are dropped
+                # a byte-taking state (ACCEPTING): bytes before the answer is out are dropped
                 with m.If(done):
                     goto("IDLE")
         return m
