@@ -585,20 +585,20 @@ def product(w_code: Value, x_code: Value, weight_dtype: BaseDataType, in_dtype: 
     return total
 
 
-def accumulate_and_emit(m: Module, *, sums, valid, first, last, fold, acc_dtype, thresholds,
+def accumulate_and_emit(m: Module, *, sums, valid, firsts, last, fold, acc_dtype, thresholds,
                         out_bits: int, w_en, w_data, starts=None) -> None:
-    """Per-lane accumulators cleared on ``first``, then raw or thresholded output words.
+    """Per-lane accumulators cleared on the first partial sum, then raw or thresholded
+    output words.
 
     Shared tail of MVAU and VVAU: ``sums[p]`` is lane p's partial sum, valid with
     ``valid``; after the ``last`` partial sum of a fold the lane values (or their
     thresholds, one cycle per table stage) are written into the output queue.
-    ``starts[p]`` (valid with ``first``), if given, is lane p's value before its first
-    partial sum instead of 0: the same one LUT before the accumulator's adder. ``first``
-    may be a list of copies of the flag, shared by the lanes in order (lane ``p`` reads
-    copy ``p * len(first) // len(sums)``).
+    ``starts[p]`` (valid with the first partial sum), if given, is lane p's value before its first
+    partial sum instead of 0: the same one LUT before the accumulator's adder.
+    ``firsts``: copies of the "first partial sum" flag, valid with ``valid``, shared by the
+    lanes in order (lane ``p`` reads copy ``p * len(firsts) // len(sums)``).
     """
     accs = []
-    firsts = first if isinstance(first, list) else [first]
     for p, part in enumerate(sums):
         first = firsts[p * len(firsts) // len(sums)]
         # data only (``valid``/``first`` qualify it): no reset, so the reset does not

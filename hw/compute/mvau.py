@@ -645,8 +645,8 @@ class MVAU(wiring.Component):
         valid, last, fold = (delay(m, v, stage, n) for v, n in
                              ((valid, "valid"), (last, "last"), (fold, "fold")))
         # the flag's last register in copies, each for its share of the PEs
-        first = replicas(m, delay(m, first, stage - 1, "first"), first_copies(self.pe), "first_pe")
-        accumulate_and_emit(m, sums=sums, valid=valid, first=first, last=last, fold=fold,
+        firsts = replicas(m, delay(m, first, stage - 1, "first"), first_copies(self.pe), "first_pe")
+        accumulate_and_emit(m, sums=sums, valid=valid, firsts=firsts, last=last, fold=fold,
                             acc_dtype=self.acc_dtype, thresholds=self.thresholds,
                             out_bits=self.out_bits, w_en=w_en, w_data=w_data,
                             starts=starts or None)

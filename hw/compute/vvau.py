@@ -163,7 +163,7 @@ class VVAU(wiring.Component):
             prods.append(reg)
         valid, first, last, fold = (delay(m, v, 1, n) for v, n in
                                     ((valid, "valid"), (first, "first"), (last, "last"), (fold, "fold")))
-        accumulate_and_emit(m, sums=prods, valid=valid, first=first, last=last, fold=fold,
+        accumulate_and_emit(m, sums=prods, valid=valid, firsts=[first], last=last, fold=fold,
                             acc_dtype=self.acc_dtype, thresholds=self.thresholds,
                             out_bits=self.out_bits, w_en=w_en, w_data=w_data)
         return m
