@@ -169,13 +169,20 @@ class SlidingWindow(wiring.Component):
         # --- writer: input words into the circular line buffer ------------------------------
         w_ptr = Signal(range(rows * row_words))
         w_col = Signal(range(row_words))
-        m.d.comb += self.i.ready.eq((w_col != 0) | (held < rows))
+        # whether the column is the row's first or last word: registers stepped with it,
+        # so that ``start_row`` and ``end_row`` are a gate of the handshake and a flip-flop,
+        # not of a compare (ECP5 Winograd: the column compare, the row counts' and the
+        # flags' choices and ``rows_ok`` in series, 6.7-6.9 ns)
+        w_first = Signal(init=1, name="w_first")
+        w_last = Signal(init=int(row_words == 1), name="w_last")
+        m.d.comb += self.i.ready.eq(~w_first | (held < rows))
         write = self.i.valid & self.i.ready
         m.d.comb += [wr.addr.eq(w_ptr), wr.data.eq(self.i.payload), wr.en.eq(write),
-                     start_row.eq(write & (w_col == 0)), end_row.eq(write & (w_col == row_words - 1))]
+                     start_row.eq(write & w_first), end_row.eq(write & w_last)]
         with m.If(write):
             m.d.sync += [w_ptr.eq(next_mod(w_ptr, rows * row_words)),
-                         w_col.eq(next_mod(w_col, row_words))]
+                         w_col.eq(next_mod(w_col, row_words)),
+                         w_first.eq(w_last), w_last.eq(next_is_last(w_col, row_words))]
 
         # --- reader: window words out of the line buffer ------------------------------------
         # The read address ``slot(iy) * row_words + ix * C/SIMD + cg`` is kept in two

@@ -146,11 +146,16 @@ class WinogradInput(wiring.Component):
         issue = Signal(name="issue")
         m.d.comb += [issue.eq(full.bit_select(r_buf, 1) & credit_ok), take.eq(issue)]
         last_out = (r_t == 15) & (r_sf == sf_n - 1)
-        # the read addresses are registers, computed from the counters' next values
+        # the read addresses are registers holding the address of the counters' current
+        # values, loaded when ``issue`` steps the counters with the address of their next
+        # values (made from the counters alone): ``issue`` is the addresses' clock enable,
+        # not the choice in front of the slot decode and the address adder (ECP5 Winograd:
+        # the full flag, the issue, the counters' next values, the decode and the adder in
+        # series into the read addresses, 6.7-6.9 ns)
         sf_end = r_sf == sf_n - 1
-        n_t = Mux(issue & sf_end, r_t + 1, r_t)[:4]
-        n_sf = Mux(issue, next_mod(r_sf, sf_n), r_sf)
-        n_buf = r_buf ^ (issue & last_out)
+        n_t = Mux(sf_end, r_t + 1, r_t)[:4]
+        n_sf = next_mod(r_sf, sf_n)
+        n_buf = r_buf ^ last_out
 
         def term(k: int, t: Value) -> Value:
             """Field ``k`` of ``ROW_TERMS`` for row ``t``, as a bit: the low bit of a
@@ -162,7 +167,8 @@ class WinogradInput(wiring.Component):
         for q, rd in enumerate(quads):
             row, col = 2 * (q >> 1), 2 * (q & 1)
             slot = Cat(term(col, n_t[0:2]), term(row, n_t[2:4]), n_buf)
-            m.d.sync += rd.addr.eq(_address(slot, n_sf, sf_n))
+            with m.If(issue):
+                m.d.sync += rd.addr.eq(_address(slot, n_sf, sf_n))
         # the sums: V = sa * (ca * d[a, a] + cb * d[a, b]) + sb * (ca * d[b, a] + cb * d[b, b]),
         # each pair's two signs never both negative (checked below), so each sum is one
         # addition or subtraction
