@@ -9,7 +9,9 @@ either direction must be detected (a retry logged) and never give a wrong answer
 import hashlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -57,9 +59,23 @@ def run_link_cases(out: Path, x_path: Path, cases: list[dict], work: Path, *,
     try:
         runner = get_runner("verilator")
         if not (build_dir / "bitsmith-build.ok").is_file():   # Verilator build, cached by hash
-            runner.build(sources=sources, hdl_toplevel="bitsmith_shell", build_dir=build_dir,
-                         build_args=["-Wno-fatal"], always=True)
-            (build_dir / "bitsmith-build.ok").write_text(digest)
+            # built aside and renamed into place: two test workers may build the same
+            # design at once (a module fixture runs once per worker), and one must not
+            # use or overwrite the other's half-built directory
+            build_dir.parent.mkdir(parents=True, exist_ok=True)
+            aside = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=build_dir.parent))
+            try:
+                runner.build(sources=sources, hdl_toplevel="bitsmith_shell", build_dir=aside,
+                             build_args=["-Wno-fatal"], always=True)
+                (aside / "bitsmith-build.ok").write_text(digest)
+                try:
+                    aside.rename(build_dir)
+                except OSError:          # the other worker's build got there first
+                    if not (build_dir / "bitsmith-build.ok").is_file():   # or a stale one
+                        shutil.rmtree(build_dir)
+                        aside.rename(build_dir)
+            finally:
+                shutil.rmtree(aside, ignore_errors=True)
         xml = runner.test(hdl_toplevel="bitsmith_shell", hdl_toplevel_lang="verilog",
                           test_module="cocotb_link",
                           test_dir=Path(__file__).parent, build_dir=build_dir,
