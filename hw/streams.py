@@ -20,6 +20,7 @@ __all__ = [
     "encode_int", "pack_codes", "dtype_shape", "next_mod", "delay", "pipelined_sum", "occupancy",
     "late_choice",
     "add_output_queue", "in_block_ram", "ram_attrs", "replicas", "kept_register", "rom_row_register", "keep_replicas",
+    "tree_level_registered",
     "REPLICA_ATTR",
 ]
 
@@ -275,12 +276,27 @@ def keep_replicas(rtlil_text: str) -> str:
     return "".join(out)
 
 
+def tree_level_registered(level: int, *, last: bool, levels_per_stage: int,
+                          paired_levels: int | None = None) -> bool:
+    """Whether level ``level`` (1 = the sums of the terms) of :func:`pipelined_sum` ends in
+    a register: the last level always; every ``levels_per_stage``-th level; and with
+    ``paired_levels``, level ``paired_levels`` and every level above it (the upper levels
+    of a wide tree join sums from far apart, and one adder per stage leaves their routes
+    a cycle of their own)."""
+    if last or (paired_levels is not None and level >= paired_levels):
+        return True
+    return level % levels_per_stage == 0
+
+
 def pipelined_sum(m: Module, terms: list[Value], *, name: str, width: int | None = None,
-                  levels_per_stage: int = 2) -> tuple[Value, int]:
-    """Balanced adder tree over ``terms`` with a register every ``levels_per_stage`` levels.
+                  levels_per_stage: int = 2, paired_levels: int | None = None
+                  ) -> tuple[Value, int]:
+    """Balanced adder tree over ``terms`` with a register every ``levels_per_stage`` levels
+    (:func:`tree_level_registered`; with ``paired_levels``, every level from that one up).
 
     The last level is always registered, so the latency is ``ceil(levels/levels_per_stage)``
-    cycles for ``levels = ceil(log2(len(terms)))``, and 0 for a single term (returned as is).
+    cycles for ``levels = ceil(log2(len(terms)))`` (without ``paired_levels``), and 0 for a
+    single term (returned as is).
     With ``width``, every node wider than ``width`` is cut to ``width`` bits: the sum is then
     exact modulo ``2**width``, which is exact whenever the true total fits ``width`` bits
     (two's complement wrap-around cancels), and it keeps the tree at the accumulator width.
@@ -306,7 +322,9 @@ def pipelined_sum(m: Module, terms: list[Value], *, name: str, width: int | None
         # the ECP5 as LUT compressors in front of one carry chain -- deeper and larger
         # than two chains (TFC-w2a2 MVAU0, shift-int8: the merged levels 6.2-6.9 ns; four
         # 6-bit terms: 46 LUT4 + 4 CCU2C merged, 12 CCU2C kept apart)
-        registered = len(nxt) == 1 or level % levels_per_stage == 0
+        registered = tree_level_registered(level, last=len(nxt) == 1,
+                                           levels_per_stage=levels_per_stage,
+                                           paired_levels=paired_levels)
         if registered or len(nxt[0]) >= 4:
             nodes = []
             for j, s in enumerate(nxt):

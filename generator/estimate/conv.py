@@ -220,7 +220,7 @@ def _conv(node: Conv) -> list[Unit]:
     mvau = mvau_unit(node.name, node.in_dtype, node.out_dtype, oh * ow, kh * kw * node.in_channels,
                      node.out_channels, node.pe, node.simd, node.thresholds,
                      multiplier=multiplier_lanes(node), choice_first=choice_first(node),
-                     weight_stage=weight_stage(as_mvau(node)))
+                     weight_stage=weight_stage(as_mvau(node)), xnor=bool(node.xnor))
     if _is_pointwise(node):
         return [mvau]
     if node.window_parallel:

@@ -26,10 +26,11 @@ import numpy as np
 
 from bitsmith.hw.compute.mvau import (buffer_read_stage, choice_before_operand, first_copies, input_copies,
                                       weight_read_stage,
-                                      tree_latency, tree_levels_per_stage, weight_bank_depth)
+                                      tree_latency, tree_levels_per_stage, tree_paired_levels,
+                                      weight_bank_depth)
 from bitsmith.hw.compute.popcount import plan as popcount_plan
 from bitsmith.hw.plumbing.label_select import LabelSelect as LabelSelectUnit
-from bitsmith.hw.streams import is_bipolar, multiplies
+from bitsmith.hw.streams import is_bipolar, multiplies, tree_level_registered
 
 from ..ir.core import smallest_dtype
 from ..ir.dense import LabelSelect, MatrixVector, MultiThreshold, Reshape
@@ -190,16 +191,20 @@ def mvau_control_luts(node: MatrixVector) -> int:
             + 4 * node.simd * node.in_dtype.bitwidth() + 120)
 
 
-def tree_flip_flops(terms: int, term_bits: int, sum_bits: int, levels_per_stage: int) -> int:
+def tree_flip_flops(terms: int, term_bits: int, sum_bits: int, levels_per_stage: int,
+                    paired_levels: int | None = None) -> int:
     """Flip-flops of ``bitsmith.hw.streams.pipelined_sum`` over ``terms`` terms of ``term_bits``
-    bits: a register every ``levels_per_stage`` levels and after the last; a sum is one
-    bit wider than its wider input, up to ``sum_bits``, and an odd node passes unchanged."""
+    bits: a register at the levels :func:`~bitsmith.hw.streams.tree_level_registered` names
+    (every ``levels_per_stage`` levels, every level from ``paired_levels`` up, the last);
+    a sum is one bit wider than its wider input, up to ``sum_bits``, and an odd node passes
+    unchanged."""
     widths, ffs, level = [term_bits] * terms, 0, 0
     while len(widths) > 1:
         level += 1
         nxt = [min(sum_bits, max(a, b) + 1) for a, b in zip(widths[0::2], widths[1::2])]
         widths = nxt + widths[-1:] if len(widths) % 2 else nxt
-        if len(widths) == 1 or level % levels_per_stage == 0:
+        if tree_level_registered(level, last=len(widths) == 1, levels_per_stage=levels_per_stage,
+                                 paired_levels=paired_levels):
             ffs += sum(widths)
     return ffs
 
@@ -246,10 +251,11 @@ def mvau_flip_flops(node: MatrixVector, *, code_bits: int | None = None,
     pbits = product_bits or (1 if node.xnor else wbits + xbits)
     if counters:                          # no product registers: the counter tree's cuts
         products = 0
-        tree = node.pe * popcount_plan(node.simd, 1 + tree_latency(node.simd)).flip_flops
+        tree = node.pe * popcount_plan(node.simd, 1 + tree_latency(node.simd, xnor=True)).flip_flops
     else:
         products = lanes * pbits * (2 if multiplier else 1)
-        tree = node.pe * tree_flip_flops(node.simd, pbits, accbits, tree_levels_per_stage(multiplier))
+        tree = node.pe * tree_flip_flops(node.simd, pbits, accbits, tree_levels_per_stage(multiplier),
+                                         tree_paired_levels(multiplier, bool(node.xnor)))
     steps = node.thresholds.steps if node.thresholds is not None else 0
     out_bits = node.out_dtype.bitwidth()
     thresholds = 0
@@ -306,7 +312,8 @@ def _mvau(node: MatrixVector, *, weight_memory: bool = True) -> list[Unit]:
     return [mvau_unit(node.name, node.in_dtype, node.out_dtype, h * w, node.in_features,
                       node.out_features, node.pe, node.simd, node.thresholds,
                       multiplier=multiplier_lanes(node), choice_first=choice_first(node),
-                      weight_stage=weight_stage(node, weight_memory=weight_memory))]
+                      weight_stage=weight_stage(node, weight_memory=weight_memory),
+                      xnor=bool(node.xnor))]
 
 
 @schedule_model(MultiThreshold)

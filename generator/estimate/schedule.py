@@ -268,13 +268,15 @@ def streaming(name, node, in_words, elems, out_dtype, latency) -> Unit:
 
 
 def mvau_unit(name, in_dtype, out_dtype, vectors, mw, mh, pe, simd, thresholds, *,
-              multiplier: bool = False, choice_first: bool = False, weight_stage: bool = False) -> Unit:
+              multiplier: bool = False, choice_first: bool = False, weight_stage: bool = False,
+              xnor: bool = False) -> Unit:
     """FINN MVAU: per vector, NF neuron folds of SF steps; fold 0 reads the input words.
     ``multiplier``: the lanes multiply (:attr:`~hw.compute.mvau.MVAU.multiplier_lanes`),
     which adds :func:`~hw.compute.mvau.multiplier_stages`; ``choice_first``: the input/buffer
     choice comes before the operand register (:func:`~hw.compute.mvau.choice_before_operand`),
     which adds :func:`~hw.compute.mvau.buffer_read_stage`; ``weight_stage``: the weight
-    word is registered once more (:func:`~hw.compute.mvau.weight_read_stage`) (all in
+    word is registered once more (:func:`~hw.compute.mvau.weight_read_stage`); ``xnor``:
+    XNOR lanes (:func:`~hw.compute.mvau.tree_latency`) (all in
     :func:`~hw.compute.mvau.write_latency`)."""
     nf, sf = mh // pe, mw // simd
     per = nf * sf
@@ -282,7 +284,7 @@ def mvau_unit(name, in_dtype, out_dtype, vectors, mw, mh, pe, simd, thresholds, 
     latency = write_latency(simd=simd, multiplier=multiplier, buffered=nf > 1 and sf > 1,
                             threshold_latency=thr,
                             buffer_stage=buffer_read_stage(nf=nf, sf=sf, choice_first=choice_first),
-                            weight_stage=weight_stage) + 2
+                            weight_stage=weight_stage, xnor=xnor) + 2
     v = np.arange(vectors)[:, None] * per
     consume = (v + np.arange(sf)[None, :]).ravel()
     emit = (v + np.arange(nf)[None, :] * sf + sf - 1).ravel()

@@ -12,7 +12,7 @@ from qonnx.core.datatype import BaseDataType, DataType
 from ..streams import (add_output_queue, in_block_ram, check_dtype, check_int,
                        check_int_array, delay, accumulate_and_emit, elements, is_bipolar,
                        multiplies, next_is_last, next_mod, pack_codes, pipelined_sum, product, ram_attrs,
-                       replicas, rom_row_register)
+                       replicas, rom_row_register, tree_level_registered)
 from ..plumbing.spram import RuntimeWeights
 from .threshold_unit import ThresholdTable
 from .popcount import POPCOUNTS, xnor_popcount
@@ -44,12 +44,36 @@ MULTIPLIER_TREE_LEVELS_PER_STAGE = 1
 145-151 MHz over five seeds)."""
 
 
-def tree_latency(simd: int, multiplier: bool = False) -> int:
+TREE_PAIRED_LEVELS = 2
+"""Levels of an adder tree over LUT lanes (not multiplier lanes, not XNOR lanes)
+registered in pairs (:data:`TREE_LEVELS_PER_STAGE`) from the products; every level above
+has a register of its own. The upper levels join sums of lanes from far apart: two of them
+in one stage, with the route between them, were the critical path of TFC-w2a2's MVAU0 (49
+lanes, six levels) on 2 of 5 ECP5 seeds (a level's sum routed 2.4-3.2 ns into the next
+level's adder, 145 MHz). Costs the registers of the levels above the second that were not
+registered (MVAU0: levels 3 and 5, two cycles more latency)."""
+
+
+def tree_paired_levels(multiplier: bool, xnor: bool = False) -> int | None:
+    """``paired_levels`` of :func:`~bitsmith.hw.streams.pipelined_sum` for a PE's adder
+    tree: :data:`TREE_PAIRED_LEVELS` over LUT lanes; none after multiplier lanes (every
+    level is registered there) or XNOR lanes (two levels per stage throughout, as their
+    counter tree: the two stay cycle for cycle the same)."""
+    return None if multiplier or xnor else TREE_PAIRED_LEVELS
+
+
+def tree_latency(simd: int, multiplier: bool = False, xnor: bool = False) -> int:
     """Register stages of a PE's adder tree over ``simd`` products (after the product
-    register; one level per stage after multiplier lanes, else
-    :data:`TREE_LEVELS_PER_STAGE`); the XNOR popcount's counter tree takes the same
-    stages in all."""
-    return -(-(simd - 1).bit_length() // tree_levels_per_stage(multiplier))
+    register): the levels :func:`~bitsmith.hw.streams.tree_level_registered` registers
+    (one level per stage after multiplier lanes; over LUT lanes
+    :data:`TREE_LEVELS_PER_STAGE` up to :data:`TREE_PAIRED_LEVELS`, one above; XNOR lanes
+    ``ceil(levels / TREE_LEVELS_PER_STAGE)``, which the XNOR popcount's counter tree takes
+    too)."""
+    levels = (simd - 1).bit_length()
+    return sum(tree_level_registered(level, last=level == levels,
+                                     levels_per_stage=tree_levels_per_stage(multiplier),
+                                     paired_levels=tree_paired_levels(multiplier, xnor))
+               for level in range(1, levels + 1))
 
 
 def choice_before_operand(*, xnor: bool, counters: bool, multiplier: bool) -> bool:
@@ -85,14 +109,15 @@ def weight_read_stage(*, words: int, choice_first: bool, xnor: bool) -> bool:
 
 
 def write_latency(*, simd: int, multiplier: bool, buffered: bool, threshold_latency: int,
-                  buffer_stage: bool = False, weight_stage: bool = False) -> int:
+                  buffer_stage: bool = False, weight_stage: bool = False,
+                  xnor: bool = False) -> int:
     """Cycles from an MVAU fold step's issue to its output word's write into the output
     queue: issue -> products (read, read-data, [buffer read or weight], [multiplier] and
     product registers) -> tree -> accumulator -> threshold stages. ``buffered``: several
     synapse and neuron folds; ``buffer_stage``: :func:`buffer_read_stage`;
-    ``weight_stage``: :func:`weight_read_stage`."""
+    ``weight_stage``: :func:`weight_read_stage`; ``xnor``: XNOR lanes (:func:`tree_latency`)."""
     return (3 + int(buffer_stage) + int(weight_stage) + multiplier_stages(multiplier, buffered)
-            + tree_latency(simd, multiplier) + 1 + threshold_latency)
+            + tree_latency(simd, multiplier, xnor) + 1 + threshold_latency)
 
 
 INPUT_COPY_PES = 4
@@ -124,7 +149,7 @@ def tree_levels_per_stage(multiplier: bool) -> int:
 
 __all__ = ["MVAU", "accumulator_range", "BANK_BITS", "MAX_INPUT_BITS", "WEIGHT_MEMORIES",
            "buffer_read_stage", "choice_before_operand", "input_copies", "multiplier_stages",
-           "tree_latency", "tree_levels_per_stage", "weight_bank_depth", "weight_read_stage",
+           "tree_latency", "tree_levels_per_stage", "tree_paired_levels", "weight_bank_depth", "weight_read_stage",
            "write_latency"]
 
 #: Where an MVAU keeps its weights (``MVAU(weight_memory=...)``).
@@ -299,7 +324,7 @@ class MVAU(wiring.Component):
         self.w_bits = self.weight_dtype.bitwidth()
         self.acc_bits = self.acc_dtype.bitwidth()
         self.out_bits = self.out_dtype.bitwidth()
-        self.tree_latency = tree_latency(self.simd, self.multiplier_lanes)
+        self.tree_latency = tree_latency(self.simd, self.multiplier_lanes, self.xnor)
         self._set_latency()
         super().__init__({
             "i": In(stream.Signature(self.simd * self.in_bits)),
@@ -312,7 +337,8 @@ class MVAU(wiring.Component):
         self.write_latency = write_latency(
             simd=self.simd, multiplier=self.multiplier_lanes, buffered=self.nf > 1 and self.sf > 1,
             threshold_latency=self.thresholds.latency if self.thresholds is not None else 0,
-            buffer_stage=self.buffer_stage, weight_stage=self.weight_stage)
+            buffer_stage=self.buffer_stage, weight_stage=self.weight_stage,
+            xnor=self.xnor)
         # + 1 over the write latency and the FIFO's 2 cycles: credits return one cycle
         # after the output transfer (registered, see add_output_queue)
         self.out_fifo_depth = self.write_latency + 4
@@ -638,7 +664,9 @@ class MVAU(wiring.Component):
                 m.d.sync += reg.eq(prod)
                 prods.append(delay(m, reg, product_stage, f"prod{p}_{s}", reset_less=True))
             total, lat = pipelined_sum(m, prods, name=f"tree{p}", width=self.acc_bits,
-                                       levels_per_stage=tree_levels_per_stage(self.multiplier_lanes))
+                                       levels_per_stage=tree_levels_per_stage(self.multiplier_lanes),
+                                       paired_levels=tree_paired_levels(self.multiplier_lanes,
+                                                                        self.xnor))
             assert lat == self.tree_latency
             sums.append(total)
         stage = 1 + product_stage + self.tree_latency  # cycles since the (last) operand registers

@@ -23,15 +23,23 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "generator" / "examples"
 TOLERANCE = 0.3
 
 
-@pytest.mark.parametrize("terms, term_bits, sum_bits, stages", [
-    (1, 1, 8, 2), (2, 1, 8, 2), (32, 1, 8, 2), (64, 1, 6, 2), (5, 4, 16, 1), (64, 1, 7, 2),
+@pytest.mark.parametrize("terms, term_bits, sum_bits, stages, paired", [
+    (1, 1, 8, 2, None), (2, 1, 8, 2, None), (32, 1, 8, 2, None), (64, 1, 6, 2, None),
+    (5, 4, 16, 1, None), (64, 1, 7, 2, None), (49, 4, 12, 2, 2), (8, 4, 12, 2, 2),
+    (9, 3, 12, 2, 2), (100, 2, 9, 2, 3),
 ])
-def test_tree_flip_flops_count_the_registers_pipelined_sum_makes(terms, term_bits, sum_bits, stages):
+def test_tree_flip_flops_count_the_registers_pipelined_sum_makes(terms, term_bits, sum_bits, stages,
+                                                                 paired):
     m = Module()
-    pipelined_sum(m, [Signal(term_bits) for _ in range(terms)], name="t", width=sum_bits,
-                  levels_per_stage=stages)
+    _, latency = pipelined_sum(m, [Signal(term_bits) for _ in range(terms)], name="t",
+                               width=sum_bits, levels_per_stage=stages, paired_levels=paired)
     made = sum(len(stmt.lhs) for stmt in Fragment.get(m, None).statements.get("sync", []))
-    assert tree_flip_flops(terms, term_bits, sum_bits, stages) == made
+    assert tree_flip_flops(terms, term_bits, sum_bits, stages, paired) == made
+    # the latency: one cycle per registered level, counted level by level here
+    levels = (terms - 1).bit_length()
+    expected = sum(1 for level in range(1, levels + 1)
+                   if level == levels or level % stages == 0 or (paired and level >= paired))
+    assert latency == expected
 
 
 @pytest.mark.board

@@ -215,6 +215,18 @@ def test_mvau_latency_value():
     assert dut.latency == 3 + 2 + 1 + 2
 
 
+@pytest.mark.parametrize("wdt, xdt, popcount, tree", [
+    ("INT2", "UINT2", None, 5),            # LUT lanes: levels 1-2 in one stage, 3, 4, 5, 6 each
+    ("BIPOLAR", "BIPOLAR", "adders", 3),   # XNOR bits: two levels per stage throughout,
+    ("BIPOLAR", "BIPOLAR", "counters", 3),  # as the counter tree
+])
+def test_mvau_latency_of_a_six_level_tree(wdt, xdt, popcount, tree):
+    unit = {"popcount": popcount} if popcount else {}
+    dut, _, _ = build(Case(wdt, xdt, 2, 98, 1, 49, "none"), **unit)   # 49 lanes: 6 levels
+    # read, read-data and product registers, the tree, accumulator, FIFO (2)
+    assert dut.latency == 3 + tree + 1 + 2
+
+
 @pytest.mark.parametrize("mw, simd, popcount, stage, weight", [
     # 2 neuron folds: 32-word buffer before shift-and-add lanes, a registered read; 64
     # weight words in block RAM, the weight word registered once more
