@@ -51,8 +51,8 @@ class ResponseSender(wiring.Component):
         Verdicts; ``ready`` is the decoded idle state, so that nothing combinational
         from the sender reaches the receiver's state.
     feed_start : Out(1)
-        Strobe to start streaming the buffered frame (a register; three cycles after the
-        response's sync byte of an accepted ``CMD_INFER`` is handed to the UART).
+        Strobe to start streaming the buffered frame (a register; three cycles after an
+        accepted ``CMD_INFER`` verdict is taken).
     m_axis : In(stream.Signature(out_tdata_bits))
         Output words of the core.
     tx : Out(stream.Signature(8))
@@ -154,7 +154,7 @@ class ResponseSender(wiring.Component):
                              last_byte.eq(self.out_len == 1), empty.eq(~ok),
                              output.eq(infer)]
                 with m.If(infer):
-                    m.d.sync += length.eq(self.out_len)
+                    m.d.sync += [start.eq(1), length.eq(self.out_len)]
                 with m.Elif(ok):
                     m.d.sync += length.eq(4)
                 with m.Else():
@@ -162,12 +162,6 @@ class ResponseSender(wiring.Component):
                 fsm.goto("SYNC")
         with fsm.state("SYNC"):
             emit(protocol.RESPONSE_SYNC, "STATUS", checked=False)
-            # the start strobe is decided here, from registers (the state, the UART's
-            # ready, ``output``), not from the verdict's compares in IDLE: its flip-flop is
-            # pulled towards the frame buffer, and a LUT shared with ``output`` went with it
-            # (ECP5 TFC-w2a2: the command's compare routed 3.2-3.9 ns into it, 6.3-7.5 ns)
-            with m.If(self.tx.ready):
-                m.d.sync += start.eq(output)
         with fsm.state("STATUS"):
             emit(status, "LENGTH_LO")
         with fsm.state("LENGTH_LO"):
