@@ -61,6 +61,8 @@ class OneHotFSM:
         """Move from the open state to ``name`` at the next clock edge."""
         if self._current is None:
             raise RuntimeError(f"goto({name!r}) outside a state")
+        if name not in self.flags:
+            raise ValueError(f"goto({name!r}): not one of {sorted(self.flags)}")
         if name != self._current:
             self._m.d.sync += [self.flags[self._current].eq(0), self.flags[name].eq(1)]
         if self._on_goto is not None:

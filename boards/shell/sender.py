@@ -48,7 +48,7 @@ class ResponseSender(wiring.Component):
     Members
     -------
     request : In(stream.Signature(RequestLayout))
-        Verdicts; ``ready`` is the decoded idle state, so that nothing combinational
+        Verdicts; ``ready`` is the idle state's flip-flop, so that nothing combinational
         from the sender reaches the receiver's state.
     feed_start : Out(1)
         Strobe to start streaming the buffered frame (a register; three cycles after an
