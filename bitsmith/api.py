@@ -37,7 +37,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .generator.build import (BuildOptions, BuildResult, check_native_options, load_model, make_report,
-                              prepare, read_bundle, write_bundle)
+                              prepare_for, read_bundle, write_bundle)
 from .generator.errors import BitsmithError, ModelError, OptionError
 from .generator.execute import Waves, run_amaranth, run_verilator
 from .generator.ir import Graph
@@ -131,11 +131,16 @@ class Design:
         The folded graph.
     options : BuildOptions
         The options it was folded with.
+    fit : dict or None
+        With ``board=`` and no folding of its own (no ``fold`` file or mapping, cycle or
+        fps target): the board's choice, the fastest folding whose per-family estimate
+        fits the board (``report.json``'s ``fit``); else ``None``.
     """
 
     model: Model
     graph: Graph
     options: BuildOptions
+    fit: dict | None = None
 
     @property
     def name(self) -> str:
@@ -471,7 +476,8 @@ def fold(model: Any, options: BuildOptions | None = None, *, progress: Progress 
     options : BuildOptions, optional
         ``fold`` (``"auto"``, a JSON file or a ``{layer: {"pe": P, "simd": S}}`` mapping),
         ``target_cycles`` or ``target_fps`` with ``clock_mhz``, ``topk``, ``sparse``, ``shift``,
-        ``winograd``.
+        ``winograd``; ``board``: without a folding of its own, the fastest folding that fits
+        the board (:attr:`Design.fit`), XNOR layers counting as the board's family does best.
     progress : callable, optional
         Called with a short message at each step.
     **overrides
@@ -496,7 +502,8 @@ def fold(model: Any, options: BuildOptions | None = None, *, progress: Progress 
     m = _as_model(model, opts, progress)
     # what the model was read with, unless given again (an ONNX model refuses a change: load)
     opts = opts.replace(**{k: getattr(m.options, k) for k in LOAD_OPTIONS if getattr(opts, k) is None})
-    return Design(model=m, graph=prepare(m.graph, opts), options=opts)
+    graph, fit = prepare_for(m.graph, opts, progress=progress)
+    return Design(model=m, graph=graph, options=opts, fit=fit)
 
 
 def _design(model, options, overrides, progress) -> Design:
@@ -544,11 +551,43 @@ def build(model: Any, out_dir: str | Path, options: BuildOptions | None = None, 
     check_out_dir(Path(out_dir), keep)
     log.info("building %s into %s", model if isinstance(model, (str, Path)) else repr(model), out_dir)
     design = _design(model, options, overrides, progress)
-    result = write_bundle(design.graph, Path(out_dir), progress=progress, protect=keep)
+    result = write_bundle(design.graph, Path(out_dir), progress=progress, protect=keep, fit=design.fit)
     if opts.board:
-        synth = synthesise(result, opts.board, clock_mhz=opts.clock_mhz, progress=progress)
+        result, synth = _synthesise_fitting(design, result, keep, progress)
         result = dataclasses.replace(result, synth=synth)
     return result
+
+
+#: How many slower foldings :func:`build` tries when the board chose the folding and its
+#: tools refuse it (the iCE40 cell estimate is within about 10 % of nextpnr's count, and
+#: whether nextpnr can legalise a placement near the device's limit is a cliff).
+REFOLD_ATTEMPTS = 3
+
+
+def _synthesise_fitting(design: Design, result: BuildResult, keep, progress) -> tuple[BuildResult, SynthResult]:
+    """Synthesise ``result`` for its board; when the board chose the folding
+    (``design.fit``) and the design does not fit after all, rebuild the next slower
+    folding that the estimate fits, up to :data:`REFOLD_ATTEMPTS` times. The report's
+    ``fit.refused`` lists the foldings the tools refused and why."""
+    from .boards.flows.open_fpga import DoesNotFit
+    opts = design.options
+    refused: list[dict] = []
+    while True:
+        try:
+            return result, synthesise(result, opts.board, clock_mhz=opts.clock_mhz, progress=progress)
+        except DoesNotFit as exc:
+            if design.fit is None or len(refused) == REFOLD_ATTEMPTS:
+                raise
+            cycles = design.ideal_cycles_per_frame
+            refused.append({"cycles": cycles, "reason": str(exc).splitlines()[0].rstrip(":")})
+            if progress is not None:
+                progress(f"{cycles} cycles/frame: {refused[-1]['reason']}; trying a slower folding")
+            try:
+                graph, fit = prepare_for(design.model.graph, opts, progress=progress, slower_than=cycles)
+            except OptionError:
+                raise exc from None
+            design = dataclasses.replace(design, graph=graph, fit={**fit, "refused": list(refused)})
+            result = write_bundle(design.graph, result.out_dir, progress=progress, protect=keep, fit=design.fit)
 
 
 def open_build(out_dir: str | Path) -> BuildResult:

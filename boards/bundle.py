@@ -46,6 +46,8 @@ class CoreIO:
     verilog: Path
     inp: StreamIO
     out: StreamIO
+    #: Layers whose weights are in iCE40 UltraPlus SPRAM (a build folded for such a board).
+    spram_layers: tuple[str, ...] = ()
 
     def verilog_text(self) -> str:
         return self.verilog.read_text()
@@ -110,5 +112,9 @@ def read_core_io(out_dir: Path) -> CoreIO:
     verilog = out_dir / rel
     if not verilog.is_file():
         raise ModelError(f"{path}: io.verilog {io['verilog']!r} does not exist")
+    graph = design.get("graph")
+    nodes = graph.get("nodes") if isinstance(graph, dict) else None
+    spram = tuple(str(n.get("name")) for n in nodes or () if isinstance(n, dict) and n.get("weight_memory") == "spram") \
+        if isinstance(nodes, list) else ()
     return CoreIO(io["top"], verilog, _stream(f"{path}: io.in", io["in"]),
-                  _stream(f"{path}: io.out", io["out"]))
+                  _stream(f"{path}: io.out", io["out"]), spram)

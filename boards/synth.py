@@ -74,6 +74,11 @@ def synth(out_dir: Path, board: str, *, clock_mhz: float | None = None,
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     target = get_board(board)
     core = read_core_io(Path(out_dir))
+    if core.spram_layers and not getattr(target.resources, "spram", 0):
+        raise OptionError(f"--board {target.name}: {out_dir} keeps the weights of "
+                          f"{', '.join(repr(n) for n in core.spram_layers)} in iCE40 SPRAM (it was folded "
+                          f"for an iCE40 UltraPlus board), which {target.device} does not have; build it "
+                          f"again with --board {target.name}")
     clock = target.clock_mhz if clock_mhz is None else clock_mhz
     if clock is not None and (not isinstance(clock, (int, float)) or clock <= 0):
         raise OptionError(f"--clock-mhz must be a positive number, not {clock_mhz!r}")

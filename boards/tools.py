@@ -77,9 +77,10 @@ class Steps:
                 done = _run_following(command, self.workdir, log_file, on_line)
         self.seconds[step] = round(time.monotonic() - start, 2)
         if check and done.returncode != 0:
+            error = first_error(self.workdir / log_name)
             last = tail(self.workdir / log_name, 1).strip()
             raise ToolError(f"{tool} failed ({step}); see {self.workdir / log_name}"
-                            + (f" (last line: {last})" if last else ""))
+                            + (f" ({error})" if error else f" (last line: {last})" if last else ""))
         return done
 
 
@@ -101,6 +102,14 @@ def _run_following(command: list[str], cwd: Path, log_file,
 def tail(path: Path, lines: int = 12) -> str:
     text = Path(path).read_text(errors="replace").splitlines()
     return "\n".join(text[-lines:])
+
+
+def first_error(path: Path) -> str | None:
+    """The first line of a tool's log that starts with ``ERROR:`` (Yosys, nextpnr), if any."""
+    for line in Path(path).read_text(errors="replace").splitlines():
+        if line.startswith("ERROR:"):
+            return line.strip()
+    return None
 
 
 def yosys_stat(path: Path, module: str | None = None) -> dict[str, int]:

@@ -249,10 +249,23 @@ def folds_to_board(opts: BuildOptions) -> bool:
             and opts.target_fps is None)
 
 
-def fit_to_board(graph: Graph, opts: BuildOptions) -> tuple[Graph, dict | None]:
+def prepare_for(graph: Graph, opts: BuildOptions, *, progress=None,
+                slower_than: int | None = None) -> tuple[Graph, dict | None]:
+    """:func:`prepare` ``graph`` (loaded) and, with ``opts.board``, :func:`fit_to_board` it:
+    the one folding every command and the API build, simulate and verify. Returns the graph
+    and the fit summary for the report (``None`` unless the board chose the folding)."""
+    graph = prepare(graph, opts)
+    if folds_to_board(opts) and progress is not None:
+        progress(f"folding for {opts.board}" if slower_than is None else
+                 f"folding for {opts.board}, slower than {slower_than} cycles/frame")
+    return fit_to_board(graph, opts, slower_than=slower_than)
+
+
+def fit_to_board(graph: Graph, opts: BuildOptions, *, slower_than: int | None = None) -> tuple[Graph, dict | None]:
     """``graph`` (prepared) refolded for ``opts.board`` when :func:`folds_to_board`, and
     the fit summary for the report (``None`` when the board did not choose). With a
-    board, XNOR layers count the way its family counts best (:attr:`~.fit.family.Family.popcount`)."""
+    board, XNOR layers count the way its family counts best (:attr:`~.fit.family.Family.popcount`).
+    ``slower_than``: only foldings of more cycles per frame (see :func:`.fit.search.fold_to_board`)."""
     if opts.board is None:
         return graph, None
     from bitsmith.boards.registry import get_board
@@ -264,7 +277,7 @@ def fit_to_board(graph: Graph, opts: BuildOptions) -> tuple[Graph, dict | None]:
         return graph, None
     if board.resources is None:
         return graph, None
-    result = fold_to_board(graph, board)
+    result = fold_to_board(graph, board, slower_than=slower_than)
     return result.chosen.graph, result.as_json()
 
 
@@ -559,10 +572,7 @@ def build(model: str | Path, out_dir: str | Path, opts: BuildOptions, *, progres
     check_out_dir(Path(out_dir), protect)
     step(f"reading {Path(model).name}")
     log.info("building %s into %s", model, out_dir)
-    graph = prepare(load_model(model, opts), opts)
-    if folds_to_board(opts):
-        step(f"folding for {opts.board}")
-    graph, fit = fit_to_board(graph, opts)
+    graph, fit = prepare_for(load_model(model, opts), opts, progress=step)
     return write_bundle(graph, Path(out_dir), progress=progress, protect=protect, fit=fit)
 
 

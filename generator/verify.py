@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import BuildOptions, load_model, model_inputs, prepare, write_bundle
+from .build import BuildOptions, load_model, model_inputs, prepare_for, write_bundle
 from .errors import InputDataError
 from .execute import compare, run_verilator
 from .ir import Graph, LabelSelect
@@ -75,7 +75,7 @@ def verify(model: str | Path, x: np.ndarray, opts: BuildOptions, *, x_source: st
     if out_dir is not None:
         check_out_dir(out_dir, protect)
     step(f"reading {Path(model).name}")
-    graph = prepare(load_model(model, opts), opts)
+    graph, _ = prepare_for(load_model(model, opts), opts, progress=step)
     return verify_graph(graph, x, x_source=x_source, expected=expected, out_dir=out_dir, idle=idle,
                         backpressure=backpressure, progress=progress, protect=protect,
                         reference=Path(model) if Path(model).suffix == ".onnx" else None, start=t0)

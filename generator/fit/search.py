@@ -43,16 +43,32 @@ ICE40_CELLS_PER_FF = 0.70
 #: The share of an iCE40's logic cells (``luts`` in the registry) a design may use: nextpnr
 #: placed TFC-w2a2 at 77 % and TFC-w1a1 at 69 % of the UP5K but could not legalise
 #: TFC-w1a1 at 82 % or the digits MLP at 81.9 % ("unable to find legal placement": the
-#: eight cells of a block share clock enable and reset); the cell estimate is within
-#: about 5 % of nextpnr's count.
+#: eight cells of a block share clock enable and reset); in the twelfth session TFC-w2a2
+#: placed at 76 % (4,011 cells, 2,048 cycles/frame) and the digits MLP did not at 80.7 %
+#: (160 cycles/frame). The cell estimate was within 0.6-7.4 % (low) of nextpnr's count on
+#: the three iCEBreaker networks; a folding the tools refuse anyway is replaced by the next
+#: slower one (``bitsmith.build``).
 ICE40_CELL_MARGIN = 0.75
 #: The clock each family's folding is chosen for (the board build's default core clock).
 CLOCK_GOAL_MHZ = {"ice40": 60.0, "ecp5": 150.0, "xc7": 100.0}
-#: The UART shell around the core on a board (boards/shell): LUTs and flip-flops as
-#: Yosys counted them (iCE40 UP5K and ECP5-85F builds of the digits demo), block RAM from
-#: its input frame buffer (:func:`shell_memories`).
-SHELL = {"ice40": {"luts": 520, "ffs": 420}, "ecp5": {"luts": 560, "ffs": 430},
-         "xc7": {"luts": 420, "ffs": 430}}
+#: The UART shell around the core on a board (boards/shell), as ``(fixed, per bit of the
+#: core's s_axis_tdata)`` LUTs and flip-flops (the bridge's word registers scale with the
+#: input word), without its input frame buffer (:func:`shell_memories`, mapped apart).
+#: Least squares over Yosys's counts of everything outside the core in the twelfth
+#: session's builds (iCE40 UP5K: TFC-w1a1 16 bits 506 LUT4 / 403 FF, TFC-w2a2 56 bits
+#: 552 / 567, the digits demo 64 bits 591 / 663 less its 8-byte buffer in logic; ECP5-85F:
+#: TFC-w1a1 470 / 407 and the digits demo 513 / 603, less their buffers). The 7-series
+#: figures are not measured: the ECP5's flip-flops, and its LUTs scaled by the LUT6/LUT4
+#: ratio of the first shell's counts (420 / 560).
+SHELL = {"ice40": {"luts": (486, 1.23), "ffs": (340, 4.0)},
+         "ecp5": {"luts": (384, 1.9), "ffs": (334, 4.1)},
+         "xc7": {"luts": (288, 1.4), "ffs": (334, 4.1)}}
+
+
+def shell_logic(family: str, in_tdata_bits: int) -> dict:
+    """The shell's LUTs and flip-flops (:data:`SHELL`) around a core whose input words
+    are ``in_tdata_bits`` wide."""
+    return {k: round(fixed + per_bit * in_tdata_bits) for k, (fixed, per_bit) in SHELL[family].items()}
 
 
 def shell_memories(frame_bytes: int) -> list[MemoryShape]:
@@ -172,9 +188,10 @@ def evaluate(graph: Graph, target: int, board, budget: dict, cache: dict) -> lis
     out = []
     for g in map(sized, variants):          # FIFOs sized for the folding
         shell = [map_memory(m, fam) for m in shell_memories(_frame_bytes(g))]
+        logic = shell_logic(fam.name, _in_tdata_bits(g))
         core = estimate_design(g, fam, cache=cache)
-        total = {"luts": core.luts + SHELL[fam.name]["luts"] + sum(c.luts for c in shell),
-                 "ffs": core.ffs + SHELL[fam.name]["ffs"] + sum(c.ffs for c in shell),
+        total = {"luts": core.luts + logic["luts"] + sum(c.luts for c in shell),
+                 "ffs": core.ffs + logic["ffs"] + sum(c.ffs for c in shell),
                  "brams": core.brams + sum(c.brams for c in shell),
                  "dsps": core.dsps, "spram": core.spram}
         if fam.name == "ice40":
@@ -184,9 +201,11 @@ def evaluate(graph: Graph, target: int, board, budget: dict, cache: dict) -> lis
     return out
 
 
-def fold_to_board(graph: Graph, board) -> FitResult:
+def fold_to_board(graph: Graph, board, *, slower_than: int | None = None) -> FitResult:
     """The fastest folding of ``graph`` that fits ``board`` (a
-    :class:`~bitsmith.boards.registry.Board`), ROM weights preferred at equal speed.
+    :class:`~bitsmith.boards.registry.Board`), ROM weights preferred at equal speed;
+    with ``slower_than``, the fastest of those taking more cycles per frame than that (the
+    next choice when the board's tools refused the first).
 
     Raises :class:`OptionError` when even the most folded design does not fit.
     """
@@ -195,7 +214,9 @@ def fold_to_board(graph: Graph, board) -> FitResult:
     fam = family_of(board.family).name
     graph = with_family_popcount(graph, fam)
     budget = board_budget(board)
-    targets = candidate_targets(graph)
+    targets = [t for t in candidate_targets(graph) if slower_than is None or t > slower_than]
+    if not targets:
+        raise OptionError(f"--board {board.name}: no folding is slower than {slower_than} cycles/frame")
     cache: dict = {}
     tried: list[Candidate] = []
     results: dict[int, list[Candidate]] = {}
@@ -204,7 +225,8 @@ def fold_to_board(graph: Graph, board) -> FitResult:
         if i not in results:
             results[i] = evaluate(graph, targets[i], board, budget, cache)
             tried.extend(results[i])
-        return next((c for c in results[i] if c.fits), None)
+        return next((c for c in results[i] if c.fits and (slower_than is None or c.cycles > slower_than)),
+                    None)
 
     lo, hi = 0, len(targets) - 1
     if fits(hi) is None:
@@ -226,6 +248,14 @@ def fold_to_board(graph: Graph, board) -> FitResult:
     log.info("fold to %s: %d cycles/frame (target %d, %s weights), %d candidates tried",
              board.name, chosen.cycles, chosen.target, "SPRAM" if chosen.spram else "ROM", len(tried))
     return FitResult(board.name, fam, chosen, budget, tried)
+
+
+def _in_tdata_bits(graph: Graph) -> int:
+    """Width of the core's ``s_axis_tdata`` (its input word, padded to bytes)."""
+    from bitsmith.sim.packing import tdata_bits
+    first = graph.nodes[0]
+    elems = getattr(first, "simd", None) or getattr(first, "pe", None) or 1
+    return tdata_bits(elems * graph.in_dtype.bitwidth())
 
 
 def _frame_bytes(graph: Graph) -> int:

@@ -94,3 +94,24 @@ def test_steps_run_streams_lines_to_the_log_and_the_follower(tmp_path, monkeypat
     assert lines == ["Info: Packing constants..", "Info: Routing.."]
     assert (tmp_path / "pnr.log").read_text() == "Info: Packing constants..\nInfo: Routing..\n"
     assert notes == ["nextpnr: go"]
+
+
+def test_a_failed_tool_names_its_first_error_line_not_its_last(tmp_path, monkeypatch):
+    # Yosys prints the error in the middle of its module list (an SPRAM cell on an ECP5):
+    # the last line ("Used module: ...") said nothing
+    import pytest
+
+    from bitsmith.generator.errors import ToolError
+    script = tmp_path / "fake_yosys.py"
+    script.write_text("print('Used module: \\\\top.shell')\n"
+                      "print(\"ERROR: Module `\\\\SB_SPRAM256KA' referenced in module `\\\\w' is not part of the design.\")\n"
+                      "print('ERROR: a second one')\nprint('Used module: \\\\top.clk_buf')\nraise SystemExit(1)\n")
+    monkeypatch.setenv("NEXTPNR_ICE40", str(tmp_path / "fake"))
+    (tmp_path / "fake").write_text(f"#!{sys.executable}\nexec(open({str(script)!r}).read())\n")
+    (tmp_path / "fake").chmod(0o755)
+    with pytest.raises(ToolError, match=r"^nextpnr-ice40 failed \(synth\); see .*synth\.log \(ERROR: Module "
+                                        r"`\\SB_SPRAM256KA' referenced in module `\\w' is not part of the design\.\)$"):
+        Steps(tmp_path, None).run("synth", "nextpnr-ice40", [], log_name="synth.log", description="go")
+    (tmp_path / "quiet.log").write_text("a\nthe end\n")
+    from bitsmith.boards.tools import first_error
+    assert first_error(tmp_path / "quiet.log") is None

@@ -121,3 +121,76 @@ def test_sweep_with_a_board_marks_the_points_that_fit():
     for p in res.points:
         assert p.board["fits"] == (p.cycles >= chosen and p.board["cells"] <= res.board_fit["budget"]["cells"])
     assert [p.board["fits"] for p in res.points] == [False, False, True, True]
+
+
+def _folding(graph):
+    return [(n.name, getattr(n, "pe", None), getattr(n, "simd", None), getattr(n, "weight_memory", None))
+            for n in graph.nodes]
+
+
+@pytest.mark.parametrize("model, opts", [(DIGITS, {}), (TFC1, {}), (TFC2, {}), (TFC2, TFC_OPTS)],
+                         ids=["digits", "tfc-w1a1", "tfc-w2a2", "tfc-w2a2-uint8"])
+def test_the_api_and_the_build_command_fold_to_the_board(model, opts, tmp_path, monkeypatch):
+    # `build --board` went through the API, whose fold() never asked the board: it built
+    # the description's own folding (TFC-w2a2: 1,024 cycles, 49 of 30 EBR, refused by Yosys)
+    import json
+
+    import bitsmith
+    from bitsmith.generator.cli import main
+    chosen = fold_to_board(graph_of(model, board="icebreaker", **opts), get_board("icebreaker")).chosen
+    design = bitsmith.fold(model, board="icebreaker", **opts)
+    assert _folding(design.graph) == _folding(chosen.graph)
+    assert design.fit["cycles"] == chosen.cycles == design.ideal_cycles_per_frame
+    # the command line: the same folding in the bundle, the board's choice in the report
+    # (the board flow itself is stubbed: it is the board tier's business)
+    monkeypatch.setattr("bitsmith.api.synthesise", lambda *a, **k: None)
+    flags = ["--input-dtype", "UINT8", "--input-scale", "1/255", "--topk", "1"] if opts else []
+    assert main(["-q", "build", str(model), "-o", str(tmp_path / "out"), "--board", "icebreaker", *flags]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["ideal_cycles_per_frame"] == chosen.cycles
+    assert report["fit"]["cycles"] == chosen.cycles
+    assert [(r["name"], r.get("pe"), r.get("simd")) for r in report["layers"]] == \
+        [(n, pe, simd) for n, pe, simd, _ in _folding(chosen.graph)]
+
+
+def test_an_explicit_folding_is_not_the_boards():
+    import bitsmith
+    design = bitsmith.fold(TFC1, board="icebreaker", target_cycles=64)
+    assert design.fit is None and design.ideal_cycles_per_frame == 64
+
+
+def test_a_folding_the_tools_refuse_is_replaced_by_the_next_slower_one(tmp_path, monkeypatch):
+    import json
+
+    import bitsmith
+    from bitsmith.boards.flows.open_fpga import DoesNotFit
+    board = get_board("icebreaker")
+    graph = graph_of(DIGITS, board="icebreaker")
+    first = fold_to_board(graph, board).chosen.cycles
+    second = fold_to_board(graph, board, slower_than=first).chosen.cycles
+    third = fold_to_board(graph, board, slower_than=second).chosen.cycles
+    assert first < second < third
+    tried = []
+
+    def refuse_two(result, board_name, **kw):         # the board flow, refusing the two fastest
+        cycles = json.loads((result.out_dir / "report.json").read_text())["ideal_cycles_per_frame"]
+        tried.append(cycles)
+        if cycles < third:
+            raise DoesNotFit(f"the design does not fit {board.title} ({board.device}):\n  luts ... <-- over")
+        return "synthesised"
+
+    monkeypatch.setattr("bitsmith.api.synthesise", refuse_two)
+    built = bitsmith.build(DIGITS, tmp_path / "out", board="icebreaker")
+    assert tried == [first, second, third] and built.synth == "synthesised"
+    assert built.report["ideal_cycles_per_frame"] == third
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["fit"]["refused"] == [
+        {"cycles": c, "reason": "the design does not fit 1BitSquared iCEBreaker (iCE40UP5K)"} for c in (first, second)]
+    assert (f"The board's tools refused the faster folding of {first} cycles/frame (the design does not fit "
+            f"1BitSquared iCEBreaker (iCE40UP5K)).") in (tmp_path / "out" / "report.md").read_text()
+
+    # a folding the user chose is not the board's to change: the refusal stands
+    tried.clear()
+    with pytest.raises(DoesNotFit):
+        bitsmith.build(DIGITS, tmp_path / "mine", board="icebreaker", target_cycles=first)
+    assert tried == [first]

@@ -467,6 +467,13 @@ def _board_folder(sb, bd):
     (out / "board" / "icebreaker" / "mine.txt").write_text("x")
 
 
+def _spram_build(sb, bd):
+    out = copy_build(sb, bd)
+    design = json.loads((out / "design.json").read_text())
+    design["graph"]["nodes"][0]["weight_memory"] = "spram"       # as a build folded for the iCEBreaker
+    (out / "design.json").write_text(json.dumps(design))
+
+
 COMMAND_CASES = {
     "synth over foreign board files": (_board_folder, ("synth", "out", "--board", "icebreaker"),
                                        r"synth: out/board/icebreaker: refusing to replace it \(it holds 'board/icebreaker/mine\.txt', "
@@ -475,6 +482,10 @@ COMMAND_CASES = {
                         r"argument --clock-mhz: must be a positive number, not 'nan'"),
     "synth on a non-build": (lambda sb, bd: sb.path("out").mkdir(), ("synth", "out", "--board", "icebreaker"),
                              r"out: not a build output \(no design\.json\)"),
+    "synth an SPRAM build for the ECP5": (_spram_build, ("synth", "out", "--board", "ulx3s"),
+                                          r"--board ulx3s: out keeps the weights of '[^']+' in iCE40 SPRAM \(it was "
+                                          r"folded for an iCE40 UltraPlus board\), which LFE5U-85F does not have; build "
+                                          r"it again with --board ulx3s"),
     "synth unknown board": (lambda sb, bd: copy_build(sb, bd), ("synth", "out", "--board", "nope"), r".*nope.*"),
     "sweep targets unicode": (lambda sb, bd: sb.native(), ("sweep", "m.yaml", "--targets", "\u00b2"),
                               r"--targets must be positive integers separated by commas, not '\u00b2'"),
