@@ -477,7 +477,7 @@ def fold(model: Any, options: BuildOptions | None = None, *, progress: Progress 
         ``fold`` (``"auto"``, a JSON file or a ``{layer: {"pe": P, "simd": S}}`` mapping),
         ``target_cycles`` or ``target_fps`` with ``clock_mhz``, ``topk``, ``sparse``, ``shift``,
         ``winograd``; ``board``: without a folding of its own, the fastest folding that fits
-        the board (:attr:`Design.fit`), XNOR layers counting as the board's family does best.
+        the board (``Design.fit``), XNOR layers counting as the board's family does best.
     progress : callable, optional
         Called with a short message at each step.
     **overrides
