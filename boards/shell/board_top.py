@@ -162,12 +162,7 @@ class BoardShell(Elaboratable):
         m.domains.por = ClockDomain("por", reset_less=True, local=True)
         m.domains.sync = ClockDomain("sync")
         m.domains.core = ClockDomain("core")
-        # The timer counts down from delay - 1 and stops once negative: its sign bit is
-        # "done", a flip-flop, so the counter's enable is two flip-flops (the sign and the
-        # lock) through one LUT; with an up-count compared with the delay, the compare's
-        # LUTs sat by the lock synchroniser and routed back to the counter's enables
-        # (UP5K digits, seed 5: 21.1 ns, 47 MHz)
-        timer = Signal(range(-1, max(delay, 1)), init=max(delay, 1) - 1)
+        timer = Signal(range(delay + 1))
         reset = Signal(init=1)
         m.d.comb += [ClockSignal("por").eq(shell_clk), ClockSignal("sync").eq(shell_clk),
                      ResetSignal("sync").eq(reset), ClockSignal("core").eq(core_clk)]
@@ -178,11 +173,11 @@ class BoardShell(Elaboratable):
         locked_sync = Signal(name="pll_locked_sync")
         m.submodules.lock_sync = FFSynchronizer(locked, locked_sync, o_domain="por")
         with m.If(~locked_sync):
-            m.d.por += [timer.eq(max(delay, 1) - 1), reset.eq(1)]
-        with m.Elif(timer[-1]):
+            m.d.por += [timer.eq(0), reset.eq(1)]
+        with m.Elif(timer == delay):
             m.d.por += reset.eq(0)
         with m.Else():
-            m.d.por += timer.eq(timer - 1)
+            m.d.por += timer.eq(timer + 1)
 
         subsignals = platform.lookup("uart", 0).ios          # rx, tx (+ rts, dtr on ULX3S)
         uart = platform.request("uart", 0, dir={sub.name: "-" for sub in subsignals})

@@ -75,17 +75,7 @@ class InputFrame(wiring.Component):
         # in synchronous (as the board flow reads the shell, from RTLIL) keeps
         # read-old-data on a collision and gets a bypass multiplexer after the block RAM
         rd = memory.read_port(domain="comb")
-        # the write port takes its address, data and enable from registers, a cycle after
-        # the receiver offers them (safe for the reason above: the frame is read only
-        # after the request's CRC bytes): the receiver's byte handshake and count then end
-        # at these flip-flops, not at the write enables of a small frame kept in
-        # flip-flops (UP5K digits: the byte valid, the count and the address decode into
-        # the clock enable of a word routed across the device, 18.1 ns)
-        wr_addr = Signal.like(self.wr_addr, reset_less=True)
-        wr_data = Signal(8, reset_less=True)
-        wr_en = Signal()
-        m.d.sync += [wr_addr.eq(self.wr_addr), wr_data.eq(self.wr_data), wr_en.eq(self.wr_en)]
-        m.d.comb += [wr.addr.eq(wr_addr), wr.data.eq(wr_data), wr.en.eq(wr_en)]
+        m.d.comb += [wr.addr.eq(self.wr_addr), wr.data.eq(self.wr_data), wr.en.eq(self.wr_en)]
 
         address = Signal(range(self.length + 1))
         lane = Signal(range(self.bytes_per_word))
