@@ -45,9 +45,9 @@ ICE40_CELLS_PER_FF = 0.70
 #: TFC-w1a1 at 82 % or the digits MLP at 81.9 % ("unable to find legal placement": the
 #: eight cells of a block share clock enable and reset); in the twelfth session TFC-w2a2
 #: placed at 76 % (4,011 cells, 2,048 cycles/frame) and the digits MLP did not at 80.7 %
-#: (160 cycles/frame). The cell estimate was within 0.6-7.4 % (low) of nextpnr's count on
-#: the three iCEBreaker networks; a folding the tools refuse anyway is replaced by the next
-#: slower one (``bitsmith.build``).
+#: (160 cycles/frame). With the shell constants before the refit below, the cell estimate
+#: was 0.7-10.6 % below nextpnr's count on the three iCEBreaker networks; a folding the tools
+#: refuse anyway is replaced by the next slower one (``bitsmith.build``).
 ICE40_CELL_MARGIN = 0.75
 #: The clock each family's folding is chosen for (the board build's default core clock).
 CLOCK_GOAL_MHZ = {"ice40": 60.0, "ecp5": 150.0, "xc7": 100.0}
@@ -250,18 +250,20 @@ def fold_to_board(graph: Graph, board, *, slower_than: int | None = None) -> Fit
     return FitResult(board.name, fam, chosen, budget, tried)
 
 
+def _in_elems(graph: Graph) -> int:
+    """Elements per word of the core's ``s_axis`` (the first layer's SIMD or PE)."""
+    first = graph.nodes[0]
+    return max(1, getattr(first, "simd", None) or getattr(first, "pe", None) or 1)
+
+
 def _in_tdata_bits(graph: Graph) -> int:
     """Width of the core's ``s_axis_tdata`` (its input word, padded to bytes)."""
     from bitsmith.sim.packing import tdata_bits
-    first = graph.nodes[0]
-    elems = getattr(first, "simd", None) or getattr(first, "pe", None) or 1
-    return tdata_bits(elems * graph.in_dtype.bitwidth())
+    return tdata_bits(_in_elems(graph) * graph.in_dtype.bitwidth())
 
 
 def _frame_bytes(graph: Graph) -> int:
     """Bytes of one input frame on the core's ``s_axis`` (what the shell buffers)."""
-    bits = graph.in_dtype.bitwidth()
-    first = graph.nodes[0]
-    elems = getattr(first, "simd", None) or getattr(first, "pe", None) or 1
-    words = int(math.prod(graph.in_shape)) // max(1, elems)
-    return words * max(1, -(-elems * bits // 8))
+    elems = _in_elems(graph)
+    words = int(math.prod(graph.in_shape)) // elems
+    return words * max(1, -(-elems * graph.in_dtype.bitwidth() // 8))
