@@ -112,9 +112,9 @@ def read_core_io(out_dir: Path) -> CoreIO:
     verilog = out_dir / rel
     if not verilog.is_file():
         raise ModelError(f"{path}: io.verilog {io['verilog']!r} does not exist")
-    graph = design.get("graph")
-    nodes = graph.get("nodes") if isinstance(graph, dict) else None
-    spram = tuple(str(n.get("name")) for n in nodes or () if isinstance(n, dict) and n.get("weight_memory") == "spram") \
-        if isinstance(nodes, list) else ()
+    graph = design.get("graph") if isinstance(design.get("graph"), dict) else {}
+    nodes = graph.get("nodes") if isinstance(graph.get("nodes"), list) else []
+    spram = tuple(str(n.get("name")) for n in nodes
+                  if isinstance(n, dict) and n.get("weight_memory") == "spram")
     return CoreIO(io["top"], verilog, _stream(f"{path}: io.in", io["in"]),
                   _stream(f"{path}: io.out", io["out"]), spram)
