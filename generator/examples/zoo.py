@@ -230,12 +230,25 @@ def model(name: str, *, seed: int = 0, steps: int = 30):
     """The Brevitas network ``name``, briefly trained on random data, in eval mode.
 
     Batch-norm running statistics are randomised too, so the streamlined thresholds
-    differ per channel as they do in a trained network.
+    differ per channel as they do in a trained network. Training runs on one torch thread:
+    float sums are ordered differently on two threads, and 30 Adam steps carry that rounding
+    into quantized weights (the block RAM and multipliers a network needs changed with it);
+    on one thread the same seed gives the same weights in every process.
     """
     import torch
     net_info = NETWORKS[name]
     if not net_info.brevitas:
         raise ValueError(f"{name} is not a Brevitas network (use jet_tagger())")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(name, net_info, seed, steps)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(name: str, net_info, seed: int, steps: int):
+    import torch
     torch.manual_seed(seed)
     net = _modules()[name]()
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
