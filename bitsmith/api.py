@@ -551,43 +551,26 @@ def build(model: Any, out_dir: str | Path, options: BuildOptions | None = None, 
     check_out_dir(Path(out_dir), keep)
     log.info("building %s into %s", model if isinstance(model, (str, Path)) else repr(model), out_dir)
     design = _design(model, options, overrides, progress)
-    result = write_bundle(design.graph, Path(out_dir), progress=progress, protect=keep, fit=design.fit)
-    if opts.board:
-        result, synth = _synthesise_fitting(design, result, keep, progress)
-        result = dataclasses.replace(result, synth=synth)
-    return result
+    if not opts.board:
+        return write_bundle(design.graph, Path(out_dir), progress=progress, protect=keep, fit=design.fit)
+    return _synthesise_fitting(design, Path(out_dir), keep, progress)
 
 
-#: How many slower foldings :func:`build` tries when the board chose the folding and its
-#: tools refuse it (the iCE40 cell estimate is within about 10 % of nextpnr's count, and
-#: whether nextpnr can legalise a placement near the device's limit is a cliff).
-REFOLD_ATTEMPTS = 3
-
-
-def _synthesise_fitting(design: Design, result: BuildResult, keep, progress) -> tuple[BuildResult, SynthResult]:
-    """Synthesise ``result`` for its board; when the board chose the folding
-    (``design.fit``) and the design does not fit after all, rebuild the next slower
-    folding that the estimate fits, up to :data:`REFOLD_ATTEMPTS` times. The report's
+def _synthesise_fitting(design: Design, out_dir: Path, keep, progress) -> BuildResult:
+    """Build and synthesise ``design`` for its board; when the board chose the folding
+    (``design.fit``) and the design does not fit after all, the next slower folding the
+    estimate fits (:func:`bitsmith.generator.fit.refold.synthesise_to_fit`). The report's
     ``fit.refused`` lists the foldings the tools refused and why."""
-    from .boards.flows.open_fpga import DoesNotFit
+    from .generator.fit.refold import synthesise_to_fit
     opts = design.options
-    refused: list[dict] = []
-    while True:
-        try:
-            return result, synthesise(result, opts.board, clock_mhz=opts.clock_mhz, progress=progress)
-        except DoesNotFit as exc:
-            if design.fit is None or len(refused) == REFOLD_ATTEMPTS:
-                raise
-            cycles = design.ideal_cycles_per_frame
-            refused.append({"cycles": cycles, "reason": str(exc).splitlines()[0].rstrip(":")})
-            if progress is not None:
-                progress(f"{cycles} cycles/frame: {refused[-1]['reason']}; trying a slower folding")
-            try:
-                graph, fit = prepare_for(design.model.graph, opts, progress=progress, slower_than=cycles)
-            except OptionError:
-                raise exc from None
-            design = dataclasses.replace(design, graph=graph, fit={**fit, "refused": list(refused)})
-            result = write_bundle(design.graph, result.out_dir, progress=progress, protect=keep, fit=design.fit)
+    fitted = synthesise_to_fit(
+        design.graph, design.fit, progress=progress,
+        write=lambda graph, fit: write_bundle(graph, out_dir, progress=progress, protect=keep, fit=fit),
+        synthesise=lambda built: synthesise(built, opts.board, clock_mhz=opts.clock_mhz, progress=progress),
+        refold=lambda cycles: prepare_for(design.model.graph, opts, progress=progress, slower_than=cycles))
+    if fitted.refusal is not None:
+        raise fitted.refusal
+    return dataclasses.replace(fitted.built, synth=fitted.synth)
 
 
 def open_build(out_dir: str | Path) -> BuildResult:

@@ -436,13 +436,27 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
     model = net.make()
     progress("generating Verilog")
     start, cpu = time.perf_counter(), cpu_seconds()    # Yosys runs in a child process
-    graph = net.generate(model)
+    prepared = graph = net.generate(model)
     fit = None
     if fold_board is not None:
         from .build import fit_to_board
-        graph, fit = fit_to_board(graph, BuildOptions(board=fold_board))
-    built = write_bundle(graph, out_dir, fit=fit, verilog_cache=False)     # cold figures
-    generation_s, generation_cpu_s = time.perf_counter() - start, cpu_seconds() - cpu
+        graph, fit = fit_to_board(prepared, BuildOptions(board=fold_board))
+    prepare_s, prepare_cpu_s = time.perf_counter() - start, cpu_seconds() - cpu
+    timing = {}
+
+    def generate(graph, fit):
+        """The bundle of ``graph``; the generation time is the passes' and this build's."""
+        start, cpu = time.perf_counter(), cpu_seconds()
+        built = write_bundle(graph, out_dir, fit=fit, verilog_cache=False)     # cold figures
+        timing.update(s=prepare_s + time.perf_counter() - start, cpu_s=prepare_cpu_s + cpu_seconds() - cpu)
+        return built
+
+    synth: dict = {}
+    if fold_board in boards:
+        graph, fit, built, synth = fold_for_board(prepared, graph, fit, fold_board, generate, progress, seeds)
+    else:
+        built = generate(graph, fit)
+    generation_s, generation_cpu_s = timing["s"], timing["cpu_s"]
     x = net.inputs(graph, frames)
 
     progress(f"golden model, {frames} frames")
@@ -480,12 +494,39 @@ def bench_network(net: Network, out_dir: Path, *, boards: Sequence[str], frames:
     result.sweep = folding_curves(graph, boards or SYNTH_BOARDS)
     if run.protocol_errors:
         result.details.append(f"{run.protocol_errors} stream protocol errors")
-    for board in boards:
+    result.synth.update(synth)
+    for board in (b for b in boards if b not in synth):
         result.synth[board] = synth_figures(built.out_dir, board,
                                             lambda msg, board=board: progress(f"{board}: {msg}"),
                                             clock_mhz=clock_goal(board) if fold_board else None,
                                             seeds=seeds)
     return result
+
+
+def fold_for_board(prepared: Graph, graph: Graph, fit: dict | None, board: str, generate: Callable,
+                   progress: Callable[[str], None], seeds: int) -> tuple:
+    """Build ``graph``, the board's folding of ``prepared`` (summary ``fit``), with
+    ``generate(graph, fit)`` and synthesise it for ``board``; a folding the board's tools
+    refuse is replaced by the next slower one the estimate fits, as ``build --board`` does
+    (:func:`.fit.refold.synthesise_to_fit`). Returns the last folding built (graph and fit
+    summary), its build and ``{board: figures}``."""
+    from bitsmith.boards.flows.open_fpga import DoesNotFit
+    from .build import fit_to_board
+    from .fit.refold import synthesise_to_fit
+    figures: dict = {}
+
+    def synthesise(built):
+        figures.clear()
+        figures.update(synth_figures(built.out_dir, board, lambda msg: progress(f"{board}: {msg}"),
+                                     clock_mhz=clock_goal(board), seeds=seeds))
+        if figures.get("fits") is False:
+            raise DoesNotFit(figures["reason"])
+        return figures
+
+    fitted = synthesise_to_fit(
+        graph, fit, write=generate, synthesise=synthesise, progress=progress,
+        refold=lambda cycles: fit_to_board(prepared, BuildOptions(board=board), slower_than=cycles))
+    return fitted.graph, fitted.fit, fitted.built, {board: dict(figures)}
 
 
 def clock_goal(board: str) -> float | None:

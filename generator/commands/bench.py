@@ -110,6 +110,9 @@ def print_tables(res) -> None:
             console.print(f"{n.name}: folded for {f['board']}: {f['cycles']} cycles/frame"
                           f"{', first layer weights in SPRAM' if f['spram_weights'] else ''} "
                           f"({f['budget_text']})", soft_wrap=True)
+            for r in f.get("refused", ()):
+                console.print(f"{n.name}: the board's tools refused {r['cycles']} cycles/frame ({r['reason']})",
+                              soft_wrap=True)
     for n in res.networks:
         if n.note:
             console.print(f"{n.name}: {n.note}")

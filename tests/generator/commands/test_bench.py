@@ -11,6 +11,7 @@ from bitsmith import boards
 from bitsmith.boards.flows.open_fpga import DoesNotFit
 from bitsmith.generator.bench import NETWORKS, SYNTH_BOARDS, bench, parse_networks, select_networks, synth_figures
 from bitsmith.generator.cli import main
+from bitsmith.generator.commands.bench import print_tables
 from bitsmith.generator.errors import OptionError, ToolError
 
 
@@ -100,6 +101,37 @@ def test_several_seeds_report_the_median_worst_and_best(monkeypatch, tmp_path):
     assert fig["fmax_mhz"] == 135.6 and "fmax_worst_mhz" not in fig
     synth_figures(tmp_path, "arty_a7_35", lambda msg: None, seeds=5)      # Yosys only: once
     assert calls == [("ulx3s", 5), ("ulx3s", 4), ("ulx3s", 1), ("arty_a7_35", 1)]
+
+
+@pytest.mark.verilator
+def test_bench_board_replaces_a_folding_the_tools_refuse(monkeypatch, tmp_path, capsys):
+    """``bench --board`` as ``build --board``: the board's first choice refused by its
+    tools, the next slower folding the estimate fits is built, simulated and reported."""
+    from bitsmith.boards.registry import get_board
+    from bitsmith.generator.fit.search import fold_to_board
+    graph = NETWORKS["digits"].generate(NETWORKS["digits"].make())
+    first = fold_to_board(graph, get_board("icebreaker")).chosen.cycles
+    tried = []
+
+    def refuse_first(out_dir, board, progress=None, **kw):
+        cycles = json.loads((out_dir / "report.json").read_text())["ideal_cycles_per_frame"]
+        tried.append(cycles)
+        if cycles == first:
+            raise DoesNotFit("the design does not fit 1BitSquared iCEBreaker (iCE40UP5K):\n  cells ... <-- over")
+        return {"luts": 10, "ffs": 20, "brams": 1, "dsps": 0, "fmax_mhz": 60.5, "fits": True}
+    monkeypatch.setattr(boards, "synth", refuse_first)
+    res = bench([NETWORKS["digits"]], synth=True, frames=3, out_dir=tmp_path, board="icebreaker")
+    second = fold_to_board(graph, get_board("icebreaker"), slower_than=first).chosen.cycles
+    assert tried == [first, second]
+    (net,) = res.networks
+    assert net.status == "ok" and net.cycles_per_frame == net.ideal_cycles_per_frame == second
+    assert net.synth["icebreaker"]["fmax_mhz"] == 60.5
+    refused = [{"cycles": first, "reason": "the design does not fit 1BitSquared iCEBreaker (iCE40UP5K)"}]
+    assert net.fit["refused"] == refused
+    assert json.loads((tmp_path / "digits" / "report.json").read_text())["fit"]["refused"] == refused
+    print_tables(res)
+    assert (f"digits: the board's tools refused {first} cycles/frame (the design does not fit 1BitSquared "
+            f"iCEBreaker (iCE40UP5K))") in capsys.readouterr().out
 
 
 def test_a_failing_network_is_reported_and_fails_the_run():
