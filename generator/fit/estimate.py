@@ -88,7 +88,8 @@ def layer_features(node) -> dict[str, float]:
     ``widemul`` product bits of the lanes whose ``$mul`` Yosys puts on a DSP block where
     the family has them (ECP5, 7-series; LUTs on an iCE40 without ``-dsp``),
     ``compare`` bits of the threshold compares, ``control`` (the analytical control
-    LUTs), ``bankmux`` (:func:`bank_mux_bits`), ``window``: the analytical LUTs of a
+    LUTs), ``bankmux`` (:func:`bank_mux_bits`), ``layer`` (1 per matrix unit: its
+    counters, flags and queues, where a family's model has a constant for them), ``window``: the analytical LUTs of a
     convolution's window generator (line buffer apart), and the analytical LUT estimate
     of a ``threshold`` layer, a ``depthwise`` convolution, a ``sparse`` engine and of
     any ``other`` kind of layer."""
@@ -108,7 +109,7 @@ def layer_features(node) -> dict[str, float]:
                 "intmul": 0 if node.xnor else lanes * lut_bits,
                 "widemul": lanes * wbits * xbits if dsps and not node.xnor else 0,
                 "compare": node.pe * steps * acc // 2, "control": mvau_control_luts(node),
-                "bankmux": bank_mux_bits(node)}
+                "bankmux": bank_mux_bits(node), "layer": 1}
     if isinstance(node, SparseMatrixVector):
         return {"sparse": node_resources(node).luts}
     if isinstance(node, MultiThreshold):
@@ -147,11 +148,11 @@ def logic_resources(node):
 
 def plumbing_resources(graph: Graph, stages: Sequence) -> Resources:
     """The stream plumbing :class:`~bitsmith.hw.top.Dataflow` and the Verilog top add
-    around the stages (:mod:`bitsmith.generator.estimate.plumbing`): the input register
-    slice, each edge's width converter and its FIFO (memories apart: the inventory
-    places them)."""
+    around the stages (:mod:`bitsmith.generator.estimate.plumbing`): the top's input register
+    slice (:func:`top_input_slice`), each edge's width converter and its FIFO (memories
+    apart: the inventory places them)."""
     by_name = {stage.name: stage for stage in stages}
-    total = Resources()
+    total = top_input_slice(graph, stages)
     for f in graph.fifos:
         width = f.elems * f.elem_bits
         if f.src == "input":
@@ -163,6 +164,16 @@ def plumbing_resources(graph: Graph, stages: Sequence) -> Resources:
             bits, elems = src.port_shape(f.src_port)
             total = total + converter_resources(bits, elems, f.elems)
     return total
+
+
+def top_input_slice(graph: Graph, stages: Sequence) -> Resources:
+    """The register slice :class:`~bitsmith.hw.top.AxiStreamTop` puts on ``s_axis`` (as
+    wide as the first stage's input word: 784 bits for a fully unrolled TFC layer). The
+    first stage is the input's consumer: nodes are in topological order, and a node
+    lowered to several stages lists the one its input feeds first."""
+    stage = stages[0]
+    bits, elems = stage.port_shape(stage.in_ports[0])
+    return register_slice_resources(bits * elems, 2)
 
 
 def silence(component) -> None:

@@ -39,15 +39,18 @@ MARGINS = {"ice40": {"luts": 0.85, "ffs": 0.85, "brams": 1.0, "dsps": 1.0, "spra
 #: estimated LUT and flip-flop: a flip-flop shares a cell with the LUT driving it about
 #: 40 % of the time in these designs (TFC-w1a1 on the UP5K: 3,196 LUTs and 3,601
 #: flip-flops took 5,718 cells: 1,446 LUT+FF, 1,750 LUT-only, 2,155 FF-only, 215 carries).
+#: Rechecked after the iCE40 refit: 0.66-0.74 on five placements (see below).
 ICE40_CELLS_PER_FF = 0.70
 #: The share of an iCE40's logic cells (``luts`` in the registry) a design may use: nextpnr
 #: placed TFC-w2a2 at 77 % and TFC-w1a1 at 69 % of the UP5K but could not legalise
 #: TFC-w1a1 at 82 % or the digits MLP at 81.9 % ("unable to find legal placement": the
 #: eight cells of a block share clock enable and reset); in the twelfth session TFC-w2a2
 #: placed at 76 % (4,011 cells, 2,048 cycles/frame) and the digits MLP did not at 80.7 %
-#: (160 cycles/frame). With the shell constants before the refit below, the cell estimate
-#: was 0.7-10.6 % below nextpnr's count on the three iCEBreaker networks; a folding the tools
-#: refuse anyway is replaced by the next slower one (``bitsmith.build``).
+#: (160 cycles/frame). After the iCE40 LUT and flip-flop refit (thirteenth session,
+#: ``generator/fit/family.py``) the cell estimate is within -2.6..+2.6 % of nextpnr's count
+#: on those five placements (TFC-w1a1 392, TFC-w2a2 3,136 and 2,048 with SPRAM, digits 256
+#: and 160 cycles/frame; 3,830 / 3,765 cells for the first); a folding the tools refuse
+#: anyway is replaced by the next slower one (``generator/fit/refold.py``).
 ICE40_CELL_MARGIN = 0.75
 #: The clock each family's folding is chosen for (the board build's default core clock).
 CLOCK_GOAL_MHZ = {"ice40": 60.0, "ecp5": 150.0, "xc7": 100.0}
