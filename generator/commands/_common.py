@@ -113,6 +113,23 @@ def check_plot_path(text: str | None):
 
 
 def estimate_text(estimate: dict) -> str:
-    """``"9705 LUT4, 8007 FF, 0 BRAM18, 0 DSP"``: a report's estimate with its units."""
+    """``"9705 LUT4, 8007 FF, 0 BRAM18, 0 DSP"``: a report's estimate with its units (and
+    its SPRAM, when a family estimate has any)."""
     units = estimate["units"]
-    return ", ".join(f"{estimate[k]:g} {units[k]}" for k in ("luts", "ffs", "brams", "dsps"))
+    keys = ("luts", "ffs", "brams", "dsps") + (("spram",) if estimate.get("spram") else ())
+    return ", ".join(f"{estimate[k]:g} {units[k]}" for k in keys)
+
+
+def board_estimate(report: dict, board: str | None) -> tuple[str, dict]:
+    """What a build's summary line quotes: the estimate for the board's device family
+    (``family_estimates``: EBR and SPRAM on an iCE40, DP16KD on an ECP5) when it was built
+    for a board, else the generic analytical one; and the words naming it."""
+    if board:
+        from bitsmith.boards.registry import get_board
+        from bitsmith.generator.fit.family import FAMILIES, family_of
+        family = get_board(board).family
+        if family in FAMILIES or family == "zynq7":
+            found = (report.get("family_estimates") or {}).get(family_of(family).name)
+            if found:
+                return f"estimate for {board}", found
+    return "estimate", report["estimate"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import add_build_options, build_options, estimate_text, progress
+from ._common import add_build_options, board_estimate, build_options, estimate_text, progress
 
 
 def register(sub) -> None:
@@ -23,7 +23,8 @@ def run(args) -> int:
     with progress(args) as step:
         result = api.build(args.model, Path(args.out), opts, progress=step)
     r = result.report
+    words, estimate = board_estimate(r, opts.board)
     print(f"built {r['name']} in {args.out}: {len(r['layers'])} layers, "
           f"{r['ideal_cycles_per_frame']} ideal cycles/frame (bottleneck {r['bottleneck']}), "
-          f"estimate {estimate_text(r['estimate'])}; report: {Path(args.out) / 'report.html'}")
+          f"{words} {estimate_text(estimate)}; report: {Path(args.out) / 'report.html'}")
     return 0

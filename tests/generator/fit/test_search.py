@@ -9,6 +9,7 @@ from bitsmith.boards.registry import Board, Resources, get_board
 from bitsmith.generator.build import BuildOptions, fit_to_board, folds_to_board, load_model, prepare
 from bitsmith.generator.errors import FoldingError, OptionError
 from bitsmith.generator.estimate import graph_cycles
+from bitsmith.generator.fit.estimate import estimate_design
 from bitsmith.generator.fit.preload import invert_thresholds, preload_frames
 from bitsmith.generator.fit.search import candidate_targets, evaluate, fold_to_board
 from bitsmith.generator.ir import MultiThreshold
@@ -130,7 +131,7 @@ def _folding(graph):
 
 @pytest.mark.parametrize("model, opts", [(DIGITS, {}), (TFC1, {}), (TFC2, {}), (TFC2, TFC_OPTS)],
                          ids=["digits", "tfc-w1a1", "tfc-w2a2", "tfc-w2a2-uint8"])
-def test_the_api_and_the_build_command_fold_to_the_board(model, opts, tmp_path, monkeypatch):
+def test_the_api_and_the_build_command_fold_to_the_board(model, opts, tmp_path, monkeypatch, capsys):
     # `build --board` went through the API, whose fold() never asked the board: it built
     # the description's own folding (TFC-w2a2: 1,024 cycles, 49 of 30 EBR, refused by Yosys)
     import json
@@ -151,6 +152,11 @@ def test_the_api_and_the_build_command_fold_to_the_board(model, opts, tmp_path, 
     assert report["fit"]["cycles"] == chosen.cycles
     assert [(r["name"], r.get("pe"), r.get("simd")) for r in report["layers"]] == \
         [(n, pe, simd) for n, pe, simd, _ in _folding(chosen.graph)]
+    # the summary line quotes the iCE40 estimate (EBR, SPRAM), not the generic BRAM18 one
+    est = estimate_design(chosen.graph, "ice40")
+    spram = f", {est.spram} SB_SPRAM256KA" if est.spram else ""
+    assert (f"estimate for icebreaker {est.luts} LUT4, {est.ffs} FF, {est.brams:g} EBR, 0 SB_MAC16{spram}; "
+            in capsys.readouterr().out)
 
 
 def test_an_explicit_folding_is_not_the_boards():
