@@ -1,7 +1,7 @@
 """When the board's tools refuse the folding the estimate chose.
 
 The folding search (:mod:`.search`) picks the fastest folding whose *estimate* fits the
-board; the estimate is within about 10 % of nextpnr's count on the iCE40, and whether
+board; the iCE40 cell estimate is a few per cent off nextpnr's count, and whether
 nextpnr can legalise a placement near the device's limit is a cliff. So the commands that
 build for a board and synthesise (``build --board``, ``bench --board``) go through
 :func:`synthesise_to_fit`: on the flow's ``DoesNotFit`` for a folding the board chose,
