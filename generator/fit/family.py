@@ -154,7 +154,7 @@ ECP5_FFS = (0.808, 0.0)
 #: TFC-w1a1 at 64, 196, 1,024, 4,096; TFC-w2a2 at 1,024, 4,096; digits at 16, 64, 1,024;
 #: and the three designs of tests/generator/fit/test_family_vs_yosys.py (counter popcount);
 #: ``plumbing`` on the modules outside the layers. Design totals after it: -10.1..+9.2 %
-#: (were -29..+8 %).
+#: (were -29..+8 %). Reproduce with ``python -m bitsmith.generator.fit.calibrate OUT``.
 #: ECP5 was refitted (issue 12) in two steps: the layer coefficients by non-negative least
 #: squares on 95 modules of ``synth_ecp5 -noflatten`` (every layer of seven zoo networks of
 #: tests/generator/test_zoo_acceptance.py at their test foldings and of digits-16,

@@ -1,0 +1,170 @@
+"""Refit a family's LUT model on Yosys's module-by-module counts (for maintainers).
+
+``python -m bitsmith.generator.fit.calibrate OUT [--family ice40] [--designs a,b]`` (from a
+source checkout: the designs read ``tests/models`` and the digits example) builds each
+design of :data:`DESIGNS` into ``OUT/<name>`` (the iCE40 ones as the iCEBreaker builds them),
+synthesises it with ``synth_<family> -noflatten`` (kept as ``OUT/<name>.<family>.json``;
+delete it to synthesise again), and prints the non-negative least-squares coefficients
+(relative error) of the layer features (:func:`~.estimate.logic_features`) over the layer
+modules, the plumbing coefficient over the modules outside the layers, and each design's
+total against the current model. It changes nothing: the coefficients go into
+:mod:`.family` by hand, with the figures in docs/FIT.md. The thirteenth session's iCE40
+refit is this run (about 20 minutes of Yosys on two cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .family import Family, family_of, map_memory
+
+ROOT = Path(__file__).resolve().parents[2]
+_TFC1, _TFC2 = ROOT / "tests" / "models" / "TFC_1W1A.onnx", ROOT / "tests" / "models" / "TFC_2W2A.onnx"
+_DIGITS = ROOT / "generator" / "examples" / "digits" / "digits.yaml"
+_UINT8 = dict(input_dtype="UINT8", input_scale=1 / 255)
+#: name -> (model, build options): the iCEBreaker's own foldings, other foldings of the
+#: same networks built for it, and tests/generator/fit/test_family_vs_yosys.py's designs.
+DESIGNS = {
+    "tfc1-board": (_TFC1, dict(board="icebreaker")),
+    "tfc2-board": (_TFC2, dict(board="icebreaker")),
+    "tfc2-uint8-board": (_TFC2, dict(_UINT8, board="icebreaker")),
+    "digits-board": (_DIGITS, dict(board="icebreaker")),
+    **{f"tfc1-{n}": (_TFC1, dict(board="icebreaker", target_cycles=n)) for n in (64, 196, 1024, 4096)},
+    **{f"tfc2-{n}": (_TFC2, dict(board="icebreaker", target_cycles=n)) for n in (1024, 4096)},
+    **{f"digits-{n}": (_DIGITS, dict(board="icebreaker", target_cycles=n)) for n in (16, 64, 1024)},
+    "test-digits-256": (_DIGITS, dict(topk=1, target_cycles=256)),
+    "test-tfc1-512": (_TFC1, dict(_UINT8, topk=1, target_cycles=512)),
+    "test-tfc2-1024": (_TFC2, dict(_UINT8, topk=1, target_cycles=1024)),
+}
+#: The layer features fitted (the family's other coefficients are kept).
+KEYS = ("xnor", "xnor_counters", "intmul", "compare", "control", "layer", "bankmux", "skid",
+        "threshold", "other")
+
+
+@dataclass
+class Measured:
+    """One design: its layer modules ``(name, LUTs less the memories in logic, features)``,
+    the LUTs of the modules outside the layers less theirs, the analytical plumbing, the
+    memories' LUTs and Yosys's total."""
+
+    name: str
+    graph: object
+    layers: list
+    plumbing_luts: float
+    plumbing_model: float
+    memory_luts: float
+    total: float
+
+
+def build(name: str, out: Path) -> Path:
+    """``OUT/<name>``: the bundle of design ``name`` (built once)."""
+    from ..build import BuildOptions, load_model, prepare_for, write_bundle
+    folder = out / name
+    if not (folder / "design.json").exists():
+        model, kw = DESIGNS[name]
+        opts = BuildOptions(**kw)
+        graph, fit = prepare_for(load_model(model, opts), opts)
+        write_bundle(graph, folder, fit=fit)
+    return folder
+
+
+def synthesise(folder: Path, family: str) -> Path:
+    """Yosys's per-module ``stat -json`` of the bundle's Verilog (made once)."""
+    from bitsmith.boards.flows.counts import synth_command
+    from bitsmith.boards.tools import tool_path
+    stat = folder.parent / f"{folder.name}.{family}.json"
+    if not stat.exists():
+        rtl = next((folder / "rtl").glob("*.v"))
+        subprocess.run([tool_path("yosys"), "-q", "-p",
+                        f"read_verilog {rtl.name}; {synth_command(family, rtl.stem)} -noflatten; "
+                        f"tee -q -o {stat.resolve()} stat -json"], cwd=rtl.parent, check=True)
+    return stat
+
+
+def measure(name: str, folder: Path, stat: Path, fam: Family) -> Measured:
+    """Split Yosys's module counts into the layers' and the plumbing's."""
+    from bitsmith.boards.flows.counts import resources
+    from ..build import read_bundle, sized
+    from .estimate import logic_features, lowered_stages, plumbing_resources
+    from .memories import stage_memories
+    graph, _ = read_bundle(folder)
+    graph = sized(graph)
+    stages = lowered_stages(graph)
+    names = {n.name for n in graph.nodes}
+    memory: dict[str, float] = {}
+    for mem in stage_memories(stages, graph.fifos):
+        owner = mem.owner.split(" ")[0]
+        key = owner if owner in names else ""
+        memory[key] = memory.get(key, 0) + map_memory(mem, fam).luts
+    per_layer = dict.fromkeys(names, 0.0)
+    plumbing = 0.0
+    for module, info in json.loads(stat.read_text())["modules"].items():
+        cells = info.get("cells", info.get("num_cells_by_type", {}))
+        luts = resources(fam.name, cells)["luts"]
+        parts = module.lstrip("\\").split(".")
+        if len(parts) >= 3 and parts[1] == "dataflow" and parts[2] in names:
+            per_layer[parts[2]] += luts
+        else:
+            plumbing += luts
+    layers = [(n.name, per_layer[n.name] - memory.get(n.name, 0), logic_features(n)) for n in graph.nodes]
+    return Measured(name, graph, layers, plumbing - memory.get("", 0),
+                    plumbing_resources(graph, stages).luts, sum(memory.values()),
+                    sum(per_layer.values()) + plumbing)
+
+
+def nnls_relative(rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Non-negative ``c`` minimising the relative error of ``rows @ c`` against
+    ``targets`` (each row weighted by ``1 / target``)."""
+    from scipy.optimize import nnls
+    weights = 1 / np.maximum(targets, 1)
+    coef, _ = nnls(rows * weights[:, None], targets * weights)
+    return coef
+
+
+def fit(measured: list[Measured], keys=KEYS) -> tuple[dict, float]:
+    """The layer coefficients over every layer module, and the plumbing coefficient."""
+    layers = [(luts, feats) for m in measured for _, luts, feats in m.layers]
+    rows = np.array([[feats.get(k, 0) for k in keys] for _, feats in layers], float)
+    coef = nnls_relative(rows, np.array([luts for luts, _ in layers], float))
+    plumbing = nnls_relative(np.array([[m.plumbing_model] for m in measured], float),
+                             np.array([m.plumbing_luts for m in measured], float))[0]
+    return dict(zip(keys, coef.tolist())), float(plumbing)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bitsmith.generator.fit.calibrate",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="folder for the builds and Yosys's counts")
+    parser.add_argument("--family", default="ice40", choices=("ice40", "ecp5", "xc7"))
+    parser.add_argument("--designs", default=",".join(DESIGNS),
+                        help=f"comma-separated subset of: {', '.join(DESIGNS)}")
+    args = parser.parse_args(argv)
+    from .estimate import estimate_design
+    fam = family_of(args.family)
+    names = [n.strip() for n in args.designs.split(",") if n.strip()]
+    unknown = [n for n in names if n not in DESIGNS]
+    if unknown:
+        parser.error(f"unknown design(s): {', '.join(unknown)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    measured = []
+    for name in names:
+        folder = build(name, args.out)
+        measured.append(measure(name, folder, synthesise(folder, fam.name), fam))
+        print(f"{name}: {measured[-1].total:g} {fam.units['luts']}", flush=True)
+    coef, plumbing = fit(measured)
+    print("layer coefficients:", {k: round(v, 3) for k, v in coef.items()})
+    print(f"plumbing: {plumbing:.3f} x the analytical figure")
+    for m in measured:
+        now = estimate_design(m.graph, fam).luts
+        print(f"{m.name:18s} Yosys {m.total:7g}  current model {now:7d} ({100 * (now / m.total - 1):+5.1f} %)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
