@@ -126,10 +126,12 @@ def board_estimate(report: dict, board: str | None) -> tuple[str, dict]:
     for a board, else the generic analytical one; and the words naming it."""
     if board:
         from bitsmith.boards.registry import get_board
-        from bitsmith.generator.fit.family import FAMILIES, family_of
-        family = get_board(board).family
-        if family in FAMILIES or family == "zynq7":
-            found = (report.get("family_estimates") or {}).get(family_of(family).name)
-            if found:
-                return f"estimate for {board}", found
+        from bitsmith.generator.fit.family import family_of
+        try:
+            family = family_of(get_board(board).family).name
+        except ValueError:              # a board without a family estimate
+            family = None
+        found = (report.get("family_estimates") or {}).get(family)
+        if found:
+            return f"estimate for {board}", found
     return "estimate", report["estimate"]

@@ -136,9 +136,10 @@ YOSYS = json.loads(RECORD.read_text())["networks"]
 
 
 def yosys_cache() -> Path:
-    """``$BITSMITH_CACHE/yosys`` or ``~/.cache/bitsmith/yosys``: Yosys counts by Verilog hash."""
-    base = os.environ.get("BITSMITH_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "bitsmith") / "yosys"
+    """``$BITSMITH_CACHE/yosys`` or ``~/.cache/bitsmith/yosys`` (beside the Verilog cache):
+    Yosys counts by Verilog hash."""
+    from bitsmith.generator.verilog_cache import cache_root
+    return cache_root().with_name("yosys")
 
 
 def synth_ecp5(rtl: Path) -> dict:
