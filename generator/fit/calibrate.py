@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,16 +74,9 @@ def build(name: str, out: Path) -> Path:
 
 
 def synthesise(folder: Path, family: str) -> Path:
-    """Yosys's per-module ``stat -json`` of the bundle's Verilog (made once)."""
-    from bitsmith.boards.flows.counts import synth_command
-    from bitsmith.boards.tools import tool_path
-    stat = folder.parent / f"{folder.name}.{family}.json"
-    if not stat.exists():
-        rtl = next((folder / "rtl").glob("*.v"))
-        subprocess.run([tool_path("yosys"), "-q", "-p",
-                        f"read_verilog {rtl.name}; {synth_command(family, rtl.stem)} -noflatten; "
-                        f"tee -q -o {stat.resolve()} stat -json"], cwd=rtl.parent, check=True)
-    return stat
+    """Yosys's per-module ``stat -json`` of the bundle's Verilog (kept by Verilog hash)."""
+    from bitsmith.boards.tools import synthesised_stat
+    return synthesised_stat(next((folder / "rtl").glob("*.v")), family, flatten=False)
 
 
 def measure(name: str, folder: Path, stat: Path, fam: Family) -> Measured:

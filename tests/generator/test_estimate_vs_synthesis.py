@@ -5,14 +5,13 @@ The estimate models the registers of each MVAU stage by stage and its control lo
 Before those models the digits demo estimated 1,316 flip-flops for 9,515 real ones.
 """
 
-import subprocess
 from pathlib import Path
 
 import pytest
 from amaranth.hdl import Fragment, Module, Signal
 
 from bitsmith.boards.flows.counts import resources
-from bitsmith.boards.tools import tool_path, yosys_stat
+from bitsmith.boards.tools import synthesised_stat, yosys_stat
 from bitsmith.generator.build import BuildOptions, load_model, prepare, write_bundle
 from bitsmith.generator.estimate import node_resources
 from bitsmith.generator.estimate.dense import tree_flip_flops
@@ -51,10 +50,6 @@ def test_estimate_within_30_percent_of_yosys(tmp_path, target_cycles):
     estimate = {"luts": sum(node_resources(node).luts for node in graph.nodes),
                 "ffs": sum(node_resources(node).ffs for node in graph.nodes)}
     rtl = next((tmp_path / "out" / "rtl").glob("*.v"))
-    subprocess.run([tool_path("yosys"), "-q", "-p",
-                    f"read_verilog {rtl.name}; synth_ecp5 -top {rtl.stem}; "
-                    "tee -q -o stat.json stat -json"],
-                   cwd=rtl.parent, check=True)
-    real = resources("ecp5", yosys_stat(rtl.parent / "stat.json", module=rtl.stem))
+    real = resources("ecp5", yosys_stat(synthesised_stat(rtl, "ecp5"), module=rtl.stem))
     for key in ("luts", "ffs"):
         assert abs(estimate[key] - real[key]) <= TOLERANCE * real[key], (key, estimate, real)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import warnings
 from pathlib import Path
@@ -135,29 +134,12 @@ RECORD = Path(__file__).with_name("zoo_yosys_ecp5.json")
 YOSYS = json.loads(RECORD.read_text())["networks"]
 
 
-def yosys_cache() -> Path:
-    """``$BITSMITH_CACHE/yosys`` or ``~/.cache/bitsmith/yosys`` (beside the Verilog cache):
-    Yosys counts by Verilog hash."""
-    from bitsmith.generator.verilog_cache import cache_root
-    return cache_root().with_name("yosys")
-
-
 def synth_ecp5(rtl: Path) -> dict:
-    """LUT4/FF/DP16KD/MULT18 of ``rtl`` by ``synth_ecp5``: kept under :func:`yosys_cache`
-    by the SHA-256 of the Verilog (a minute or two per network; resnet8 about ten)."""
+    """LUT4/FF/DP16KD/MULT18 of ``rtl`` by ``synth_ecp5`` (a minute or two per network,
+    resnet8 about ten; kept by Verilog hash: :func:`bitsmith.boards.tools.synthesised_stat`)."""
     from bitsmith.boards.flows.counts import resources
-    from bitsmith.boards.tools import tool_path, yosys_stat
-    cached = yosys_cache() / f"{hashlib.sha256(rtl.read_bytes()).hexdigest()}.json"
-    if cached.exists():
-        return json.loads(cached.read_text())
-    subprocess.run([tool_path("yosys"), "-q", "-p", f"read_verilog {rtl.name}; synth_ecp5 -top {rtl.stem}; "
-                    "tee -q -o stat.json stat -json"], cwd=rtl.parent, check=True)
-    real = resources("ecp5", yosys_stat(rtl.parent / "stat.json", module=rtl.stem))
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".{os.getpid()}")
-    tmp.write_text(json.dumps(real))
-    os.replace(tmp, cached)
-    return real
+    from bitsmith.boards.tools import synthesised_stat, yosys_stat
+    return resources("ecp5", yosys_stat(synthesised_stat(rtl, "ecp5"), module=rtl.stem))
 
 
 def zoo_ecp5(path: Path, name: str, out: Path):

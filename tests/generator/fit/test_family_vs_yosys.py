@@ -5,13 +5,12 @@ A few designs per family, synthesised alone (``synth_ice40``, ``synth_ecp5``,
 :data:`bitsmith.generator.fit.family.LUT_TOLERANCE`.
 """
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from bitsmith.boards.flows.counts import resources, synth_command
-from bitsmith.boards.tools import tool_path, yosys_stat
+from bitsmith.boards.flows.counts import resources
+from bitsmith.boards.tools import synthesised_stat, yosys_stat
 from bitsmith.generator.build import BuildOptions, load_model, prepare, write_bundle
 from bitsmith.generator.fit.estimate import estimate_design
 from bitsmith.generator.fit.family import LUT_TOLERANCE
@@ -50,12 +49,7 @@ def built(tmp_path_factory):
 @pytest.mark.parametrize("design", list(DESIGNS))
 def test_estimate_against_yosys(built, design, family):
     graph, rtl = built(design)
-    stat = f"stat_{family}.json"
-    subprocess.run([tool_path("yosys"), "-q", "-p",
-                    f"read_verilog {rtl.name}; {synth_command(family, rtl.stem)}; "
-                    f"tee -q -o {stat} stat -json"], cwd=rtl.parent, check=True,
-                   stdout=subprocess.DEVNULL)
-    real = resources(family, yosys_stat(rtl.parent / stat))
+    real = resources(family, yosys_stat(synthesised_stat(rtl, family)))
     est = estimate_design(graph, family)
     assert est.brams == real["brams"], (design, family, est.as_dict(), real)
     assert abs(est.luts - real["luts"]) <= LUT_TOLERANCE * real["luts"], (design, family, est.as_dict(), real)
