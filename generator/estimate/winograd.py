@@ -61,6 +61,26 @@ def products_node(node: WinogradConv) -> MatrixVector:
                         simd=node.simd)
 
 
+def transform_logic(node: WinogradConv) -> tuple[Resources, Resources]:
+    """The input and the output transforms' logic, their memories apart."""
+    simd, pe = node.simd, node.pe
+    in_bits, v_bits = node.in_dtype.bitwidth(), node.v_dtype.bitwidth()
+    y_bits, acc_bits = node.y_dtype.bitwidth(), node.acc_dtype.bitwidth()
+    sf, nf = node.in_channels // simd, node.out_channels // pe
+    tw = node.tiles[1]
+    counters = 8 * math.ceil(math.log2(max(2, 16 * sf)))
+    wgin = Resources(luts=4 * simd * v_bits + counters * 2 + 40,
+                     # sums, queue; the pair sums; the registered read addresses
+                     ffs=simd * v_bits + 6 * simd * v_bits + 2 * simd * (in_bits + 2)
+                     + counters + 4 * math.ceil(math.log2(max(2, 8 * sf))) + 16)
+    counters = 10 * math.ceil(math.log2(max(2, 2 * tw * nf)))
+    wgout = Resources(luts=4 * pe * y_bits * 2 + pe * acc_bits * 2 + counters * 2 + 40,
+                      # the product, the four terms in Y's width, the four rescaled
+                      # outputs, read data and queue
+                      ffs=pe * (node.m_dtype.bitwidth() + 4 * y_bits + 9 * acc_bits) + counters + 24)
+    return wgin, wgout
+
+
 @resources(WinogradConv)
 def winograd_resources(node: WinogradConv) -> Resources:
     simd, pe = node.simd, node.pe
@@ -68,20 +88,10 @@ def winograd_resources(node: WinogradConv) -> Resources:
     y_bits, acc_bits = node.y_dtype.bitwidth(), node.acc_dtype.bitwidth()
     sf, nf = node.in_channels // simd, node.out_channels // pe
     tw = node.tiles[1]
-    counters = 8 * math.ceil(math.log2(max(2, 16 * sf)))
-    wgin = (memory_cost(8 * sf * simd * in_bits, simd * in_bits, 4)
-            + Resources(luts=4 * simd * v_bits + counters * 2 + 40,
-                        # sums, queue; the pair sums; the registered read addresses
-                        ffs=simd * v_bits + 6 * simd * v_bits + 2 * simd * (in_bits + 2)
-                        + counters + 4 * math.ceil(math.log2(max(2, 8 * sf))) + 16))
-    counters = 10 * math.ceil(math.log2(max(2, 2 * tw * nf)))
+    wgin_logic, wgout_logic = transform_logic(node)
+    wgin = memory_cost(8 * sf * simd * in_bits, simd * in_bits, 4) + wgin_logic
     wgout = (memory_cost(nf * 4 * pe * y_bits, 4 * pe * y_bits, 1)
-             + memory_cost(2 * tw * nf * pe * acc_bits, pe * acc_bits, 4)
-             + Resources(luts=4 * pe * y_bits * 2 + pe * acc_bits * 2 + counters * 2 + 40,
-                         # the product, the four terms in Y's width, the four rescaled
-                         # outputs, read data and queue
-                         ffs=pe * (node.m_dtype.bitwidth() + 4 * y_bits + 9 * acc_bits)
-                         + counters + 24))
+             + memory_cost(2 * tw * nf * pe * acc_bits, pe * acc_bits, 4) + wgout_logic)
     # the two output queues' skid registers (input transform: the V word; output: Y)
     skids = output_skid(simd * v_bits) + output_skid(pe * y_bits)
     thr = node.thresholds_node()

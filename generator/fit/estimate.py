@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from bitsmith.hw.compute.mvau import weight_bank_depth
 
 from ..estimate import node_resources
-from ..estimate.conv import as_mvau, conv_window_logic
+from ..estimate.conv import as_mvau, conv_window_logic, swu_logic
 from ..estimate.dense import counter_popcount, lane_product_cost, mvau_control_luts, mvau_logic
 from ..estimate.plumbing import converter_resources, fifo_logic, output_skid, register_slice_resources
 from ..estimate import Resources
 from ..ir import Graph, MatrixVector, MultiThreshold
 from ..ir.conv import Conv
-from ..estimate.shift import shift_mvau_logic
+from ..estimate.shift import shift_mvau_logic, shift_product_bits
+from ..estimate.winograd import products_node, transform_logic
 from ..ir.shift import ShiftMatrixVector
 from ..ir.sparse import SparseMatrixVector
 from ..ir.winograd import WinogradConv
@@ -93,6 +94,13 @@ def layer_features(node) -> dict[str, float]:
     convolution's window generator (line buffer apart), and the analytical LUT estimate
     of a ``threshold`` layer, a ``depthwise`` convolution, a ``sparse`` engine and of
     any ``other`` kind of layer."""
+    if isinstance(node, WinogradConv):
+        # the products' matrix unit (16 stacked matrices), the 4x4 stride-2 patch window
+        # and the two transforms (analytical, weighed as ``other``)
+        features = layer_features(products_node(node))
+        features["window"] = swu_logic(node.tile_window(), node.simd).luts
+        features["other"] = sum(r.luts for r in transform_logic(node))
+        return features
     if isinstance(node, Conv) and not node.depthwise:
         features = layer_features(as_mvau(node))
         features["window"] = conv_window_logic(node).luts
@@ -104,12 +112,17 @@ def layer_features(node) -> dict[str, float]:
         wbits, xbits = node.weight_dtype.bitwidth(), node.in_dtype.bitwidth()
         lut_bits, dsps = lane_product_cost(node.weight_dtype, node.in_dtype)
         counters = counter_popcount(node)
-        return {"xnor": lanes if node.xnor and not counters else 0,
-                "xnor_counters": lanes if counters else 0,
-                "intmul": 0 if node.xnor else lanes * lut_bits,
-                "widemul": lanes * wbits * xbits if dsps and not node.xnor else 0,
-                "compare": node.pe * steps * acc // 2, "control": mvau_control_luts(node),
-                "bankmux": bank_mux_bits(node), "layer": 1}
+        features = {"xnor": lanes if node.xnor and not counters else 0,
+                    "xnor_counters": lanes if counters else 0,
+                    "intmul": 0 if node.xnor else lanes * lut_bits,
+                    "widemul": lanes * wbits * xbits if dsps and not node.xnor else 0,
+                    "compare": node.pe * steps * acc // 2, "control": mvau_control_luts(node),
+                    "bankmux": bank_mux_bits(node), "layer": 1}
+        if isinstance(node, ShiftMatrixVector):
+            # barrel shifters, not multipliers: the analytical LUTs of its lanes
+            # (:func:`~bitsmith.generator.estimate.shift.shift_product_bits`)
+            features.update(intmul=0, widemul=0, shift=lanes * shift_product_bits(node)[1])
+        return features
     if isinstance(node, SparseMatrixVector):
         return {"sparse": node_resources(node).luts}
     if isinstance(node, MultiThreshold):
@@ -138,6 +151,9 @@ def logic_resources(node):
         return shift_mvau_logic(node)
     if isinstance(node, MatrixVector):
         return mvau_logic(node)
+    if isinstance(node, WinogradConv):
+        wgin, wgout = transform_logic(node)
+        return mvau_logic(products_node(node)) + swu_logic(node.tile_window(), node.simd) + wgin + wgout
     if isinstance(node, Conv) and not node.depthwise:
         return mvau_logic(as_mvau(node)) + conv_window_logic(node)
     if isinstance(node, SparseMatrixVector):

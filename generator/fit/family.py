@@ -107,8 +107,7 @@ class Family:
 
 
 # --- calibration (least squares on Yosys counts, see CALIBRATION) ----------------------
-# Kinds measured on one family only reuse a neighbour's coefficient there (``widemul``
-# as ``intmul`` on the iCE40, whose synth_ice40 builds every product from LUTs; on the
+# Kinds measured on one family only reuse a neighbour's coefficient there (on the
 # 7-series ``window``/``threshold``/``depthwise`` as ``other``; on the iCE40 ``window``
 # and ``depthwise`` as ECP5's, both LUT4 families, not measured on the iCE40).
 # ``plumbing`` (the top's input slice, the FIFOs' slices and pointers and the width
@@ -119,18 +118,30 @@ class Family:
 # LUTs of the output queues' skid registers (:func:`bitsmith.generator.fit.estimate.output_queue_skids`);
 # on the 7-series from Yosys's LUT counts before and after they came on digits-256 and
 # TFC-w1a1-512 / TFC-w2a2-1024 (+49 and +41 LUT6 for 48 and 22 modelled LUTs).
+# ``widemul`` (product bits of the lanes whose ``$mul`` goes to a DSP block where the
+# family has them: the adder tree's wider terms on the ECP5 and 7-series; the LUT
+# multipliers themselves on the iCE40) from the bench's mvau-int8 (64 lanes of INT8 x
+# INT8; fourteenth session) and checked on conv3x3-direct (36 such lanes): -0.5 % iCE40,
+# -7.0 % ECP5, +10.3 % 7-series; before, +67..73 % on the iCE40 (taken as ``intmul``),
+# -19..-20 % ECP5 and -32..-60 % on the 7-series (0 there).
+# ``shift`` weighs the analytical LUTs of a shift layer's barrel-shifter lanes
+# (:func:`bitsmith.generator.estimate.shift.shift_product_bits`), from one design per
+# family (the bench's shift-int8, 64 lanes of two-term INT8 weights; fourteenth session,
+# Yosys against the estimate with those lanes left out); before, a shift layer was priced
+# as multipliers (-60 % on the ECP5, where they were taken for DSP products, +377 % on
+# the iCE40).
 # ``layer`` is a constant per matrix unit (iCE40 only: its counters, flags and queues;
 # there ``control``, which scales with the input and output words, fitted to 0).
-ICE40_LUTS = {"xnor": 2.869, "xnor_counters": 3.887, "intmul": 4.972, "widemul": 4.972, "compare": 2.107,
+ICE40_LUTS = {"xnor": 2.869, "xnor_counters": 3.887, "intmul": 4.972, "widemul": 2.786, "compare": 2.107,
               "control": 0.0, "layer": 122.3, "bankmux": 0.994, "skid": 2.492, "threshold": 1.98,
-              "other": 0.99, "window": 1.139, "depthwise": 1.242, "sparse": 7.90, "plumbing": 0.896,
+              "other": 0.99, "window": 1.139, "depthwise": 1.242, "sparse": 7.90, "plumbing": 0.896, "shift": 1.46,
               "fixed": 0.0}
-ECP5_LUTS = {"xnor": 3.619, "xnor_counters": 2.56, "intmul": 3.111, "widemul": 0.177, "compare": 2.034, "control": 0.41,
+ECP5_LUTS = {"xnor": 3.619, "xnor_counters": 2.56, "intmul": 3.111, "widemul": 0.287, "compare": 2.034, "control": 0.41,
              "bankmux": 3.453, "window": 1.139, "threshold": 1.939, "depthwise": 1.242, "other": 0.736,
-             "plumbing": 0.811, "sparse": 7.44, "fixed": 0.0, "skid": 1.0}
-XC7_LUTS = {"xnor": 2.43, "xnor_counters": 1.40, "intmul": 3.621, "widemul": 0.0, "compare": 6.366, "control": 0.34,
+             "plumbing": 0.811, "sparse": 7.44, "shift": 1.43, "fixed": 0.0, "skid": 1.0}
+XC7_LUTS = {"xnor": 2.43, "xnor_counters": 1.40, "intmul": 3.621, "widemul": 0.277, "compare": 6.366, "control": 0.34,
             "other": 2.066, "window": 2.066, "threshold": 2.066, "depthwise": 2.066,
-            "sparse": 3.99, "fixed": 121.5, "slices": 2.0, "skid": 1.3}
+            "sparse": 3.99, "shift": 1.30, "fixed": 121.5, "slices": 2.0, "skid": 1.3}
 #: Flip-flops of the sparse engine per flip-flop of its analytical model (its queues and
 #: pointers are counted short); like ``sparse`` above, from one design, digits-sparse.
 SPARSE_FF_SCALE = 2.3

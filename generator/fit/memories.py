@@ -22,6 +22,8 @@ from bitsmith.hw.compute.thresholds import Thresholding
 from bitsmith.hw.compute.parallel_window import ParallelWindow
 from bitsmith.hw.compute.sliding_window import SlidingWindow
 from bitsmith.hw.compute.vvau import VVAU
+from bitsmith.hw.compute.winograd_input import WinogradInput
+from bitsmith.hw.compute.winograd_output import WinogradOutput
 from bitsmith.hw.sparse.engine import SparseEngine
 from bitsmith.hw.streams import in_block_ram, is_bipolar
 
@@ -85,8 +87,9 @@ def weight_codes(unit: MVAU) -> np.ndarray:
     """The MVAU's ROM as element codes, ``(words, PE*SIMD)`` (as ``_weight_words`` lays it
     out; a unit that stores other codes, such as the shift MVAU's terms, gives its own)."""
     codes = np.asarray(unit.weight_codes(), dtype=np.int64)
-    blocks = codes.reshape(unit.nf, unit.pe, unit.sf, unit.simd).transpose(0, 2, 1, 3)
-    return blocks.reshape(unit.nf * unit.sf, unit.pe * unit.simd)
+    folds = unit.weight_sets * unit.nf             # the Winograd unit: 16 matrices, one after another
+    blocks = codes.reshape(folds, unit.pe, unit.sf, unit.simd).transpose(0, 2, 1, 3)
+    return blocks.reshape(folds * unit.sf, unit.pe * unit.simd)
 
 
 def threshold_memories(table: ThresholdTable | None, owner: str) -> list[MemoryShape]:
@@ -104,7 +107,7 @@ def mvau_memories(unit: MVAU, name: str) -> list[MemoryShape]:
     """Weight ROM banks (:func:`weight_bank_depth` words each; a single word is a
     constant), the input buffer (several neuron and synapse folds), the threshold ROM
     and the output queue (read combinationally)."""
-    words = unit.nf * unit.sf
+    words = unit.weight_sets * unit.nf * unit.sf
     width = unit.word_bits
     out = []
     if unit.weight_memory == "spram":
@@ -171,6 +174,32 @@ def sparse_memories(unit: SparseEngine, name: str) -> list[MemoryShape]:
     return [MemoryShape(len(unit.o.payload), unit.latency + 3, "async", False, f"{name} output queue")]
 
 
+def output_queue(unit, name: str) -> MemoryShape:
+    """A unit's output queue (:func:`bitsmith.hw.streams.add_output_queue`, read
+    combinationally)."""
+    return MemoryShape(len(unit.o.payload), unit.out_fifo_depth, "async", False, f"{name} output queue")
+
+
+@inventory(WinogradInput)
+def winograd_input_memories(unit: WinogradInput, name: str) -> list[MemoryShape]:
+    """The four quadrant memories (two patches of ``SF`` words per quadrant) and the output
+    queue."""
+    return [_sync(len(unit.i.payload), 8 * unit.sf, "ram", f"{name} quadrant {q}") for q in range(4)] + [
+        output_queue(unit, name)]
+
+
+@inventory(WinogradOutput)
+def winograd_output_memories(unit: WinogradOutput, name: str) -> list[MemoryShape]:
+    """The Y accumulators (one word of the four tile rows' ``4*PE`` sums per channel
+    group, read combinationally; a register for one group), the four re-order memories
+    (two tile rows each) and the output queue."""
+    out = []
+    if unit.nf > 1:
+        out.append(MemoryShape(4 * unit.pe * unit.y_bits, unit.nf, "async", False, f"{name} Y accumulators"))
+    out += [_sync(unit.pe * unit.out_bits, 2 * unit.tw * unit.nf, "ram", f"{name} re-order {q}") for q in range(4)]
+    return out + [output_queue(unit, name)]
+
+
 def fifo_memories(width: int, depth: int, owner: str) -> list[MemoryShape]:
     """The storage of a :class:`StreamFifo` (none up to 4 words: a register slice)."""
     if depth <= 4:
@@ -188,7 +217,8 @@ def stage_memories(stages, fifos) -> list[MemoryShape]:
     has none, as :class:`~bitsmith.hw.top.Dataflow` wires it directly)."""
     out = []
     for stage in stages:
-        fn = INVENTORIES.get(type(stage.component))
+        # the nearest registered class (the Winograd products' unit is an MVAU)
+        fn = next((INVENTORIES[c] for c in type(stage.component).__mro__ if c in INVENTORIES), None)
         if fn is not None:
             out += fn(stage.component, stage.name)
     for f in fifos:
