@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from typing import Callable
 
+from bitsmith.hw.compute.hashed_mvau import HashedMVAU
 from bitsmith.hw.compute.mvau import MVAU, weight_bank_depth
 from bitsmith.hw.compute.shift_mvau import ShiftMVAU
 from bitsmith.hw.compute.threshold_unit import ThresholdTable
@@ -105,8 +106,7 @@ def threshold_memories(table: ThresholdTable | None, owner: str) -> list[MemoryS
 @inventory(MVAU)
 def mvau_memories(unit: MVAU, name: str) -> list[MemoryShape]:
     """Weight ROM banks (:func:`weight_bank_depth` words each; a single word is a
-    constant), the input buffer (several neuron and synapse folds), the threshold ROM
-    and the output queue (read combinationally)."""
+    constant) and :func:`matrix_unit_buffers`."""
     words = unit.weight_sets * unit.nf * unit.sf
     width = unit.word_bits
     out = []
@@ -120,6 +120,22 @@ def mvau_memories(unit: MVAU, name: str) -> list[MemoryShape]:
         for base in range(0, words, bank):
             live = live_bits(codes[base:base + bank], unit.code_bits) + unit.pe * unit.extra_bits
             out.append(_sync(live, min(bank, words - base), "rom", f"{name} weights"))
+    return out + matrix_unit_buffers(unit, name)
+
+
+@inventory(HashedMVAU)
+def hashed_memories(unit: HashedMVAU, name: str) -> list[MemoryShape]:
+    """Each lane's copy of the ``K`` bucket values (read synchronously) and
+    :func:`matrix_unit_buffers`; no weight ROM."""
+    tables = [_sync(unit.w_bits, unit.bucket_count, "rom", f"{name} buckets {k}")
+              for k in range(unit.pe * unit.simd)]
+    return tables + matrix_unit_buffers(unit, name)
+
+
+def matrix_unit_buffers(unit: MVAU, name: str) -> list[MemoryShape]:
+    """A matrix unit's input buffer (several neuron and synapse folds), threshold ROM and
+    output queue (read combinationally)."""
+    out = []
     if unit.nf > 1 and unit.sf > 1:
         out.append(_sync(unit.simd * unit.in_bits, unit.sf, "ram", f"{name} input buffer"))
     out += threshold_memories(unit.thresholds, name)
