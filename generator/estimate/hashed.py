@@ -19,12 +19,19 @@ def weight_store_bits(node: HashedMatrixVector) -> int:
     return node.pe * node.simd * int(node.values.size) * node.weight_dtype.bitwidth()
 
 
+def hash_luts(node: HashedMatrixVector) -> int:
+    """LUT4s of the row and column hashes and of each lane's XOR and negation."""
+    wbits, lanes = node.weight_dtype.bitwidth(), node.pe * node.simd
+    bits = int(node.values.size).bit_length()
+    return (node.pe + node.simd) * (3 * bits * bits // 2) + lanes * (bits + wbits)
+
+
 @resources(HashedMatrixVector)
 def hashed_mvau_resources(node: HashedMatrixVector) -> Resources:
     wbits, lanes = node.weight_dtype.bitwidth(), node.pe * node.simd
     bits = int(node.values.size).bit_length()
     store = memory_cost(int(node.values.size) * wbits, wbits, lanes)
-    hashing = (node.pe + node.simd) * (3 * bits * bits // 2) + lanes * (bits + wbits)
+    hashing = hash_luts(node)
     mult, dsps = product_cost(node)
     # each hash's pipeline (hw.compute.hashed_mvau.HASH_STAGES): 3 registers of ``bits``
     # bits and 2 of two partial products

@@ -21,7 +21,9 @@ from ..estimate import Resources
 from ..ir import Graph, MatrixVector, MultiThreshold
 from ..ir.conv import Conv
 from ..estimate.shift import shift_mvau_logic, shift_product_bits
+from ..estimate.hashed import hash_luts
 from ..estimate.winograd import products_node, transform_logic
+from ..ir.hashed import HashedMatrixVector
 from ..ir.shift import ShiftMatrixVector
 from ..ir.sparse import SparseMatrixVector
 from ..ir.winograd import WinogradConv
@@ -122,6 +124,15 @@ def layer_features(node) -> dict[str, float]:
             # barrel shifters, not multipliers: the analytical LUTs of its lanes
             # (:func:`~bitsmith.generator.estimate.shift.shift_product_bits`)
             features.update(intmul=0, widemul=0, shift=lanes * shift_product_bits(node)[1])
+        return features
+    if isinstance(node, HashedMatrixVector):
+        # the matrix unit on the virtual matrix (no weight ROM), and the hashes and each
+        # lane's XOR and negation (analytical, weighed as ``hash``)
+        features = layer_features(MatrixVector(
+            name=node.name, in_shape=tuple(node.in_shape), in_dtype=node.in_dtype, weights=node.weights,
+            weight_dtype=node.weight_dtype, acc_dtype=node.acc_dtype, thresholds=node.thresholds,
+            pe=node.pe, simd=node.simd))
+        features.update(bankmux=0, hash=hash_luts(node))
         return features
     if isinstance(node, SparseMatrixVector):
         return {"sparse": node_resources(node).luts}

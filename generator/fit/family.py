@@ -130,18 +130,22 @@ class Family:
 # Yosys against the estimate with those lanes left out); before, a shift layer was priced
 # as multipliers (-60 % on the ECP5, where they were taken for DSP products, +377 % on
 # the iCE40).
+# ``hash`` weighs a hashed layer's analytical hash and lane LUTs
+# (:func:`bitsmith.generator.estimate.hashed.hash_luts`: its constant multiplies are
+# priced high), from the bench's hashed-256x64 alone (fourteenth session); before, the
+# whole layer was ``other`` (+35 % iCE40, +21 % ECP5, +439 % 7-series).
 # ``layer`` is a constant per matrix unit (iCE40 only: its counters, flags and queues;
 # there ``control``, which scales with the input and output words, fitted to 0).
 ICE40_LUTS = {"xnor": 2.869, "xnor_counters": 3.887, "intmul": 4.972, "widemul": 2.786, "compare": 2.107,
               "control": 0.0, "layer": 122.3, "bankmux": 0.994, "skid": 2.492, "threshold": 1.98,
-              "other": 0.99, "window": 1.139, "depthwise": 1.242, "sparse": 7.90, "plumbing": 0.896, "shift": 1.46,
+              "other": 0.99, "window": 1.139, "depthwise": 1.242, "sparse": 7.90, "plumbing": 0.896, "shift": 1.46, "hash": 0.61,
               "fixed": 0.0}
 ECP5_LUTS = {"xnor": 3.619, "xnor_counters": 2.56, "intmul": 3.111, "widemul": 0.287, "compare": 2.034, "control": 0.41,
              "bankmux": 3.453, "window": 1.139, "threshold": 1.939, "depthwise": 1.242, "other": 0.736,
-             "plumbing": 0.811, "sparse": 7.44, "shift": 1.43, "fixed": 0.0, "skid": 1.0}
+             "plumbing": 0.811, "sparse": 7.44, "shift": 1.43, "hash": 0.697, "fixed": 0.0, "skid": 1.0}
 XC7_LUTS = {"xnor": 2.43, "xnor_counters": 1.40, "intmul": 3.621, "widemul": 0.277, "compare": 6.366, "control": 0.34,
             "other": 2.066, "window": 2.066, "threshold": 2.066, "depthwise": 2.066,
-            "sparse": 3.99, "shift": 1.30, "fixed": 121.5, "slices": 2.0, "skid": 1.3}
+            "sparse": 3.99, "shift": 1.30, "hash": 0.168, "fixed": 121.5, "slices": 2.0, "skid": 1.3}
 #: Flip-flops of the sparse engine per flip-flop of its analytical model (its queues and
 #: pointers are counted short); like ``sparse`` above, from one design, digits-sparse.
 SPARSE_FF_SCALE = 2.3
