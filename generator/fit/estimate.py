@@ -93,9 +93,11 @@ def layer_features(node) -> dict[str, float]:
     ``compare`` bits of the threshold compares, ``control`` (the analytical control
     LUTs), ``bankmux`` (:func:`bank_mux_bits`), ``layer`` (1 per matrix unit: its
     counters, flags and queues, where a family's model has a constant for them), ``window``: the analytical LUTs of a
-    convolution's window generator (line buffer apart), and the analytical LUT estimate
-    of a ``threshold`` layer, a ``depthwise`` convolution, a ``sparse`` engine and of
-    any ``other`` kind of layer."""
+    convolution's window generator (line buffer apart), ``shift`` the analytical LUTs of a
+    shift layer's barrel-shifter lanes (in place of its products), ``hash`` a hashed
+    layer's hashes and lane XORs, and the analytical LUT estimate of a ``threshold``
+    layer, a ``depthwise`` convolution, a ``sparse`` engine and of any ``other`` kind of
+    layer (the Winograd transforms among them)."""
     if isinstance(node, WinogradConv):
         # the products' matrix unit (16 stacked matrices), the 4x4 stride-2 patch window
         # and the two transforms (analytical, weighed as ``other``)

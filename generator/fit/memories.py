@@ -73,6 +73,12 @@ def _sync(width: int, depth: int, kind: str, owner: str) -> MemoryShape:
     return MemoryShape(width, depth, kind, in_block_ram(depth), owner)
 
 
+def output_queue(unit, name: str) -> MemoryShape:
+    """A unit's output queue (:func:`bitsmith.hw.streams.add_output_queue`, read
+    combinationally)."""
+    return MemoryShape(len(unit.o.payload), unit.out_fifo_depth, "async", False, f"{name} output queue")
+
+
 def live_bits(codes: np.ndarray, bits: int) -> int:
     """Bit columns of a ROM that are not the same in every word: Yosys drops the
     constant ones (``opt_mem``), so only these take block RAM. ``codes`` is a
@@ -139,16 +145,14 @@ def matrix_unit_buffers(unit: MVAU, name: str) -> list[MemoryShape]:
     if unit.nf > 1 and unit.sf > 1:
         out.append(_sync(unit.simd * unit.in_bits, unit.sf, "ram", f"{name} input buffer"))
     out += threshold_memories(unit.thresholds, name)
-    out.append(MemoryShape(unit.pe * unit.out_bits, unit.out_fifo_depth, "async", False,
-                           f"{name} output queue"))
+    out.append(output_queue(unit, name))
     return out
 
 
 @inventory(Thresholding)
 def thresholding_memories(unit: Thresholding, name: str) -> list[MemoryShape]:
     """The threshold ROM and the output queue (read combinationally)."""
-    return threshold_memories(unit.table, name) + [
-        MemoryShape(len(unit.o.payload), unit.out_fifo_depth, "async", False, f"{name} output queue")]
+    return threshold_memories(unit.table, name) + [output_queue(unit, name)]
 
 
 @inventory(SlidingWindow)
@@ -168,7 +172,7 @@ def vvau_memories(unit: VVAU, name: str) -> list[MemoryShape]:
         codes = (values > 0).astype(np.int64) if is_bipolar(unit.weight_dtype) else values
         out.append(_sync(live_bits(codes, unit.w_bits), words, "rom", f"{name} weights"))
     out += threshold_memories(unit.thresholds, name)
-    out.append(MemoryShape(unit.pe * unit.out_bits, unit.out_fifo_depth, "async", False, f"{name} output queue"))
+    out.append(output_queue(unit, name))
     return out
 
 
@@ -188,12 +192,6 @@ def sparse_memories(unit: SparseEngine, name: str) -> list[MemoryShape]:
     accumulators read combinationally by two ports) never become block RAM; their logic
     is in the analytical estimate."""
     return [MemoryShape(len(unit.o.payload), unit.latency + 3, "async", False, f"{name} output queue")]
-
-
-def output_queue(unit, name: str) -> MemoryShape:
-    """A unit's output queue (:func:`bitsmith.hw.streams.add_output_queue`, read
-    combinationally)."""
-    return MemoryShape(len(unit.o.payload), unit.out_fifo_depth, "async", False, f"{name} output queue")
 
 
 @inventory(WinogradInput)
