@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from bitsmith.generator.errors import ToolError
-from bitsmith.sim.rtl.toolchain import run_process, stop_group
+from bitsmith.sim.rtl.toolchain import cache_root, run_process, stop_group
 
 log = logging.getLogger(__name__)
 
@@ -130,14 +130,13 @@ def synthesised_stat(rtl: Path, family: str, *, flatten: bool = True) -> Path:
     iCE40 and ECP5; ``synth_xilinx`` never flattens here).
 
     Kept under ``$BITSMITH_CACHE/yosys`` (or ``~/.cache/bitsmith/yosys``, beside the
-    Verilog cache) by the SHA-256 of the Verilog, the command and the Yosys release, so a
+    Verilator and Verilog caches) by the SHA-256 of the Verilog, the command and the Yosys release, so a
     design is synthesised once: the file returned is that cached ``stat -json``. Read it
     with :func:`yosys_stat`.
     """
     import hashlib
     from importlib import metadata
 
-    from bitsmith.generator.verilog_cache import cache_root
     from .flows.counts import synth_command
     rtl = Path(rtl)
     # synth_ice40/synth_ecp5 flatten unless told not to; synth_xilinx only when told to
@@ -150,7 +149,7 @@ def synthesised_stat(rtl: Path, family: str, *, flatten: bool = True) -> Path:
         release = tool_path("yosys")
     key = hashlib.sha256(rtl.read_bytes())
     key.update(f"\0{command}\0{release}".encode())
-    cached = cache_root().with_name("yosys") / f"stat-{key.hexdigest()}.json"
+    cached = cache_root(None).with_name("yosys") / f"stat-{key.hexdigest()}.json"
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         made = rtl.parent / f"{rtl.stem}.stat.{os.getpid()}.json"
