@@ -130,9 +130,9 @@ def synthesised_stat(rtl: Path, family: str, *, flatten: bool = True) -> Path:
     iCE40 and ECP5; ``synth_xilinx`` never flattens here).
 
     Kept under ``$BITSMITH_CACHE/yosys`` (or ``~/.cache/bitsmith/yosys``, beside the
-    Verilator and Verilog caches) by the SHA-256 of the Verilog, the command and the Yosys release, so a
-    design is synthesised once: the file returned is that cached ``stat -json``. Read it
-    with :func:`yosys_stat`.
+    Verilator and Verilog caches) by the SHA-256 of the Verilog, the command and the Yosys
+    release, so a design is synthesised once: the file returned is that cached
+    ``stat -json``. Read it with :func:`yosys_stat`.
     """
     import hashlib
     from importlib import metadata
@@ -156,6 +156,7 @@ def synthesised_stat(rtl: Path, family: str, *, flatten: bool = True) -> Path:
         subprocess.run([tool_path("yosys"), "-q", "-p",
                         f"read_verilog {rtl.name}; {command}; tee -q -o {made.name} stat -json"],
                        cwd=rtl.parent, check=True, stdout=subprocess.DEVNULL)
-        shutil.move(made, cached.with_suffix(f".{os.getpid()}"))
-        os.replace(cached.with_suffix(f".{os.getpid()}"), cached)
+        aside = cached.with_suffix(f".{os.getpid()}")     # then renamed: readers never see half
+        shutil.move(made, aside)
+        os.replace(aside, cached)
     return cached
