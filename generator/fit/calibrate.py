@@ -1,22 +1,23 @@
 """Refit a family's LUT model on Yosys's module-by-module counts (for maintainers).
 
-``python -m bitsmith.generator.fit.calibrate OUT [--family ice40] [--designs a,b]`` (from a
-source checkout: the designs read ``tests/models`` and the digits example) builds each
-design of :data:`DESIGNS` into ``OUT/<name>`` (the iCE40 ones as the iCEBreaker builds them),
-synthesises it with ``synth_<family> -noflatten`` (kept as ``OUT/<name>.<family>.json``;
-delete it to synthesise again), and prints the non-negative least-squares coefficients
-(relative error) of the layer features (:func:`~.estimate.logic_features`) over the layer
-modules, the plumbing coefficient over the modules outside the layers, and each design's
-total against the current model. It changes nothing: the coefficients go into
-:mod:`.family` by hand, with the figures in docs/FIT.md. The thirteenth session's iCE40
-refit is this run (about 20 minutes of Yosys on two cores).
-"""
+``python -m bitsmith.generator.fit.calibrate OUT [--family ice40] [--designs a,b] [--keep k]``
+(from a source checkout: the designs read ``tests/models`` and the digits example) builds
+each design of :data:`DESIGNS` into ``OUT/<name>`` (the iCE40 ones as the iCEBreaker builds
+them, the ``bench-*`` ones as ``bitsmith bench`` does), synthesises it with
+``synth_<family> -noflatten`` (cached by :func:`bitsmith.boards.tools.synthesised_stat`),
+and prints the non-negative least-squares coefficients (relative error) of the layer
+features (:func:`~.estimate.logic_features`) over the layer modules (``--keep``: those
+held at the family's values), the plumbing coefficient over the modules outside the
+layers, and each design's total against the current model and the refitted one. It
+changes nothing: the coefficients go into :mod:`.family` by hand, with the figures in
+docs/FIT.md. The fifteenth session's iCE40 refit is ``--family ice40 --keep threshold``
+(about 25 minutes of Yosys on two cores when nothing is cached)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,9 @@ DESIGNS = {
     "test-digits-256": (_DIGITS, dict(topk=1, target_cycles=256)),
     "test-tfc1-512": (_TFC1, dict(_UINT8, topk=1, target_cycles=512)),
     "test-tfc2-1024": (_TFC2, dict(_UINT8, topk=1, target_cycles=1024)),
+    # ``bitsmith bench``'s graphs at the bench's foldings (the counter popcount, 64-cycle
+    # TFC layers of 784 lanes): what its estimate-beside-synthesis figures are of
+    **{f"bench-{n}": (None, dict(bench=n)) for n in ("digits", "tfc-w1a1", "tfc-w2a2")},
 }
 #: The layer features fitted (the family's other coefficients are kept).
 KEYS = ("xnor", "xnor_counters", "intmul", "compare", "control", "layer", "bankmux", "skid",
@@ -67,8 +71,13 @@ def build(name: str, out: Path) -> Path:
     folder = out / name
     if not (folder / "design.json").exists():
         model, kw = DESIGNS[name]
-        opts = BuildOptions(**kw)
-        graph, fit = prepare_for(load_model(model, opts), opts)
+        if model is None:
+            from ..bench import NETWORKS
+            net = NETWORKS[kw["bench"]]
+            graph, fit = net.generate(net.make()), None
+        else:
+            opts = BuildOptions(**kw)
+            graph, fit = prepare_for(load_model(model, opts), opts)
         write_bundle(graph, folder, fit=fit)
     return folder
 
@@ -119,14 +128,21 @@ def nnls_relative(rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return coef
 
 
-def fit(measured: list[Measured], keys=KEYS) -> tuple[dict, float]:
-    """The layer coefficients over every layer module, and the plumbing coefficient."""
-    layers = [(luts, feats) for m in measured for _, luts, feats in m.layers]
-    rows = np.array([[feats.get(k, 0) for k in keys] for _, feats in layers], float)
-    coef = nnls_relative(rows, np.array([luts for luts, _ in layers], float))
+def fit(measured: list[Measured], keys=KEYS, fixed: dict | None = None) -> tuple[dict, float]:
+    """The layer coefficients over every layer module, and the plumbing coefficient;
+    ``fixed`` coefficients are held at their values (their LUTs come off the targets)."""
+    from scipy.optimize import nnls
+    fixed = fixed or {}
+    free = [k for k in keys if k not in fixed]
+    layers = [(luts - sum(v * feats.get(k, 0) for k, v in fixed.items()), luts, feats)
+              for m in measured for _, luts, feats in m.layers]
+    rows = np.array([[feats.get(k, 0) for k in free] for _, _, feats in layers], float)
+    targets = np.array([rest for rest, _, _ in layers], float)
+    weights = 1 / np.maximum([luts for _, luts, _ in layers], 1)     # relative to the module
+    coef, _ = nnls(rows * weights[:, None], targets * weights)
     plumbing = nnls_relative(np.array([[m.plumbing_model] for m in measured], float),
                              np.array([m.plumbing_luts for m in measured], float))[0]
-    return dict(zip(keys, coef.tolist())), float(plumbing)
+    return {**dict(zip(free, coef.tolist())), **fixed}, float(plumbing)
 
 
 def main(argv=None) -> int:
@@ -136,6 +152,9 @@ def main(argv=None) -> int:
     parser.add_argument("--family", default="ice40", choices=("ice40", "ecp5", "xc7"))
     parser.add_argument("--designs", default=",".join(DESIGNS),
                         help=f"comma-separated subset of: {', '.join(DESIGNS)}")
+    parser.add_argument("--keep", default="",
+                        help="comma-separated layer coefficients held at the family's values "
+                             "(the thirteenth-session iCE40 refit kept 'threshold')")
     args = parser.parse_args(argv)
     from .estimate import estimate_design
     fam = family_of(args.family)
@@ -143,18 +162,23 @@ def main(argv=None) -> int:
     unknown = [n for n in names if n not in DESIGNS]
     if unknown:
         parser.error(f"unknown design(s): {', '.join(unknown)}")
+    keep = [k.strip() for k in args.keep.split(",") if k.strip()]
+    if any(k not in KEYS for k in keep):
+        parser.error(f"--keep takes layer coefficients of: {', '.join(KEYS)}")
     args.out.mkdir(parents=True, exist_ok=True)
     measured = []
     for name in names:
         folder = build(name, args.out)
         measured.append(measure(name, folder, synthesise(folder, fam.name), fam))
         print(f"{name}: {measured[-1].total:g} {fam.units['luts']}", flush=True)
-    coef, plumbing = fit(measured)
+    coef, plumbing = fit(measured, fixed={k: fam.lut_model[k] for k in keep})
     print("layer coefficients:", {k: round(v, 3) for k, v in coef.items()})
     print(f"plumbing: {plumbing:.3f} x the analytical figure")
+    refitted = replace(fam, lut_model={**fam.lut_model, **coef, "plumbing": plumbing})
     for m in measured:
-        now = estimate_design(m.graph, fam).luts
-        print(f"{m.name:18s} Yosys {m.total:7g}  current model {now:7d} ({100 * (now / m.total - 1):+5.1f} %)")
+        now, then = (estimate_design(m.graph, f).luts for f in (fam, refitted))
+        print(f"{m.name:18s} Yosys {m.total:7g}  current model {now:7d} ({100 * (now / m.total - 1):+5.1f} %)"
+              f"  refitted {then:7d} ({100 * (then / m.total - 1):+5.1f} %)")
     return 0
 
 

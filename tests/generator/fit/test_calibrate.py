@@ -27,8 +27,27 @@ def test_fit_recovers_the_coefficients_that_made_the_counts():
 
 
 def test_every_design_names_a_file_of_the_checkout_and_unknown_ones_are_refused(capsys):
-    assert all(model.exists() for model, _ in DESIGNS.values())
+    from bitsmith.generator.bench import NETWORKS
+    assert all((model or NETWORKS[kw["bench"]].source).exists() for model, kw in DESIGNS.values())
     with pytest.raises(SystemExit) as exc:
         main(["/nonexistent", "--designs", "tfc1-board,lenet"])
     assert exc.value.code == 2
     assert "unknown design(s): lenet" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["/nonexistent", "--keep", "threshold,wires"])
+    assert exc.value.code == 2
+    assert "--keep takes layer coefficients of: xnor," in capsys.readouterr().err
+
+
+def test_kept_coefficients_stay_and_the_others_fit_what_is_left():
+    truth = {"xnor": 2.9, "compare": 2.1, "layer": 120.0, "threshold": 1.5}
+    rng = np.random.default_rng(2)
+    layers = []
+    for i in range(12):
+        feats = {"xnor": int(rng.integers(1, 1000)), "compare": int(rng.integers(0, 80)),
+                 "layer": 1, "threshold": int(rng.integers(0, 300))}
+        layers.append((f"L{i}", sum(truth[k] * v for k, v in feats.items()), feats))
+    coef, _ = fit([Measured("d", None, layers, 1.0, 1.0, 0.0, 0.0)], fixed={"threshold": 1.5})
+    assert coef["threshold"] == 1.5
+    for key in ("xnor", "compare", "layer"):
+        assert coef[key] == pytest.approx(truth[key], abs=1e-6), key
