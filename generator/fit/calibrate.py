@@ -7,7 +7,7 @@ them, the ``bench-*`` ones as ``bitsmith bench`` does), synthesises it with
 ``synth_<family> -noflatten`` (cached by :func:`bitsmith.boards.tools.synthesised_stat`),
 and prints the non-negative least-squares coefficients (relative error) of the layer
 features (:func:`~.estimate.logic_features`) over the layer modules (``--keep``: those
-held at the family's values), the plumbing coefficient over the modules outside the
+held at the family's values, ``plumbing`` among them), the plumbing coefficient over the modules outside the
 layers, and each design's total against the current model and the refitted one. It
 changes nothing: the coefficients go into :mod:`.family` by hand, with the figures in
 docs/FIT.md. The fifteenth session's iCE40 refit is ``--family ice40 --keep threshold``
@@ -163,15 +163,20 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown design(s): {', '.join(unknown)}")
     keep = [k.strip() for k in args.keep.split(",") if k.strip()]
-    if any(k not in KEYS for k in keep):
-        parser.error(f"--keep takes layer coefficients of: {', '.join(KEYS)}")
+    if any(k not in (*KEYS, "plumbing") for k in keep):
+        parser.error(f"--keep takes layer coefficients of: {', '.join(KEYS)} (and plumbing)")
     args.out.mkdir(parents=True, exist_ok=True)
     measured = []
     for name in names:
         folder = build(name, args.out)
+        if not fam.spram and "SB_SPRAM256KA" in next((folder / "rtl").glob("*.v")).read_text():
+            print(f"{name}: skipped (its weights are in the UltraPlus SPRAM; {fam.name} has none)")
+            continue
         measured.append(measure(name, folder, synthesise(folder, fam.name), fam))
         print(f"{name}: {measured[-1].total:g} {fam.units['luts']}", flush=True)
-    coef, plumbing = fit(measured, fixed={k: fam.lut_model[k] for k in keep})
+    coef, plumbing = fit(measured, fixed={k: fam.lut_model.get(k, 0.0) for k in keep if k != "plumbing"})
+    if "plumbing" in keep:
+        plumbing = fam.lut_model.get("plumbing", 0.0)
     print("layer coefficients:", {k: round(v, 3) for k, v in coef.items()})
     print(f"plumbing: {plumbing:.3f} x the analytical figure")
     refitted = replace(fam, lut_model={**fam.lut_model, **coef, "plumbing": plumbing})
