@@ -260,6 +260,23 @@ def add_to_marker(folder: Path, under: str) -> None:
                            **{rel: _entry(folder / rel) for rel in new}})
 
 
+def record_in_marker(folder: Path, files: Iterable[str]) -> None:
+    """Record ``files`` (paths relative to ``folder``) as they are now in ``folder``'s
+    marker, e.g. a report written again after a build; a file gone is dropped from it;
+    nothing happens in a folder without a marker."""
+    folder = Path(folder)
+    listed = read_marker(folder)
+    if listed is None:
+        return
+    for rel in files:
+        path = folder / rel
+        if path.is_file() and not path.is_symlink():
+            listed[rel] = _entry(path)
+        else:
+            listed.pop(rel, None)
+    _write_marker(folder, listed)
+
+
 def check_owned(folder: Path, under: str, what: str) -> None:
     """Refuse unless ``folder/under`` is absent or holds only files bitsmith wrote there (by
     ``folder``'s marker; in a folder without a marker only an empty ``under`` passes)."""

@@ -14,6 +14,7 @@ import pytest
 from bitsmith.boards.flows.counts import BRAM_KBIT, units
 from bitsmith.generator import plots
 from bitsmith.generator.build import BuildOptions, load_model, prepare, write_bundle
+from bitsmith.generator.outdir import board_folder
 from bitsmith.generator.report import refresh_report, report_figures, synthesise
 from bitsmith.generator.templating import render
 
@@ -163,3 +164,24 @@ def test_bench_and_sweep_figures():
     assert png == plots.sweep_front("net", points, [board], baseline=points[1])
     with pytest.raises(ValueError, match=r"^boards must not be empty$"):
         plots.sweep_front("net", points, [])
+
+
+def test_a_report_written_again_stays_bitsmith_s_so_the_folder_can_be_rebuilt(built, tmp_path):
+    """``synth`` (and ``build --board``) write the report again after the build: its marker
+    must list the new report and figures, or the next build into the folder refuses."""
+    import shutil
+    from bitsmith.generator.outdir import foreign_entry
+    out = tmp_path / "out"
+    shutil.copytree(built, out)
+    with board_folder(out, "icebreaker"):
+        fake_synth(out, "icebreaker", "ice40", luts=3210, ffs=2900, brams=6, dsps=0)
+    refresh_report(out)
+    assert (out / "figures" / "synthesis.png").exists()
+    assert foreign_entry(out) is None
+    shutil.rmtree(out / "board")
+    refresh_report(out)                 # synthesis.png goes: gone from the marker too
+    assert foreign_entry(out) is None
+    opts = BuildOptions(topk=1)
+    write_bundle(prepare(load_model(MODEL, opts), opts), out)
+    (out / "report.md").write_text("edited")
+    assert foreign_entry(out) == "'report.md' was changed after bitsmith wrote it"
