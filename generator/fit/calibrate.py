@@ -6,9 +6,10 @@ each design of :data:`DESIGNS` into ``OUT/<name>`` (the iCE40 ones as the iCEBre
 them, the ``bench-*`` ones as ``bitsmith bench`` does), synthesises it with
 ``synth_<family> -noflatten`` (cached by :func:`bitsmith.boards.tools.synthesised_stat`),
 and prints the non-negative least-squares coefficients (relative error) of the layer
-features (:func:`~.estimate.logic_features`) over the layer modules (``--keep``: those
-held at the family's values, ``plumbing`` among them), the plumbing coefficient over the modules outside the
-layers, and each design's total against the current model and the refitted one. It
+features (:func:`~.estimate.logic_features`) over the layer modules, the plumbing
+coefficient over the modules outside the layers (``--keep``: coefficients held at the
+family's values, ``plumbing`` among them), and each design's total against the current
+model and the refitted one. SPRAM designs are skipped off the iCE40. It
 changes nothing: the coefficients go into :mod:`.family` by hand, with the figures in
 docs/FIT.md. The fifteenth session's iCE40 refit is ``--family ice40 --keep threshold``
 (about 25 minutes of Yosys on two cores when nothing is cached)."""
@@ -154,7 +155,7 @@ def main(argv=None) -> int:
                         help=f"comma-separated subset of: {', '.join(DESIGNS)}")
     parser.add_argument("--keep", default="",
                         help="comma-separated layer coefficients held at the family's values "
-                             "(the thirteenth-session iCE40 refit kept 'threshold')")
+                             "(the fifteenth session's iCE40 refit kept 'threshold')")
     args = parser.parse_args(argv)
     from .estimate import estimate_design
     fam = family_of(args.family)
