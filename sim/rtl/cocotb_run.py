@@ -35,16 +35,26 @@ STALL_CYCLES = 10_000
 BUILD_STAMP = "bitsmith-build.ok"
 
 
+def build_key(text: str, top: str) -> str:
+    """The cache key of a cocotb build of Verilog ``text`` (see :func:`cocotb_build`)."""
+    from cocotb_tools import config
+    return cache_key("cocotb", text, top, verilator_version(), metadata.version("cocotb"),
+                     str(Path(config.libs_dir).resolve()))
+
+
 def cocotb_build(verilog: Path, io: StreamIO, build_dir: Path | None = None) -> Path:
     """Compile ``verilog`` for cocotb once; return the build directory.
 
     The directory is ``build_dir/<key>`` (default root: :func:`cache_root` ``/cocotb``),
-    the key a hash of the Verilog text, the top name and the tool versions.
+    the key a hash of the Verilog text, the top name, the tool versions and the folder of
+    cocotb's libraries: the simulator finds ``libcocotbvpi_verilator.so`` there by the
+    path compiled into it, so a build made from another environment (a deleted venv or
+    clone) would not start (exit 127).
     """
     from cocotb_tools.runner import get_runner
 
     text = with_models(Path(verilog).read_text())      # + models of vendor primitives (SPRAM)
-    key = cache_key("cocotb", text, io.top, verilator_version(), metadata.version("cocotb"))
+    key = build_key(text, io.top)
     root = Path(build_dir) if build_dir is not None else cache_root(None) / "cocotb"
     directory = root / key
     if (directory / BUILD_STAMP).is_file():

@@ -102,3 +102,14 @@ def test_sim_bundle_runs_on_its_own(dut_verilog, tmp_path):
         assert decode_words((tmp_path / f"{script}.bin").read_bytes(), 136) == expected
         stats = json.loads((tmp_path / f"{script}.json").read_text())
         assert len(stats["frame_done_cycles"]) == len(frames) and not stats["timed_out"]
+
+
+def test_a_build_from_another_environment_is_not_reused(monkeypatch, tmp_path):
+    """The simulator loads cocotb's VPI library by the path compiled into it: a build made
+    from another venv or clone (since deleted) exits 127, so that folder is in the key."""
+    from cocotb_tools import config
+    from bitsmith.sim.rtl.cocotb_run import build_key
+    here = build_key("module top; endmodule", "top")
+    assert build_key("module top; endmodule", "top") == here
+    monkeypatch.setattr(config, "libs_dir", tmp_path / "elsewhere" / "cocotb" / "libs")
+    assert build_key("module top; endmodule", "top") != here
