@@ -245,35 +245,25 @@ def _swap(tmp: Path, out_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def add_to_marker(folder: Path, under: str) -> None:
-    """Record the files now below ``folder/under`` in ``folder``'s marker (replacing what
-    it listed there before); nothing happens in a folder without a marker."""
-    folder = Path(folder)
-    files = read_marker(folder)
-    if files is None:
-        return
-    prefix = under.rstrip("/") + "/"
-    keep = [rel for rel in files if not rel.startswith(prefix)]
-    root = folder / under
-    new = [prefix + rel for rel, st in _walk(root) if stat.S_ISREG(st.st_mode)] if root.is_dir() else []
-    _write_marker(folder, {**{rel: files[rel] for rel in keep},
-                           **{rel: _entry(folder / rel) for rel in new}})
-
-
-def record_in_marker(folder: Path, files: Iterable[str]) -> None:
-    """Record ``files`` (paths relative to ``folder``) as they are now in ``folder``'s
-    marker, e.g. a report written again after a build; a file gone is dropped from it;
-    nothing happens in a folder without a marker."""
+def record_in_marker(folder: Path, parts: Iterable[str]) -> None:
+    """Record ``parts`` (files or folders, relative to ``folder``) as they are now in
+    ``folder``'s marker, replacing what it listed for them: a folder's files are all its
+    files now, a part that is gone is dropped. Nothing happens in a folder without a
+    marker. For what is written into a build after the build (synthesis, the report
+    written again)."""
     folder = Path(folder)
     listed = read_marker(folder)
     if listed is None:
         return
-    for rel in files:
-        path = folder / rel
-        if path.is_file() and not path.is_symlink():
-            listed[rel] = _entry(path)
-        else:
-            listed.pop(rel, None)
+    for part in parts:
+        prefix = part.rstrip("/") + "/"
+        listed = {rel: e for rel, e in listed.items() if rel != part and not rel.startswith(prefix)}
+        path = folder / part
+        if path.is_dir() and not path.is_symlink():
+            listed.update({prefix + rel: _entry(path / rel) for rel, st in _walk(path)
+                           if stat.S_ISREG(st.st_mode)})
+        elif path.is_file() and not path.is_symlink():
+            listed[part] = _entry(path)
     _write_marker(folder, listed)
 
 
@@ -303,5 +293,4 @@ def board_folder(out_dir: Path, board: str):
     try:
         yield
     finally:
-        for part in parts:
-            add_to_marker(out_dir, part)
+        record_in_marker(out_dir, parts)

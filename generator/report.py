@@ -157,12 +157,11 @@ def refresh_report(out_dir: Path) -> dict:
     for folder in sorted((out_dir / "board").glob("*/synth.json")):
         synth[folder.parent.name] = synthesis_summary(json.loads(folder.read_text()))
     report["synth"] = synth
-    written = write_report(out_dir, report)
+    write_report(out_dir, report)
     # the build's marker lists what bitsmith wrote: the new report and figures too, or a
     # later build into the same folder would take them for the user's files and refuse
-    from .outdir import add_to_marker, record_in_marker
-    add_to_marker(out_dir, FIGURES_DIR)
-    record_in_marker(out_dir, [p.relative_to(out_dir).as_posix() for p in written])
+    from .outdir import record_in_marker
+    record_in_marker(out_dir, ["report.json", "report.md", "report.html", FIGURES_DIR])
     log.info("report of %s written again with %d synthesis result(s)", out_dir, len(synth))
     return report
 

@@ -110,9 +110,9 @@ def run(board: Board, core: CoreIO, steps: Steps, *, clock_mhz: float, baud: int
         args = ["--json", "top.json", "--report", f"report{suffix}.json", "--freq",
                 f"{shell.clock_mhz_actual:g}", "--timing-allow-fail", "--seed", str(seed)]
         if family == "ice40":
-            return args + ICE40_PLACER + [platform._nextpnr_device_options[platform.device], "--package",
-                           platform.package.lower(), "--pcf", "top.pcf",
-                           "--asc", f"top{suffix}.asc"]
+            return args + ICE40_PLACER + [
+                platform._nextpnr_device_options[platform.device], "--package",
+                platform.package.lower(), "--pcf", "top.pcf", "--asc", f"top{suffix}.asc"]
         return args + [platform._nextpnr_device_options[platform.device], "--package",
                        platform._nextpnr_package_options[platform.package].upper(),
                        "--speed", platform.speed, "--lpf", "top.lpf",

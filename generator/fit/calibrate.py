@@ -120,11 +120,12 @@ def measure(name: str, folder: Path, stat: Path, fam: Family) -> Measured:
                     sum(per_layer.values()) + plumbing)
 
 
-def nnls_relative(rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def nnls_relative(rows: np.ndarray, targets: np.ndarray,
+                  relative_to: np.ndarray | None = None) -> np.ndarray:
     """Non-negative ``c`` minimising the relative error of ``rows @ c`` against
-    ``targets`` (each row weighted by ``1 / target``)."""
+    ``targets`` (each row weighted by ``1 / relative_to``, by default the targets)."""
     from scipy.optimize import nnls
-    weights = 1 / np.maximum(targets, 1)
+    weights = 1 / np.maximum(targets if relative_to is None else relative_to, 1)
     coef, _ = nnls(rows * weights[:, None], targets * weights)
     return coef
 
@@ -132,15 +133,13 @@ def nnls_relative(rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
 def fit(measured: list[Measured], keys=KEYS, fixed: dict | None = None) -> tuple[dict, float]:
     """The layer coefficients over every layer module, and the plumbing coefficient;
     ``fixed`` coefficients are held at their values (their LUTs come off the targets)."""
-    from scipy.optimize import nnls
     fixed = fixed or {}
     free = [k for k in keys if k not in fixed]
-    layers = [(luts - sum(v * feats.get(k, 0) for k, v in fixed.items()), luts, feats)
-              for m in measured for _, luts, feats in m.layers]
-    rows = np.array([[feats.get(k, 0) for k in free] for _, _, feats in layers], float)
-    targets = np.array([rest for rest, _, _ in layers], float)
-    weights = 1 / np.maximum([luts for _, luts, _ in layers], 1)     # relative to the module
-    coef, _ = nnls(rows * weights[:, None], targets * weights)
+    layers = [(luts, feats) for m in measured for _, luts, feats in m.layers]
+    rows = np.array([[feats.get(k, 0) for k in free] for _, feats in layers], float)
+    luts = np.array([luts for luts, _ in layers], float)
+    held = np.array([sum(v * feats.get(k, 0) for k, v in fixed.items()) for _, feats in layers], float)
+    coef = nnls_relative(rows, luts - held, relative_to=luts)
     plumbing = nnls_relative(np.array([[m.plumbing_model] for m in measured], float),
                              np.array([m.plumbing_luts for m in measured], float))[0]
     return {**dict(zip(free, coef.tolist())), **fixed}, float(plumbing)

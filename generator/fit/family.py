@@ -174,7 +174,7 @@ ECP5_FFS = (0.808, 0.0)
 #: layers of 784 lanes, on which the model was +17..+32 % high) added, ``threshold`` held
 #: at 1.98 (left free it fell to 0.37 and the designs with input thresholds went to
 #: -15 %): all 19 designs -10.6..+13.8 % by module sums, the bench's three -0.4 / +2.2 /
-#: +7.4 %. Reproduce with ``python -m bitsmith.generator.fit.calibrate OUT --keep threshold``.
+#: +7.1 %. Reproduce with ``python -m bitsmith.generator.fit.calibrate OUT --keep threshold``.
 #: ECP5 was refitted (issue 12) in two steps: the layer coefficients by non-negative least
 #: squares on 95 modules of ``synth_ecp5 -noflatten`` (every layer of seven zoo networks of
 #: tests/generator/test_zoo_acceptance.py at their test foldings and of digits-16,
